@@ -1,0 +1,9 @@
+//! The client library used by `strata ctl`, the benchmark and (later) the
+//! SQL layer: a Region cache and raw key-value operations with transparent
+//! retries.
+
+mod raw;
+mod region_cache;
+
+pub use raw::{ClientOptions, RawClient, RawResponse};
+pub use region_cache::{target_peer, RegionCache};

@@ -1,0 +1,518 @@
+//! `RawClient`: raw key-value operations over the whole cluster.
+//!
+//! Each operation finds its Regions through the [`RegionCache`], sends one
+//! request per Region to the Region's leader, and on a routing error or an
+//! unreachable store fixes the cache and tries again with backoff, until
+//! the operation's deadline. Callers see success, a real error (bad input,
+//! a storage failure), or `Error::Deadline` — never a routing error.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use parking_lot::Mutex;
+use protocol::errorpb::{region_error::Kind, RegionError};
+use protocol::kvrpcpb::{self, kv_client::KvClient, Context, KvPair};
+use tokio::time::Instant;
+use tonic::transport::Channel;
+use tonic::{Response, Status};
+
+use super::region_cache::{target_peer, RegionCache};
+use crate::error::{Error, Result};
+use crate::pd_client::{channel, PdClient, RegionRoute, RpcPdClient};
+
+/// Options of a [`RawClient`].
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// How long one operation may take, retries included.
+    pub timeout: Duration,
+    /// How long one attempt at one store may take.
+    pub attempt_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(20),
+            attempt_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Connections to stores, by store id.
+struct StoreConns<P: PdClient> {
+    pd: Arc<P>,
+    conns: Mutex<HashMap<u64, KvClient<Channel>>>,
+}
+
+impl<P: PdClient> StoreConns<P> {
+    async fn get(&self, store_id: u64) -> Result<KvClient<Channel>> {
+        if let Some(c) = self.conns.lock().get(&store_id).cloned() {
+            return Ok(c);
+        }
+        let store = self.pd.get_store(store_id).await?;
+        let ch = channel(&store.address, Duration::from_secs(60))?;
+        let c = KvClient::new(ch)
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20);
+        self.conns.lock().insert(store_id, c.clone());
+        Ok(c)
+    }
+
+    fn forget(&self, store_id: u64) {
+        self.conns.lock().remove(&store_id);
+    }
+}
+
+/// Responses of the raw API: data, a routing error, or a plain error.
+pub trait RawResponse {
+    /// Takes the routing error out, if any.
+    fn take_region_error(&mut self) -> Option<RegionError>;
+    /// The plain error, empty on success.
+    fn error(&self) -> &str;
+}
+
+macro_rules! raw_response {
+    ($($t:ty),*) => {$(
+        impl RawResponse for $t {
+            fn take_region_error(&mut self) -> Option<RegionError> { self.region_error.take() }
+            fn error(&self) -> &str { &self.error }
+        }
+    )*};
+}
+
+raw_response!(
+    kvrpcpb::RawGetResponse,
+    kvrpcpb::RawBatchGetResponse,
+    kvrpcpb::RawPutResponse,
+    kvrpcpb::RawBatchPutResponse,
+    kvrpcpb::RawDeleteResponse,
+    kvrpcpb::RawDeleteRangeResponse,
+    kvrpcpb::RawScanResponse
+);
+
+/// How one attempt at one Region ended.
+enum Attempt<R> {
+    Done(R),
+    /// The cache was corrected; try again (after a pause if `backoff`).
+    Retry {
+        backoff: bool,
+        why: String,
+    },
+    Fail(Error),
+}
+
+/// Exponential backoff bounded by a deadline.
+struct Backoff {
+    next: Duration,
+    deadline: Instant,
+}
+
+impl Backoff {
+    fn new(deadline: Instant) -> Self {
+        Backoff {
+            next: Duration::from_millis(10),
+            deadline,
+        }
+    }
+
+    async fn wait(&mut self) {
+        let until = (Instant::now() + self.next).min(self.deadline);
+        tokio::time::sleep_until(until).await;
+        self.next = (self.next * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// Raw key-value access to the cluster.
+pub struct RawClient<P: PdClient = RpcPdClient> {
+    cache: RegionCache<P>,
+    conns: StoreConns<P>,
+    opts: ClientOptions,
+}
+
+impl RawClient<RpcPdClient> {
+    /// Connects to the cluster through PD at `pd_addr`.
+    pub async fn connect(pd_addr: &str, opts: ClientOptions) -> Result<Self> {
+        let pd = Arc::new(RpcPdClient::connect(pd_addr, opts.timeout).await?);
+        Ok(RawClient::new(pd, opts))
+    }
+}
+
+impl<P: PdClient> RawClient<P> {
+    /// A client over an existing PD client.
+    pub fn new(pd: Arc<P>, opts: ClientOptions) -> Self {
+        RawClient {
+            cache: RegionCache::new(pd.clone()),
+            conns: StoreConns {
+                pd,
+                conns: Mutex::new(HashMap::new()),
+            },
+            opts,
+        }
+    }
+
+    /// The PD client behind this client.
+    pub fn pd(&self) -> &Arc<P> {
+        self.cache.pd()
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.opts.timeout
+    }
+
+    fn deadline_error(&self, last: &str) -> Error {
+        Error::Deadline(self.opts.timeout, format!("last error: {last}"))
+    }
+
+    /// Sends one request to `route`'s leader and interprets the answer.
+    async fn attempt<R, F, Fut>(&self, route: &RegionRoute, call: F) -> Attempt<R>
+    where
+        R: RawResponse,
+        F: FnOnce(KvClient<Channel>, Context) -> Fut,
+        Fut: Future<Output = std::result::Result<Response<R>, Status>>,
+    {
+        let region_id = route.region.id;
+        let Some(peer) = target_peer(route) else {
+            self.cache.invalidate(region_id);
+            return Attempt::Retry {
+                backoff: true,
+                why: format!("region {region_id} has no voter"),
+            };
+        };
+        let store_id = peer.store_id;
+        let client = match self.conns.get(store_id).await {
+            Ok(c) => c,
+            Err(e) => {
+                return Attempt::Retry {
+                    backoff: true,
+                    why: e.to_string(),
+                }
+            }
+        };
+        let ctx = Context {
+            region_id,
+            region_epoch: route.region.region_epoch.clone(),
+            peer: Some(peer),
+        };
+        let resp = tokio::time::timeout(self.opts.attempt_timeout, call(client, ctx)).await;
+        let mut resp = match resp {
+            Ok(Ok(r)) => r.into_inner(),
+            Ok(Err(status)) => {
+                self.conns.forget(store_id);
+                self.cache.on_peer_unreachable(region_id, store_id);
+                return Attempt::Retry {
+                    backoff: true,
+                    why: format!("store {store_id}: {}", status.message()),
+                };
+            }
+            Err(_) => {
+                self.cache.on_peer_unreachable(region_id, store_id);
+                return Attempt::Retry {
+                    backoff: true,
+                    why: format!("store {store_id} timed out"),
+                };
+            }
+        };
+        if let Some(e) = resp.take_region_error() {
+            let backoff = self.on_region_error(region_id, store_id, &e);
+            return Attempt::Retry {
+                backoff,
+                why: e.message,
+            };
+        }
+        if !resp.error().is_empty() {
+            return Attempt::Fail(Error::Remote(resp.error().to_string()));
+        }
+        Attempt::Done(resp)
+    }
+
+    /// Corrects the cache after a routing error; says whether to pause.
+    fn on_region_error(&self, region_id: u64, store_id: u64, e: &RegionError) -> bool {
+        match &e.kind {
+            Some(Kind::NotLeader(nl)) => match &nl.leader {
+                Some(l) if l.store_id != store_id => {
+                    self.cache.update_leader(region_id, l.clone());
+                    false
+                }
+                // An election is under way: give it a moment.
+                _ => {
+                    self.cache.on_peer_unreachable(region_id, store_id);
+                    true
+                }
+            },
+            Some(Kind::EpochNotMatch(en)) => {
+                self.cache
+                    .on_epoch_not_match(region_id, en.current_regions.clone());
+                false
+            }
+            Some(Kind::StoreNotMatch(_)) => {
+                self.conns.forget(store_id);
+                self.cache.invalidate(region_id);
+                true
+            }
+            Some(Kind::KeyNotInRegion(_)) | Some(Kind::RegionNotFound(_)) | None => {
+                self.cache.invalidate(region_id);
+                true
+            }
+            Some(Kind::ServerIsBusy(_)) | Some(Kind::StaleCommand(_)) => true,
+        }
+    }
+
+    /// Runs a single-Region request for `key` until it succeeds, fails for
+    /// real, or the deadline passes. Returns the response and the Region it
+    /// was served by.
+    async fn request<R, F, Fut>(&self, key: &[u8], mut call: F) -> Result<(R, RegionRoute)>
+    where
+        R: RawResponse,
+        F: FnMut(KvClient<Channel>, Context) -> Fut,
+        Fut: Future<Output = std::result::Result<Response<R>, Status>>,
+    {
+        let deadline = self.deadline();
+        let mut backoff = Backoff::new(deadline);
+        let mut last = String::from("none");
+        while Instant::now() < deadline {
+            let route = match self.cache.locate(key).await {
+                Ok(r) => r,
+                Err(e) => {
+                    last = e.to_string();
+                    backoff.wait().await;
+                    continue;
+                }
+            };
+            match self.attempt(&route, &mut call).await {
+                Attempt::Done(r) => return Ok((r, route)),
+                Attempt::Fail(e) => return Err(e),
+                Attempt::Retry {
+                    backoff: pause,
+                    why,
+                } => {
+                    last = why;
+                    if pause {
+                        backoff.wait().await;
+                    }
+                }
+            }
+        }
+        Err(self.deadline_error(&last))
+    }
+
+    /// Splits `items` by the Region holding each one's key.
+    async fn group<T>(
+        &self,
+        items: Vec<T>,
+        key: impl Fn(&T) -> &[u8],
+    ) -> Result<Vec<(RegionRoute, Vec<T>)>> {
+        let mut groups: Vec<(RegionRoute, Vec<T>)> = Vec::new();
+        for item in items {
+            let route = self.cache.locate(key(&item)).await?;
+            match groups
+                .iter_mut()
+                .find(|(r, _)| r.region.id == route.region.id)
+            {
+                Some((_, g)) => g.push(item),
+                None => groups.push((route, vec![item])),
+            }
+        }
+        Ok(groups)
+    }
+
+    /// Runs a multi-key request: one request per Region, in parallel; keys
+    /// of Regions that answered with a routing error are regrouped and
+    /// retried. `merge` receives each successful response.
+    async fn batch<T, R, F, Fut>(
+        &self,
+        items: Vec<T>,
+        key: impl Fn(&T) -> &[u8] + Copy,
+        call: F,
+        mut merge: impl FnMut(R),
+    ) -> Result<()>
+    where
+        T: Clone,
+        R: RawResponse,
+        F: Fn(KvClient<Channel>, Context, Vec<T>) -> Fut,
+        Fut: Future<Output = std::result::Result<Response<R>, Status>>,
+    {
+        let deadline = self.deadline();
+        let mut backoff = Backoff::new(deadline);
+        let mut pending = items;
+        let mut last = String::from("none");
+        while !pending.is_empty() {
+            if Instant::now() >= deadline {
+                return Err(self.deadline_error(&last));
+            }
+            let groups = match self.group(std::mem::take(&mut pending), key).await {
+                Ok(g) => g,
+                Err(e) => return Err(e),
+            };
+            let attempts = groups.into_iter().map(|(route, items)| {
+                let call = &call;
+                async move {
+                    let batch = items.clone();
+                    let r = self
+                        .attempt(&route, move |c, ctx| call(c, ctx, batch))
+                        .await;
+                    (items, r)
+                }
+            });
+            let mut pause = false;
+            for (items, r) in join_all(attempts).await {
+                match r {
+                    Attempt::Done(resp) => merge(resp),
+                    Attempt::Fail(e) => return Err(e),
+                    Attempt::Retry { backoff: p, why } => {
+                        pause |= p;
+                        last = why;
+                        pending.extend(items);
+                    }
+                }
+            }
+            if pause && !pending.is_empty() {
+                backoff.wait().await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The value of `key`.
+    pub async fn get(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>> {
+        let (r, _) = self
+            .request(&key, |mut c, ctx| {
+                let req = kvrpcpb::RawGetRequest {
+                    context: Some(ctx),
+                    key: key.clone(),
+                };
+                async move { c.raw_get(req).await }
+            })
+            .await?;
+        Ok((!r.not_found).then_some(r.value))
+    }
+
+    /// The values of the `keys` that exist.
+    pub async fn batch_get(&self, keys: Vec<Vec<u8>>) -> Result<Vec<KvPair>> {
+        let mut out = Vec::with_capacity(keys.len());
+        self.batch(
+            keys,
+            |k| k.as_slice(),
+            |mut c, ctx, keys| async move {
+                c.raw_batch_get(kvrpcpb::RawBatchGetRequest {
+                    context: Some(ctx),
+                    keys,
+                })
+                .await
+            },
+            |r: kvrpcpb::RawBatchGetResponse| out.extend(r.pairs),
+        )
+        .await?;
+        Ok(out)
+    }
+
+    /// Sets `key` to `value`.
+    pub async fn put(&self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
+        self.request(&key, |mut c, ctx| {
+            let req = kvrpcpb::RawPutRequest {
+                context: Some(ctx),
+                key: key.clone(),
+                value: value.clone(),
+            };
+            async move { c.raw_put(req).await }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Sets every pair (atomically per Region, not across Regions).
+    pub async fn batch_put(&self, pairs: Vec<KvPair>) -> Result<()> {
+        self.batch(
+            pairs,
+            |p| p.key.as_slice(),
+            |mut c, ctx, pairs| async move {
+                c.raw_batch_put(kvrpcpb::RawBatchPutRequest {
+                    context: Some(ctx),
+                    pairs,
+                })
+                .await
+            },
+            |_: kvrpcpb::RawBatchPutResponse| {},
+        )
+        .await
+    }
+
+    /// Removes `key`.
+    pub async fn delete(&self, key: Vec<u8>) -> Result<()> {
+        self.request(&key, |mut c, ctx| {
+            let req = kvrpcpb::RawDeleteRequest {
+                context: Some(ctx),
+                key: key.clone(),
+            };
+            async move { c.raw_delete(req).await }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Removes every key in `[start, end)` (empty end = end of the key space).
+    pub async fn delete_range(&self, start: Vec<u8>, end: Vec<u8>) -> Result<()> {
+        let mut cur = start;
+        loop {
+            let (_, route) = self
+                .request(&cur, |mut c, ctx| {
+                    let req = kvrpcpb::RawDeleteRangeRequest {
+                        context: Some(ctx),
+                        start_key: cur.clone(),
+                        end_key: end.clone(),
+                    };
+                    async move { c.raw_delete_range(req).await }
+                })
+                .await?;
+            match next_start(&route, &end) {
+                Some(next) => cur = next,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Up to `limit` pairs of `[start, end)` in key order (0 = no limit).
+    pub async fn scan(&self, start: Vec<u8>, end: Vec<u8>, limit: usize) -> Result<Vec<KvPair>> {
+        let mut out = Vec::new();
+        let mut cur = start;
+        loop {
+            let remaining = if limit == 0 {
+                0
+            } else {
+                (limit - out.len()) as u32
+            };
+            let (r, route) = self
+                .request(&cur, |mut c, ctx| {
+                    let req = kvrpcpb::RawScanRequest {
+                        context: Some(ctx),
+                        start_key: cur.clone(),
+                        end_key: end.clone(),
+                        limit: remaining,
+                    };
+                    async move { c.raw_scan(req).await }
+                })
+                .await?;
+            out.extend(r.pairs);
+            if limit != 0 && out.len() >= limit {
+                out.truncate(limit);
+                return Ok(out);
+            }
+            match next_start(&route, &end) {
+                Some(next) => cur = next,
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
+/// Where a range walk continues after `route`'s Region, if it does.
+fn next_start(route: &RegionRoute, end: &[u8]) -> Option<Vec<u8>> {
+    let region_end = &route.region.end_key;
+    if region_end.is_empty() || (!end.is_empty() && region_end.as_slice() >= end) {
+        None
+    } else {
+        Some(region_end.clone())
+    }
+}

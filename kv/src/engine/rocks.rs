@@ -1,0 +1,189 @@
+//! The RocksDB [`Engine`]: one database per store, one column family per [`Cf`].
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rocksdb::{
+    ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options, ReadOptions, WriteOptions, DB,
+};
+
+use super::{Cf, Engine, EngineError, Result, Snapshot, WriteBatch, WriteOp};
+
+/// A RocksDB database shared by every part of one store.
+#[derive(Clone)]
+pub struct RocksEngine {
+    db: Arc<DB>,
+}
+
+fn io(e: rocksdb::Error) -> EngineError {
+    let text = e.to_string();
+    if text.contains("Corruption") {
+        EngineError::Corruption(text)
+    } else {
+        EngineError::Io(text)
+    }
+}
+
+fn cf_options() -> Options {
+    let mut opts = Options::default();
+    opts.set_compression_type(DBCompressionType::Lz4);
+    opts
+}
+
+impl RocksEngine {
+    /// Opens (creating if missing) the database under `path`.
+    ///
+    /// Corrupted or truncated files are reported as
+    /// [`EngineError::Corruption`]; nothing is repaired or dropped silently.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_paranoid_checks(true);
+        opts.increase_parallelism(2);
+        opts.set_max_background_jobs(2);
+        let cfs = Cf::ALL
+            .iter()
+            .map(|cf| ColumnFamilyDescriptor::new(cf.name(), cf_options()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(io)?;
+        Ok(RocksEngine { db: Arc::new(db) })
+    }
+
+    fn cf(&self, cf: Cf) -> &ColumnFamily {
+        // Every Cf is created at open, so the handle always exists.
+        self.db
+            .cf_handle(cf.name())
+            .expect("column family created at open")
+    }
+}
+
+fn read_options(start: &[u8], end: &[u8]) -> ReadOptions {
+    let mut ro = ReadOptions::default();
+    ro.set_iterate_lower_bound(start.to_vec());
+    if !end.is_empty() {
+        ro.set_iterate_upper_bound(end.to_vec());
+    }
+    ro
+}
+
+fn drive(
+    mut it: rocksdb::DBRawIteratorWithThreadMode<'_, DB>,
+    start: &[u8],
+    visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+) -> Result<()> {
+    it.seek(start);
+    while it.valid() {
+        let (Some(k), Some(v)) = (it.key(), it.value()) else {
+            break;
+        };
+        if !visit(k, v) {
+            return Ok(());
+        }
+        it.next();
+    }
+    it.status().map_err(io)
+}
+
+impl Engine for RocksEngine {
+    type Snapshot = RocksSnapshot;
+
+    fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.db.get_cf(self.cf(cf), key).map_err(io)
+    }
+
+    fn scan(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        end: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        if !end.is_empty() && start >= end {
+            return Ok(());
+        }
+        drive(
+            self.db
+                .raw_iterator_cf_opt(self.cf(cf), read_options(start, end)),
+            start,
+            visit,
+        )
+    }
+
+    fn write(&self, batch: &WriteBatch, sync: bool) -> Result<()> {
+        let mut wb = rocksdb::WriteBatch::default();
+        for op in batch.ops() {
+            match op {
+                WriteOp::Put { cf, key, value } => wb.put_cf(self.cf(*cf), key, value),
+                WriteOp::Delete { cf, key } => wb.delete_cf(self.cf(*cf), key),
+                WriteOp::DeleteRange { cf, start, end } => {
+                    if start < end {
+                        wb.delete_range_cf(self.cf(*cf), start, end)
+                    }
+                }
+            }
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(sync);
+        self.db.write_opt(wb, &wo).map_err(io)
+    }
+
+    fn snapshot(&self) -> RocksSnapshot {
+        let db = self.db.clone();
+        // SAFETY: the snapshot borrows the DB behind `db`, an Arc that the
+        // RocksSnapshot owns and drops after the snapshot (field order), so
+        // the borrow never outlives the database.
+        let snap: rocksdb::Snapshot<'static> = unsafe { std::mem::transmute(db.snapshot()) };
+        RocksSnapshot { snap, db }
+    }
+
+    fn approximate_size(&self, start: &[u8], end: &[u8]) -> Result<u64> {
+        let upper: &[u8] = if end.is_empty() { &[0xff; 32] } else { end };
+        Ok(Cf::DATA
+            .iter()
+            .map(|cf| {
+                let range = rocksdb::Range::new(start, upper);
+                self.db
+                    .get_approximate_sizes_cf(self.cf(*cf), &[range])
+                    .iter()
+                    .sum::<u64>()
+            })
+            .sum())
+    }
+}
+
+/// A RocksDB snapshot that keeps its database alive.
+pub struct RocksSnapshot {
+    // Dropped before `db`: declared first.
+    snap: rocksdb::Snapshot<'static>,
+    db: Arc<DB>,
+}
+
+impl RocksSnapshot {
+    fn cf(&self, cf: Cf) -> &ColumnFamily {
+        self.db
+            .cf_handle(cf.name())
+            .expect("column family created at open")
+    }
+}
+
+impl Snapshot for RocksSnapshot {
+    fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.snap.get_cf(self.cf(cf), key).map_err(io)
+    }
+
+    fn scan(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        end: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        if !end.is_empty() && start >= end {
+            return Ok(());
+        }
+        let it = self
+            .snap
+            .raw_iterator_cf_opt(self.cf(cf), read_options(start, end));
+        drive(it, start, visit)
+    }
+}

@@ -1,0 +1,54 @@
+//! The `kv` crate's error type. Routing problems are not here: they are
+//! [`RegionError`](protocol::errorpb::RegionError)s, answered to the client
+//! that routed the request, which refreshes its cache and retries.
+
+use thiserror::Error;
+
+use crate::engine::EngineError;
+
+/// Errors of a store and of the client library.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The storage engine failed; the store must stop.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// Persisted state could not be decoded: the data directory is damaged.
+    #[error("corrupted store state: {0}")]
+    Corruption(String),
+    /// Raft refused an operation.
+    #[error("raft: {0}")]
+    Raft(#[from] raft::Error),
+    /// The request is invalid (e.g. an oversized key); not retryable.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The data directory belongs to another cluster or store.
+    #[error("{0}")]
+    IdentityMismatch(String),
+    /// Talking to PD failed.
+    #[error("PD: {0}")]
+    Pd(String),
+    /// A request did not finish before its deadline.
+    #[error("deadline exceeded after {0:?}: {1}")]
+    Deadline(std::time::Duration, String),
+    /// A store or PD answered with an error that is not a routing error.
+    #[error("{0}")]
+    Remote(String),
+    /// The store is shutting down.
+    #[error("store is shutting down")]
+    Shutdown,
+}
+
+/// Results of the `kv` crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<prost::DecodeError> for Error {
+    fn from(e: prost::DecodeError) -> Self {
+        Error::Corruption(e.to_string())
+    }
+}
+
+impl From<protobuf::ProtobufError> for Error {
+    fn from(e: protobuf::ProtobufError) -> Self {
+        Error::Corruption(e.to_string())
+    }
+}

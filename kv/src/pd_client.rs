@@ -1,0 +1,327 @@
+//! Talking to PD.
+//!
+//! [`PdClient`] is what the Region cache needs from PD; it is a trait so the
+//! cache's tests can use a PD that answers with stale epochs and wrong
+//! leaders on purpose. [`RpcPdClient`] is the gRPC implementation, used by
+//! stores (bootstrap, heartbeats) and by the client library.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use protocol::metapb;
+use protocol::pdpb::{self, pd_client::PdClient as PdGrpc, ErrorType};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::error::{Error, Result};
+
+/// A Region and its leader, as PD last heard of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionRoute {
+    /// Shape, epoch and peers.
+    pub region: metapb::Region,
+    /// The leader, when PD knows it.
+    pub leader: Option<metapb::Peer>,
+}
+
+/// What the client library asks of PD.
+pub trait PdClient: Send + Sync + 'static {
+    /// The Region holding `key`.
+    fn get_region(&self, key: Vec<u8>) -> impl Future<Output = Result<RegionRoute>> + Send;
+    /// Regions overlapping `[start, end)` in key order (empty end = unbounded).
+    fn scan_regions(
+        &self,
+        start: Vec<u8>,
+        end: Vec<u8>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<RegionRoute>>> + Send;
+    /// A store's registration (for its address).
+    fn get_store(&self, store_id: u64) -> impl Future<Output = Result<metapb::Store>> + Send;
+}
+
+/// The gRPC client of PD.
+pub struct RpcPdClient {
+    client: PdGrpc<Channel>,
+    cluster_id: AtomicU64,
+    addr: String,
+}
+
+fn status_err(addr: &str, s: tonic::Status) -> Error {
+    Error::Pd(format!("PD at {addr}: {}", s.message()))
+}
+
+fn check(addr: &str, h: Option<pdpb::ResponseHeader>) -> Result<()> {
+    match h.and_then(|h| h.error) {
+        None => Ok(()),
+        Some(e) if e.r#type == ErrorType::Ok as i32 => Ok(()),
+        Some(e) if e.r#type == ErrorType::ClusterMismatch as i32 => Err(Error::IdentityMismatch(
+            format!("PD at {addr}: {}", e.message),
+        )),
+        Some(e) => Err(Error::Pd(e.message)),
+    }
+}
+
+/// Whether a PD error says the cluster is already bootstrapped.
+pub fn is_already_bootstrapped(e: &Error) -> bool {
+    matches!(e, Error::Pd(m) if m.contains("already bootstrapped"))
+}
+
+fn route(info: Option<pdpb::RegionInfo>) -> Option<RegionRoute> {
+    let info = info?;
+    Some(RegionRoute {
+        region: info.region?,
+        leader: info.leader,
+    })
+}
+
+/// Opens a lazily connecting gRPC channel to `addr` (`HOST:PORT`).
+pub fn channel(addr: &str, timeout: Duration) -> Result<Channel> {
+    let ep = Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| Error::InvalidRequest(format!("bad address {addr:?}: {e}")))?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(timeout)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_while_idle(true);
+    Ok(ep.connect_lazy())
+}
+
+impl RpcPdClient {
+    /// Connects to PD at `addr`, retrying until `wait` has passed; learns
+    /// the cluster id. Fails with a clear error if PD cannot be reached.
+    pub async fn connect(addr: &str, wait: Duration) -> Result<RpcPdClient> {
+        let client = PdGrpc::new(channel(addr, Duration::from_secs(10))?)
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20);
+        let pd = RpcPdClient {
+            client,
+            cluster_id: AtomicU64::new(0),
+            addr: addr.to_string(),
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match pd.cluster_info().await {
+                Ok((cluster_id, _)) => {
+                    pd.cluster_id.store(cluster_id, Ordering::Relaxed);
+                    return Ok(pd);
+                }
+                Err(e) if tokio::time::Instant::now() >= deadline => {
+                    return Err(Error::Pd(format!("cannot reach PD at {addr}: {e}")));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    }
+
+    /// The cluster's id.
+    pub fn cluster_id(&self) -> u64 {
+        self.cluster_id.load(Ordering::Relaxed)
+    }
+
+    /// PD's address.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    fn header(&self) -> Option<pdpb::RequestHeader> {
+        Some(pdpb::RequestHeader {
+            cluster_id: self.cluster_id(),
+        })
+    }
+
+    fn client(&self) -> PdGrpc<Channel> {
+        self.client.clone()
+    }
+
+    /// The cluster id and whether the cluster is bootstrapped.
+    pub async fn cluster_info(&self) -> Result<(u64, bool)> {
+        let r = self
+            .client()
+            .get_cluster_info(pdpb::GetClusterInfoRequest {
+                header: self.header(),
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        let id = r.header.as_ref().map(|h| h.cluster_id).unwrap_or(0);
+        check(&self.addr, r.header)?;
+        Ok((id, r.bootstrapped))
+    }
+
+    /// A new cluster-unique id.
+    pub async fn alloc_id(&self) -> Result<u64> {
+        let r = self
+            .client()
+            .alloc_id(pdpb::AllocIdRequest {
+                header: self.header(),
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header)?;
+        Ok(r.id)
+    }
+
+    /// Bootstraps the cluster with its first Region.
+    pub async fn bootstrap(&self, store: metapb::Store, region: metapb::Region) -> Result<()> {
+        let r = self
+            .client()
+            .bootstrap(pdpb::BootstrapRequest {
+                header: self.header(),
+                store: Some(store),
+                region: Some(region),
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header)
+    }
+
+    /// Registers this store (or updates its address).
+    pub async fn put_store(&self, store: metapb::Store) -> Result<()> {
+        let r = self
+            .client()
+            .put_store(pdpb::PutStoreRequest {
+                header: self.header(),
+                store: Some(store),
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header)
+    }
+
+    /// Every store with PD's view of it.
+    pub async fn all_stores(&self) -> Result<pdpb::GetAllStoresResponse> {
+        let r = self
+            .client()
+            .get_all_stores(pdpb::GetAllStoresRequest {
+                header: self.header(),
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header.clone())?;
+        Ok(r)
+    }
+
+    /// Sends a store heartbeat.
+    pub async fn store_heartbeat(&self, stats: pdpb::StoreStats) -> Result<()> {
+        let r = self
+            .client()
+            .store_heartbeat(pdpb::StoreHeartbeatRequest {
+                header: self.header(),
+                stats: Some(stats),
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header)
+    }
+
+    /// Sends a Region heartbeat; the answer may carry an operator step.
+    pub async fn region_heartbeat(
+        &self,
+        mut req: pdpb::RegionHeartbeatRequest,
+    ) -> Result<pdpb::RegionHeartbeatResponse> {
+        req.header = self.header();
+        let r = self
+            .client()
+            .region_heartbeat(req)
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header.clone())?;
+        Ok(r)
+    }
+
+    /// The Region with this id.
+    pub async fn get_region_by_id(&self, region_id: u64) -> Result<Option<RegionRoute>> {
+        let r = self
+            .client()
+            .get_region_by_id(pdpb::GetRegionByIdRequest {
+                header: self.header(),
+                region_id,
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header)?;
+        Ok(route(r.region))
+    }
+
+    /// `count` timestamps; returns the first.
+    pub async fn tso(&self, count: u32) -> Result<u64> {
+        let r = self
+            .client()
+            .tso(pdpb::TsoRequest {
+                header: self.header(),
+                count,
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header)?;
+        Ok(r.first)
+    }
+}
+
+impl PdClient for RpcPdClient {
+    async fn get_region(&self, key: Vec<u8>) -> Result<RegionRoute> {
+        let r = self
+            .client()
+            .get_region(pdpb::GetRegionRequest {
+                header: self.header(),
+                key: key.clone(),
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header)?;
+        route(r.region).ok_or_else(|| {
+            Error::Pd(format!(
+                "PD knows no Region for key {}",
+                crate::keys::fmt_key(&key)
+            ))
+        })
+    }
+
+    async fn scan_regions(
+        &self,
+        start: Vec<u8>,
+        end: Vec<u8>,
+        limit: u32,
+    ) -> Result<Vec<RegionRoute>> {
+        let r = self
+            .client()
+            .scan_regions(pdpb::ScanRegionsRequest {
+                header: self.header(),
+                start_key: start,
+                end_key: end,
+                limit,
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header)?;
+        Ok(r.regions
+            .into_iter()
+            .filter_map(|i| route(Some(i)))
+            .collect())
+    }
+
+    async fn get_store(&self, store_id: u64) -> Result<metapb::Store> {
+        let r = self
+            .client()
+            .get_store(pdpb::GetStoreRequest {
+                header: self.header(),
+                store_id,
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header)?;
+        r.store
+            .ok_or_else(|| Error::Pd(format!("store {store_id} not found")))
+    }
+}

@@ -1,0 +1,852 @@
+//! `Peer`: one replica of one Region, a raft-rs `RawNode` plus what the
+//! store needs around it — proposals waiting for apply, ReadIndex batches,
+//! the apply of committed entries, membership changes and log truncation.
+//!
+//! Everything here is synchronous and deterministic: input arrives through
+//! `step`, `tick`, `propose_write`, `read` and `change_peer`; output goes
+//! into the round's [`Outbox`] and [`WriteBatch`]. Election jitter comes from
+//! a seeded RNG, never from raft-rs's thread RNG (see `reseed_election`).
+//!
+//! Hot path: `propose_write`, `read` and the apply loop run for every client
+//! request. No IO, no allocation per key beyond the command itself, and no
+//! logging above debug level belong here.
+
+use std::collections::{HashMap, VecDeque};
+
+use prost::Message as _;
+use protocol::errorpb::RegionError;
+use protocol::metapb::{self, PeerRole};
+use protocol::pdpb::{ChangePeer, ChangePeerType};
+use protocol::raft_cmdpb::{
+    change_peer_request::ChangeType, request::Cmd, AdminRequest, ChangePeerRequest, ColumnFamily,
+    RaftCmdRequest,
+};
+use protocol::raft_serverpb::RaftMessage;
+use raft::eraftpb::{ConfChangeSingle, ConfChangeType, ConfChangeV2, Entry, EntryType, Message};
+use raft::Ready;
+use raft::{ProgressState, RawNode, StateRole};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::config::StoreConfig;
+use super::logger::peer_logger;
+use super::msg::{Outbox, ReadCommand, RegionHeartbeat, Token, WriteCommand};
+use super::storage::{decode_raft, encode_raft, PeerStorage};
+use crate::engine::{Cf, Engine, WriteBatch};
+use crate::error::Result;
+use crate::keys;
+use crate::region_error;
+
+/// A write waiting for its entry to be applied.
+struct Proposal {
+    index: u64,
+    term: u64,
+    token: Token,
+}
+
+/// Reads that share one ReadIndex request.
+struct ReadBatch {
+    id: u64,
+    reads: Vec<(Token, u64)>,
+    /// The commit index the leader confirmed; reads are served once the
+    /// peer has applied up to it.
+    index: Option<u64>,
+    issued_tick: u64,
+}
+
+/// Work left between the two halves of a round (see `Store::handle_ready`).
+pub(crate) struct PendingReady {
+    ready: Ready,
+    appended: Option<(u64, u64)>,
+}
+
+/// One replica of a Region on this store.
+pub struct Peer<E: Engine> {
+    raw: RawNode<PeerStorage<E>>,
+    meta: metapb::Peer,
+    peer_cache: HashMap<u64, metapb::Peer>,
+    proposals: VecDeque<Proposal>,
+    /// Reads collected this round, issued as one ReadIndex request.
+    read_queue: Vec<(Token, u64)>,
+    reads: VecDeque<ReadBatch>,
+    /// Reads failed outside a round (leadership lost), reported at the next.
+    pending_read_errors: Vec<(Token, RegionError)>,
+    next_read_id: u64,
+    rng: ChaCha8Rng,
+    /// (term, role, leader) after the last raft call: a change means
+    /// raft-rs re-randomised its election timeout.
+    fingerprint: (u64, StateRole, u64),
+    ticks: u64,
+    last_pd_heartbeat: Option<u64>,
+    heartbeat_due: bool,
+    compact_due: Option<u64>,
+    removed: bool,
+    gc_ticks: u64,
+    pd_heartbeat_ticks: u64,
+    read_timeout_ticks: u64,
+    gc_threshold: u64,
+    gc_max_lag: u64,
+}
+
+fn raft_config(peer_id: u64, applied: u64, cfg: &StoreConfig) -> raft::Config {
+    raft::Config {
+        id: peer_id,
+        election_tick: cfg.election_ticks,
+        heartbeat_tick: cfg.heartbeat_ticks,
+        applied,
+        max_size_per_msg: cfg.max_size_per_msg,
+        max_inflight_msgs: cfg.max_inflight_msgs,
+        check_quorum: true,
+        pre_vote: true,
+        ..Default::default()
+    }
+}
+
+fn cf_of(cf: i32) -> Cf {
+    match ColumnFamily::try_from(cf) {
+        Ok(ColumnFamily::CfLock) => Cf::Lock,
+        Ok(ColumnFamily::CfWrite) => Cf::Write,
+        _ => Cf::Default,
+    }
+}
+
+fn version_of(epoch: Option<&metapb::RegionEpoch>) -> u64 {
+    epoch.map(|e| e.version).unwrap_or_default()
+}
+
+impl<E: Engine> Peer<E> {
+    /// Creates the peer `meta` of `region` over `engine`, loading whatever
+    /// state the engine already holds for it.
+    pub fn new(
+        engine: E,
+        region: metapb::Region,
+        meta: metapb::Peer,
+        cfg: &StoreConfig,
+        seed: u64,
+    ) -> Result<Self> {
+        let storage = PeerStorage::load(engine, region)?;
+        let applied = storage.applied_index();
+        let logger = peer_logger(storage.region().id, meta.id);
+        let raw = RawNode::new(&raft_config(meta.id, applied, cfg), storage, &logger)?;
+        let mut peer = Peer {
+            fingerprint: (0, StateRole::Follower, 0),
+            raw,
+            meta,
+            peer_cache: HashMap::new(),
+            proposals: VecDeque::new(),
+            read_queue: Vec::new(),
+            reads: VecDeque::new(),
+            pending_read_errors: Vec::new(),
+            next_read_id: 1,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            ticks: 0,
+            last_pd_heartbeat: None,
+            heartbeat_due: false,
+            compact_due: None,
+            removed: false,
+            gc_ticks: cfg.raft_log_gc_ticks.max(1),
+            pd_heartbeat_ticks: cfg.pd_heartbeat_ticks.max(1),
+            read_timeout_ticks: cfg.read_timeout_ticks.max(1),
+            gc_threshold: cfg.raft_log_gc_threshold,
+            gc_max_lag: cfg.raft_log_gc_max_lag,
+        };
+        peer.fill_peer_cache();
+        peer.after_raft_call();
+        // A Region with this peer as its only voter need not wait for an
+        // election timeout (the bootstrap Region, a one-replica cluster).
+        let r = peer.region();
+        let sole_voter = r.peers.len() == 1 && r.peers[0].id == peer.meta.id;
+        if sole_voter && peer.is_initialized() {
+            peer.raw.campaign()?;
+            peer.after_raft_call();
+        }
+        Ok(peer)
+    }
+
+    fn fill_peer_cache(&mut self) {
+        for p in self.raw.store().region().peers.clone() {
+            self.peer_cache.insert(p.id, p);
+        }
+    }
+
+    /// The Region as this peer has applied it.
+    pub fn region(&self) -> &metapb::Region {
+        self.raw.store().region()
+    }
+
+    /// This peer's identity.
+    pub fn meta(&self) -> &metapb::Peer {
+        &self.meta
+    }
+
+    /// Whether the peer holds the Region's data yet.
+    pub fn is_initialized(&self) -> bool {
+        self.raw.store().is_initialized()
+    }
+
+    /// Whether the peer is its Region's leader.
+    pub fn is_leader(&self) -> bool {
+        self.raw.raft.state == StateRole::Leader
+    }
+
+    /// The current Raft term.
+    pub fn term(&self) -> u64 {
+        self.raw.raft.term
+    }
+
+    /// The index of the last applied entry.
+    pub fn applied_index(&self) -> u64 {
+        self.raw.store().applied_index()
+    }
+
+    /// The first index still in the Raft log.
+    pub fn log_first_index(&self) -> u64 {
+        self.raw.store().log_first_index()
+    }
+
+    /// The Raft commit index.
+    pub fn commit_index(&self) -> u64 {
+        self.raw.raft.raft_log.committed
+    }
+
+    /// Whether the peer was removed from its Region and should be destroyed.
+    pub fn is_removed(&self) -> bool {
+        self.removed
+    }
+
+    /// The leader, when this peer knows it.
+    pub fn leader(&self) -> Option<metapb::Peer> {
+        let id = self.raw.raft.leader_id;
+        if id == raft::INVALID_ID {
+            return None;
+        }
+        self.peer_cache.get(&id).cloned()
+    }
+
+    fn not_leader(&self) -> RegionError {
+        region_error::not_leader(self.region().id, self.leader())
+    }
+
+    /// Whether raft-rs has work for a round.
+    pub fn has_ready(&self) -> bool {
+        self.raw.has_ready()
+            || !self.read_queue.is_empty()
+            || !self.pending_read_errors.is_empty()
+            || self.compact_due.is_some()
+    }
+
+    /// Keeps election jitter deterministic: whenever raft-rs reset itself
+    /// (it then drew a timeout from its thread RNG), draw again from ours.
+    fn after_raft_call(&mut self) {
+        let r = &self.raw.raft;
+        let fp = (r.term, r.state, r.leader_id);
+        if fp == self.fingerprint {
+            return;
+        }
+        let was_leader = self.fingerprint.1 == StateRole::Leader;
+        self.fingerprint = fp;
+        let et = self.raw.raft.election_timeout();
+        let timeout = self.rng.random_range(et..2 * et);
+        self.raw.raft.set_randomized_election_timeout(timeout);
+        if self.is_leader() {
+            self.heartbeat_due = true;
+        } else if was_leader {
+            // Reads waiting on a ReadIndex of the old term can no longer be
+            // confirmed by this peer.
+            let err = self.not_leader();
+            for batch in std::mem::take(&mut self.reads) {
+                for (t, _) in batch.reads {
+                    self.pending_read_errors.push((t, err.clone()));
+                }
+            }
+        }
+    }
+
+    /// Feeds a Raft message from another peer.
+    pub fn step(&mut self, msg: RaftMessage) -> Result<()> {
+        if let Some(from) = msg.from_peer {
+            self.peer_cache.entry(from.id).or_insert(from);
+        }
+        let m: Message = decode_raft(&msg.message)?;
+        match self.raw.step(m) {
+            Ok(()) | Err(raft::Error::StepPeerNotFound) => {}
+            Err(e) => tracing::debug!(region = self.region().id, "dropped raft message: {e}"),
+        }
+        self.after_raft_call();
+        Ok(())
+    }
+
+    /// Advances the peer's logical clock by one tick.
+    pub(crate) fn tick(&mut self, outbox: &mut Outbox) {
+        self.ticks += 1;
+        self.raw.tick();
+        self.after_raft_call();
+        self.expire_reads(outbox);
+        if self.ticks % self.gc_ticks == 0 {
+            self.plan_log_gc();
+        }
+        let hb_due = match self.last_pd_heartbeat {
+            None => true,
+            Some(t) => self.ticks - t >= self.pd_heartbeat_ticks,
+        };
+        if self.is_leader() && (hb_due || self.heartbeat_due) {
+            self.report_heartbeat(outbox);
+        }
+    }
+
+    fn report_heartbeat(&mut self, outbox: &mut Outbox) {
+        self.last_pd_heartbeat = Some(self.ticks);
+        self.heartbeat_due = false;
+        let last = self.raw.raft.raft_log.last_index();
+        let first = self.log_first_index();
+        let pending_peers = self
+            .raw
+            .raft
+            .prs()
+            .iter()
+            .filter(|(id, pr)| {
+                **id != self.meta.id
+                    && (pr.state == ProgressState::Snapshot
+                        || pr.matched + 1 < first
+                        || pr.matched + 1000 < last)
+            })
+            .filter_map(|(id, _)| self.peer_cache.get(id).cloned())
+            .collect();
+        outbox
+            .pd_tasks
+            .push(super::msg::PdTask::RegionHeartbeat(RegionHeartbeat {
+                region: self.region().clone(),
+                leader: self.meta.clone(),
+                pending_peers,
+                term: self.term(),
+            }));
+    }
+
+    /// Decides how far the Raft log can be truncated.
+    fn plan_log_gc(&mut self) {
+        let applied = self.applied_index();
+        let first = self.log_first_index();
+        if applied < first + self.gc_threshold {
+            return;
+        }
+        let mut target = applied;
+        if self.is_leader() {
+            let me = self.meta.id;
+            let min_matched = self
+                .raw
+                .raft
+                .prs()
+                .iter()
+                .filter(|(id, _)| **id != me)
+                .map(|(_, pr)| pr.matched)
+                .min()
+                .unwrap_or(applied);
+            // Keep what followers still need, unless one lags so far that a
+            // snapshot is cheaper than the log it would pin.
+            if applied - min_matched.min(applied) <= self.gc_max_lag {
+                target = min_matched.min(applied);
+            }
+        }
+        if target >= first {
+            self.compact_due = Some(target);
+        }
+    }
+
+    fn expire_reads(&mut self, outbox: &mut Outbox) {
+        let ticks = self.ticks;
+        let timeout = self.read_timeout_ticks;
+        while let Some(b) = self.reads.front() {
+            if b.index.is_some() || ticks - b.issued_tick < timeout {
+                break;
+            }
+            let b = self.reads.pop_front().unwrap_or_else(|| unreachable!());
+            for (t, _) in b.reads {
+                outbox.reads.push((t, Err(region_error::stale_command())));
+            }
+        }
+    }
+
+    fn check_version(&self, version: u64) -> std::result::Result<(), RegionError> {
+        if version != version_of(self.region().region_epoch.as_ref()) {
+            return Err(region_error::epoch_not_match(vec![self.region().clone()]));
+        }
+        Ok(())
+    }
+
+    fn check_key(&self, key: &[u8]) -> std::result::Result<(), RegionError> {
+        let r = self.region();
+        if keys::in_range(key, &r.start_key, &r.end_key) {
+            Ok(())
+        } else {
+            Err(region_error::key_not_in_region(key, r))
+        }
+    }
+
+    fn check_range(&self, start: &[u8], end: &[u8]) -> std::result::Result<(), RegionError> {
+        let r = self.region();
+        self.check_key(start)?;
+        let end_ok = match (end.is_empty(), r.end_key.is_empty()) {
+            (_, true) => true,
+            (true, false) => false,
+            (false, false) => end <= r.end_key.as_slice(),
+        };
+        if end_ok {
+            Ok(())
+        } else {
+            Err(region_error::key_not_in_region(end, r))
+        }
+    }
+
+    fn check_write(&self, cmd: &WriteCommand) -> std::result::Result<(), RegionError> {
+        if !self.is_leader() {
+            return Err(self.not_leader());
+        }
+        self.check_version(cmd.epoch.version)?;
+        for r in &cmd.requests {
+            match &r.cmd {
+                Some(Cmd::Put(p)) => self.check_key(&p.key)?,
+                Some(Cmd::Delete(d)) => self.check_key(&d.key)?,
+                Some(Cmd::DeleteRange(d)) => self.check_range(&d.start_key, &d.end_key)?,
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Proposes a write; its completion arrives once the entry is applied.
+    pub(crate) fn propose_write(&mut self, token: Token, cmd: WriteCommand, outbox: &mut Outbox) {
+        if let Err(e) = self.check_write(&cmd) {
+            outbox.writes.push((token, Err(e)));
+            return;
+        }
+        let req = RaftCmdRequest {
+            region_id: cmd.region_id,
+            region_epoch: Some(cmd.epoch),
+            requests: cmd.requests,
+            admin: None,
+        };
+        let result = self.raw.propose(vec![], req.encode_to_vec());
+        self.after_raft_call();
+        match result {
+            Ok(()) => {
+                let index = self.raw.raft.raft_log.last_index();
+                self.proposals.push_back(Proposal {
+                    index,
+                    term: self.term(),
+                    token,
+                });
+            }
+            Err(_) => outbox.writes.push((token, Err(self.not_leader()))),
+        }
+    }
+
+    /// Queues a linearizable read; it is granted once the peer has applied
+    /// everything committed when the leader confirmed its leadership.
+    pub(crate) fn read(&mut self, token: Token, cmd: &ReadCommand, outbox: &mut Outbox) {
+        let check = || -> std::result::Result<(), RegionError> {
+            if !self.is_leader() {
+                return Err(self.not_leader());
+            }
+            self.check_version(cmd.epoch.version)?;
+            for k in &cmd.keys {
+                self.check_key(k)?;
+            }
+            if let Some((s, e)) = &cmd.range {
+                self.check_range(s, e)?;
+            }
+            Ok(())
+        };
+        match check() {
+            Ok(()) => self.read_queue.push((token, cmd.epoch.version)),
+            Err(e) => outbox.reads.push((token, Err(e))),
+        }
+    }
+
+    /// Carries out one operator step from PD.
+    pub fn change_peer(&mut self, change: &ChangePeer) -> Result<()> {
+        let Some(target) = change.peer.clone() else {
+            return Ok(());
+        };
+        if !self.is_leader() {
+            return Ok(());
+        }
+        let region = self.region();
+        let existing = region
+            .peers
+            .iter()
+            .find(|p| p.id == target.id || p.store_id == target.store_id);
+        let (raft_type, change_type) = match ChangePeerType::try_from(change.change_type) {
+            Ok(ChangePeerType::AddLearner) if existing.is_none() => {
+                (ConfChangeType::AddLearnerNode, ChangeType::AddLearner)
+            }
+            Ok(ChangePeerType::PromoteLearner)
+                if existing
+                    .is_some_and(|p| p.id == target.id && p.role == PeerRole::Learner as i32) =>
+            {
+                (ConfChangeType::AddNode, ChangeType::AddVoter)
+            }
+            Ok(ChangePeerType::RemovePeer) if existing.is_some_and(|p| p.id == target.id) => {
+                (ConfChangeType::RemoveNode, ChangeType::Remove)
+            }
+            // Already done, or no longer applicable: PD will re-plan.
+            _ => return Ok(()),
+        };
+        let mut single = ConfChangeSingle::default();
+        single.set_change_type(raft_type);
+        single.node_id = target.id;
+        let mut cc = ConfChangeV2::default();
+        cc.set_changes(vec![single].into());
+        let ctx = RaftCmdRequest {
+            region_id: region.id,
+            region_epoch: region.region_epoch.clone(),
+            requests: vec![],
+            admin: Some(AdminRequest {
+                change_peers: vec![ChangePeerRequest {
+                    change_type: change_type as i32,
+                    peer: Some(target.clone()),
+                }],
+            }),
+        };
+        self.peer_cache.insert(target.id, target);
+        let result = self.raw.propose_conf_change(ctx.encode_to_vec(), cc);
+        self.after_raft_call();
+        if let Err(e) = result {
+            tracing::debug!(region = self.region().id, "conf change not proposed: {e}");
+        }
+        Ok(())
+    }
+
+    /// First half of a round: sends what may go out at once, installs a
+    /// snapshot, applies committed entries and stages new entries and hard
+    /// state in `wb`. The store then makes `wb` durable.
+    pub(crate) fn collect_ready(
+        &mut self,
+        outbox: &mut Outbox,
+        wb: &mut WriteBatch,
+    ) -> Result<Option<PendingReady>> {
+        self.flush_reads(outbox);
+        if let Some(target) = self.compact_due.take() {
+            self.raw.mut_store().compact_to(target, wb)?;
+        }
+        if !self.raw.has_ready() {
+            return Ok(None);
+        }
+        let mut rd = self.raw.ready();
+        // 1. Messages that need no persistence (a leader's appends).
+        self.send(rd.take_messages(), outbox);
+        // 2. A snapshot from the leader replaces the peer's state.
+        if !rd.snapshot().is_empty() {
+            self.raw.mut_store().apply_snapshot(rd.snapshot(), wb)?;
+            self.fill_peer_cache();
+            // Whether these made it into the snapshot cannot be told here.
+            let unknown = region_error::server_is_busy("outcome unknown: peer applied a snapshot");
+            for p in self.proposals.drain(..) {
+                outbox.writes.push((p.token, Err(unknown.clone())));
+            }
+        }
+        // 3. Read indexes the leader confirmed.
+        for rs in rd.take_read_states() {
+            let id = u64::from_be_bytes(rs.request_ctx.as_slice().try_into().unwrap_or([0; 8]));
+            if let Some(b) = self.reads.iter_mut().find(|b| b.id == id) {
+                b.index = Some(rs.index);
+            }
+        }
+        // 4. Committed entries.
+        self.apply_entries(rd.take_committed_entries(), outbox, wb)?;
+        // 5. New entries and hard state, made durable by the store's write.
+        let appended = if rd.entries().is_empty() {
+            None
+        } else {
+            Some(self.raw.store().append(rd.entries(), wb))
+        };
+        if let Some(hs) = rd.hs() {
+            self.raw.mut_store().set_hard_state(hs, wb);
+        }
+        Ok(Some(PendingReady {
+            ready: rd,
+            appended,
+        }))
+    }
+
+    /// Second half of a round, after the first batch is durable: sends
+    /// messages that waited for persistence, advances raft-rs and applies
+    /// what the light ready committed into `wb`.
+    pub(crate) fn advance_ready(
+        &mut self,
+        pending: PendingReady,
+        outbox: &mut Outbox,
+        wb: &mut WriteBatch,
+    ) -> Result<()> {
+        let PendingReady {
+            mut ready,
+            appended,
+        } = pending;
+        if let Some((index, term)) = appended {
+            self.raw.mut_store().on_appended(index, term);
+        }
+        // 6. Messages that depend on the entries and hard state just persisted.
+        self.send(ready.take_persisted_messages(), outbox);
+        // 7. Advance raft-rs past the ready.
+        let mut light = self.raw.advance(ready);
+        if let Some(commit) = light.commit_index() {
+            self.raw.mut_store().set_commit(commit, wb);
+        }
+        self.send(light.take_messages(), outbox);
+        // 8. Entries the light ready committed, then tell raft-rs they are applied.
+        self.apply_entries(light.take_committed_entries(), outbox, wb)?;
+        self.raw.advance_apply();
+        self.after_raft_call();
+        self.grant_reads(outbox);
+        if self.is_leader() && self.heartbeat_due {
+            self.report_heartbeat(outbox);
+        }
+        Ok(())
+    }
+
+    fn flush_reads(&mut self, outbox: &mut Outbox) {
+        for (t, e) in self.pending_read_errors.drain(..) {
+            outbox.reads.push((t, Err(e)));
+        }
+        if self.read_queue.is_empty() {
+            return;
+        }
+        let reads = std::mem::take(&mut self.read_queue);
+        if !self.is_leader() {
+            let err = self.not_leader();
+            outbox
+                .reads
+                .extend(reads.into_iter().map(|(t, _)| (t, Err(err.clone()))));
+            return;
+        }
+        let id = self.next_read_id;
+        self.next_read_id += 1;
+        self.raw.read_index(id.to_be_bytes().to_vec());
+        self.after_raft_call();
+        self.reads.push_back(ReadBatch {
+            id,
+            reads,
+            index: None,
+            issued_tick: self.ticks,
+        });
+    }
+
+    fn grant_reads(&mut self, outbox: &mut Outbox) {
+        let applied = self.applied_index();
+        while let Some(b) = self.reads.front() {
+            match b.index {
+                Some(i) if i <= applied => {}
+                _ => break,
+            }
+            let b = self.reads.pop_front().unwrap_or_else(|| unreachable!());
+            let region = self.region();
+            let version = version_of(region.region_epoch.as_ref());
+            for (t, v) in b.reads {
+                let r = if v == version {
+                    Ok(region.clone())
+                } else {
+                    Err(region_error::epoch_not_match(vec![region.clone()]))
+                };
+                outbox.reads.push((t, r));
+            }
+        }
+    }
+
+    fn send(&self, msgs: Vec<Message>, outbox: &mut Outbox) {
+        let region = self.region();
+        for m in msgs {
+            let Some(to) = self.peer_cache.get(&m.to) else {
+                tracing::debug!(
+                    region = region.id,
+                    to = m.to,
+                    "no route to peer, message dropped"
+                );
+                continue;
+            };
+            let is_snapshot = m.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot;
+            let msg = RaftMessage {
+                region_id: region.id,
+                from_peer: Some(self.meta.clone()),
+                to_peer: Some(to.clone()),
+                region_epoch: region.region_epoch.clone(),
+                message: encode_raft(&m),
+                start_key: region.start_key.clone(),
+                end_key: region.end_key.clone(),
+            };
+            if is_snapshot {
+                outbox.snapshots.push(msg);
+            } else {
+                outbox.messages.push(msg);
+            }
+        }
+    }
+
+    fn apply_entries(
+        &mut self,
+        entries: Vec<Entry>,
+        outbox: &mut Outbox,
+        wb: &mut WriteBatch,
+    ) -> Result<()> {
+        let Some(last) = entries.last() else {
+            return Ok(());
+        };
+        let last_index = last.index;
+        for e in entries {
+            let result = match e.get_entry_type() {
+                EntryType::EntryNormal if e.data.is_empty() => Ok(()),
+                EntryType::EntryNormal => self.apply_command(&e, wb)?,
+                EntryType::EntryConfChangeV2 => self.apply_conf_change(&e, wb)?,
+                EntryType::EntryConfChange => {
+                    // Never proposed by Strata; raft-rs would only replay ours as V2.
+                    Ok(())
+                }
+            };
+            self.resolve_proposals(e.index, e.term, result, outbox);
+        }
+        self.raw.mut_store().set_applied(last_index, wb);
+        Ok(())
+    }
+
+    fn resolve_proposals(
+        &mut self,
+        index: u64,
+        term: u64,
+        result: std::result::Result<(), RegionError>,
+        outbox: &mut Outbox,
+    ) {
+        while let Some(p) = self.proposals.front() {
+            if p.index > index {
+                break;
+            }
+            let p = self.proposals.pop_front().unwrap_or_else(|| unreachable!());
+            let r = if p.index == index && p.term == term {
+                result.clone()
+            } else {
+                // Another leader's entry took this index: ours never committed.
+                Err(region_error::stale_command())
+            };
+            outbox.writes.push((p.token, r));
+        }
+    }
+
+    fn apply_command(
+        &mut self,
+        e: &Entry,
+        wb: &mut WriteBatch,
+    ) -> Result<std::result::Result<(), RegionError>> {
+        let cmd = RaftCmdRequest::decode(e.data.as_ref())?;
+        if let Err(err) = self.check_version(version_of(cmd.region_epoch.as_ref())) {
+            return Ok(Err(err));
+        }
+        for r in &cmd.requests {
+            let checked = match &r.cmd {
+                Some(Cmd::Put(p)) => self.check_key(&p.key),
+                Some(Cmd::Delete(d)) => self.check_key(&d.key),
+                Some(Cmd::DeleteRange(d)) => self.check_range(&d.start_key, &d.end_key),
+                None => Ok(()),
+            };
+            if let Err(err) = checked {
+                return Ok(Err(err));
+            }
+        }
+        let region_end = self.region().end_key.clone();
+        for r in cmd.requests {
+            match r.cmd {
+                Some(Cmd::Put(p)) => wb.put(cf_of(p.cf), p.key, p.value),
+                Some(Cmd::Delete(d)) => wb.delete(cf_of(d.cf), d.key),
+                Some(Cmd::DeleteRange(d)) => {
+                    let end = if d.end_key.is_empty() {
+                        region_end.clone()
+                    } else {
+                        d.end_key
+                    };
+                    wb.delete_range(cf_of(d.cf), d.start_key, keys::data_end(&end));
+                }
+                None => {}
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    fn apply_conf_change(
+        &mut self,
+        e: &Entry,
+        wb: &mut WriteBatch,
+    ) -> Result<std::result::Result<(), RegionError>> {
+        let cc: ConfChangeV2 = decode_raft(&e.data)?;
+        let mut region = self.region().clone();
+        let changes = if e.context.is_empty() {
+            // raft-rs's own "leave joint" entry: membership roles are unchanged.
+            Vec::new()
+        } else {
+            let ctx = RaftCmdRequest::decode(e.context.as_ref())?;
+            let epoch = region.region_epoch.clone().unwrap_or_default();
+            let proposed = ctx.region_epoch.unwrap_or_default();
+            if proposed.conf_ver != epoch.conf_ver {
+                tracing::warn!(region = region.id, "stale conf change skipped");
+                return Ok(Err(region_error::epoch_not_match(vec![region])));
+            }
+            ctx.admin.map(|a| a.change_peers).unwrap_or_default()
+        };
+        let cs = self.raw.apply_conf_change(&cc)?;
+        self.after_raft_call();
+        for change in changes {
+            let Some(peer) = change.peer else { continue };
+            region.peers.retain(|p| p.id != peer.id);
+            match ChangeType::try_from(change.change_type) {
+                Ok(ChangeType::AddLearner) => region.peers.push(metapb::Peer {
+                    role: PeerRole::Learner as i32,
+                    ..peer.clone()
+                }),
+                Ok(ChangeType::AddVoter) => region.peers.push(metapb::Peer {
+                    role: PeerRole::Voter as i32,
+                    ..peer.clone()
+                }),
+                Ok(ChangeType::Remove) | Err(_) => {
+                    if peer.id == self.meta.id {
+                        self.removed = true;
+                    }
+                }
+            }
+            self.peer_cache.insert(peer.id, peer);
+        }
+        if let Some(epoch) = region.region_epoch.as_mut() {
+            epoch.conf_ver += 1;
+        }
+        tracing::info!(region = region.id, peers = ?region.peers.iter().map(|p| (p.id, p.store_id, p.role)).collect::<Vec<_>>(), "membership changed");
+        self.raw.mut_store().set_region(region, cs, wb);
+        self.heartbeat_due = true;
+        Ok(Ok(()))
+    }
+
+    /// Reports to raft-rs whether a snapshot reached `to_peer`.
+    pub fn report_snapshot(&mut self, to_peer: u64, ok: bool) {
+        let status = if ok {
+            raft::SnapshotStatus::Finish
+        } else {
+            raft::SnapshotStatus::Failure
+        };
+        self.raw.report_snapshot(to_peer, status);
+    }
+
+    /// Reports to raft-rs that `to_peer` could not be reached.
+    pub fn report_unreachable(&mut self, to_peer: u64) {
+        self.raw.report_unreachable(to_peer);
+    }
+
+    /// Fails every waiting request (the peer is being destroyed).
+    pub(crate) fn abort_all(&mut self, outbox: &mut Outbox) {
+        let unknown = region_error::server_is_busy("outcome unknown: peer destroyed");
+        for p in self.proposals.drain(..) {
+            outbox.writes.push((p.token, Err(unknown.clone())));
+        }
+        let err = region_error::region_not_found(self.region().id);
+        for (t, _) in self.read_queue.drain(..) {
+            outbox.reads.push((t, Err(err.clone())));
+        }
+        for b in self.reads.drain(..) {
+            for (t, _) in b.reads {
+                outbox.reads.push((t, Err(err.clone())));
+            }
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! `Store`: every peer on one store, driven in rounds.
+//!
+//! The store is sans-IO: the caller feeds it messages, ticks and client
+//! commands, then calls [`Store::handle_ready`], which runs one round for all
+//! peers and returns an [`Output`] of messages to send and requests finished.
+//! The only IO is the engine write, and that goes through the [`Engine`]
+//! trait, so the deterministic simulation drives this same code over the
+//! in-memory engine.
+//!
+//! One round (group commit): every peer with work stages its new entries,
+//! hard state and applied commands into ONE write batch, which is written
+//! with ONE synced write; only then do messages that depend on persistence
+//! go out, raft-rs advance, and the light ready's applies go into a second,
+//! unsynced batch (the log they come from is already durable).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use prost::Message as _;
+use protocol::metapb;
+use protocol::pdpb::ChangePeer;
+use protocol::raft_serverpb::{PeerState, RaftMessage, RegionLocalState, StoreIdent};
+use raft::eraftpb::MessageType;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::config::StoreConfig;
+use super::msg::{Outbox, Output, ReadCommand, ReadView, Token, WriteCommand};
+use super::peer::Peer;
+use super::storage::{clear_data, decode_raft, write_initial_state};
+use crate::engine::{Cf, Engine, WriteBatch};
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::region_error;
+
+/// All Region peers of one store.
+pub struct Store<E: Engine> {
+    store_id: u64,
+    engine: E,
+    cfg: StoreConfig,
+    peers: BTreeMap<u64, Peer<E>>,
+    rng: ChaCha8Rng,
+    outbox: Outbox,
+}
+
+/// Reads the store's identity from its engine, if it has one.
+pub fn load_store_ident<E: Engine>(engine: &E) -> Result<Option<StoreIdent>> {
+    match engine.get(Cf::Raft, keys::STORE_IDENT_KEY)? {
+        Some(b) => Ok(Some(StoreIdent::decode(b.as_slice())?)),
+        None => Ok(None),
+    }
+}
+
+/// Records the store's identity durably.
+pub fn save_store_ident<E: Engine>(engine: &E, ident: &StoreIdent) -> Result<()> {
+    let mut wb = WriteBatch::default();
+    wb.put(Cf::Raft, keys::STORE_IDENT_KEY, ident.encode_to_vec());
+    Ok(engine.write(&wb, true)?)
+}
+
+/// Writes the state of the cluster's first Region (or any Region created
+/// out of band) so that the next `Store::open` starts a peer for it.
+pub fn bootstrap_region<E: Engine>(engine: &E, region: &metapb::Region) -> Result<()> {
+    let mut wb = WriteBatch::default();
+    write_initial_state(&mut wb, region);
+    Ok(engine.write(&wb, true)?)
+}
+
+/// Whether a Raft message may create a peer that does not exist yet: only
+/// messages a leader or candidate sends to a member of its group.
+fn may_create_peer(t: MessageType) -> bool {
+    matches!(
+        t,
+        MessageType::MsgAppend
+            | MessageType::MsgHeartbeat
+            | MessageType::MsgSnapshot
+            | MessageType::MsgRequestVote
+            | MessageType::MsgRequestPreVote
+    )
+}
+
+impl<E: Engine> Store<E> {
+    /// Opens the store: starts a peer for every live Region the engine holds.
+    pub fn open(engine: E, store_id: u64, cfg: StoreConfig, seed: u64) -> Result<Self> {
+        let mut store = Store {
+            store_id,
+            engine,
+            cfg,
+            peers: BTreeMap::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            outbox: Outbox::default(),
+        };
+        let (start, end) = keys::region_meta_range();
+        let mut states = Vec::new();
+        store.engine.scan(Cf::Raft, &start, &end, &mut |k, v| {
+            if let Some(id) = keys::decode_region_state_key(k) {
+                states.push((id, v.to_vec()));
+            }
+            true
+        })?;
+        for (id, bytes) in states {
+            let state = RegionLocalState::decode(bytes.as_slice())?;
+            if state.state == PeerState::Tombstone as i32 {
+                continue;
+            }
+            let region = state
+                .region
+                .ok_or_else(|| Error::Corruption(format!("region {id}: state without region")))?;
+            let Some(me) = region
+                .peers
+                .iter()
+                .find(|p| p.store_id == store_id)
+                .cloned()
+            else {
+                return Err(Error::Corruption(format!(
+                    "region {id} has no peer on store {store_id}"
+                )));
+            };
+            store.add_peer(region, me)?;
+        }
+        Ok(store)
+    }
+
+    fn add_peer(&mut self, region: metapb::Region, me: metapb::Peer) -> Result<()> {
+        let id = region.id;
+        let seed = self.rng.random();
+        let peer = Peer::new(self.engine.clone(), region, me, &self.cfg, seed)?;
+        self.peers.insert(id, peer);
+        Ok(())
+    }
+
+    /// This store's id.
+    pub fn store_id(&self) -> u64 {
+        self.store_id
+    }
+
+    /// The store's engine.
+    pub fn engine(&self) -> &E {
+        &self.engine
+    }
+
+    /// The peer of `region_id`, if this store has one.
+    pub fn peer(&self, region_id: u64) -> Option<&Peer<E>> {
+        self.peers.get(&region_id)
+    }
+
+    /// Every peer, by Region id.
+    pub fn peers(&self) -> impl Iterator<Item = (&u64, &Peer<E>)> {
+        self.peers.iter()
+    }
+
+    /// Feeds a Raft message from another store, creating the target peer
+    /// when a leader reaches out to a replica this store does not have yet.
+    pub fn step(&mut self, msg: RaftMessage) -> Result<()> {
+        let Some(to) = msg.to_peer.clone() else {
+            return Ok(());
+        };
+        if to.store_id != self.store_id {
+            tracing::warn!(
+                store = self.store_id,
+                to = to.store_id,
+                "raft message for another store dropped"
+            );
+            return Ok(());
+        }
+        let region_id = msg.region_id;
+        if let Some(peer) = self.peers.get_mut(&region_id) {
+            if peer.meta().id != to.id {
+                tracing::debug!(
+                    region = region_id,
+                    "raft message for another peer id dropped"
+                );
+                return Ok(());
+            }
+            return peer.step(msg);
+        }
+        let m: raft::eraftpb::Message = decode_raft(&msg.message)?;
+        if !may_create_peer(m.get_msg_type()) || self.is_tombstone(region_id)? {
+            return Ok(());
+        }
+        if self.overlaps_existing(&msg.start_key, &msg.end_key) {
+            tracing::debug!(
+                region = region_id,
+                "message for a range this store already serves dropped"
+            );
+            return Ok(());
+        }
+        tracing::info!(
+            store = self.store_id,
+            region = region_id,
+            peer = to.id,
+            "creating peer"
+        );
+        let shell = metapb::Region {
+            id: region_id,
+            ..Default::default()
+        };
+        self.add_peer(shell, to)?;
+        match self.peers.get_mut(&region_id) {
+            Some(peer) => peer.step(msg),
+            None => Ok(()),
+        }
+    }
+
+    fn is_tombstone(&self, region_id: u64) -> Result<bool> {
+        Ok(
+            match self
+                .engine
+                .get(Cf::Raft, &keys::region_state_key(region_id))?
+            {
+                Some(b) => {
+                    RegionLocalState::decode(b.as_slice())?.state == PeerState::Tombstone as i32
+                }
+                None => false,
+            },
+        )
+    }
+
+    fn overlaps_existing(&self, start: &[u8], end: &[u8]) -> bool {
+        self.peers.values().filter(|p| p.is_initialized()).any(|p| {
+            let r = p.region();
+            let starts_before_end = end.is_empty() || r.start_key.as_slice() < end;
+            let ends_after_start = r.end_key.is_empty() || start < r.end_key.as_slice();
+            starts_before_end && ends_after_start
+        })
+    }
+
+    /// Advances every peer's logical clock by one tick.
+    pub fn tick(&mut self) {
+        for peer in self.peers.values_mut() {
+            peer.tick(&mut self.outbox);
+        }
+    }
+
+    /// Proposes a write; its completion comes out of a later round.
+    pub fn propose_write(&mut self, token: Token, cmd: WriteCommand) {
+        match self.peers.get_mut(&cmd.region_id) {
+            Some(peer) => peer.propose_write(token, cmd, &mut self.outbox),
+            None => self
+                .outbox
+                .writes
+                .push((token, Err(region_error::region_not_found(cmd.region_id)))),
+        }
+    }
+
+    /// Requests a linearizable read; the grant comes out of a later round.
+    pub fn read(&mut self, token: Token, cmd: ReadCommand) {
+        match self.peers.get_mut(&cmd.region_id) {
+            Some(peer) => peer.read(token, &cmd, &mut self.outbox),
+            None => self
+                .outbox
+                .reads
+                .push((token, Err(region_error::region_not_found(cmd.region_id)))),
+        }
+    }
+
+    /// Carries out an operator step PD sent for `region_id`.
+    pub fn change_peer(&mut self, region_id: u64, change: &ChangePeer) -> Result<()> {
+        match self.peers.get_mut(&region_id) {
+            Some(peer) => peer.change_peer(change),
+            None => Ok(()),
+        }
+    }
+
+    /// Reports the outcome of sending a snapshot.
+    pub fn report_snapshot(&mut self, region_id: u64, to_peer: u64, ok: bool) {
+        if let Some(peer) = self.peers.get_mut(&region_id) {
+            peer.report_snapshot(to_peer, ok);
+        }
+    }
+
+    /// Reports that a peer could not be reached.
+    pub fn report_unreachable(&mut self, region_id: u64, to_peer: u64) {
+        if let Some(peer) = self.peers.get_mut(&region_id) {
+            peer.report_unreachable(to_peer);
+        }
+    }
+
+    /// Runs one round for every peer (see the module docs) and returns what
+    /// the caller must send and answer. An error means the engine failed and
+    /// the store must stop.
+    pub fn handle_ready(&mut self) -> Result<Output<E::Snapshot>> {
+        let mut wb = WriteBatch::default();
+        let mut pending = Vec::new();
+        for (id, peer) in self.peers.iter_mut() {
+            if peer.has_ready() {
+                if let Some(p) = peer.collect_ready(&mut self.outbox, &mut wb)? {
+                    pending.push((*id, p));
+                }
+            }
+        }
+        if !wb.is_empty() {
+            self.engine.write(&wb, true)?;
+        }
+        let mut wb = WriteBatch::default();
+        for (id, p) in pending {
+            if let Some(peer) = self.peers.get_mut(&id) {
+                peer.advance_ready(p, &mut self.outbox, &mut wb)?;
+            }
+        }
+        self.destroy_removed_peers(&mut wb);
+        if !wb.is_empty() {
+            self.engine.write(&wb, false)?;
+        }
+        Ok(self.take_output())
+    }
+
+    fn destroy_removed_peers(&mut self, wb: &mut WriteBatch) {
+        let removed: Vec<u64> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.is_removed())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in removed {
+            let Some(mut peer) = self.peers.remove(&id) else {
+                continue;
+            };
+            tracing::info!(
+                store = self.store_id,
+                region = id,
+                "peer removed from region, destroying"
+            );
+            peer.abort_all(&mut self.outbox);
+            let region = peer.region().clone();
+            let state = RegionLocalState {
+                region: Some(region.clone()),
+                state: PeerState::Tombstone as i32,
+                conf_state: Vec::new(),
+            };
+            wb.put(Cf::Raft, keys::region_state_key(id), state.encode_to_vec());
+            wb.delete(Cf::Raft, keys::hard_state_key(id));
+            wb.delete(Cf::Raft, keys::apply_state_key(id));
+            wb.delete_range(
+                Cf::Raft,
+                keys::raft_log_key(id, 0),
+                keys::raft_log_key(id, u64::MAX),
+            );
+            clear_data(wb, &region.start_key, &region.end_key);
+        }
+    }
+
+    fn take_output(&mut self) -> Output<E::Snapshot> {
+        let ob = std::mem::take(&mut self.outbox);
+        let snapshot = if ob.reads.iter().any(|(_, r)| r.is_ok()) {
+            Some(Arc::new(self.engine.snapshot()))
+        } else {
+            None
+        };
+        let reads = ob
+            .reads
+            .into_iter()
+            .map(|(t, r)| {
+                let view = r.and_then(|region| match &snapshot {
+                    Some(s) => Ok(ReadView {
+                        snapshot: s.clone(),
+                        region,
+                    }),
+                    None => Err(region_error::stale_command()),
+                });
+                (t, view)
+            })
+            .collect();
+        Output {
+            messages: ob.messages,
+            snapshots: ob.snapshots,
+            writes: ob.writes,
+            reads,
+            pd_tasks: ob.pd_tasks,
+        }
+    }
+
+    /// Region and leader counts, for store heartbeats.
+    pub fn counts(&self) -> (usize, usize) {
+        let leaders = self.peers.values().filter(|p| p.is_leader()).count();
+        (self.peers.len(), leaders)
+    }
+}

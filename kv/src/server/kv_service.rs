@@ -1,0 +1,375 @@
+//! The client-facing KV gRPC service of a store.
+//!
+//! Every request is checked (key and value sizes, a context naming the
+//! Region and epoch), handed to the store loop as a Raft proposal or a
+//! linearizable read, and answered with data, a typed routing error, or a
+//! plain error for bad input.
+//!
+//! Hot path: each handler sends one message to the store loop and awaits one
+//! answer; a read then copies only the requested values out of the engine.
+
+use std::time::Duration;
+
+use protocol::errorpb::RegionError;
+use protocol::kvrpcpb::{self, kv_server::Kv, Context, KvPair};
+use protocol::raft_cmdpb::{self, request::Cmd, ColumnFamily};
+use tokio::sync::oneshot;
+use tonic::{Request, Response, Status};
+
+use super::store_loop::{StoreMsg, StoreRouter};
+use crate::engine::{Cf, Engine, Snapshot as _};
+use crate::keys::{MAX_KEY_SIZE, MAX_VALUE_SIZE};
+use crate::raftstore::{ReadCommand, ReadView, WriteCommand};
+use crate::region_error;
+
+/// How long a handler waits for the store loop before answering "busy".
+const STORE_WAIT: Duration = Duration::from_secs(20);
+/// Largest total payload of one batch write.
+const MAX_BATCH_BYTES: usize = 48 << 20;
+
+/// The `Kv` gRPC service.
+pub struct KvService<E: Engine> {
+    router: StoreRouter<E>,
+    store_id: u64,
+}
+
+/// Why a request failed: a routing error for the client library to handle,
+/// or a plain error to report.
+enum Failure {
+    Region(RegionError),
+    Other(String),
+}
+
+impl From<RegionError> for Failure {
+    fn from(e: RegionError) -> Self {
+        Failure::Region(e)
+    }
+}
+
+type Outcome<T> = Result<T, Failure>;
+
+fn check_key(key: &[u8]) -> Outcome<()> {
+    if key.is_empty() {
+        return Err(Failure::Other("key must not be empty".into()));
+    }
+    if key.len() > MAX_KEY_SIZE {
+        return Err(Failure::Other(format!(
+            "key of {} bytes exceeds the limit of {MAX_KEY_SIZE} bytes",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+fn check_value(value: &[u8]) -> Outcome<()> {
+    if value.len() > MAX_VALUE_SIZE {
+        return Err(Failure::Other(format!(
+            "value of {} bytes exceeds the limit of {MAX_VALUE_SIZE} bytes",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+fn put(key: Vec<u8>, value: Vec<u8>) -> raft_cmdpb::Request {
+    raft_cmdpb::Request {
+        cmd: Some(Cmd::Put(raft_cmdpb::PutRequest {
+            cf: ColumnFamily::CfDefault as i32,
+            key,
+            value,
+        })),
+    }
+}
+
+/// Responses that carry a routing error and a plain error.
+trait ErrorFields: Default {
+    fn set_region_error(&mut self, e: RegionError);
+    fn set_error(&mut self, e: String);
+}
+
+macro_rules! error_fields {
+    ($($t:ty),*) => {$(
+        impl ErrorFields for $t {
+            fn set_region_error(&mut self, e: RegionError) { self.region_error = Some(e); }
+            fn set_error(&mut self, e: String) { self.error = e; }
+        }
+    )*};
+}
+
+error_fields!(
+    kvrpcpb::RawGetResponse,
+    kvrpcpb::RawBatchGetResponse,
+    kvrpcpb::RawPutResponse,
+    kvrpcpb::RawBatchPutResponse,
+    kvrpcpb::RawDeleteResponse,
+    kvrpcpb::RawDeleteRangeResponse,
+    kvrpcpb::RawScanResponse
+);
+
+/// Builds a response from an outcome: `fill` sets the data of a success.
+fn respond<R: ErrorFields, T>(
+    outcome: Outcome<T>,
+    fill: impl FnOnce(&mut R, T),
+) -> Result<Response<R>, Status> {
+    let mut resp = R::default();
+    match outcome {
+        Ok(v) => fill(&mut resp, v),
+        Err(Failure::Region(e)) => resp.set_region_error(e),
+        Err(Failure::Other(e)) => resp.set_error(e),
+    }
+    Ok(Response::new(resp))
+}
+
+impl<E: Engine> KvService<E> {
+    /// A service over the store loop behind `router`.
+    pub fn new(router: StoreRouter<E>, store_id: u64) -> Self {
+        KvService { router, store_id }
+    }
+
+    fn route(&self, ctx: Option<Context>) -> Outcome<(u64, protocol::metapb::RegionEpoch)> {
+        let ctx = ctx.ok_or_else(|| Failure::Other("request without context".into()))?;
+        if let Some(p) = &ctx.peer {
+            if p.store_id != 0 && p.store_id != self.store_id {
+                return Err(Failure::Region(RegionError {
+                    message: format!(
+                        "request for store {} reached store {}",
+                        p.store_id, self.store_id
+                    ),
+                    kind: Some(protocol::errorpb::region_error::Kind::StoreNotMatch(
+                        protocol::errorpb::StoreNotMatch {
+                            request_store_id: p.store_id,
+                            actual_store_id: self.store_id,
+                        },
+                    )),
+                }));
+            }
+        }
+        Ok((ctx.region_id, ctx.region_epoch.unwrap_or_default()))
+    }
+
+    async fn wait<T>(&self, rx: oneshot::Receiver<Result<T, RegionError>>) -> Outcome<T> {
+        match tokio::time::timeout(STORE_WAIT, rx).await {
+            Ok(Ok(r)) => r.map_err(Failure::Region),
+            Ok(Err(_)) => Err(Failure::Region(region_error::server_is_busy(
+                "store is shutting down",
+            ))),
+            Err(_) => Err(Failure::Region(region_error::server_is_busy(
+                "timed out waiting for raft",
+            ))),
+        }
+    }
+
+    async fn write(&self, ctx: Option<Context>, requests: Vec<raft_cmdpb::Request>) -> Outcome<()> {
+        let (region_id, epoch) = self.route(ctx)?;
+        let (tx, rx) = oneshot::channel();
+        let cmd = WriteCommand {
+            region_id,
+            epoch,
+            requests,
+        };
+        if !self.router.send(StoreMsg::Write(cmd, tx)) {
+            return Err(Failure::Region(region_error::server_is_busy(
+                "store is shutting down",
+            )));
+        }
+        self.wait(rx).await
+    }
+
+    async fn read(
+        &self,
+        ctx: Option<Context>,
+        keys: Vec<Vec<u8>>,
+        range: Option<(Vec<u8>, Vec<u8>)>,
+    ) -> Outcome<ReadView<E::Snapshot>> {
+        let (region_id, epoch) = self.route(ctx)?;
+        let (tx, rx) = oneshot::channel();
+        let cmd = ReadCommand {
+            region_id,
+            epoch,
+            keys,
+            range,
+        };
+        if !self.router.send(StoreMsg::Read(cmd, tx)) {
+            return Err(Failure::Region(region_error::server_is_busy(
+                "store is shutting down",
+            )));
+        }
+        self.wait(rx).await
+    }
+}
+
+fn engine_err(e: crate::engine::EngineError) -> Failure {
+    Failure::Other(e.to_string())
+}
+
+/// `end` clamped to the Region's end (empty means unbounded on both).
+fn clamp_end(end: &[u8], region_end: &[u8]) -> Vec<u8> {
+    match (end.is_empty(), region_end.is_empty()) {
+        (true, _) => region_end.to_vec(),
+        (false, true) => end.to_vec(),
+        (false, false) => end.min(region_end).to_vec(),
+    }
+}
+
+#[tonic::async_trait]
+impl<E: Engine> Kv for KvService<E> {
+    async fn raw_get(
+        &self,
+        req: Request<kvrpcpb::RawGetRequest>,
+    ) -> Result<Response<kvrpcpb::RawGetResponse>, Status> {
+        let req = req.into_inner();
+        let outcome = async {
+            check_key(&req.key)?;
+            let view = self.read(req.context, vec![req.key.clone()], None).await?;
+            view.snapshot.get(Cf::Default, &req.key).map_err(engine_err)
+        }
+        .await;
+        respond(outcome, |r: &mut kvrpcpb::RawGetResponse, v| match v {
+            Some(v) => r.value = v,
+            None => r.not_found = true,
+        })
+    }
+
+    async fn raw_batch_get(
+        &self,
+        req: Request<kvrpcpb::RawBatchGetRequest>,
+    ) -> Result<Response<kvrpcpb::RawBatchGetResponse>, Status> {
+        let req = req.into_inner();
+        let outcome = async {
+            for k in &req.keys {
+                check_key(k)?;
+            }
+            let view = self.read(req.context, req.keys.clone(), None).await?;
+            let mut pairs = Vec::with_capacity(req.keys.len());
+            for k in req.keys {
+                if let Some(value) = view.snapshot.get(Cf::Default, &k).map_err(engine_err)? {
+                    pairs.push(KvPair { key: k, value });
+                }
+            }
+            Ok(pairs)
+        }
+        .await;
+        respond(outcome, |r: &mut kvrpcpb::RawBatchGetResponse, p| {
+            r.pairs = p
+        })
+    }
+
+    async fn raw_put(
+        &self,
+        req: Request<kvrpcpb::RawPutRequest>,
+    ) -> Result<Response<kvrpcpb::RawPutResponse>, Status> {
+        let req = req.into_inner();
+        let outcome = async {
+            check_key(&req.key)?;
+            check_value(&req.value)?;
+            self.write(req.context, vec![put(req.key, req.value)]).await
+        }
+        .await;
+        respond(outcome, |_: &mut kvrpcpb::RawPutResponse, ()| {})
+    }
+
+    async fn raw_batch_put(
+        &self,
+        req: Request<kvrpcpb::RawBatchPutRequest>,
+    ) -> Result<Response<kvrpcpb::RawBatchPutResponse>, Status> {
+        let req = req.into_inner();
+        let outcome = async {
+            let mut total = 0;
+            for p in &req.pairs {
+                check_key(&p.key)?;
+                check_value(&p.value)?;
+                total += p.key.len() + p.value.len();
+            }
+            if total > MAX_BATCH_BYTES {
+                return Err(Failure::Other(format!(
+                    "batch of {total} bytes exceeds the limit of {MAX_BATCH_BYTES} bytes"
+                )));
+            }
+            let requests = req.pairs.into_iter().map(|p| put(p.key, p.value)).collect();
+            self.write(req.context, requests).await
+        }
+        .await;
+        respond(outcome, |_: &mut kvrpcpb::RawBatchPutResponse, ()| {})
+    }
+
+    async fn raw_delete(
+        &self,
+        req: Request<kvrpcpb::RawDeleteRequest>,
+    ) -> Result<Response<kvrpcpb::RawDeleteResponse>, Status> {
+        let req = req.into_inner();
+        let outcome = async {
+            check_key(&req.key)?;
+            let del = raft_cmdpb::Request {
+                cmd: Some(Cmd::Delete(raft_cmdpb::DeleteRequest {
+                    cf: ColumnFamily::CfDefault as i32,
+                    key: req.key,
+                })),
+            };
+            self.write(req.context, vec![del]).await
+        }
+        .await;
+        respond(outcome, |_: &mut kvrpcpb::RawDeleteResponse, ()| {})
+    }
+
+    async fn raw_delete_range(
+        &self,
+        req: Request<kvrpcpb::RawDeleteRangeRequest>,
+    ) -> Result<Response<kvrpcpb::RawDeleteRangeResponse>, Status> {
+        let req = req.into_inner();
+        let outcome = async {
+            if req.start_key.len() > MAX_KEY_SIZE || req.end_key.len() > MAX_KEY_SIZE {
+                return Err(Failure::Other(
+                    "range bound exceeds the key size limit".into(),
+                ));
+            }
+            if !req.end_key.is_empty() && req.start_key >= req.end_key {
+                return Ok(());
+            }
+            let del = raft_cmdpb::Request {
+                cmd: Some(Cmd::DeleteRange(raft_cmdpb::DeleteRangeRequest {
+                    cf: ColumnFamily::CfDefault as i32,
+                    start_key: req.start_key,
+                    end_key: req.end_key,
+                })),
+            };
+            self.write(req.context, vec![del]).await
+        }
+        .await;
+        respond(outcome, |_: &mut kvrpcpb::RawDeleteRangeResponse, ()| {})
+    }
+
+    async fn raw_scan(
+        &self,
+        req: Request<kvrpcpb::RawScanRequest>,
+    ) -> Result<Response<kvrpcpb::RawScanResponse>, Status> {
+        let req = req.into_inner();
+        let outcome = async {
+            if req.start_key.len() > MAX_KEY_SIZE || req.end_key.len() > MAX_KEY_SIZE {
+                return Err(Failure::Other(
+                    "range bound exceeds the key size limit".into(),
+                ));
+            }
+            let range = (req.start_key.clone(), req.end_key.clone());
+            let view = self.read(req.context, vec![], Some(range)).await?;
+            let end = clamp_end(&req.end_key, &view.region.end_key);
+            let limit = if req.limit == 0 {
+                usize::MAX
+            } else {
+                req.limit as usize
+            };
+            let mut pairs = Vec::new();
+            view.snapshot
+                .scan(Cf::Default, &req.start_key, &end, &mut |k, v| {
+                    pairs.push(KvPair {
+                        key: k.to_vec(),
+                        value: v.to_vec(),
+                    });
+                    pairs.len() < limit
+                })
+                .map_err(engine_err)?;
+            Ok(pairs)
+        }
+        .await;
+        respond(outcome, |r: &mut kvrpcpb::RawScanResponse, p| r.pairs = p)
+    }
+}

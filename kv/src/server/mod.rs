@@ -1,0 +1,11 @@
+//! A store's IO edge: the store loop, gRPC services, Raft transport and PD
+//! worker around the sans-IO [`Store`](crate::raftstore::Store).
+
+mod kv_service;
+mod node;
+mod pd_worker;
+mod raft_service;
+mod store_loop;
+mod transport;
+
+pub use node::{NodeConfig, NodeHandle};

@@ -1,0 +1,314 @@
+//! A store process: opens the engine, joins the cluster through PD
+//! (identity check, first-store bootstrap, registration), then runs the
+//! store loop, the gRPC services, the transport and the PD worker.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::kvrpcpb::kv_server::KvServer;
+use protocol::metapb::{self, PeerRole, RegionEpoch};
+use protocol::raft_serverpb::raft_transport_server::RaftTransportServer;
+use protocol::raft_serverpb::StoreIdent;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use super::kv_service::KvService;
+use super::pd_worker;
+use super::raft_service::RaftService;
+use super::store_loop::{self, StoreCounts, StoreMsg, StoreRouter};
+use super::transport::{NodeSinks, Resolver};
+use crate::engine::{Cf, Engine, RocksEngine, WriteBatch};
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::pd_client::{is_already_bootstrapped, RpcPdClient};
+use crate::raftstore::{bootstrap_region, load_store_ident, save_store_ident, Store, StoreConfig};
+
+/// How a store process runs.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// PD's gRPC address.
+    pub pd: String,
+    /// Data directory (RocksDB lives in `DIR/db`).
+    pub data_dir: PathBuf,
+    /// gRPC listen address (port 0 picks one).
+    pub listen: String,
+    /// Address other stores and clients use; defaults to the bound address.
+    pub advertise: Option<String>,
+    /// Raft tunables.
+    pub store: StoreConfig,
+    /// Length of one store-loop tick.
+    pub tick: Duration,
+    /// Interval of store heartbeats.
+    pub heartbeat_interval: Duration,
+    /// How long to wait for PD at start-up.
+    pub pd_wait: Duration,
+}
+
+impl NodeConfig {
+    /// A configuration with default tunables.
+    pub fn new(pd: String, data_dir: PathBuf, listen: String) -> Self {
+        NodeConfig {
+            pd,
+            data_dir,
+            listen,
+            advertise: None,
+            store: StoreConfig::default(),
+            tick: Duration::from_millis(100),
+            heartbeat_interval: Duration::from_secs(1),
+            pd_wait: Duration::from_secs(15),
+        }
+    }
+}
+
+/// A running store.
+pub struct NodeHandle {
+    /// The store's id.
+    pub store_id: u64,
+    /// Where its gRPC services listen.
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    router: StoreRouter<RocksEngine>,
+    tasks: Vec<JoinHandle<()>>,
+    loop_thread: Option<std::thread::JoinHandle<crate::Result<()>>>,
+}
+
+/// Finds out which store this data directory is, allocating an id for a
+/// new one; refuses a directory that belongs to another cluster.
+async fn resolve_identity(
+    pd: &RpcPdClient,
+    engine: &RocksEngine,
+    dir: &std::path::Path,
+) -> Result<u64> {
+    let cluster_id = pd.cluster_id();
+    if let Some(ident) = load_store_ident(engine)? {
+        if ident.cluster_id != cluster_id {
+            return Err(Error::IdentityMismatch(format!(
+                "data directory {} belongs to cluster {}, but PD at {} serves cluster {}",
+                dir.display(),
+                ident.cluster_id,
+                pd.addr(),
+                cluster_id
+            )));
+        }
+        return Ok(ident.store_id);
+    }
+    let mut has_regions = false;
+    let (start, end) = keys::region_meta_range();
+    engine.scan(Cf::Raft, &start, &end, &mut |_, _| {
+        has_regions = true;
+        false
+    })?;
+    if has_regions {
+        return Err(Error::Corruption(format!(
+            "data directory {} holds Regions but no store identity",
+            dir.display()
+        )));
+    }
+    let store_id = pd.alloc_id().await?;
+    save_store_ident(
+        engine,
+        &StoreIdent {
+            cluster_id,
+            store_id,
+        },
+    )?;
+    tracing::info!(store_id, cluster_id, "new store identity");
+    Ok(store_id)
+}
+
+/// The Region this store prepared for bootstrap earlier, if any.
+fn prepared_region(engine: &RocksEngine) -> Result<Option<metapb::Region>> {
+    let (start, end) = keys::region_meta_range();
+    let mut found = None;
+    engine.scan(Cf::Raft, &start, &end, &mut |k, v| {
+        if keys::decode_region_state_key(k).is_some() {
+            found = Some(v.to_vec());
+            false
+        } else {
+            true
+        }
+    })?;
+    match found {
+        Some(b) => {
+            use prost::Message as _;
+            let st = protocol::raft_serverpb::RegionLocalState::decode(b.as_slice())?;
+            Ok(st.region)
+        }
+        None => Ok(None),
+    }
+}
+
+/// Bootstraps the cluster with this store's first Region if nobody has.
+async fn maybe_bootstrap(
+    pd: &RpcPdClient,
+    engine: &RocksEngine,
+    store: &metapb::Store,
+) -> Result<()> {
+    let (_, bootstrapped) = pd.cluster_info().await?;
+    let prepared = prepared_region(engine)?;
+    if bootstrapped {
+        if let Some(r) = prepared {
+            // Our own earlier bootstrap may have succeeded; anything else
+            // is a leftover of a lost race and must go.
+            let ours = pd.get_region_by_id(r.id).await?.is_some();
+            if !ours {
+                discard_region(engine, r.id)?;
+            }
+        }
+        return Ok(());
+    }
+    let region = match prepared {
+        Some(r) => r,
+        None => {
+            let region_id = pd.alloc_id().await?;
+            let peer_id = pd.alloc_id().await?;
+            let region = metapb::Region {
+                id: region_id,
+                start_key: vec![],
+                end_key: vec![],
+                region_epoch: Some(RegionEpoch {
+                    conf_ver: 1,
+                    version: 1,
+                }),
+                peers: vec![metapb::Peer {
+                    id: peer_id,
+                    store_id: store.id,
+                    role: PeerRole::Voter as i32,
+                }],
+            };
+            // Prepared locally first: a crash before PD answers retries with
+            // the same Region.
+            bootstrap_region(engine, &region)?;
+            region
+        }
+    };
+    match pd.bootstrap(store.clone(), region.clone()).await {
+        Ok(()) => {
+            tracing::info!(region = region.id, "bootstrapped the cluster");
+            Ok(())
+        }
+        Err(e) if is_already_bootstrapped(&e) => discard_region(engine, region.id),
+        Err(e) => Err(e),
+    }
+}
+
+fn discard_region(engine: &RocksEngine, region_id: u64) -> Result<()> {
+    let mut wb = WriteBatch::default();
+    wb.delete(Cf::Raft, keys::region_state_key(region_id));
+    wb.delete(Cf::Raft, keys::apply_state_key(region_id));
+    wb.delete(Cf::Raft, keys::hard_state_key(region_id));
+    Ok(engine.write(&wb, true)?)
+}
+
+impl NodeHandle {
+    /// Starts a store; returns once it serves requests.
+    pub async fn start(cfg: NodeConfig) -> Result<NodeHandle> {
+        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+            Error::InvalidRequest(format!(
+                "cannot create data directory {}: {e}",
+                cfg.data_dir.display()
+            ))
+        })?;
+        let engine = RocksEngine::open(&cfg.data_dir.join("db"))?;
+        let listener = TcpListener::bind(&cfg.listen)
+            .await
+            .map_err(|e| Error::InvalidRequest(format!("cannot listen on {}: {e}", cfg.listen)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::InvalidRequest(e.to_string()))?;
+        let advertise = cfg.advertise.clone().unwrap_or_else(|| addr.to_string());
+
+        let pd = Arc::new(RpcPdClient::connect(&cfg.pd, cfg.pd_wait).await?);
+        let store_id = resolve_identity(&pd, &engine, &cfg.data_dir).await?;
+        let meta = metapb::Store {
+            id: store_id,
+            address: advertise,
+            state: 0,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        maybe_bootstrap(&pd, &engine, &meta).await?;
+        pd.put_store(meta).await?;
+
+        let seed = rand::random();
+        let store = Store::open(engine.clone(), store_id, cfg.store.clone(), seed)?;
+        let (tx, rx) = std::sync::mpsc::channel::<StoreMsg<RocksEngine>>();
+        let router = StoreRouter::new(tx);
+        let (pd_tx, pd_rx) = mpsc::unbounded_channel();
+        let sinks = NodeSinks::new(
+            tokio::runtime::Handle::current(),
+            Resolver::new(pd.clone()),
+            router.clone(),
+            pd_tx,
+        );
+        let counts = Arc::new(StoreCounts::default());
+        let tick = cfg.tick;
+        let loop_counts = counts.clone();
+        let loop_thread = std::thread::Builder::new()
+            .name(format!("store-{store_id}"))
+            .spawn(move || {
+                let r = store_loop::run(store, rx, sinks, tick, loop_counts);
+                if let Err(e) = &r {
+                    tracing::error!("store loop stopped: {e}");
+                }
+                r
+            })
+            .map_err(|e| Error::InvalidRequest(format!("cannot start store thread: {e}")))?;
+
+        let (stop, stopped) = watch::channel(false);
+        let kv = KvServer::new(KvService::new(router.clone(), store_id))
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20);
+        let raft = RaftTransportServer::new(RaftService::new(router.clone()))
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20);
+        let mut rx_stop = stopped.clone();
+        let server = tokio::spawn(async move {
+            let r = tonic::transport::Server::builder()
+                .tcp_nodelay(true)
+                .add_service(kv)
+                .add_service(raft)
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                    let _ = rx_stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::error!("store gRPC server failed: {e}");
+            }
+        });
+        let worker = tokio::spawn(pd_worker::run(
+            pd.clone(),
+            store_id,
+            engine,
+            pd_rx,
+            router.clone(),
+            counts,
+            cfg.heartbeat_interval,
+            stopped,
+        ));
+        tracing::info!(store_id, %addr, "store started");
+        Ok(NodeHandle {
+            store_id,
+            addr,
+            stop,
+            router,
+            tasks: vec![server, worker],
+            loop_thread: Some(loop_thread),
+        })
+    }
+
+    /// Stops serving, stops the store loop and waits for everything.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        self.router.send(StoreMsg::Stop);
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+        if let Some(t) = self.loop_thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The store loop: the one thread that owns a [`Store`] and drives it.
+//!
+//! It takes messages from a channel, ticks on a timer, runs one round
+//! (`Store::handle_ready`) per batch of input, and hands the round's output
+//! to the transport, the PD worker and the waiting gRPC handlers. Batching
+//! the input is what makes group commit work: everything that arrived while
+//! the last fsync ran goes into the next round's single write.
+//!
+//! Hot path: one iteration per round; no per-request logging above debug,
+//! no blocking besides the round's engine writes.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use protocol::errorpb::RegionError;
+use protocol::pdpb::ChangePeer;
+use protocol::raft_serverpb::RaftMessage;
+use tokio::sync::oneshot;
+
+use crate::engine::Engine;
+use crate::raftstore::{PdTask, ReadCommand, ReadView, Store, Token, WriteCommand};
+
+/// The answer to a write.
+pub type WriteResult = Result<(), RegionError>;
+/// The answer to a read: a view to read from, or a routing error.
+pub type ReadResult<S> = Result<ReadView<S>, RegionError>;
+
+/// Input of the store loop.
+pub enum StoreMsg<E: Engine> {
+    /// A Raft message from another store.
+    Raft(Box<RaftMessage>),
+    /// A client write.
+    Write(WriteCommand, oneshot::Sender<WriteResult>),
+    /// A client read.
+    Read(ReadCommand, oneshot::Sender<ReadResult<E::Snapshot>>),
+    /// An operator step from PD.
+    ChangePeer(u64, ChangePeer),
+    /// Whether a snapshot reached a peer.
+    SnapshotStatus {
+        region_id: u64,
+        to_peer: u64,
+        ok: bool,
+    },
+    /// A peer could not be reached.
+    Unreachable { region_id: u64, to_peer: u64 },
+    /// Stop the loop.
+    Stop,
+}
+
+/// Where the loop's output goes.
+pub trait Sinks: Send + 'static {
+    /// Sends Raft messages to other stores.
+    fn send_messages(&mut self, msgs: Vec<RaftMessage>, snapshots: Vec<RaftMessage>);
+    /// Hands work to the PD worker.
+    fn pd_tasks(&mut self, tasks: Vec<PdTask>);
+}
+
+/// Counters the loop publishes for store heartbeats.
+#[derive(Default)]
+pub struct StoreCounts {
+    /// Peers on the store.
+    pub regions: AtomicUsize,
+    /// Peers that lead their Region.
+    pub leaders: AtomicUsize,
+}
+
+/// Most messages taken from the channel for one round.
+const MAX_BATCH: usize = 4096;
+
+/// Runs the loop until `Stop` or until every sender is gone. Returns an
+/// error when the engine failed (the store must not go on).
+pub fn run<E: Engine, K: Sinks>(
+    mut store: Store<E>,
+    rx: Receiver<StoreMsg<E>>,
+    mut sinks: K,
+    tick: Duration,
+    counts: Arc<StoreCounts>,
+) -> crate::Result<()> {
+    let mut writes: HashMap<Token, oneshot::Sender<WriteResult>> = HashMap::new();
+    let mut reads: HashMap<Token, oneshot::Sender<ReadResult<E::Snapshot>>> = HashMap::new();
+    let mut next_token: Token = 1;
+    let mut next_tick = Instant::now() + tick;
+    loop {
+        let wait = next_tick.saturating_duration_since(Instant::now());
+        let first = match rx.recv_timeout(wait) {
+            Ok(m) => Some(m),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        };
+        let mut batch: Vec<StoreMsg<E>> = first.into_iter().collect();
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        for msg in batch {
+            match msg {
+                StoreMsg::Raft(m) => {
+                    if let Err(e) = store.step(*m) {
+                        tracing::warn!("bad raft message dropped: {e}");
+                    }
+                }
+                StoreMsg::Write(cmd, cb) => {
+                    let t = next_token;
+                    next_token += 1;
+                    writes.insert(t, cb);
+                    store.propose_write(t, cmd);
+                }
+                StoreMsg::Read(cmd, cb) => {
+                    let t = next_token;
+                    next_token += 1;
+                    reads.insert(t, cb);
+                    store.read(t, cmd);
+                }
+                StoreMsg::ChangePeer(region_id, change) => {
+                    if let Err(e) = store.change_peer(region_id, &change) {
+                        tracing::warn!(region = region_id, "operator step failed: {e}");
+                    }
+                }
+                StoreMsg::SnapshotStatus {
+                    region_id,
+                    to_peer,
+                    ok,
+                } => store.report_snapshot(region_id, to_peer, ok),
+                StoreMsg::Unreachable { region_id, to_peer } => {
+                    store.report_unreachable(region_id, to_peer)
+                }
+                StoreMsg::Stop => return Ok(()),
+            }
+        }
+        if Instant::now() >= next_tick {
+            store.tick();
+            next_tick = Instant::now() + tick;
+        }
+        let out = store.handle_ready()?;
+        if !out.messages.is_empty() || !out.snapshots.is_empty() {
+            sinks.send_messages(out.messages, out.snapshots);
+        }
+        if !out.pd_tasks.is_empty() {
+            sinks.pd_tasks(out.pd_tasks);
+        }
+        for (t, r) in out.writes {
+            if let Some(cb) = writes.remove(&t) {
+                let _ = cb.send(r);
+            }
+        }
+        for (t, r) in out.reads {
+            if let Some(cb) = reads.remove(&t) {
+                let _ = cb.send(r);
+            }
+        }
+        let (regions, leaders) = store.counts();
+        counts.regions.store(regions, Ordering::Relaxed);
+        counts.leaders.store(leaders, Ordering::Relaxed);
+    }
+}
+
+/// A cloneable handle to send input to the store loop.
+pub struct StoreRouter<E: Engine> {
+    tx: Sender<StoreMsg<E>>,
+}
+
+impl<E: Engine> Clone for StoreRouter<E> {
+    fn clone(&self) -> Self {
+        StoreRouter {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<E: Engine> StoreRouter<E> {
+    /// A router over the loop's channel.
+    pub fn new(tx: Sender<StoreMsg<E>>) -> Self {
+        StoreRouter { tx }
+    }
+
+    /// Sends input to the loop; `false` if the loop has stopped.
+    pub fn send(&self, msg: StoreMsg<E>) -> bool {
+        self.tx.send(msg).is_ok()
+    }
+}

@@ -1,0 +1,562 @@
+//! `Cluster`: PD's state and every decision it makes, without IO of its own
+//! beyond its [`MetaStore`]. The gRPC and HTTP layers call into it under one
+//! lock; the deterministic simulation calls it directly. Time is an argument
+//! (`now_ms`, wall-clock milliseconds), never read here.
+//!
+//! Durable: cluster id, bootstrap flag, stores, Regions (shape, epoch,
+//! peers), the id and TSO high-water marks. Soft (rebuilt from heartbeats):
+//! leaders, sizes, pending peers, store liveness, operators.
+
+use std::collections::{BTreeMap, HashMap};
+
+use protocol::metapb::{self, StoreState};
+use protocol::pdpb::{
+    ChangePeer, PersistedState, RegionHeartbeatRequest, RegionHeartbeatResponse, StoreStats,
+};
+
+use crate::error::{PdError, Result};
+use crate::meta_store::MetaStore;
+use crate::region_tree::{RegionInfo, RegionTree, Update};
+use crate::schedule::{check_replicas, Candidate, Operator};
+use crate::tso::{Tso, TsoStep};
+
+/// Ids are reserved durably in blocks of this size.
+const ID_BATCH: u64 = 1000;
+
+/// Tunables of the cluster's scheduling.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// Replicas every Region should have.
+    pub max_replicas: usize,
+    /// A store silent this long is Disconnected (gets no new replicas).
+    pub store_disconnect_ms: u64,
+    /// A store silent this long is Down.
+    pub max_store_down_ms: u64,
+    /// An operator not done after this long is dropped and re-planned.
+    pub operator_timeout_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            max_replicas: 3,
+            store_disconnect_ms: 20_000,
+            max_store_down_ms: 30 * 60 * 1000,
+            operator_timeout_ms: 60_000,
+        }
+    }
+}
+
+/// A store's state as PD derives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreHealth {
+    /// Heartbeating.
+    Up,
+    /// Silent for a while; gets no new replicas.
+    Disconnected,
+    /// Silent longer than the down time.
+    Down,
+    /// Being decommissioned.
+    Offline,
+    /// Removed for good.
+    Tombstone,
+}
+
+impl StoreHealth {
+    /// The state's name, as the CLI and HTTP API show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreHealth::Up => "Up",
+            StoreHealth::Disconnected => "Disconnected",
+            StoreHealth::Down => "Down",
+            StoreHealth::Offline => "Offline",
+            StoreHealth::Tombstone => "Tombstone",
+        }
+    }
+}
+
+/// What PD reports about one store.
+#[derive(Debug, Clone)]
+pub struct StoreView {
+    /// The store's registration.
+    pub store: metapb::Store,
+    /// Its derived state.
+    pub health: StoreHealth,
+    /// Regions with a replica on it.
+    pub region_count: usize,
+    /// Regions whose leader is on it.
+    pub leader_count: usize,
+    /// Last heartbeat, ms since the epoch (0 = never since PD started).
+    pub last_heartbeat_ms: u64,
+    /// Last reported statistics.
+    pub stats: StoreStats,
+}
+
+/// The cluster as PD sees it.
+pub struct Cluster<S: MetaStore> {
+    meta: S,
+    state: PersistedState,
+    stores: BTreeMap<u64, metapb::Store>,
+    regions: RegionTree,
+    store_heartbeats: HashMap<u64, (u64, StoreStats)>,
+    operators: BTreeMap<u64, Operator>,
+    next_id: u64,
+    tso: Tso,
+    cfg: ClusterConfig,
+    /// When PD started: a store never heard from counts as silent since then.
+    started_ms: u64,
+}
+
+impl<S: MetaStore> Cluster<S> {
+    /// Loads the cluster from `meta`, or creates a new one with a fresh
+    /// cluster id.
+    pub fn open(meta: S, cfg: ClusterConfig, now_ms: u64, new_cluster_id: u64) -> Result<Self> {
+        let (state, fresh) = match meta.load()? {
+            Some(s) => (s, false),
+            None => (
+                PersistedState {
+                    cluster_id: new_cluster_id,
+                    ..Default::default()
+                },
+                true,
+            ),
+        };
+        let mut regions = RegionTree::default();
+        for r in &state.regions {
+            regions.update(r);
+        }
+        let stores = state.stores.iter().map(|s| (s.id, s.clone())).collect();
+        let mut c = Cluster {
+            next_id: state.id_limit,
+            tso: Tso::new(state.tso_limit_ms),
+            meta,
+            state,
+            stores,
+            regions,
+            store_heartbeats: HashMap::new(),
+            operators: BTreeMap::new(),
+            cfg,
+            started_ms: now_ms,
+        };
+        if fresh {
+            c.persist()?;
+        }
+        Ok(c)
+    }
+
+    fn persist(&mut self) -> Result<()> {
+        self.state.stores = self.stores.values().cloned().collect();
+        self.state.regions = self
+            .regions
+            .all()
+            .into_iter()
+            .map(|i| i.region.clone())
+            .collect();
+        self.meta.save(&self.state)
+    }
+
+    /// The cluster's id.
+    pub fn cluster_id(&self) -> u64 {
+        self.state.cluster_id
+    }
+
+    /// Whether the first Region exists.
+    pub fn is_bootstrapped(&self) -> bool {
+        self.state.bootstrapped
+    }
+
+    /// The configured replica count.
+    pub fn max_replicas(&self) -> usize {
+        self.cfg.max_replicas
+    }
+
+    /// Refuses requests meant for another cluster (0 = caller does not know yet).
+    pub fn check_cluster(&self, cluster_id: u64) -> Result<()> {
+        if cluster_id != 0 && cluster_id != self.state.cluster_id {
+            return Err(PdError::ClusterMismatch {
+                requested: cluster_id,
+                actual: self.state.cluster_id,
+            });
+        }
+        Ok(())
+    }
+
+    /// A new cluster-unique id.
+    pub fn alloc_id(&mut self) -> Result<u64> {
+        if self.next_id >= self.state.id_limit {
+            self.state.id_limit = self.next_id + ID_BATCH;
+            self.persist()?;
+        }
+        self.next_id += 1;
+        Ok(self.next_id)
+    }
+
+    /// `count` strictly increasing timestamps; returns the first.
+    pub fn tso(&mut self, count: u32, now_ms: u64) -> Result<u64> {
+        loop {
+            match self
+                .tso
+                .alloc(u64::from(count), now_ms, self.state.tso_limit_ms)
+            {
+                TsoStep::Ready(ts) => return Ok(ts),
+                TsoStep::PersistLimit(limit) => {
+                    self.state.tso_limit_ms = limit;
+                    self.persist()?;
+                }
+            }
+        }
+    }
+
+    /// Creates the cluster's first Region on `store`. Succeeds only once.
+    pub fn bootstrap(&mut self, store: metapb::Store, region: metapb::Region) -> Result<()> {
+        if self.state.bootstrapped {
+            return Err(PdError::AlreadyBootstrapped);
+        }
+        let valid = region.start_key.is_empty()
+            && region.end_key.is_empty()
+            && region.peers.len() == 1
+            && region.peers[0].store_id == store.id
+            && store.id != 0
+            && region.id != 0;
+        if !valid {
+            return Err(PdError::InvalidValue(
+                "the first Region must cover the whole key space with one peer on the bootstrapping store".into(),
+            ));
+        }
+        self.check_address(&store)?;
+        self.stores.insert(store.id, store);
+        self.regions.update(&region);
+        self.state.bootstrapped = true;
+        self.persist()
+    }
+
+    fn check_address(&self, store: &metapb::Store) -> Result<()> {
+        if store.address.is_empty() {
+            return Err(PdError::InvalidValue("store address is empty".into()));
+        }
+        let clash = self.stores.values().find(|s| {
+            s.id != store.id
+                && s.address == store.address
+                && s.state != StoreState::Tombstone as i32
+        });
+        match clash {
+            Some(s) => Err(PdError::InvalidValue(format!(
+                "address {} is already used by store {}",
+                store.address, s.id
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Registers a store or updates its address.
+    pub fn put_store(&mut self, mut store: metapb::Store) -> Result<()> {
+        if store.id == 0 {
+            return Err(PdError::InvalidValue("store id 0".into()));
+        }
+        if let Some(old) = self.stores.get(&store.id) {
+            if old.state == StoreState::Tombstone as i32 {
+                return Err(PdError::StoreTombstone(store.id));
+            }
+            // The store does not choose its own state.
+            store.state = old.state;
+        }
+        self.check_address(&store)?;
+        if self.stores.get(&store.id) != Some(&store) {
+            self.stores.insert(store.id, store);
+            self.persist()?;
+        }
+        Ok(())
+    }
+
+    /// A registered store.
+    pub fn get_store(&self, id: u64) -> Result<&metapb::Store> {
+        self.stores.get(&id).ok_or(PdError::StoreNotFound(id))
+    }
+
+    /// Every registered store.
+    pub fn stores(&self) -> Vec<metapb::Store> {
+        self.stores.values().cloned().collect()
+    }
+
+    /// Records a store heartbeat.
+    pub fn store_heartbeat(&mut self, stats: StoreStats, now_ms: u64) -> Result<()> {
+        let store = self.get_store(stats.store_id)?;
+        if store.state == StoreState::Tombstone as i32 {
+            return Err(PdError::StoreTombstone(stats.store_id));
+        }
+        self.store_heartbeats
+            .insert(stats.store_id, (now_ms, stats));
+        Ok(())
+    }
+
+    /// A store's derived state at `now_ms`.
+    pub fn store_health(&self, store: &metapb::Store, now_ms: u64) -> StoreHealth {
+        if store.state == StoreState::Tombstone as i32 {
+            return StoreHealth::Tombstone;
+        }
+        if store.state == StoreState::Offline as i32 {
+            return StoreHealth::Offline;
+        }
+        let last = self
+            .store_heartbeats
+            .get(&store.id)
+            .map(|(t, _)| *t)
+            .unwrap_or(self.started_ms);
+        let silent = now_ms.saturating_sub(last);
+        if silent >= self.cfg.max_store_down_ms {
+            StoreHealth::Down
+        } else if silent >= self.cfg.store_disconnect_ms {
+            StoreHealth::Disconnected
+        } else {
+            StoreHealth::Up
+        }
+    }
+
+    /// Every store with its derived state and counts.
+    pub fn store_views(&self, now_ms: u64) -> Vec<StoreView> {
+        let mut counts: HashMap<u64, (usize, usize)> = HashMap::new();
+        for info in self.regions.all() {
+            for p in &info.region.peers {
+                counts.entry(p.store_id).or_default().0 += 1;
+            }
+            if let Some(l) = &info.leader {
+                counts.entry(l.store_id).or_default().1 += 1;
+            }
+        }
+        self.stores
+            .values()
+            .map(|s| {
+                let (region_count, leader_count) = counts.get(&s.id).copied().unwrap_or_default();
+                let (last, stats) = self
+                    .store_heartbeats
+                    .get(&s.id)
+                    .cloned()
+                    .unwrap_or_default();
+                StoreView {
+                    store: s.clone(),
+                    health: self.store_health(s, now_ms),
+                    region_count,
+                    leader_count,
+                    last_heartbeat_ms: last,
+                    stats,
+                }
+            })
+            .collect()
+    }
+
+    /// The Region holding `key`.
+    pub fn region_by_key(&self, key: &[u8]) -> Option<&RegionInfo> {
+        self.regions.get_by_key(key)
+    }
+
+    /// The Region with this id.
+    pub fn region_by_id(&self, id: u64) -> Option<&RegionInfo> {
+        self.regions.get(id)
+    }
+
+    /// Regions overlapping `[start, end)`, in key order.
+    pub fn scan_regions(&self, start: &[u8], end: &[u8], limit: usize) -> Vec<&RegionInfo> {
+        self.regions.scan(start, end, limit)
+    }
+
+    /// Pending operators, by Region id.
+    pub fn operators(&self) -> Vec<Operator> {
+        self.operators.values().cloned().collect()
+    }
+
+    /// Takes a leader's report: updates the routing table (newer epoch
+    /// wins), the Region's soft state, and answers with the next operator
+    /// step for it, if any.
+    pub fn region_heartbeat(
+        &mut self,
+        req: RegionHeartbeatRequest,
+        now_ms: u64,
+    ) -> Result<RegionHeartbeatResponse> {
+        let region = req
+            .region
+            .ok_or_else(|| PdError::InvalidValue("heartbeat without region".into()))?;
+        let mut resp = RegionHeartbeatResponse {
+            region_id: region.id,
+            region_epoch: region.region_epoch.clone(),
+            ..Default::default()
+        };
+        match self.regions.update(&region) {
+            Update::Stale => return Ok(resp),
+            Update::Changed => self.persist()?,
+            Update::Unchanged => {}
+        }
+        if let Some(info) = self.regions.get_mut(region.id) {
+            if req.term >= info.term {
+                info.term = req.term;
+                info.leader = req.leader;
+            }
+            info.pending_peers = req.pending_peers;
+            info.approximate_size = req.approximate_size;
+            info.approximate_keys = req.approximate_keys;
+        }
+        resp.change_peer = self.next_step(region.id, now_ms)?;
+        Ok(resp)
+    }
+
+    fn next_step(&mut self, region_id: u64, now_ms: u64) -> Result<Option<ChangePeer>> {
+        let Some(info) = self.regions.get(region_id) else {
+            return Ok(None);
+        };
+        if let Some(op) = self.operators.get(&region_id) {
+            let expired = now_ms.saturating_sub(op.created_ms) > self.cfg.operator_timeout_ms;
+            if op.is_done(&info.region) || expired {
+                if expired {
+                    tracing::warn!(region = region_id, op = %op.describe(), "operator timed out");
+                }
+                self.operators.remove(&region_id);
+            } else {
+                return Ok(Some(op.step.clone()));
+            }
+        }
+        let info = info.clone();
+        let candidates = self.placement_candidates(now_ms);
+        let mut ids = Vec::new();
+        let step = check_replicas(&info, self.cfg.max_replicas, &candidates, &mut || {
+            ids.push(());
+            0
+        });
+        let Some(mut step) = step else {
+            return Ok(None);
+        };
+        if !ids.is_empty() {
+            let id = self.alloc_id()?;
+            if let Some(p) = step.peer.as_mut() {
+                p.id = id;
+            }
+        }
+        let op = Operator {
+            region_id,
+            step: step.clone(),
+            created_ms: now_ms,
+        };
+        tracing::info!(region = region_id, op = %op.describe(), "new operator");
+        self.operators.insert(region_id, op);
+        Ok(Some(step))
+    }
+
+    fn placement_candidates(&self, now_ms: u64) -> Vec<Candidate> {
+        let views = self.store_views(now_ms);
+        views
+            .into_iter()
+            .filter(|v| v.health == StoreHealth::Up)
+            .map(|v| Candidate {
+                store_id: v.store.id,
+                region_count: v.region_count,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta_store::MemMetaStore;
+    use protocol::metapb::{PeerRole, RegionEpoch};
+
+    fn store(id: u64) -> metapb::Store {
+        metapb::Store {
+            id,
+            address: format!("127.0.0.1:{}", 20000 + id),
+            ..Default::default()
+        }
+    }
+
+    fn first_region() -> metapb::Region {
+        metapb::Region {
+            id: 2,
+            region_epoch: Some(RegionEpoch {
+                conf_ver: 1,
+                version: 1,
+            }),
+            peers: vec![metapb::Peer {
+                id: 3,
+                store_id: 1,
+                role: PeerRole::Voter as i32,
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn cluster() -> Cluster<MemMetaStore> {
+        Cluster::open(MemMetaStore::default(), ClusterConfig::default(), 0, 42).unwrap()
+    }
+
+    #[test]
+    fn bootstraps_once() {
+        let mut c = cluster();
+        c.bootstrap(store(1), first_region()).unwrap();
+        assert!(c.is_bootstrapped());
+        assert!(matches!(
+            c.bootstrap(store(1), first_region()),
+            Err(PdError::AlreadyBootstrapped)
+        ));
+        assert_eq!(c.region_by_key(b"anything").unwrap().region.id, 2);
+    }
+
+    #[test]
+    fn ids_are_unique_across_reopen() {
+        let mut c = cluster();
+        let a = c.alloc_id().unwrap();
+        let b = c.alloc_id().unwrap();
+        assert!(b > a);
+        let meta = std::mem::take(&mut c.meta);
+        let mut c2 = Cluster::open(meta, ClusterConfig::default(), 0, 0).unwrap();
+        assert_eq!(c2.cluster_id(), 42);
+        assert!(c2.alloc_id().unwrap() > b);
+    }
+
+    #[test]
+    fn refuses_other_clusters_and_duplicate_addresses() {
+        let mut c = cluster();
+        assert!(c.check_cluster(0).is_ok());
+        assert!(matches!(
+            c.check_cluster(7),
+            Err(PdError::ClusterMismatch { .. })
+        ));
+        c.put_store(store(1)).unwrap();
+        let mut dup = store(2);
+        dup.address = store(1).address;
+        assert!(matches!(c.put_store(dup), Err(PdError::InvalidValue(_))));
+    }
+
+    #[test]
+    fn heartbeat_brings_an_add_learner_operator() {
+        let mut c = cluster();
+        c.bootstrap(store(1), first_region()).unwrap();
+        for id in [2, 3] {
+            c.put_store(store(id)).unwrap();
+        }
+        for id in [1, 2, 3] {
+            c.store_heartbeat(
+                StoreStats {
+                    store_id: id,
+                    ..Default::default()
+                },
+                10,
+            )
+            .unwrap();
+        }
+        let r = first_region();
+        let req = RegionHeartbeatRequest {
+            leader: Some(r.peers[0].clone()),
+            region: Some(r.clone()),
+            term: 6,
+            ..Default::default()
+        };
+        let resp = c.region_heartbeat(req.clone(), 10).unwrap();
+        let step = resp.change_peer.unwrap();
+        assert_eq!(
+            step.change_type,
+            protocol::pdpb::ChangePeerType::AddLearner as i32
+        );
+        // The same step is repeated until the Region shows it done.
+        let again = c.region_heartbeat(req, 20).unwrap().change_peer.unwrap();
+        assert_eq!(again, step);
+        assert_eq!(c.operators().len(), 1);
+    }
+}

@@ -1,0 +1,272 @@
+//! PD's gRPC service: decodes requests, calls [`Cluster`] under its lock,
+//! and puts PD errors into response headers (transport errors stay gRPC
+//! statuses).
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use protocol::pdpb::{self, pd_server::Pd, RegionInfo as PbRegionInfo};
+use tonic::{Request, Response, Status};
+
+use crate::cluster::Cluster;
+use crate::error::Result;
+use crate::meta_store::MetaStore;
+use crate::region_tree::RegionInfo;
+
+/// Wall-clock milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The cluster shared by PD's gRPC and HTTP front ends.
+pub type SharedCluster<S> = Arc<Mutex<Cluster<S>>>;
+
+/// The gRPC front end of PD.
+pub struct PdService<S: MetaStore> {
+    cluster: SharedCluster<S>,
+}
+
+impl<S: MetaStore> PdService<S> {
+    /// A service over `cluster`.
+    pub fn new(cluster: SharedCluster<S>) -> Self {
+        PdService { cluster }
+    }
+}
+
+/// Responses that carry a [`pdpb::ResponseHeader`].
+trait WithHeader: Default {
+    fn set_header(&mut self, h: pdpb::ResponseHeader);
+}
+
+macro_rules! with_header {
+    ($($t:ty),*) => {$(
+        impl WithHeader for $t {
+            fn set_header(&mut self, h: pdpb::ResponseHeader) { self.header = Some(h); }
+        }
+    )*};
+}
+
+with_header!(
+    pdpb::GetClusterInfoResponse,
+    pdpb::AllocIdResponse,
+    pdpb::BootstrapResponse,
+    pdpb::PutStoreResponse,
+    pdpb::GetStoreResponse,
+    pdpb::GetAllStoresResponse,
+    pdpb::StoreHeartbeatResponse,
+    pdpb::RegionHeartbeatResponse,
+    pdpb::GetRegionResponse,
+    pdpb::ScanRegionsResponse,
+    pdpb::TsoResponse
+);
+
+fn requested_cluster(h: &Option<pdpb::RequestHeader>) -> u64 {
+    h.as_ref().map(|h| h.cluster_id).unwrap_or(0)
+}
+
+fn reply<R: WithHeader>(cluster_id: u64, r: Result<R>) -> std::result::Result<Response<R>, Status> {
+    let (mut resp, error) = match r {
+        Ok(resp) => (resp, None),
+        Err(e) => (R::default(), Some(e.to_pb())),
+    };
+    resp.set_header(pdpb::ResponseHeader { cluster_id, error });
+    Ok(Response::new(resp))
+}
+
+fn region_pb(info: &RegionInfo) -> PbRegionInfo {
+    PbRegionInfo {
+        region: Some(info.region.clone()),
+        leader: info.leader.clone(),
+    }
+}
+
+impl<S: MetaStore> PdService<S> {
+    /// Runs `f` on the cluster after checking the caller's cluster id.
+    fn call<R: WithHeader>(
+        &self,
+        header: &Option<pdpb::RequestHeader>,
+        f: impl FnOnce(&mut Cluster<S>) -> Result<R>,
+    ) -> std::result::Result<Response<R>, Status> {
+        let mut c = self.cluster.lock();
+        let id = c.cluster_id();
+        let r = c
+            .check_cluster(requested_cluster(header))
+            .and_then(|_| f(&mut c));
+        reply(id, r)
+    }
+}
+
+#[tonic::async_trait]
+impl<S: MetaStore> Pd for PdService<S> {
+    async fn get_cluster_info(
+        &self,
+        req: Request<pdpb::GetClusterInfoRequest>,
+    ) -> std::result::Result<Response<pdpb::GetClusterInfoResponse>, Status> {
+        self.call(&req.into_inner().header, |c| {
+            Ok(pdpb::GetClusterInfoResponse {
+                header: None,
+                bootstrapped: c.is_bootstrapped(),
+                max_replicas: c.max_replicas() as u32,
+            })
+        })
+    }
+
+    async fn alloc_id(
+        &self,
+        req: Request<pdpb::AllocIdRequest>,
+    ) -> std::result::Result<Response<pdpb::AllocIdResponse>, Status> {
+        self.call(&req.into_inner().header, |c| {
+            Ok(pdpb::AllocIdResponse {
+                header: None,
+                id: c.alloc_id()?,
+            })
+        })
+    }
+
+    async fn bootstrap(
+        &self,
+        req: Request<pdpb::BootstrapRequest>,
+    ) -> std::result::Result<Response<pdpb::BootstrapResponse>, Status> {
+        let req = req.into_inner();
+        self.call(&req.header, |c| {
+            c.bootstrap(
+                req.store.unwrap_or_default(),
+                req.region.unwrap_or_default(),
+            )?;
+            Ok(pdpb::BootstrapResponse::default())
+        })
+    }
+
+    async fn put_store(
+        &self,
+        req: Request<pdpb::PutStoreRequest>,
+    ) -> std::result::Result<Response<pdpb::PutStoreResponse>, Status> {
+        let req = req.into_inner();
+        self.call(&req.header, |c| {
+            c.put_store(req.store.unwrap_or_default())?;
+            Ok(pdpb::PutStoreResponse::default())
+        })
+    }
+
+    async fn get_store(
+        &self,
+        req: Request<pdpb::GetStoreRequest>,
+    ) -> std::result::Result<Response<pdpb::GetStoreResponse>, Status> {
+        let req = req.into_inner();
+        self.call(&req.header, |c| {
+            Ok(pdpb::GetStoreResponse {
+                header: None,
+                store: Some(c.get_store(req.store_id)?.clone()),
+            })
+        })
+    }
+
+    async fn get_all_stores(
+        &self,
+        req: Request<pdpb::GetAllStoresRequest>,
+    ) -> std::result::Result<Response<pdpb::GetAllStoresResponse>, Status> {
+        self.call(&req.into_inner().header, |c| {
+            let views = c.store_views(now_ms());
+            let statuses = views
+                .iter()
+                .map(|v| pdpb::StoreStatus {
+                    store_id: v.store.id,
+                    state: v.health.name().to_string(),
+                    region_count: v.region_count as u32,
+                    leader_count: v.leader_count as u32,
+                    last_heartbeat_ms: v.last_heartbeat_ms,
+                    used_size: v.stats.used_size,
+                })
+                .collect();
+            let stores = views.into_iter().map(|v| v.store).collect();
+            Ok(pdpb::GetAllStoresResponse {
+                header: None,
+                stores,
+                statuses,
+            })
+        })
+    }
+
+    async fn store_heartbeat(
+        &self,
+        req: Request<pdpb::StoreHeartbeatRequest>,
+    ) -> std::result::Result<Response<pdpb::StoreHeartbeatResponse>, Status> {
+        let req = req.into_inner();
+        self.call(&req.header, |c| {
+            c.store_heartbeat(req.stats.unwrap_or_default(), now_ms())?;
+            Ok(pdpb::StoreHeartbeatResponse::default())
+        })
+    }
+
+    async fn region_heartbeat(
+        &self,
+        req: Request<pdpb::RegionHeartbeatRequest>,
+    ) -> std::result::Result<Response<pdpb::RegionHeartbeatResponse>, Status> {
+        let req = req.into_inner();
+        let header = req.header.clone();
+        self.call(&header, |c| c.region_heartbeat(req, now_ms()))
+    }
+
+    async fn get_region(
+        &self,
+        req: Request<pdpb::GetRegionRequest>,
+    ) -> std::result::Result<Response<pdpb::GetRegionResponse>, Status> {
+        let req = req.into_inner();
+        self.call(&req.header, |c| {
+            Ok(pdpb::GetRegionResponse {
+                header: None,
+                region: c.region_by_key(&req.key).map(region_pb),
+            })
+        })
+    }
+
+    async fn get_region_by_id(
+        &self,
+        req: Request<pdpb::GetRegionByIdRequest>,
+    ) -> std::result::Result<Response<pdpb::GetRegionResponse>, Status> {
+        let req = req.into_inner();
+        self.call(&req.header, |c| {
+            Ok(pdpb::GetRegionResponse {
+                header: None,
+                region: c.region_by_id(req.region_id).map(region_pb),
+            })
+        })
+    }
+
+    async fn scan_regions(
+        &self,
+        req: Request<pdpb::ScanRegionsRequest>,
+    ) -> std::result::Result<Response<pdpb::ScanRegionsResponse>, Status> {
+        let req = req.into_inner();
+        self.call(&req.header, |c| {
+            let regions = c
+                .scan_regions(&req.start_key, &req.end_key, req.limit as usize)
+                .into_iter()
+                .map(region_pb)
+                .collect();
+            Ok(pdpb::ScanRegionsResponse {
+                header: None,
+                regions,
+            })
+        })
+    }
+
+    async fn tso(
+        &self,
+        req: Request<pdpb::TsoRequest>,
+    ) -> std::result::Result<Response<pdpb::TsoResponse>, Status> {
+        let req = req.into_inner();
+        let count = req.count.max(1);
+        self.call(&req.header, |c| {
+            Ok(pdpb::TsoResponse {
+                header: None,
+                first: c.tso(count, now_ms())?,
+                count,
+            })
+        })
+    }
+}

@@ -1,0 +1,38 @@
+//! Strata's wire contract: the `.proto` files under `proto/`, compiled with
+//! prost and tonic. Only this crate has `.proto` files.
+//!
+//! Prost types stop at the edges: stores and PD use `metapb` types as their
+//! metadata model (as TiKV does with kvproto), but the SQL layer never sees
+//! any type from this crate.
+
+#![allow(clippy::all, missing_docs)]
+
+/// Cluster metadata: Region, Peer, Store, epochs.
+pub mod metapb {
+    tonic::include_proto!("metapb");
+}
+
+/// Typed routing errors.
+pub mod errorpb {
+    tonic::include_proto!("errorpb");
+}
+
+/// The store's client-facing KV API.
+pub mod kvrpcpb {
+    tonic::include_proto!("kvrpcpb");
+}
+
+/// Store-to-store Raft transport and persisted Raft state.
+pub mod raft_serverpb {
+    tonic::include_proto!("raft_serverpb");
+}
+
+/// Commands proposed to a Region's Raft group.
+pub mod raft_cmdpb {
+    tonic::include_proto!("raft_cmdpb");
+}
+
+/// The placement driver's API.
+pub mod pdpb {
+    tonic::include_proto!("pdpb");
+}

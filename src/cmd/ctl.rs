@@ -1,0 +1,303 @@
+//! `strata ctl`: inspect and operate a running cluster.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context as _};
+use clap::{Args, Subcommand};
+use kv::client::{ClientOptions, RawClient};
+use kv::pd_client::{PdClient, RpcPdClient};
+use protocol::metapb::PeerRole;
+use serde_json::{json, Value};
+
+use super::parse_duration;
+
+/// Flags of `strata ctl`.
+#[derive(Args, Debug)]
+pub struct CtlArgs {
+    /// PD's gRPC address.
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        global = true,
+        default_value = "127.0.0.1:2379"
+    )]
+    pub pd: String,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Keys and values are hex, in arguments and output.
+    #[arg(long, global = true)]
+    pub hex: bool,
+    /// Give up after this long.
+    #[arg(long, value_name = "DURATION", global = true, default_value = "20s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
+/// What `strata ctl` does.
+#[derive(Subcommand, Debug)]
+pub enum CtlCommand {
+    /// List stores with their state and Region and leader counts.
+    Stores,
+    /// List Regions with their ranges, epochs, peers and leaders.
+    Regions,
+    /// Raw key-value operations.
+    #[command(subcommand)]
+    Raw(RawCommand),
+}
+
+/// Raw key-value operations.
+#[derive(Subcommand, Debug)]
+pub enum RawCommand {
+    /// Print the value of KEY (exit code 1 if it does not exist).
+    Get { key: String },
+    /// Set KEY to VALUE.
+    Put { key: String, value: String },
+    /// Remove KEY.
+    Delete { key: String },
+    /// Print the pairs in [START, END); an empty END means the end of the key space.
+    Scan {
+        start: String,
+        #[arg(default_value = "")]
+        end: String,
+        /// Print at most N pairs (0 = all).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+struct Codec {
+    hex: bool,
+}
+
+impl Codec {
+    fn decode(&self, s: &str) -> anyhow::Result<Vec<u8>> {
+        if self.hex {
+            hex::decode(s).map_err(|e| anyhow!("{s:?} is not valid hex: {e}"))
+        } else {
+            Ok(s.as_bytes().to_vec())
+        }
+    }
+
+    fn encode(&self, b: &[u8]) -> String {
+        if self.hex {
+            hex::encode(b)
+        } else {
+            String::from_utf8_lossy(b).into_owned()
+        }
+    }
+}
+
+fn role(r: i32) -> &'static str {
+    if r == PeerRole::Learner as i32 {
+        "Learner"
+    } else {
+        "Voter"
+    }
+}
+
+fn fmt_time(ms: u64) -> String {
+    if ms == 0 {
+        return "never".into();
+    }
+    let t = std::time::UNIX_EPOCH + Duration::from_millis(ms);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// Runs one ctl command.
+pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
+    let codec = Codec { hex: args.hex };
+    let pd = Arc::new(
+        RpcPdClient::connect(&args.pd, args.timeout.min(Duration::from_secs(5)))
+            .await
+            .context("cannot connect to the cluster")?,
+    );
+    match args.command {
+        CtlCommand::Stores => stores(&pd, args.json).await,
+        CtlCommand::Regions => regions(&pd, args.json).await,
+        CtlCommand::Raw(cmd) => {
+            let opts = ClientOptions {
+                timeout: args.timeout,
+                ..ClientOptions::default()
+            };
+            let client = RawClient::new(pd, opts);
+            raw(&client, cmd, &codec, args.json).await
+        }
+    }
+}
+
+async fn stores(pd: &RpcPdClient, as_json: bool) -> anyhow::Result<ExitCode> {
+    let resp = pd.all_stores().await?;
+    if as_json {
+        let list: Vec<Value> = resp
+            .stores
+            .iter()
+            .zip(&resp.statuses)
+            .map(|(s, st)| {
+                json!({
+                    "id": s.id, "address": s.address, "state": st.state,
+                    "region_count": st.region_count, "leader_count": st.leader_count,
+                    "last_heartbeat_ms": st.last_heartbeat_ms, "used_size": st.used_size,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "count": list.len(), "stores": list }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<6} {:<22} {:<13} {:>7} {:>7} {:>12}  LAST HEARTBEAT",
+        "ID", "ADDRESS", "STATE", "REGIONS", "LEADERS", "USED"
+    );
+    for (s, st) in resp.stores.iter().zip(&resp.statuses) {
+        println!(
+            "{:<6} {:<22} {:<13} {:>7} {:>7} {:>12}  {}",
+            s.id,
+            s.address,
+            st.state,
+            st.region_count,
+            st.leader_count,
+            st.used_size,
+            fmt_time(st.last_heartbeat_ms)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn regions(pd: &RpcPdClient, as_json: bool) -> anyhow::Result<ExitCode> {
+    let routes = pd.scan_regions(vec![], vec![], 0).await?;
+    if as_json {
+        let list: Vec<Value> = routes
+            .iter()
+            .map(|r| {
+                let e = r.region.region_epoch.clone().unwrap_or_default();
+                json!({
+                    "id": r.region.id,
+                    "start_key": hex::encode_upper(&r.region.start_key),
+                    "end_key": hex::encode_upper(&r.region.end_key),
+                    "epoch": { "conf_ver": e.conf_ver, "version": e.version },
+                    "peers": r.region.peers.iter().map(|p| json!({"id": p.id, "store_id": p.store_id, "role": role(p.role)})).collect::<Vec<_>>(),
+                    "leader_store_id": r.leader.as_ref().map(|l| l.store_id),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "count": list.len(), "regions": list }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<8} {:<20} {:<20} {:<9} {:<8} PEERS (id@store)",
+        "ID", "START", "END", "EPOCH", "LEADER"
+    );
+    for r in &routes {
+        let e = r.region.region_epoch.clone().unwrap_or_default();
+        let key = |k: &[u8]| {
+            if k.is_empty() {
+                "-".to_string()
+            } else {
+                kv::keys::fmt_key(k)
+            }
+        };
+        let peers: Vec<String> = r
+            .region
+            .peers
+            .iter()
+            .map(|p| {
+                let learner = if p.role == PeerRole::Learner as i32 {
+                    "(learner)"
+                } else {
+                    ""
+                };
+                format!("{}@{}{}", p.id, p.store_id, learner)
+            })
+            .collect();
+        println!(
+            "{:<8} {:<20} {:<20} {:<9} {:<8} {}",
+            r.region.id,
+            key(&r.region.start_key),
+            key(&r.region.end_key),
+            format!("{}/{}", e.conf_ver, e.version),
+            r.leader
+                .as_ref()
+                .map(|l| l.store_id.to_string())
+                .unwrap_or_else(|| "?".into()),
+            peers.join(" ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn raw(
+    client: &RawClient,
+    cmd: RawCommand,
+    codec: &Codec,
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
+    match cmd {
+        RawCommand::Get { key } => {
+            let k = codec.decode(&key)?;
+            let v = client.get(k).await?;
+            if as_json {
+                println!(
+                    "{}",
+                    json!({ "key": key, "value": v.as_deref().map(|v| codec.encode(v)) })
+                );
+            } else if let Some(v) = &v {
+                println!("{}", codec.encode(v));
+            } else {
+                eprintln!("key not found");
+            }
+            Ok(if v.is_some() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        RawCommand::Put { key, value } => {
+            client
+                .put(codec.decode(&key)?, codec.decode(&value)?)
+                .await?;
+            print_ok(as_json);
+            Ok(ExitCode::SUCCESS)
+        }
+        RawCommand::Delete { key } => {
+            client.delete(codec.decode(&key)?).await?;
+            print_ok(as_json);
+            Ok(ExitCode::SUCCESS)
+        }
+        RawCommand::Scan { start, end, limit } => {
+            let pairs = client
+                .scan(codec.decode(&start)?, codec.decode(&end)?, limit)
+                .await?;
+            if as_json {
+                let list: Vec<Value> = pairs
+                    .iter()
+                    .map(
+                        |p| json!({ "key": codec.encode(&p.key), "value": codec.encode(&p.value) }),
+                    )
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for p in &pairs {
+                    println!("{}\t{}", codec.encode(&p.key), codec.encode(&p.value));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_ok(as_json: bool) {
+    if as_json {
+        println!("{}", json!({ "ok": true }));
+    } else {
+        println!("OK");
+    }
+}

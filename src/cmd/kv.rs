@@ -1,0 +1,58 @@
+//! `strata kv`: runs a storage node until SIGINT/SIGTERM.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use kv::server::{NodeConfig, NodeHandle};
+
+use super::{parse_duration, shutdown_signal};
+
+/// Flags of `strata kv`.
+#[derive(Args, Debug)]
+pub struct KvArgs {
+    /// PD's gRPC address.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub pd: String,
+    /// Directory for the store's data (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Address of the store's gRPC services.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:20160")]
+    pub listen: String,
+    /// Address other nodes should use to reach this store (default: the
+    /// bound listen address).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub advertise_addr: Option<String>,
+    /// Length of one Raft tick (elections time out after 10 to 20 ticks).
+    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
+    pub raft_tick: Duration,
+    /// How long to keep trying to reach PD at start-up.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub pd_timeout: Duration,
+}
+
+impl KvArgs {
+    /// The node configuration these flags describe.
+    pub fn config(&self) -> NodeConfig {
+        let mut cfg = NodeConfig::new(self.pd.clone(), self.data_dir.clone(), self.listen.clone());
+        cfg.advertise = self.advertise_addr.clone();
+        cfg.tick = self.raft_tick;
+        cfg.pd_wait = self.pd_timeout;
+        cfg
+    }
+}
+
+/// Runs a store until a signal arrives.
+pub async fn run(args: KvArgs) -> anyhow::Result<ExitCode> {
+    let node = NodeHandle::start(args.config())
+        .await
+        .context("cannot start store")?;
+    println!("store {} listening on {}", node.store_id, node.addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    node.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,93 @@
+//! `strata playground`: PD and several stores on loopback, in one process,
+//! over the same gRPC paths as a real deployment.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Args;
+use kv::server::{NodeConfig, NodeHandle};
+use pd::{ClusterConfig, PdConfig, PdHandle};
+
+use super::shutdown_signal;
+
+/// Flags of `strata playground`.
+#[derive(Args, Debug)]
+pub struct PlaygroundArgs {
+    /// Directory for all data (PD in `pd/`, stores in `store-N/`); running
+    /// again on the same directory brings the same data back.
+    #[arg(long, value_name = "DIR", default_value = "strata-data")]
+    pub data_dir: PathBuf,
+    /// Number of stores.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=9))]
+    pub stores: u16,
+    /// Host all parts listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// PD's gRPC port (its HTTP API uses the next port).
+    #[arg(long, default_value_t = 2379)]
+    pub pd_port: u16,
+    /// Port of the first store; store N uses this plus N-1.
+    #[arg(long, default_value_t = 20160)]
+    pub store_port: u16,
+}
+
+fn port(base: u16, offset: u16) -> u16 {
+    if base == 0 {
+        0
+    } else {
+        base + offset
+    }
+}
+
+/// Runs the playground until a signal arrives.
+pub async fn run(args: PlaygroundArgs) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    let data_dir = std::fs::canonicalize(&args.data_dir)?;
+    let replicas = usize::from(args.stores).min(3);
+    let pd = PdHandle::start(PdConfig {
+        data_dir: data_dir.join("pd"),
+        listen: format!("{}:{}", args.host, args.pd_port),
+        http: format!("{}:{}", args.host, port(args.pd_port, 1)),
+        cluster: ClusterConfig {
+            max_replicas: replicas,
+            ..ClusterConfig::default()
+        },
+    })
+    .await
+    .context("cannot start PD")?;
+    let pd_addr = pd.grpc_addr.to_string();
+    let mut stores = Vec::new();
+    for i in 0..args.stores {
+        let cfg = NodeConfig::new(
+            pd_addr.clone(),
+            data_dir.join(format!("store-{}", i + 1)),
+            format!("{}:{}", args.host, port(args.store_port, i)),
+        );
+        let node = NodeHandle::start(cfg)
+            .await
+            .with_context(|| format!("cannot start store {}", i + 1))?;
+        stores.push(node);
+    }
+    println!("Strata playground is running.");
+    println!(
+        "  PD:        {pd_addr}   (HTTP API: http://{}/api/v1/stores)",
+        pd.http_addr
+    );
+    for s in &stores {
+        println!("  store {:<3} {}", s.store_id, s.addr);
+    }
+    println!("  data:      {}", data_dir.display());
+    println!("Try:  strata ctl --pd {pd_addr} raw put hello world");
+    println!("      strata ctl --pd {pd_addr} regions");
+    println!("Press Ctrl-C to stop.");
+    shutdown_signal().await;
+    println!("stopping...");
+    for s in stores {
+        s.shutdown().await;
+    }
+    pd.shutdown().await;
+    println!("stopped; data kept in {}", data_dir.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,170 @@
+//! `strata` as a user runs it: `ctl` against a live cluster, and clear
+//! errors with a non-zero exit for bad input, leaving stored data intact.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{start_pd, start_store, strata, voters_per_region, wait_for, Cluster};
+
+fn ctl(pd: &str, args: &[&str]) -> (i32, String, String) {
+    let out = strata()
+        .args(["ctl", "--pd", pd, "--timeout", "10s"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn ctl_raw_commands_and_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(dir.path(), 3);
+    let pd = cluster.pd.addr.clone();
+    let http = cluster.http();
+    wait_for("3 voters", Duration::from_secs(60), || {
+        voters_per_region(&http) == vec![3]
+    });
+
+    assert_eq!(ctl(&pd, &["raw", "put", "hello", "world"]).0, 0);
+    assert_eq!(ctl(&pd, &["raw", "put", "help", "me"]).0, 0);
+    let (code, out, _) = ctl(&pd, &["raw", "get", "hello"]);
+    assert_eq!((code, out.trim()), (0, "world"));
+    let (code, out, _) = ctl(&pd, &["raw", "scan", "hel", ""]);
+    assert_eq!(code, 0);
+    assert_eq!(out, "hello\tworld\nhelp\tme\n");
+    let (code, out, _) = ctl(&pd, &["raw", "scan", "a", "z", "--limit", "1", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v, serde_json::json!([{"key": "hello", "value": "world"}]));
+    // Hex keys and values.
+    assert_eq!(ctl(&pd, &["--hex", "raw", "put", "00ff", "0102"]).0, 0);
+    let (code, out, _) = ctl(&pd, &["--hex", "raw", "get", "00ff"]);
+    assert_eq!((code, out.trim()), (0, "0102"));
+    // Missing keys exit 1; deletes remove.
+    assert_eq!(ctl(&pd, &["raw", "delete", "help"]).0, 0);
+    let (code, _, err) = ctl(&pd, &["raw", "get", "help"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not found"), "{err}");
+
+    // An oversized key is refused with a clear error; nothing changes.
+    let big = "k".repeat(5000);
+    let (code, _, err) = ctl(&pd, &["raw", "put", &big, "v"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("exceeds the limit"), "{err}");
+    let (code, _, err) = ctl(&pd, &["--hex", "raw", "get", "zz"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("not valid hex"), "{err}");
+    assert_eq!(ctl(&pd, &["raw", "get", "hello"]).1.trim(), "world");
+
+    // Stores and Regions are listed, also as JSON.
+    let (code, out, _) = ctl(&pd, &["stores", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["count"], 3);
+    assert!(v["stores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["state"] == "Up"));
+    let (code, out, _) = ctl(&pd, &["regions"]);
+    assert_eq!(code, 0);
+    assert!(out.lines().count() >= 2, "{out}");
+}
+
+#[test]
+fn clear_errors_for_bad_flags_and_unreachable_pd() {
+    let out = strata()
+        .args(["pd", "--data-dir", "/tmp/x", "--max-replicas", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max-replicas"));
+
+    let out = strata().args(["kv", "--pd"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("s");
+    let out = strata()
+        .args([
+            "kv",
+            "--pd",
+            "127.0.0.1:1",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--pd-timeout",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach PD at 127.0.0.1:1"), "{err}");
+
+    let out = strata()
+        .args(["ctl", "--pd", "127.0.0.1:1", "--timeout", "1s", "stores"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach PD"));
+}
+
+#[test]
+fn refuses_foreign_and_corrupted_data() {
+    let a = tempfile::tempdir().unwrap();
+    let mut pd_a = start_pd(a.path());
+    let mut store = start_store(a.path(), &pd_a.addr, 0);
+    store.terminate();
+    pd_a.terminate();
+
+    // The store's directory belongs to cluster A; a new PD is cluster B.
+    let b = tempfile::tempdir().unwrap();
+    let pd_b = start_pd(b.path());
+    let data = a.path().join("store-0");
+    let out = strata()
+        .args([
+            "kv",
+            "--pd",
+            &pd_b.addr,
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("belongs to cluster"), "{err}");
+    drop(pd_b);
+
+    // A corrupted PD state file is refused, and left as it was.
+    let state = a.path().join("pd").join("pd.state");
+    let mut bytes = std::fs::read(&state).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 0x55;
+    std::fs::write(&state, &bytes).unwrap();
+    let out = strata()
+        .args([
+            "pd",
+            "--data-dir",
+            a.path().join("pd").to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("corrupted PD state"), "{err}");
+    assert_eq!(std::fs::read(&state).unwrap(), bytes);
+}

@@ -1,0 +1,194 @@
+//! Helpers for end-to-end tests that run `strata` processes.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The `strata` binary under test.
+pub fn strata() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+}
+
+/// A `strata` server process, killed when dropped.
+pub struct Proc {
+    pub child: Child,
+    /// The address the process printed it listens on.
+    pub addr: String,
+    /// The second address it printed (PD's HTTP API), if any.
+    pub http: Option<String>,
+    pub args: Vec<String>,
+}
+
+impl Proc {
+    /// Starts `strata ARGS...` and waits until it prints a line containing
+    /// "listening on ADDR".
+    pub fn start(args: &[&str]) -> Proc {
+        let mut child = strata()
+            .args(args)
+            .env("STRATA_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn strata");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the process never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("strata {args:?} did not report its address");
+            }
+        };
+        let after = line
+            .split("listening on ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+        let addr = after.split_whitespace().next().unwrap_or("").to_string();
+        let http = after
+            .split("http://")
+            .nth(1)
+            .and_then(|s| s.split(')').next())
+            .map(String::from);
+        Proc {
+            child,
+            addr,
+            http,
+            args: args.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// SIGKILL, no chance to clean up.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s;
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                panic!("process {pid} did not stop on SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A PD and stores as processes, each with its own data directory.
+pub struct Cluster {
+    pub dir: PathBuf,
+    pub pd: Proc,
+    pub stores: Vec<Proc>,
+}
+
+impl Cluster {
+    /// Starts PD and `n` stores on loopback ports chosen by the OS.
+    pub fn start(dir: &Path, n: usize) -> Cluster {
+        let pd = start_pd(dir);
+        let mut stores = Vec::new();
+        for i in 0..n {
+            stores.push(start_store(dir, &pd.addr, i));
+        }
+        Cluster {
+            dir: dir.to_path_buf(),
+            pd,
+            stores,
+        }
+    }
+
+    /// PD's HTTP address.
+    pub fn http(&self) -> String {
+        self.pd.http.clone().expect("PD prints its HTTP address")
+    }
+}
+
+pub fn start_pd(dir: &Path) -> Proc {
+    let data = dir.join("pd");
+    Proc::start(&[
+        "pd",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+    ])
+}
+
+pub fn start_store(dir: &Path, pd: &str, i: usize) -> Proc {
+    let data = dir.join(format!("store-{i}"));
+    Proc::start(&[
+        "kv",
+        "--pd",
+        pd,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ])
+}
+
+/// `GET http://addr/path`, returning the JSON body.
+pub fn http_get(addr: &str, path: &str) -> serde_json::Value {
+    let mut s = TcpStream::connect(addr).expect("connect to PD HTTP");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    let json = body.split("\r\n\r\n").nth(1).unwrap_or("");
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("bad JSON from {path}: {e}: {body}"))
+}
+
+/// Polls `check` every 200 ms until it holds or `timeout` passes.
+pub fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Voters of every Region, as PD's HTTP API reports them.
+pub fn voters_per_region(http: &str) -> Vec<usize> {
+    let v = http_get(http, "/api/v1/regions");
+    v["regions"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .map(|r| {
+                    r["peers"]
+                        .as_array()
+                        .map(|p| p.iter().filter(|p| p["role"] == "Voter").count())
+                        .unwrap_or(0)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
