@@ -105,6 +105,8 @@ struct Sim {
     leaders: HashMap<(u64, u64), u64>,
     /// Digest of everything that happened, to prove determinism.
     trace: u64,
+    crashes: u64,
+    partitions: u64,
 }
 
 fn mix(h: u64, v: u64) -> u64 {
@@ -162,6 +164,8 @@ impl Sim {
             next_value: 1,
             leaders: HashMap::new(),
             trace: 0,
+            crashes: 0,
+            partitions: 0,
         };
         for id in 1..=STORES {
             sim.start(id);
@@ -178,6 +182,7 @@ impl Sim {
     fn crash(&mut self, id: u64) {
         let node = &mut self.nodes[(id - 1) as usize];
         node.store = None;
+        self.crashes += 1;
         // Whatever it owed an answer may or may not have happened.
         for t in node.pending.drain(..) {
             self.ops[t as usize].unknown = true;
@@ -429,6 +434,7 @@ impl Sim {
             let victim = self.rng.random_range(1..=STORES);
             let until = self.step + self.rng.random_range(50..400);
             self.isolated.insert(victim, until);
+            self.partitions += 1;
             self.trace = mix(self.trace, 3000 + victim);
         }
     }
@@ -631,7 +637,17 @@ fn run_seed(seed: u64, steps: u64) -> u64 {
     check_history(&sim);
     check_replicas(&mut sim);
     let acked = sim.ops.iter().filter(|o| o.ok).count();
-    assert!(acked > 0, "seed {seed}: no operation succeeded");
+    let writes = sim.ops.iter().filter(|o| o.ok && o.kind == OpKind::Put).count();
+    let max_term = sim.leaders.keys().map(|(_, t)| *t).max().unwrap_or(0);
+    eprintln!(
+        "seed {seed}: {} ops, {acked} acknowledged ({writes} writes), {} unknown, {} leader terms (max {max_term}), {} crashes, {} partitions",
+        sim.ops.len(),
+        sim.ops.iter().filter(|o| o.unknown).count(),
+        sim.leaders.len(),
+        sim.crashes,
+        sim.partitions,
+    );
+    assert!(writes > 0, "seed {seed}: no write succeeded");
     sim.trace
 }
 
