@@ -33,19 +33,48 @@ enum Command {
     Bench(cmd::bench::BenchArgs),
 }
 
-fn init_tracing(default: &str) {
+/// Logs go to stderr, or for the playground to `DATA_DIR/strata.log` so the
+/// terminal keeps the summary; `STRATA_LOG` overrides the level.
+fn init_tracing(default: &str, file: Option<std::fs::File>) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match file {
+        Some(f) => builder
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(f))
+            .init(),
+        None => builder.with_writer(std::io::stderr).init(),
+    }
+}
+
+fn log_file(cmd: &Command) -> Result<Option<std::fs::File>, String> {
+    let Command::Playground(a) = cmd else {
+        return Ok(None);
+    };
+    let open = || {
+        std::fs::create_dir_all(&a.data_dir)?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(a.data_dir.join("strata.log"))
+    };
+    open()
+        .map(Some)
+        .map_err(|e| format!("cannot write logs under {}: {e}", a.data_dir.display()))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = matches!(cli.command, Command::Ctl(_) | Command::Bench(_));
-    init_tracing(if quiet { "warn" } else { "info" });
+    let file = match log_file(&cli.command) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_tracing(if quiet { "warn" } else { "info" }, file);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

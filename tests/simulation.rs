@@ -637,7 +637,11 @@ fn run_seed(seed: u64, steps: u64) -> u64 {
     check_history(&sim);
     check_replicas(&mut sim);
     let acked = sim.ops.iter().filter(|o| o.ok).count();
-    let writes = sim.ops.iter().filter(|o| o.ok && o.kind == OpKind::Put).count();
+    let writes = sim
+        .ops
+        .iter()
+        .filter(|o| o.ok && o.kind == OpKind::Put)
+        .count();
     let max_term = sim.leaders.keys().map(|(_, t)| *t).max().unwrap_or(0);
     eprintln!(
         "seed {seed}: {} ops, {acked} acknowledged ({writes} writes), {} unknown, {} leader terms (max {max_term}), {} crashes, {} partitions",

@@ -107,11 +107,17 @@ impl PdHandle {
         })
     }
 
-    /// Stops serving and waits for the servers to finish.
+    /// Stops serving and waits for the servers to finish in-flight
+    /// requests, for at most two seconds (stores keep connections open).
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        for t in self.tasks {
-            let _ = t.await;
+        for mut t in self.tasks {
+            if tokio::time::timeout(std::time::Duration::from_secs(2), &mut t)
+                .await
+                .is_err()
+            {
+                t.abort();
+            }
         }
     }
 }

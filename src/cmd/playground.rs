@@ -79,14 +79,13 @@ pub async fn run(args: PlaygroundArgs) -> anyhow::Result<ExitCode> {
         println!("  store {:<3} {}", s.store_id, s.addr);
     }
     println!("  data:      {}", data_dir.display());
+    println!("  logs:      {}", data_dir.join("strata.log").display());
     println!("Try:  strata ctl --pd {pd_addr} raw put hello world");
     println!("      strata ctl --pd {pd_addr} regions");
     println!("Press Ctrl-C to stop.");
     shutdown_signal().await;
     println!("stopping...");
-    for s in stores {
-        s.shutdown().await;
-    }
+    futures::future::join_all(stores.into_iter().map(|s| s.shutdown())).await;
     pd.shutdown().await;
     println!("stopped; data kept in {}", data_dir.display());
     Ok(ExitCode::SUCCESS)

@@ -27,6 +27,9 @@ use crate::keys;
 use crate::pd_client::{is_already_bootstrapped, RpcPdClient};
 use crate::raftstore::{bootstrap_region, load_store_ident, save_store_ident, Store, StoreConfig};
 
+/// How long servers may take to finish in-flight requests at shutdown.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// How a store process runs.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -301,11 +304,15 @@ impl NodeHandle {
     }
 
     /// Stops serving, stops the store loop and waits for everything.
+    /// Long-lived streams from other stores would keep a graceful gRPC
+    /// shutdown waiting forever, so servers get a grace period, then stop.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         self.router.send(StoreMsg::Stop);
-        for t in self.tasks.drain(..) {
-            let _ = t.await;
+        for mut t in self.tasks.drain(..) {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut t).await.is_err() {
+                t.abort();
+            }
         }
         if let Some(t) = self.loop_thread.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
