@@ -107,6 +107,7 @@ struct Sim {
     trace: u64,
     crashes: u64,
     partitions: u64,
+    snapshots: u64,
 }
 
 fn mix(h: u64, v: u64) -> u64 {
@@ -166,6 +167,7 @@ impl Sim {
             trace: 0,
             crashes: 0,
             partitions: 0,
+            snapshots: 0,
         };
         for id in 1..=STORES {
             sim.start(id);
@@ -317,6 +319,7 @@ impl Sim {
             Ok(o) => o,
             Err(e) => self.fail(format!("store {id} failed: {e}")),
         };
+        self.snapshots += out.snapshots.len() as u64;
         for m in out.messages.into_iter().chain(out.snapshots) {
             self.send(m);
         }
@@ -644,12 +647,13 @@ fn run_seed(seed: u64, steps: u64) -> u64 {
         .count();
     let max_term = sim.leaders.keys().map(|(_, t)| *t).max().unwrap_or(0);
     eprintln!(
-        "seed {seed}: {} ops, {acked} acknowledged ({writes} writes), {} unknown, {} leader terms (max {max_term}), {} crashes, {} partitions",
+        "seed {seed}: {} ops, {acked} acknowledged ({writes} writes), {} unknown, {} leader terms (max {max_term}), {} crashes, {} partitions, {} snapshots",
         sim.ops.len(),
         sim.ops.iter().filter(|o| o.unknown).count(),
         sim.leaders.len(),
         sim.crashes,
         sim.partitions,
+        sim.snapshots,
     );
     assert!(writes > 0, "seed {seed}: no write succeeded");
     sim.trace

@@ -2,6 +2,17 @@
 //! store needs around it — proposals waiting for apply, ReadIndex batches,
 //! the apply of committed entries, membership changes and log truncation.
 //!
+//! Reads: a leader confirms its leadership with a ReadIndex round (one per
+//! round of reads, batched) and serves reads once it has applied up to the
+//! confirmed commit index. A confirmed round also grants a *lease*: the
+//! followers that answered refuse to vote for anyone else for an election
+//! timeout (raft-rs's check_quorum), so until `issued + election_ticks -
+//! LEASE_MARGIN_TICKS` no other leader can exist, and reads are served at
+//! the current commit index without a round. Two rules keep that true: a
+//! peer refuses votes for its first election timeout after it starts (a
+//! restarted follower has forgotten whom it promised), and any change of
+//! term, role or leader drops the lease.
+//!
 //! Everything here is synchronous and deterministic: input arrives through
 //! `step`, `tick`, `propose_write`, `read` and `change_peer`; output goes
 //! into the round's [`Outbox`] and [`WriteBatch`]. Election jitter comes from
@@ -22,6 +33,7 @@ use protocol::raft_cmdpb::{
     RaftCmdRequest,
 };
 use protocol::raft_serverpb::RaftMessage;
+use raft::eraftpb::MessageType;
 use raft::eraftpb::{ConfChangeSingle, ConfChangeType, ConfChangeV2, Entry, EntryType, Message};
 use raft::Ready;
 use raft::{ProgressState, RawNode, StateRole};
@@ -36,6 +48,10 @@ use crate::engine::{Cf, Engine, WriteBatch};
 use crate::error::Result;
 use crate::keys;
 use crate::region_error;
+
+/// Ticks of clock drift the lease allows for: the lease ends this many ticks
+/// before the followers' promise not to vote does.
+const LEASE_MARGIN_TICKS: u64 = 2;
 
 /// A write waiting for its entry to be applied.
 struct Proposal {
@@ -81,6 +97,9 @@ pub struct Peer<E: Engine> {
     heartbeat_due: bool,
     compact_due: Option<u64>,
     removed: bool,
+    /// The tick until which this leader may serve reads without a round.
+    lease_until: Option<u64>,
+    election_ticks: u64,
     gc_ticks: u64,
     pd_heartbeat_ticks: u64,
     read_timeout_ticks: u64,
@@ -144,6 +163,8 @@ impl<E: Engine> Peer<E> {
             heartbeat_due: false,
             compact_due: None,
             removed: false,
+            lease_until: None,
+            election_ticks: cfg.election_ticks as u64,
             gc_ticks: cfg.raft_log_gc_ticks.max(1),
             pd_heartbeat_ticks: cfg.pd_heartbeat_ticks.max(1),
             read_timeout_ticks: cfg.read_timeout_ticks.max(1),
@@ -245,6 +266,7 @@ impl<E: Engine> Peer<E> {
         }
         let was_leader = self.fingerprint.1 == StateRole::Leader;
         self.fingerprint = fp;
+        self.lease_until = None;
         let et = self.raw.raft.election_timeout();
         let timeout = self.rng.random_range(et..2 * et);
         self.raw.raft.set_randomized_election_timeout(timeout);
@@ -268,12 +290,34 @@ impl<E: Engine> Peer<E> {
             self.peer_cache.entry(from.id).or_insert(from);
         }
         let m: Message = decode_raft(&msg.message)?;
+        if self.refuses_vote(&m) {
+            return Ok(());
+        }
         match self.raw.step(m) {
             Ok(()) | Err(raft::Error::StepPeerNotFound) => {}
             Err(e) => tracing::debug!(region = self.region().id, "dropped raft message: {e}"),
         }
         self.after_raft_call();
         Ok(())
+    }
+
+    /// A peer that just started may have promised, before it restarted, not
+    /// to vote against a leader's lease: it sits out one election timeout.
+    fn refuses_vote(&self, m: &Message) -> bool {
+        let vote = matches!(
+            m.get_msg_type(),
+            MessageType::MsgRequestVote | MessageType::MsgRequestPreVote
+        );
+        let transfer = m.context.as_ref() == raft::CAMPAIGN_TRANSFER;
+        vote && !transfer && self.ticks < self.election_ticks
+    }
+
+    /// Whether this leader may serve a read at its commit index right now.
+    fn lease_valid(&self) -> bool {
+        let committed = self.commit_index();
+        self.is_leader()
+            && self.lease_until.is_some_and(|t| self.ticks < t)
+            && self.raw.raft.raft_log.term(committed).ok() == Some(self.term())
     }
 
     /// Advances the peer's logical clock by one tick.
@@ -529,6 +573,8 @@ impl<E: Engine> Peer<E> {
             self.raw.mut_store().compact_to(target, wb)?;
         }
         if !self.raw.has_ready() {
+            // Lease reads need no round: serve them now.
+            self.grant_reads(outbox);
             return Ok(None);
         }
         let mut rd = self.raw.ready();
@@ -549,6 +595,8 @@ impl<E: Engine> Peer<E> {
             let id = u64::from_be_bytes(rs.request_ctx.as_slice().try_into().unwrap_or([0; 8]));
             if let Some(b) = self.reads.iter_mut().find(|b| b.id == id) {
                 b.index = Some(rs.index);
+                let until = b.issued_tick + self.election_ticks.saturating_sub(LEASE_MARGIN_TICKS);
+                self.lease_until = Some(self.lease_until.map_or(until, |t| t.max(until)));
             }
         }
         // 4. Committed entries.
@@ -616,6 +664,16 @@ impl<E: Engine> Peer<E> {
             outbox
                 .reads
                 .extend(reads.into_iter().map(|(t, _)| (t, Err(err.clone()))));
+            return;
+        }
+        if self.lease_valid() {
+            let index = Some(self.commit_index());
+            self.reads.push_back(ReadBatch {
+                id: 0,
+                reads,
+                index,
+                issued_tick: self.ticks,
+            });
             return;
         }
         let id = self.next_read_id;
