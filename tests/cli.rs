@@ -168,3 +168,22 @@ fn refuses_foreign_and_corrupted_data() {
     assert!(err.contains("corrupted PD state"), "{err}");
     assert_eq!(std::fs::read(&state).unwrap(), bytes);
 }
+
+#[test]
+fn tso_keeps_increasing_across_a_pd_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let tso = |pd: &str| -> u64 {
+        let (code, out, err) = ctl(pd, &["tso", "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["ts"].as_u64().unwrap()
+    };
+    let mut pd = start_pd(dir.path());
+    let a = tso(&pd.addr);
+    let b = tso(&pd.addr);
+    assert!(b > a);
+    pd.terminate();
+    let pd = start_pd(dir.path());
+    let c = tso(&pd.addr);
+    assert!(c > b, "{c} after restart is not above {b}");
+}

@@ -20,15 +20,17 @@
 //! `STRATA_SIM_STEPS=N` changes the length of a run. A failing seed prints
 //! itself and replays exactly.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use kv::engine::{Cf, Engine, MemEngine, Snapshot as _};
-use kv::raftstore::{bootstrap_region, PdTask, ReadCommand, Store, StoreConfig, WriteCommand};
+use kv::raftstore::{
+    bootstrap_region, first_region, PdTask, ReadCommand, Store, StoreConfig, WriteCommand,
+};
 use pd::meta_store::MemMetaStore;
 use pd::{Cluster, ClusterConfig};
 use protocol::errorpb::region_error::Kind;
-use protocol::metapb::{self, PeerRole, RegionEpoch};
+use protocol::metapb::{self, PeerRole};
 use protocol::pdpb::{RegionHeartbeatRequest, StoreStats};
 use protocol::raft_cmdpb::{request::Cmd, ColumnFamily, PutRequest, Request};
 use protocol::raft_serverpb::RaftMessage;
@@ -100,6 +102,10 @@ struct Sim {
     net_seq: u64,
     /// Stores cut off from everyone, until the step given.
     isolated: BTreeMap<u64, u64>,
+    /// Links cut in both directions, as (lower, higher) store ids.
+    cut_links: BTreeSet<(u64, u64)>,
+    /// Messages take 1 to this many steps.
+    max_delay: u64,
     ops: Vec<Op>,
     next_value: u64,
     leaders: HashMap<(u64, u64), u64>,
@@ -127,20 +133,7 @@ impl Sim {
             };
             let engine = MemEngine::new();
             if id == 1 {
-                let region = metapb::Region {
-                    id: REGION_ID,
-                    start_key: vec![],
-                    end_key: vec![],
-                    region_epoch: Some(RegionEpoch {
-                        conf_ver: 1,
-                        version: 1,
-                    }),
-                    peers: vec![metapb::Peer {
-                        id: 100,
-                        store_id: 1,
-                        role: PeerRole::Voter as i32,
-                    }],
-                };
+                let region = first_region(REGION_ID, 100, 1);
                 bootstrap_region(&engine, &region).unwrap();
                 pd.bootstrap(store, region).unwrap();
             } else {
@@ -161,6 +154,8 @@ impl Sim {
             net: Vec::new(),
             net_seq: 0,
             isolated: BTreeMap::new(),
+            cut_links: BTreeSet::new(),
+            max_delay: 8,
             ops: Vec::new(),
             next_value: 1,
             leaders: HashMap::new(),
@@ -208,18 +203,7 @@ impl Sim {
     /// The store a client would send to: a live leader with the highest term.
     fn pick_target(&mut self) -> Option<u64> {
         let alive = self.alive();
-        let leader = alive
-            .iter()
-            .filter_map(|id| {
-                let p = self.nodes[(*id - 1) as usize]
-                    .store
-                    .as_ref()?
-                    .peer(REGION_ID)?;
-                p.is_leader().then(|| (p.term(), *id))
-            })
-            .max()
-            .map(|(_, id)| id);
-        leader.or_else(|| {
+        self.leader_store().or_else(|| {
             if alive.is_empty() {
                 None
             } else {
@@ -228,6 +212,7 @@ impl Sim {
         })
     }
 
+    /// Issues a random operation to the store a client would pick.
     fn issue_op(&mut self) {
         let Some(target) = self.pick_target() else {
             return;
@@ -238,6 +223,12 @@ impl Sim {
         } else {
             OpKind::Get
         };
+        self.issue(target, key, kind);
+    }
+
+    /// Issues an operation to store `target`, as a client with a stale
+    /// cache might.
+    fn issue(&mut self, target: u64, key: &'static [u8], kind: OpKind) {
         let token = self.ops.len() as u64;
         let value = (kind == OpKind::Put).then(|| {
             self.next_value += 1;
@@ -368,7 +359,22 @@ impl Sim {
                 .get(&s)
                 .is_some_and(|until| *until > self.step)
         };
-        a != b && (cut_off(a) || cut_off(b))
+        a != b && (cut_off(a) || cut_off(b) || self.cut_links.contains(&(a.min(b), a.max(b))))
+    }
+
+    /// The live leader with the highest term, if any.
+    fn leader_store(&self) -> Option<u64> {
+        self.alive()
+            .into_iter()
+            .filter_map(|id| {
+                let p = self.nodes[(id - 1) as usize]
+                    .store
+                    .as_ref()?
+                    .peer(REGION_ID)?;
+                p.is_leader().then(|| (p.term(), id))
+            })
+            .max()
+            .map(|(_, id)| id)
     }
 
     fn send(&mut self, msg: RaftMessage) {
@@ -381,7 +387,7 @@ impl Sim {
         }
         let copies = if self.rng.random_bool(0.02) { 2 } else { 1 };
         for _ in 0..copies {
-            let at = self.step + self.rng.random_range(1..8);
+            let at = self.step + self.rng.random_range(1..=self.max_delay);
             self.net_seq += 1;
             self.net.push(InFlight {
                 at,
@@ -492,6 +498,7 @@ impl Sim {
 
     fn heal(&mut self) {
         self.isolated.clear();
+        self.cut_links.clear();
         for id in 1..=STORES {
             if self.nodes[(id - 1) as usize].store.is_none() {
                 self.start(id);
@@ -708,5 +715,53 @@ fn replication_reaches_three_voters() {
             store.peer(REGION_ID).is_some_and(|p| p.is_initialized()),
             "store {id}"
         );
+    }
+}
+
+/// A leader's lease rests on a follower's promise not to vote for anyone
+/// else for an election timeout. The follower restarts and forgets that
+/// promise while a partitioned candidate asks for its vote, and the leader
+/// keeps serving reads from its lease. The follower must sit out one
+/// election timeout, or the candidate wins, commits writes, and the old
+/// leader serves stale reads. Forty seeds vary the timing; fast links make
+/// the election fit inside the lease.
+#[test]
+fn a_restarted_follower_does_not_elect_a_second_leader_inside_a_lease() {
+    for seed in 0..40 {
+        let mut sim = Sim::new(1000 + seed);
+        sim.max_delay = 2;
+        for _ in 0..3000 {
+            sim.one_step(false, 0.0);
+        }
+        let leader = sim.leader_store().expect("a stable leader");
+        let others: Vec<u64> = (1..=STORES).filter(|s| *s != leader).collect();
+        let (f1, f2) = (others[0], others[1]);
+        // f2 loses the leader and keeps campaigning; f1 refuses it.
+        sim.cut_links.insert((leader.min(f2), leader.max(f2)));
+        for _ in 0..300 {
+            sim.one_step(false, 0.0);
+        }
+        // A read confirmed through f1 gives the leader its lease.
+        sim.issue(leader, b"a", OpKind::Get);
+        for _ in 0..500 {
+            if sim.ops.last().is_some_and(|o| o.completed.is_some()) {
+                break;
+            }
+            sim.one_step(false, 0.0);
+        }
+        // The leader loses f1 too; f1 restarts, forgetting its promise.
+        sim.cut_links.insert((leader.min(f1), leader.max(f1)));
+        sim.crash(f1);
+        sim.start(f1);
+        for i in 0..150 {
+            sim.one_step(false, 0.0);
+            if i % 3 == 0 {
+                if let Some(new) = sim.leader_store().filter(|l| *l != leader) {
+                    sim.issue(new, b"a", OpKind::Put);
+                }
+                sim.issue(leader, b"a", OpKind::Get);
+            }
+        }
+        check_history(&sim);
     }
 }

@@ -36,3 +36,36 @@ pub mod raft_cmdpb {
 pub mod pdpb {
     tonic::include_proto!("pdpb");
 }
+
+/// Responses of the raw KV API. Each carries a routing error (for the
+/// client library to handle) and a plain error (for the caller), so both
+/// the service and the client treat them through this one trait.
+pub trait RawResponse: Default {
+    /// The routing error field.
+    fn region_error_mut(&mut self) -> &mut Option<errorpb::RegionError>;
+    /// The plain error field; empty on success.
+    fn error_mut(&mut self) -> &mut String;
+}
+
+macro_rules! raw_response {
+    ($($t:ty),*) => {$(
+        impl RawResponse for $t {
+            fn region_error_mut(&mut self) -> &mut Option<errorpb::RegionError> {
+                &mut self.region_error
+            }
+            fn error_mut(&mut self) -> &mut String {
+                &mut self.error
+            }
+        }
+    )*};
+}
+
+raw_response!(
+    kvrpcpb::RawGetResponse,
+    kvrpcpb::RawBatchGetResponse,
+    kvrpcpb::RawPutResponse,
+    kvrpcpb::RawBatchPutResponse,
+    kvrpcpb::RawDeleteResponse,
+    kvrpcpb::RawDeleteRangeResponse,
+    kvrpcpb::RawScanResponse
+);

@@ -44,6 +44,8 @@ pub enum CtlCommand {
     Stores,
     /// List Regions with their ranges, epochs, peers and leaders.
     Regions,
+    /// Print a fresh timestamp from PD's timestamp oracle.
+    Tso,
     /// Raw key-value operations.
     #[command(subcommand)]
     Raw(RawCommand),
@@ -104,7 +106,7 @@ fn fmt_time(ms: u64) -> String {
         return "never".into();
     }
     let t = std::time::UNIX_EPOCH + Duration::from_millis(ms);
-    humantime::format_rfc3339_seconds(t).to_string()
+    humantime::format_rfc3339_millis(t).to_string()
 }
 
 /// Runs one ctl command.
@@ -118,6 +120,23 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         CtlCommand::Stores => stores(&pd, args.json).await,
         CtlCommand::Regions => regions(&pd, args.json).await,
+        CtlCommand::Tso => {
+            let ts = pd.tso(1).await?;
+            let physical = ts >> pd::tso::LOGICAL_BITS;
+            let logical = ts & ((1 << pd::tso::LOGICAL_BITS) - 1);
+            if args.json {
+                println!(
+                    "{}",
+                    json!({ "ts": ts, "physical_ms": physical, "logical": logical })
+                );
+            } else {
+                println!(
+                    "{ts}\t(physical {} ms, logical {logical})",
+                    fmt_time(physical)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         CtlCommand::Raw(cmd) => {
             let opts = ClientOptions {
                 timeout: args.timeout,

@@ -5,5 +5,5 @@
 mod raw;
 mod region_cache;
 
-pub use raw::{ClientOptions, RawClient, RawResponse};
+pub use raw::{ClientOptions, RawClient};
 pub use region_cache::{target_peer, RegionCache};

@@ -15,6 +15,7 @@ use futures::future::join_all;
 use parking_lot::Mutex;
 use protocol::errorpb::{region_error::Kind, RegionError};
 use protocol::kvrpcpb::{self, kv_client::KvClient, Context, KvPair};
+use protocol::RawResponse;
 use tokio::time::Instant;
 use tonic::transport::Channel;
 use tonic::{Response, Status};
@@ -65,33 +66,6 @@ impl<P: PdClient> StoreConns<P> {
         self.conns.lock().remove(&store_id);
     }
 }
-
-/// Responses of the raw API: data, a routing error, or a plain error.
-pub trait RawResponse {
-    /// Takes the routing error out, if any.
-    fn take_region_error(&mut self) -> Option<RegionError>;
-    /// The plain error, empty on success.
-    fn error(&self) -> &str;
-}
-
-macro_rules! raw_response {
-    ($($t:ty),*) => {$(
-        impl RawResponse for $t {
-            fn take_region_error(&mut self) -> Option<RegionError> { self.region_error.take() }
-            fn error(&self) -> &str { &self.error }
-        }
-    )*};
-}
-
-raw_response!(
-    kvrpcpb::RawGetResponse,
-    kvrpcpb::RawBatchGetResponse,
-    kvrpcpb::RawPutResponse,
-    kvrpcpb::RawBatchPutResponse,
-    kvrpcpb::RawDeleteResponse,
-    kvrpcpb::RawDeleteRangeResponse,
-    kvrpcpb::RawScanResponse
-);
 
 /// How one attempt at one Region ended.
 enum Attempt<R> {
@@ -215,15 +189,15 @@ impl<P: PdClient> RawClient<P> {
                 };
             }
         };
-        if let Some(e) = resp.take_region_error() {
+        if let Some(e) = resp.region_error_mut().take() {
             let backoff = self.on_region_error(region_id, store_id, &e);
             return Attempt::Retry {
                 backoff,
                 why: e.message,
             };
         }
-        if !resp.error().is_empty() {
-            return Attempt::Fail(Error::Remote(resp.error().to_string()));
+        if !resp.error_mut().is_empty() {
+            return Attempt::Fail(Error::Remote(std::mem::take(resp.error_mut())));
         }
         Attempt::Done(resp)
     }

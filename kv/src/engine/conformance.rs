@@ -87,6 +87,9 @@ fn suite<E: Engine>(e: E) {
     wb.put(Cf::Default, "z", "last");
     e.write(&wb, true).unwrap();
     assert_eq!(e.get(Cf::Default, b"z").unwrap(), Some(b"last".to_vec()));
+
+    // The engine reports the space it uses.
+    assert!(e.used_size().unwrap() > 0);
 }
 
 #[test]

@@ -137,4 +137,14 @@ impl Engine for MemEngine {
         }
         Ok(size)
     }
+
+    fn used_size(&self) -> Result<u64> {
+        let maps = self.maps.read();
+        let bytes = maps
+            .0
+            .iter()
+            .flat_map(|m| m.iter())
+            .map(|(k, v)| (k.len() + v.len()) as u64);
+        Ok(bytes.sum())
+    }
 }

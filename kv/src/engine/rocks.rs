@@ -66,11 +66,17 @@ fn read_options(start: &[u8], end: &[u8]) -> ReadOptions {
     ro
 }
 
-fn drive(
-    mut it: rocksdb::DBRawIteratorWithThreadMode<'_, DB>,
+/// Visits `[start, end)` with an iterator made from `read_options`.
+fn drive<'a>(
     start: &[u8],
+    end: &[u8],
+    make: impl FnOnce(ReadOptions) -> rocksdb::DBRawIteratorWithThreadMode<'a, DB>,
     visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
 ) -> Result<()> {
+    if !end.is_empty() && start >= end {
+        return Ok(());
+    }
+    let mut it = make(read_options(start, end));
     it.seek(start);
     while it.valid() {
         let (Some(k), Some(v)) = (it.key(), it.value()) else {
@@ -98,13 +104,10 @@ impl Engine for RocksEngine {
         end: &[u8],
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()> {
-        if !end.is_empty() && start >= end {
-            return Ok(());
-        }
         drive(
-            self.db
-                .raw_iterator_cf_opt(self.cf(cf), read_options(start, end)),
             start,
+            end,
+            |ro| self.db.raw_iterator_cf_opt(self.cf(cf), ro),
             visit,
         )
     }
@@ -149,6 +152,23 @@ impl Engine for RocksEngine {
             })
             .sum())
     }
+
+    fn used_size(&self) -> Result<u64> {
+        let mut total = 0;
+        for cf in Cf::ALL {
+            for prop in [
+                "rocksdb.total-sst-files-size",
+                "rocksdb.size-all-mem-tables",
+            ] {
+                total += self
+                    .db
+                    .property_int_value_cf(self.cf(cf), prop)
+                    .map_err(io)?
+                    .unwrap_or(0);
+            }
+        }
+        Ok(total)
+    }
 }
 
 /// A RocksDB snapshot that keeps its database alive.
@@ -178,12 +198,11 @@ impl Snapshot for RocksSnapshot {
         end: &[u8],
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()> {
-        if !end.is_empty() && start >= end {
-            return Ok(());
-        }
-        let it = self
-            .snap
-            .raw_iterator_cf_opt(self.cf(cf), read_options(start, end));
-        drive(it, start, visit)
+        drive(
+            start,
+            end,
+            |ro| self.snap.raw_iterator_cf_opt(self.cf(cf), ro),
+            visit,
+        )
     }
 }

@@ -76,6 +76,15 @@ pub(crate) struct PendingReady {
     appended: Option<(u64, u64)>,
 }
 
+impl PendingReady {
+    /// Whether the round's write must be synced before this ready's
+    /// persisted messages go out (new entries, a snapshot, or a new term
+    /// or vote); applies and commit-index moves alone need no fsync.
+    pub(crate) fn must_sync(&self) -> bool {
+        self.ready.must_sync()
+    }
+}
+
 /// One replica of a Region on this store.
 pub struct Peer<E: Engine> {
     raw: RawNode<PeerStorage<E>>,

@@ -9,9 +9,11 @@
 //!
 //! One round (group commit): every peer with work stages its new entries,
 //! hard state and applied commands into ONE write batch, which is written
-//! with ONE synced write; only then do messages that depend on persistence
-//! go out, raft-rs advance, and the light ready's applies go into a second,
-//! unsynced batch (the log they come from is already durable).
+//! with ONE synced write (unsynced when no peer has new entries, a snapshot
+//! or a new term or vote: raft-rs's `must_sync`); only then do messages
+//! that depend on persistence go out, raft-rs advance, and the light
+//! ready's applies go into a second, unsynced batch (the log they come from
+//! is already durable).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -56,6 +58,24 @@ pub fn save_store_ident<E: Engine>(engine: &E, ident: &StoreIdent) -> Result<()>
     let mut wb = WriteBatch::default();
     wb.put(Cf::Raft, keys::STORE_IDENT_KEY, ident.encode_to_vec());
     Ok(engine.write(&wb, true)?)
+}
+
+/// The cluster's first Region: the whole key space, one voter on `store_id`.
+pub fn first_region(region_id: u64, peer_id: u64, store_id: u64) -> metapb::Region {
+    metapb::Region {
+        id: region_id,
+        start_key: vec![],
+        end_key: vec![],
+        region_epoch: Some(metapb::RegionEpoch {
+            conf_ver: 1,
+            version: 1,
+        }),
+        peers: vec![metapb::Peer {
+            id: peer_id,
+            store_id,
+            role: metapb::PeerRole::Voter as i32,
+        }],
+    }
 }
 
 /// Writes the state of the cluster's first Region (or any Region created
@@ -290,7 +310,8 @@ impl<E: Engine> Store<E> {
             }
         }
         if !wb.is_empty() {
-            self.engine.write(&wb, true)?;
+            let sync = pending.iter().any(|(_, p)| p.must_sync());
+            self.engine.write(&wb, sync)?;
         }
         let mut wb = WriteBatch::default();
         for (id, p) in pending {

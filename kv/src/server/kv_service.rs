@@ -13,6 +13,7 @@ use std::time::Duration;
 use protocol::errorpb::RegionError;
 use protocol::kvrpcpb::{self, kv_server::Kv, Context, KvPair};
 use protocol::raft_cmdpb::{self, request::Cmd, ColumnFamily};
+use protocol::RawResponse;
 use tokio::sync::oneshot;
 use tonic::{Request, Response, Status};
 
@@ -81,41 +82,16 @@ fn put(key: Vec<u8>, value: Vec<u8>) -> raft_cmdpb::Request {
     }
 }
 
-/// Responses that carry a routing error and a plain error.
-trait ErrorFields: Default {
-    fn set_region_error(&mut self, e: RegionError);
-    fn set_error(&mut self, e: String);
-}
-
-macro_rules! error_fields {
-    ($($t:ty),*) => {$(
-        impl ErrorFields for $t {
-            fn set_region_error(&mut self, e: RegionError) { self.region_error = Some(e); }
-            fn set_error(&mut self, e: String) { self.error = e; }
-        }
-    )*};
-}
-
-error_fields!(
-    kvrpcpb::RawGetResponse,
-    kvrpcpb::RawBatchGetResponse,
-    kvrpcpb::RawPutResponse,
-    kvrpcpb::RawBatchPutResponse,
-    kvrpcpb::RawDeleteResponse,
-    kvrpcpb::RawDeleteRangeResponse,
-    kvrpcpb::RawScanResponse
-);
-
 /// Builds a response from an outcome: `fill` sets the data of a success.
-fn respond<R: ErrorFields, T>(
+fn respond<R: RawResponse, T>(
     outcome: Outcome<T>,
     fill: impl FnOnce(&mut R, T),
 ) -> Result<Response<R>, Status> {
     let mut resp = R::default();
     match outcome {
         Ok(v) => fill(&mut resp, v),
-        Err(Failure::Region(e)) => resp.set_region_error(e),
-        Err(Failure::Other(e)) => resp.set_error(e),
+        Err(Failure::Region(e)) => *resp.region_error_mut() = Some(e),
+        Err(Failure::Other(e)) => *resp.error_mut() = e,
     }
     Ok(Response::new(resp))
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::kvrpcpb::kv_server::KvServer;
-use protocol::metapb::{self, PeerRole, RegionEpoch};
+use protocol::metapb;
 use protocol::raft_serverpb::raft_transport_server::RaftTransportServer;
 use protocol::raft_serverpb::StoreIdent;
 use tokio::net::TcpListener;
@@ -25,7 +25,9 @@ use crate::engine::{Cf, Engine, RocksEngine, WriteBatch};
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::pd_client::{is_already_bootstrapped, RpcPdClient};
-use crate::raftstore::{bootstrap_region, load_store_ident, save_store_ident, Store, StoreConfig};
+use crate::raftstore::{
+    bootstrap_region, first_region, load_store_ident, save_store_ident, Store, StoreConfig,
+};
 
 /// How long servers may take to finish in-flight requests at shutdown.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -169,20 +171,7 @@ async fn maybe_bootstrap(
         None => {
             let region_id = pd.alloc_id().await?;
             let peer_id = pd.alloc_id().await?;
-            let region = metapb::Region {
-                id: region_id,
-                start_key: vec![],
-                end_key: vec![],
-                region_epoch: Some(RegionEpoch {
-                    conf_ver: 1,
-                    version: 1,
-                }),
-                peers: vec![metapb::Peer {
-                    id: peer_id,
-                    store_id: store.id,
-                    role: PeerRole::Voter as i32,
-                }],
-            };
+            let region = first_region(region_id, peer_id, store.id);
             // Prepared locally first: a crash before PD answers retries with
             // the same Region.
             bootstrap_region(engine, &region)?;

@@ -37,7 +37,7 @@ pub async fn run<E: Engine>(
             },
             _ = ticker.tick() => {
                 let engine = engine.clone();
-                let used_size = tokio::task::spawn_blocking(move || engine.approximate_size(b"", b""))
+                let used_size = tokio::task::spawn_blocking(move || engine.used_size())
                     .await
                     .ok()
                     .and_then(|r| r.ok())
