@@ -132,9 +132,13 @@ pub fn run<E: Engine, K: Sinks>(
                 StoreMsg::Stop => return Ok(()),
             }
         }
-        if Instant::now() >= next_tick {
+        // Ticks follow the wall clock: after a stall the loop catches up on
+        // every missed tick before it serves a read, so a leader's lease
+        // (counted in ticks) never outlives the followers' election timers.
+        let now = Instant::now();
+        while now >= next_tick {
             store.tick();
-            next_tick = Instant::now() + tick;
+            next_tick += tick;
         }
         let out = store.handle_ready()?;
         if !out.messages.is_empty() || !out.snapshots.is_empty() {
