@@ -10,7 +10,6 @@ use protocol::pdpb::pd_server::PdServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::cluster::{Cluster, ClusterConfig};
 use crate::error::{PdError, Result};
@@ -77,7 +76,7 @@ impl PdHandle {
         let grpc_task = tokio::spawn(async move {
             let r = tonic::transport::Server::builder()
                 .add_service(service)
-                .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), async move {
+                .serve_with_incoming_shutdown(protocol::nodelay_incoming(grpc), async move {
                     let _ = rx.wait_for(|s| *s).await;
                 })
                 .await;

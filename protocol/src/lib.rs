@@ -69,3 +69,58 @@ raw_response!(
     kvrpcpb::RawDeleteRangeResponse,
     kvrpcpb::RawScanResponse
 );
+
+/// A raw request that can travel in a [`kvrpcpb::BatchCommandsRequest`],
+/// with its response type.
+pub trait BatchCommand: Sized + Send + 'static {
+    /// The matching response.
+    type Response: RawResponse + Send + 'static;
+    /// Wraps the request for a batch.
+    fn into_batch(self) -> kvrpcpb::batch_commands_request::request::Cmd;
+    /// Unwraps the matching response from a batch; `None` if it is another kind.
+    fn from_batch(r: kvrpcpb::batch_commands_response::response::Cmd) -> Option<Self::Response>;
+}
+
+macro_rules! batch_command {
+    ($($req:ident => $resp:ident, $variant:ident;)*) => {$(
+        impl BatchCommand for kvrpcpb::$req {
+            type Response = kvrpcpb::$resp;
+            fn into_batch(self) -> kvrpcpb::batch_commands_request::request::Cmd {
+                kvrpcpb::batch_commands_request::request::Cmd::$variant(self)
+            }
+            fn from_batch(r: kvrpcpb::batch_commands_response::response::Cmd) -> Option<kvrpcpb::$resp> {
+                match r {
+                    kvrpcpb::batch_commands_response::response::Cmd::$variant(r) => Some(r),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+batch_command! {
+    RawGetRequest => RawGetResponse, RawGet;
+    RawBatchGetRequest => RawBatchGetResponse, RawBatchGet;
+    RawPutRequest => RawPutResponse, RawPut;
+    RawBatchPutRequest => RawBatchPutResponse, RawBatchPut;
+    RawDeleteRequest => RawDeleteResponse, RawDelete;
+    RawDeleteRangeRequest => RawDeleteRangeResponse, RawDeleteRange;
+    RawScanRequest => RawScanResponse, RawScan;
+}
+
+/// Accepted connections of a gRPC server, with Nagle's algorithm off.
+///
+/// tonic applies its `tcp_nodelay` only to listeners it binds itself; ours
+/// are bound first (to report errors and port-0 addresses), so without this
+/// small responses wait for the peer's delayed ACK (40 ms).
+pub fn nodelay_incoming(
+    listener: tokio::net::TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt as _;
+    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|conn| {
+        if let Ok(c) = &conn {
+            let _ = c.set_nodelay(true);
+        }
+        conn
+    })
+}

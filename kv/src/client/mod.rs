@@ -2,6 +2,7 @@
 //! SQL layer: a Region cache and raw key-value operations with transparent
 //! retries.
 
+mod batch_conn;
 mod raw;
 mod region_cache;
 

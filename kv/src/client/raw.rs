@@ -7,7 +7,6 @@
 //! a storage failure), or `Error::Deadline` — never a routing error.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,10 +14,10 @@ use futures::future::join_all;
 use parking_lot::Mutex;
 use protocol::errorpb::{region_error::Kind, RegionError};
 use protocol::kvrpcpb::{self, kv_client::KvClient, Context, KvPair};
-use protocol::RawResponse;
+
+use super::batch_conn::BatchConn;
+use protocol::{BatchCommand, RawResponse};
 use tokio::time::Instant;
-use tonic::transport::Channel;
-use tonic::{Response, Status};
 
 use super::region_cache::{target_peer, RegionCache};
 use crate::error::{Error, Result};
@@ -42,22 +41,31 @@ impl Default for ClientOptions {
     }
 }
 
-/// Connections to stores, by store id.
+/// Multiplexed connections to stores, by store id.
 struct StoreConns<P: PdClient> {
     pd: Arc<P>,
-    conns: Mutex<HashMap<u64, KvClient<Channel>>>,
+    conns: Mutex<HashMap<u64, Arc<BatchConn>>>,
 }
 
 impl<P: PdClient> StoreConns<P> {
-    async fn get(&self, store_id: u64) -> Result<KvClient<Channel>> {
-        if let Some(c) = self.conns.lock().get(&store_id).cloned() {
+    async fn get(&self, store_id: u64) -> Result<Arc<BatchConn>> {
+        if let Some(c) = self
+            .conns
+            .lock()
+            .get(&store_id)
+            .filter(|c| c.is_alive())
+            .cloned()
+        {
             return Ok(c);
         }
         let store = self.pd.get_store(store_id).await?;
-        let ch = channel(&store.address, Duration::from_secs(60))?;
-        let c = KvClient::new(ch)
+        // No per-call timeout on the channel: the stream lives long, and
+        // every request has its own attempt timeout.
+        let ch = channel(&store.address, Duration::from_secs(24 * 3600))?;
+        let client = KvClient::new(ch)
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);
+        let c = Arc::new(BatchConn::open(client));
         self.conns.lock().insert(store_id, c.clone());
         Ok(c)
     }
@@ -141,12 +149,11 @@ impl<P: PdClient> RawClient<P> {
     }
 
     /// Sends one request to `route`'s leader and interprets the answer.
-    async fn attempt<R, F, Fut>(&self, route: &RegionRoute, call: F) -> Attempt<R>
-    where
-        R: RawResponse,
-        F: FnOnce(KvClient<Channel>, Context) -> Fut,
-        Fut: Future<Output = std::result::Result<Response<R>, Status>>,
-    {
+    async fn attempt<Q: BatchCommand>(
+        &self,
+        route: &RegionRoute,
+        build: impl FnOnce(Context) -> Q,
+    ) -> Attempt<Q::Response> {
         let region_id = route.region.id;
         let Some(peer) = target_peer(route) else {
             self.cache.invalidate(region_id);
@@ -156,7 +163,7 @@ impl<P: PdClient> RawClient<P> {
             };
         };
         let store_id = peer.store_id;
-        let client = match self.conns.get(store_id).await {
+        let conn = match self.conns.get(store_id).await {
             Ok(c) => c,
             Err(e) => {
                 return Attempt::Retry {
@@ -170,10 +177,17 @@ impl<P: PdClient> RawClient<P> {
             region_epoch: route.region.region_epoch.clone(),
             peer: Some(peer),
         };
-        let resp = tokio::time::timeout(self.opts.attempt_timeout, call(client, ctx)).await;
-        let mut resp = match resp {
-            Ok(Ok(r)) => r.into_inner(),
-            Ok(Err(status)) => {
+        let reply = conn.send(build(ctx).into_batch());
+        let mut resp = match tokio::time::timeout(self.opts.attempt_timeout, reply).await {
+            Ok(Ok(Ok(cmd))) => match Q::from_batch(cmd) {
+                Some(r) => r,
+                None => {
+                    return Attempt::Fail(Error::Remote(
+                        "store answered with another response kind".into(),
+                    ))
+                }
+            },
+            Ok(Ok(Err(status))) => {
                 self.conns.forget(store_id);
                 self.cache.on_peer_unreachable(region_id, store_id);
                 return Attempt::Retry {
@@ -181,7 +195,7 @@ impl<P: PdClient> RawClient<P> {
                     why: format!("store {store_id}: {}", status.message()),
                 };
             }
-            Err(_) => {
+            Ok(Err(_)) | Err(_) => {
                 self.cache.on_peer_unreachable(region_id, store_id);
                 return Attempt::Retry {
                     backoff: true,
@@ -237,12 +251,11 @@ impl<P: PdClient> RawClient<P> {
     /// Runs a single-Region request for `key` until it succeeds, fails for
     /// real, or the deadline passes. Returns the response and the Region it
     /// was served by.
-    async fn request<R, F, Fut>(&self, key: &[u8], mut call: F) -> Result<(R, RegionRoute)>
-    where
-        R: RawResponse,
-        F: FnMut(KvClient<Channel>, Context) -> Fut,
-        Fut: Future<Output = std::result::Result<Response<R>, Status>>,
-    {
+    async fn request<Q: BatchCommand>(
+        &self,
+        key: &[u8],
+        mut build: impl FnMut(Context) -> Q,
+    ) -> Result<(Q::Response, RegionRoute)> {
         let deadline = self.deadline();
         let mut backoff = Backoff::new(deadline);
         let mut last = String::from("none");
@@ -255,7 +268,7 @@ impl<P: PdClient> RawClient<P> {
                     continue;
                 }
             };
-            match self.attempt(&route, &mut call).await {
+            match self.attempt(&route, &mut build).await {
                 Attempt::Done(r) => return Ok((r, route)),
                 Attempt::Fail(e) => return Err(e),
                 Attempt::Retry {
@@ -295,19 +308,13 @@ impl<P: PdClient> RawClient<P> {
     /// Runs a multi-key request: one request per Region, in parallel; keys
     /// of Regions that answered with a routing error are regrouped and
     /// retried. `merge` receives each successful response.
-    async fn batch<T, R, F, Fut>(
+    async fn batch<T: Clone, Q: BatchCommand>(
         &self,
         items: Vec<T>,
         key: impl Fn(&T) -> &[u8] + Copy,
-        call: F,
-        mut merge: impl FnMut(R),
-    ) -> Result<()>
-    where
-        T: Clone,
-        R: RawResponse,
-        F: Fn(KvClient<Channel>, Context, Vec<T>) -> Fut,
-        Fut: Future<Output = std::result::Result<Response<R>, Status>>,
-    {
+        build: impl Fn(Context, Vec<T>) -> Q,
+        mut merge: impl FnMut(Q::Response),
+    ) -> Result<()> {
         let deadline = self.deadline();
         let mut backoff = Backoff::new(deadline);
         let mut pending = items;
@@ -321,12 +328,10 @@ impl<P: PdClient> RawClient<P> {
                 Err(e) => return Err(e),
             };
             let attempts = groups.into_iter().map(|(route, items)| {
-                let call = &call;
+                let build = &build;
                 async move {
                     let batch = items.clone();
-                    let r = self
-                        .attempt(&route, move |c, ctx| call(c, ctx, batch))
-                        .await;
+                    let r = self.attempt(&route, move |ctx| build(ctx, batch)).await;
                     (items, r)
                 }
             });
@@ -352,12 +357,9 @@ impl<P: PdClient> RawClient<P> {
     /// The value of `key`.
     pub async fn get(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>> {
         let (r, _) = self
-            .request(&key, |mut c, ctx| {
-                let req = kvrpcpb::RawGetRequest {
-                    context: Some(ctx),
-                    key: key.clone(),
-                };
-                async move { c.raw_get(req).await }
+            .request(&key, |ctx| kvrpcpb::RawGetRequest {
+                context: Some(ctx),
+                key: key.clone(),
             })
             .await?;
         Ok((!r.not_found).then_some(r.value))
@@ -369,14 +371,11 @@ impl<P: PdClient> RawClient<P> {
         self.batch(
             keys,
             |k| k.as_slice(),
-            |mut c, ctx, keys| async move {
-                c.raw_batch_get(kvrpcpb::RawBatchGetRequest {
-                    context: Some(ctx),
-                    keys,
-                })
-                .await
+            |ctx, keys| kvrpcpb::RawBatchGetRequest {
+                context: Some(ctx),
+                keys,
             },
-            |r: kvrpcpb::RawBatchGetResponse| out.extend(r.pairs),
+            |r| out.extend(r.pairs),
         )
         .await?;
         Ok(out)
@@ -384,13 +383,10 @@ impl<P: PdClient> RawClient<P> {
 
     /// Sets `key` to `value`.
     pub async fn put(&self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
-        self.request(&key, |mut c, ctx| {
-            let req = kvrpcpb::RawPutRequest {
-                context: Some(ctx),
-                key: key.clone(),
-                value: value.clone(),
-            };
-            async move { c.raw_put(req).await }
+        self.request(&key, |ctx| kvrpcpb::RawPutRequest {
+            context: Some(ctx),
+            key: key.clone(),
+            value: value.clone(),
         })
         .await?;
         Ok(())
@@ -401,26 +397,20 @@ impl<P: PdClient> RawClient<P> {
         self.batch(
             pairs,
             |p| p.key.as_slice(),
-            |mut c, ctx, pairs| async move {
-                c.raw_batch_put(kvrpcpb::RawBatchPutRequest {
-                    context: Some(ctx),
-                    pairs,
-                })
-                .await
+            |ctx, pairs| kvrpcpb::RawBatchPutRequest {
+                context: Some(ctx),
+                pairs,
             },
-            |_: kvrpcpb::RawBatchPutResponse| {},
+            |_| {},
         )
         .await
     }
 
     /// Removes `key`.
     pub async fn delete(&self, key: Vec<u8>) -> Result<()> {
-        self.request(&key, |mut c, ctx| {
-            let req = kvrpcpb::RawDeleteRequest {
-                context: Some(ctx),
-                key: key.clone(),
-            };
-            async move { c.raw_delete(req).await }
+        self.request(&key, |ctx| kvrpcpb::RawDeleteRequest {
+            context: Some(ctx),
+            key: key.clone(),
         })
         .await?;
         Ok(())
@@ -431,13 +421,10 @@ impl<P: PdClient> RawClient<P> {
         let mut cur = start;
         loop {
             let (_, route) = self
-                .request(&cur, |mut c, ctx| {
-                    let req = kvrpcpb::RawDeleteRangeRequest {
-                        context: Some(ctx),
-                        start_key: cur.clone(),
-                        end_key: end.clone(),
-                    };
-                    async move { c.raw_delete_range(req).await }
+                .request(&cur, |ctx| kvrpcpb::RawDeleteRangeRequest {
+                    context: Some(ctx),
+                    start_key: cur.clone(),
+                    end_key: end.clone(),
                 })
                 .await?;
             match next_start(&route, &end) {
@@ -458,14 +445,11 @@ impl<P: PdClient> RawClient<P> {
                 (limit - out.len()) as u32
             };
             let (r, route) = self
-                .request(&cur, |mut c, ctx| {
-                    let req = kvrpcpb::RawScanRequest {
-                        context: Some(ctx),
-                        start_key: cur.clone(),
-                        end_key: end.clone(),
-                        limit: remaining,
-                    };
-                    async move { c.raw_scan(req).await }
+                .request(&cur, |ctx| kvrpcpb::RawScanRequest {
+                    context: Some(ctx),
+                    start_key: cur.clone(),
+                    end_key: end.clone(),
+                    limit: remaining,
                 })
                 .await?;
             out.extend(r.pairs);

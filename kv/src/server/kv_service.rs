@@ -14,8 +14,16 @@ use protocol::errorpb::RegionError;
 use protocol::kvrpcpb::{self, kv_server::Kv, Context, KvPair};
 use protocol::raft_cmdpb::{self, request::Cmd, ColumnFamily};
 use protocol::RawResponse;
-use tokio::sync::oneshot;
-use tonic::{Request, Response, Status};
+use std::pin::Pin;
+
+use protocol::kvrpcpb::batch_commands_request::request::Cmd as Req;
+use protocol::kvrpcpb::batch_commands_response::{
+    response::Cmd as Resp, Response as BatchResponse,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status, Streaming};
 
 use super::store_loop::{StoreMsg, StoreRouter};
 use crate::engine::{Cf, Engine, Snapshot as _};
@@ -32,6 +40,15 @@ const MAX_BATCH_BYTES: usize = 48 << 20;
 pub struct KvService<E: Engine> {
     router: StoreRouter<E>,
     store_id: u64,
+}
+
+impl<E: Engine> Clone for KvService<E> {
+    fn clone(&self) -> Self {
+        KvService {
+            router: self.router.clone(),
+            store_id: self.store_id,
+        }
+    }
 }
 
 /// Why a request failed: a routing error for the client library to handle,
@@ -83,17 +100,14 @@ fn put(key: Vec<u8>, value: Vec<u8>) -> raft_cmdpb::Request {
 }
 
 /// Builds a response from an outcome: `fill` sets the data of a success.
-fn respond<R: RawResponse, T>(
-    outcome: Outcome<T>,
-    fill: impl FnOnce(&mut R, T),
-) -> Result<Response<R>, Status> {
+fn respond<R: RawResponse, T>(outcome: Outcome<T>, fill: impl FnOnce(&mut R, T)) -> R {
     let mut resp = R::default();
     match outcome {
         Ok(v) => fill(&mut resp, v),
         Err(Failure::Region(e)) => *resp.region_error_mut() = Some(e),
         Err(Failure::Other(e)) => *resp.error_mut() = e,
     }
-    Ok(Response::new(resp))
+    resp
 }
 
 impl<E: Engine> KvService<E> {
@@ -187,13 +201,9 @@ fn clamp_end(end: &[u8], region_end: &[u8]) -> Vec<u8> {
     }
 }
 
-#[tonic::async_trait]
-impl<E: Engine> Kv for KvService<E> {
-    async fn raw_get(
-        &self,
-        req: Request<kvrpcpb::RawGetRequest>,
-    ) -> Result<Response<kvrpcpb::RawGetResponse>, Status> {
-        let req = req.into_inner();
+impl<E: Engine> KvService<E> {
+    /// Serves one `RawGetRequest`.
+    async fn handle_raw_get(&self, req: kvrpcpb::RawGetRequest) -> kvrpcpb::RawGetResponse {
         let outcome = async {
             check_key(&req.key)?;
             let view = self.read(req.context, vec![req.key.clone()], None).await?;
@@ -206,11 +216,11 @@ impl<E: Engine> Kv for KvService<E> {
         })
     }
 
-    async fn raw_batch_get(
+    /// Serves one `RawBatchGetRequest`.
+    async fn handle_raw_batch_get(
         &self,
-        req: Request<kvrpcpb::RawBatchGetRequest>,
-    ) -> Result<Response<kvrpcpb::RawBatchGetResponse>, Status> {
-        let req = req.into_inner();
+        req: kvrpcpb::RawBatchGetRequest,
+    ) -> kvrpcpb::RawBatchGetResponse {
         let outcome = async {
             for k in &req.keys {
                 check_key(k)?;
@@ -230,11 +240,8 @@ impl<E: Engine> Kv for KvService<E> {
         })
     }
 
-    async fn raw_put(
-        &self,
-        req: Request<kvrpcpb::RawPutRequest>,
-    ) -> Result<Response<kvrpcpb::RawPutResponse>, Status> {
-        let req = req.into_inner();
+    /// Serves one `RawPutRequest`.
+    async fn handle_raw_put(&self, req: kvrpcpb::RawPutRequest) -> kvrpcpb::RawPutResponse {
         let outcome = async {
             check_key(&req.key)?;
             check_value(&req.value)?;
@@ -244,11 +251,11 @@ impl<E: Engine> Kv for KvService<E> {
         respond(outcome, |_: &mut kvrpcpb::RawPutResponse, ()| {})
     }
 
-    async fn raw_batch_put(
+    /// Serves one `RawBatchPutRequest`.
+    async fn handle_raw_batch_put(
         &self,
-        req: Request<kvrpcpb::RawBatchPutRequest>,
-    ) -> Result<Response<kvrpcpb::RawBatchPutResponse>, Status> {
-        let req = req.into_inner();
+        req: kvrpcpb::RawBatchPutRequest,
+    ) -> kvrpcpb::RawBatchPutResponse {
         let outcome = async {
             let mut total = 0;
             for p in &req.pairs {
@@ -268,11 +275,11 @@ impl<E: Engine> Kv for KvService<E> {
         respond(outcome, |_: &mut kvrpcpb::RawBatchPutResponse, ()| {})
     }
 
-    async fn raw_delete(
+    /// Serves one `RawDeleteRequest`.
+    async fn handle_raw_delete(
         &self,
-        req: Request<kvrpcpb::RawDeleteRequest>,
-    ) -> Result<Response<kvrpcpb::RawDeleteResponse>, Status> {
-        let req = req.into_inner();
+        req: kvrpcpb::RawDeleteRequest,
+    ) -> kvrpcpb::RawDeleteResponse {
         let outcome = async {
             check_key(&req.key)?;
             let del = raft_cmdpb::Request {
@@ -287,11 +294,11 @@ impl<E: Engine> Kv for KvService<E> {
         respond(outcome, |_: &mut kvrpcpb::RawDeleteResponse, ()| {})
     }
 
-    async fn raw_delete_range(
+    /// Serves one `RawDeleteRangeRequest`.
+    async fn handle_raw_delete_range(
         &self,
-        req: Request<kvrpcpb::RawDeleteRangeRequest>,
-    ) -> Result<Response<kvrpcpb::RawDeleteRangeResponse>, Status> {
-        let req = req.into_inner();
+        req: kvrpcpb::RawDeleteRangeRequest,
+    ) -> kvrpcpb::RawDeleteRangeResponse {
         let outcome = async {
             if req.start_key.len() > MAX_KEY_SIZE || req.end_key.len() > MAX_KEY_SIZE {
                 return Err(Failure::Other(
@@ -314,11 +321,8 @@ impl<E: Engine> Kv for KvService<E> {
         respond(outcome, |_: &mut kvrpcpb::RawDeleteRangeResponse, ()| {})
     }
 
-    async fn raw_scan(
-        &self,
-        req: Request<kvrpcpb::RawScanRequest>,
-    ) -> Result<Response<kvrpcpb::RawScanResponse>, Status> {
-        let req = req.into_inner();
+    /// Serves one `RawScanRequest`.
+    async fn handle_raw_scan(&self, req: kvrpcpb::RawScanRequest) -> kvrpcpb::RawScanResponse {
         let outcome = async {
             if req.start_key.len() > MAX_KEY_SIZE || req.end_key.len() > MAX_KEY_SIZE {
                 return Err(Failure::Other(
@@ -347,5 +351,121 @@ impl<E: Engine> Kv for KvService<E> {
         }
         .await;
         respond(outcome, |r: &mut kvrpcpb::RawScanResponse, p| r.pairs = p)
+    }
+
+    /// Serves one request of a batch.
+    async fn execute(&self, cmd: Req) -> Resp {
+        match cmd {
+            Req::RawGet(r) => Resp::RawGet(self.handle_raw_get(r).await),
+            Req::RawBatchGet(r) => Resp::RawBatchGet(self.handle_raw_batch_get(r).await),
+            Req::RawPut(r) => Resp::RawPut(self.handle_raw_put(r).await),
+            Req::RawBatchPut(r) => Resp::RawBatchPut(self.handle_raw_batch_put(r).await),
+            Req::RawDelete(r) => Resp::RawDelete(self.handle_raw_delete(r).await),
+            Req::RawDeleteRange(r) => Resp::RawDeleteRange(self.handle_raw_delete_range(r).await),
+            Req::RawScan(r) => Resp::RawScan(self.handle_raw_scan(r).await),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl<E: Engine> Kv for KvService<E> {
+    type BatchCommandsStream =
+        Pin<Box<dyn Stream<Item = Result<kvrpcpb::BatchCommandsResponse, Status>> + Send>>;
+
+    /// Serves a client's multiplexed stream: every request runs as its own
+    /// task; finished responses are sent back in batches, in any order.
+    async fn batch_commands(
+        &self,
+        req: Request<Streaming<kvrpcpb::BatchCommandsRequest>>,
+    ) -> Result<Response<Self::BatchCommandsStream>, Status> {
+        let mut input = req.into_inner();
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(u64, Resp)>();
+        let (out_tx, out_rx) = mpsc::channel(64);
+        let svc = self.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(batch)) = input.message().await {
+                for (id, r) in batch.request_ids.into_iter().zip(batch.requests) {
+                    let Some(cmd) = r.cmd else { continue };
+                    let (svc, done_tx) = (svc.clone(), done_tx.clone());
+                    tokio::spawn(async move {
+                        let _ = done_tx.send((id, svc.execute(cmd).await));
+                    });
+                }
+            }
+        });
+        tokio::spawn(async move {
+            while let Some(first) = done_rx.recv().await {
+                let mut batch = kvrpcpb::BatchCommandsResponse::default();
+                let mut push = |(id, cmd): (u64, Resp)| {
+                    batch.request_ids.push(id);
+                    batch.responses.push(BatchResponse { cmd: Some(cmd) });
+                };
+                push(first);
+                while let Ok(r) = done_rx.try_recv() {
+                    push(r);
+                }
+                if out_tx.send(Ok(batch)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(out_rx))))
+    }
+
+    async fn raw_get(
+        &self,
+        req: Request<kvrpcpb::RawGetRequest>,
+    ) -> Result<Response<kvrpcpb::RawGetResponse>, Status> {
+        Ok(Response::new(self.handle_raw_get(req.into_inner()).await))
+    }
+
+    async fn raw_batch_get(
+        &self,
+        req: Request<kvrpcpb::RawBatchGetRequest>,
+    ) -> Result<Response<kvrpcpb::RawBatchGetResponse>, Status> {
+        Ok(Response::new(
+            self.handle_raw_batch_get(req.into_inner()).await,
+        ))
+    }
+
+    async fn raw_put(
+        &self,
+        req: Request<kvrpcpb::RawPutRequest>,
+    ) -> Result<Response<kvrpcpb::RawPutResponse>, Status> {
+        Ok(Response::new(self.handle_raw_put(req.into_inner()).await))
+    }
+
+    async fn raw_batch_put(
+        &self,
+        req: Request<kvrpcpb::RawBatchPutRequest>,
+    ) -> Result<Response<kvrpcpb::RawBatchPutResponse>, Status> {
+        Ok(Response::new(
+            self.handle_raw_batch_put(req.into_inner()).await,
+        ))
+    }
+
+    async fn raw_delete(
+        &self,
+        req: Request<kvrpcpb::RawDeleteRequest>,
+    ) -> Result<Response<kvrpcpb::RawDeleteResponse>, Status> {
+        Ok(Response::new(
+            self.handle_raw_delete(req.into_inner()).await,
+        ))
+    }
+
+    async fn raw_delete_range(
+        &self,
+        req: Request<kvrpcpb::RawDeleteRangeRequest>,
+    ) -> Result<Response<kvrpcpb::RawDeleteRangeResponse>, Status> {
+        Ok(Response::new(
+            self.handle_raw_delete_range(req.into_inner()).await,
+        ))
+    }
+
+    async fn raw_scan(
+        &self,
+        req: Request<kvrpcpb::RawScanRequest>,
+    ) -> Result<Response<kvrpcpb::RawScanResponse>, Status> {
+        Ok(Response::new(self.handle_raw_scan(req.into_inner()).await))
     }
 }

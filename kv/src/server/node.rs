@@ -14,7 +14,6 @@ use protocol::raft_serverpb::StoreIdent;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use super::kv_service::KvService;
 use super::pd_worker;
@@ -260,10 +259,9 @@ impl NodeHandle {
         let mut rx_stop = stopped.clone();
         let server = tokio::spawn(async move {
             let r = tonic::transport::Server::builder()
-                .tcp_nodelay(true)
                 .add_service(kv)
                 .add_service(raft)
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                .serve_with_incoming_shutdown(protocol::nodelay_incoming(listener), async move {
                     let _ = rx_stop.wait_for(|s| *s).await;
                 })
                 .await;
