@@ -11,4 +11,18 @@ source scripts/env.sh
 # One feature set for every build: `cargo test` compiles what `cargo build -p`
 # would compile differently (and RocksDB is 20 minutes of C++).
 cargo test --workspace --no-run
-cargo test --workspace --no-fail-fast -- --test-threads=2 "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --no-fail-fast -- --test-threads=2 "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run (the last binary's own line is often a
+# crate with no doctests, "0 passed").
+awk '/^test result:/ {
+  for (i = 2; i <= NF; i++) {
+    if ($i ~ /^passed;?$/) p += $(i - 1)
+    if ($i ~ /^failed;?$/) f += $(i - 1)
+  }
+} END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"
