@@ -118,3 +118,31 @@ fn rocks_engine_keeps_data_across_reopen() {
         Some(b"yes".to_vec())
     );
 }
+
+#[test]
+fn rocks_engine_refuses_a_corrupted_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let e = RocksEngine::open(dir.path()).unwrap();
+        for i in 0..200 {
+            let mut wb = WriteBatch::default();
+            wb.put(Cf::Raft, format!("log-{i:04}"), vec![b'x'; 100]);
+            e.write(&wb, true).unwrap();
+        }
+    }
+    let wal = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .expect("a WAL file");
+    let mut bytes = std::fs::read(&wal).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&wal, &bytes).unwrap();
+    match RocksEngine::open(dir.path()) {
+        Err(EngineError::Corruption(_)) => {}
+        Err(e) => panic!("expected a corruption error, got {e}"),
+        Ok(_) => panic!("a WAL corrupted in the middle was opened (entries silently dropped)"),
+    }
+}
