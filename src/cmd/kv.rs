@@ -51,7 +51,10 @@ pub async fn run(args: KvArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("cannot start store")?;
     println!("store {} listening on {}", node.store_id, node.addr);
-    shutdown_signal().await;
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        why = node.failed() => anyhow::bail!("store {} failed: {why}", node.store_id),
+    }
     tracing::info!("shutting down");
     node.shutdown().await;
     Ok(ExitCode::SUCCESS)

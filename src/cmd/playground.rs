@@ -83,7 +83,11 @@ pub async fn run(args: PlaygroundArgs) -> anyhow::Result<ExitCode> {
     println!("Try:  strata ctl --pd {pd_addr} raw put hello world");
     println!("      strata ctl --pd {pd_addr} regions");
     println!("Press Ctrl-C to stop.");
-    shutdown_signal().await;
+    let failures = futures::future::select_all(stores.iter().map(|s| Box::pin(s.failed())));
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        (why, i, _) = failures => anyhow::bail!("store {} failed: {why}", stores[i].store_id),
+    }
     println!("stopping...");
     futures::future::join_all(stores.into_iter().map(|s| s.shutdown())).await;
     pd.shutdown().await;

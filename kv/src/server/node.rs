@@ -77,7 +77,8 @@ pub struct NodeHandle {
     stop: watch::Sender<bool>,
     router: StoreRouter<RocksEngine>,
     tasks: Vec<JoinHandle<()>>,
-    loop_thread: Option<std::thread::JoinHandle<crate::Result<()>>>,
+    loop_thread: Option<std::thread::JoinHandle<()>>,
+    fatal: watch::Receiver<Option<String>>,
 }
 
 /// Finds out which store this data directory is, allocating an id for a
@@ -238,14 +239,20 @@ impl NodeHandle {
         let counts = Arc::new(StoreCounts::default());
         let tick = cfg.tick;
         let loop_counts = counts.clone();
+        let (fatal_tx, fatal) = watch::channel(None);
         let loop_thread = std::thread::Builder::new()
             .name(format!("store-{store_id}"))
             .spawn(move || {
-                let r = store_loop::run(store, rx, sinks, tick, loop_counts);
-                if let Err(e) = &r {
-                    tracing::error!("store loop stopped: {e}");
+                let run = || store_loop::run(store, rx, sinks, tick, loop_counts);
+                let failure = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(_) => Some("the store loop panicked".to_string()),
+                };
+                if let Some(why) = failure {
+                    tracing::error!(store = store_id, "store loop stopped: {why}");
+                    let _ = fatal_tx.send(Some(why));
                 }
-                r
             })
             .map_err(|e| Error::InvalidRequest(format!("cannot start store thread: {e}")))?;
 
@@ -287,7 +294,21 @@ impl NodeHandle {
             router,
             tasks: vec![server, worker],
             loop_thread: Some(loop_thread),
+            fatal,
         })
+    }
+
+    /// Resolves when the store can no longer work (its engine failed or its
+    /// loop panicked), with the reason. The process should then exit: the
+    /// store answers nothing any more, and a supervisor should see it die.
+    pub async fn failed(&self) -> String {
+        let mut fatal = self.fatal.clone();
+        let why = match fatal.wait_for(|f| f.is_some()).await {
+            Ok(why) => why.clone().unwrap_or_default(),
+            // The loop thread is gone without saying why.
+            Err(_) => "the store loop stopped".to_string(),
+        };
+        why
     }
 
     /// Stops serving, stops the store loop and waits for everything.
