@@ -61,6 +61,14 @@ fn ctl_raw_commands_and_bad_input() {
     assert!(err.contains("not valid hex"), "{err}");
     assert_eq!(ctl(&pd, &["raw", "get", "hello"]).1.trim(), "world");
 
+    // PD learns sizes from heartbeats, unflushed data included.
+    wait_for("sizes in PD", Duration::from_secs(20), || {
+        let r = common::http_get(&http, "/api/v1/regions");
+        let s = common::http_get(&http, "/api/v1/stores");
+        r["regions"][0]["approximate_size"].as_u64().unwrap_or(0) > 0
+            && s["stores"][0]["used_size"].as_u64().unwrap_or(0) > 0
+    });
+
     // Stores and Regions are listed, also as JSON.
     let (code, out, _) = ctl(&pd, &["stores", "--json"]);
     assert_eq!(code, 0);

@@ -88,8 +88,9 @@ fn suite<E: Engine>(e: E) {
     e.write(&wb, true).unwrap();
     assert_eq!(e.get(Cf::Default, b"z").unwrap(), Some(b"last".to_vec()));
 
-    // The engine reports the space it uses.
+    // The engine reports the space it uses, unflushed data included.
     assert!(e.used_size().unwrap() > 0);
+    assert!(e.approximate_size(b"", b"").unwrap() > 0);
 }
 
 #[test]

@@ -194,8 +194,8 @@ pub trait Engine: Clone + Send + Sync + 'static {
     fn snapshot(&self) -> Self::Snapshot;
 
     /// Approximate bytes of data stored in `[start, end)` of the data
-    /// column families (an empty `end` means no upper bound). RocksDB
-    /// counts only data already flushed to files.
+    /// column families (an empty `end` means no upper bound), memtables
+    /// included.
     fn approximate_size(&self, start: &[u8], end: &[u8]) -> Result<u64>;
 
     /// Bytes the engine uses for all column families, in files and memory.

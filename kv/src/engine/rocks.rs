@@ -1,7 +1,11 @@
 //! The RocksDB [`Engine`]: one database per store, one column family per [`Cf`].
 
+use std::ffi::{c_char, c_void, CStr};
 use std::path::Path;
 use std::sync::Arc;
+
+use librocksdb_sys as ffi;
+use rocksdb::{AsColumnFamilyRef, AsRawPtr};
 
 use rocksdb::{
     ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, DBRecoveryMode, Options, ReadOptions,
@@ -59,6 +63,42 @@ impl RocksEngine {
         self.db
             .cf_handle(cf.name())
             .expect("column family created at open")
+    }
+
+    /// Approximate bytes of `[start, end)` in `cf`, memtables included (the
+    /// crate's own call counts only flushed files, so fresh data would
+    /// weigh nothing).
+    fn approximate_cf_size(&self, cf: Cf, start: &[u8], end: &[u8]) -> Result<u64> {
+        const INCLUDE_MEMTABLES_AND_FILES: u8 = 0b11;
+        let starts = [start.as_ptr() as *const c_char];
+        let start_lens = [start.len()];
+        let ends = [end.as_ptr() as *const c_char];
+        let end_lens = [end.len()];
+        let mut size: u64 = 0;
+        let mut err: *mut c_char = std::ptr::null_mut();
+        // SAFETY: the database and column family handles live as long as
+        // `self.db`; the key arrays hold one (pointer, length) pair each
+        // and outlive the call; `size` has room for the one result.
+        unsafe {
+            ffi::rocksdb_approximate_sizes_cf_with_flags(
+                self.db.as_raw_ptr(),
+                self.cf(cf).inner(),
+                1,
+                starts.as_ptr(),
+                start_lens.as_ptr(),
+                ends.as_ptr(),
+                end_lens.as_ptr(),
+                INCLUDE_MEMTABLES_AND_FILES,
+                &mut size,
+                &mut err,
+            );
+            if !err.is_null() {
+                let msg = CStr::from_ptr(err).to_string_lossy().into_owned();
+                ffi::rocksdb_free(err as *mut c_void);
+                return Err(EngineError::Io(msg));
+            }
+        }
+        Ok(size)
     }
 }
 
@@ -145,17 +185,12 @@ impl Engine for RocksEngine {
     }
 
     fn approximate_size(&self, start: &[u8], end: &[u8]) -> Result<u64> {
-        let upper: &[u8] = if end.is_empty() { &[0xff; 32] } else { end };
-        Ok(Cf::DATA
-            .iter()
-            .map(|cf| {
-                let range = rocksdb::Range::new(start, upper);
-                self.db
-                    .get_approximate_sizes_cf(self.cf(*cf), &[range])
-                    .iter()
-                    .sum::<u64>()
-            })
-            .sum())
+        let upper = crate::keys::data_end(end);
+        let mut total = 0;
+        for cf in Cf::DATA {
+            total += self.approximate_cf_size(cf, start, &upper)?;
+        }
+        Ok(total)
     }
 
     fn used_size(&self) -> Result<u64> {
