@@ -483,6 +483,18 @@ impl<E: Engine> Peer<E> {
         match result {
             Ok(()) => {
                 let index = self.raw.raft.raft_log.last_index();
+                // Proposals of an earlier term at or past this index were
+                // cut from our log when we lost leadership; as leader now,
+                // our log holds every committed entry, so they never will
+                // commit. Answering them here keeps the queue sorted by
+                // index, which `resolve_proposals` relies on.
+                while self.proposals.back().is_some_and(|p| p.index >= index) {
+                    if let Some(p) = self.proposals.pop_back() {
+                        outbox
+                            .writes
+                            .push((p.token, Err(region_error::stale_command())));
+                    }
+                }
                 self.proposals.push_back(Proposal {
                     index,
                     term: self.term(),
