@@ -195,3 +195,41 @@ fn tso_keeps_increasing_across_a_pd_restart() {
     let c = tso(&pd.addr);
     assert!(c > b, "{c} after restart is not above {b}");
 }
+
+#[test]
+fn pd_and_stores_serve_prometheus_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let pd = start_pd(dir.path());
+    let data = dir.path().join("s");
+    let store = common::Proc::start(&[
+        "kv",
+        "--pd",
+        &pd.addr,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--status",
+        "127.0.0.1:0",
+    ]);
+    let status = store
+        .http
+        .clone()
+        .expect("the store prints its status address");
+    assert_eq!(ctl(&pd.addr, &["raw", "put", "m", "1"]).0, 0);
+    let kv = common::http_get_text(&status, "/metrics");
+    assert!(
+        kv.contains("strata_kv_requests_total{type=\"raw_put\"} 1"),
+        "{kv}"
+    );
+    assert!(kv.contains("strata_raft_proposals_total"), "{kv}");
+    assert!(kv.contains("strata_store_regions"), "{kv}");
+    let pd_http = pd.http.clone().unwrap();
+    let pdm = common::http_get_text(&pd_http, "/metrics");
+    assert!(
+        pdm.contains("strata_pd_requests_total{method=\"get_region\"}"),
+        "{pdm}"
+    );
+    assert!(pdm.contains("strata_pd_regions 1"), "{pdm}");
+    assert!(pdm.contains("strata_pd_stores{state=\"Up\"} 1"), "{pdm}");
+}

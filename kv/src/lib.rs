@@ -7,11 +7,13 @@
 //! - [`region_error`]: constructors of the typed routing errors.
 //! - [`server`]: the store process: store loop, gRPC services, transport.
 //! - [`pd_client`]: PD's client.
+//! - [`metrics`]: the store's Prometheus metrics.
 
 pub mod client;
 pub mod engine;
 pub mod error;
 pub mod keys;
+pub mod metrics;
 pub mod pd_client;
 pub mod raftstore;
 pub mod region_error;

@@ -435,6 +435,9 @@ impl<S: MetaStore> Cluster<S> {
             created_ms: now_ms,
         };
         tracing::info!(region = region_id, op = %op.describe(), "new operator");
+        crate::metrics::OPERATORS_CREATED
+            .with_label_values(&[op.kind()])
+            .inc();
         self.operators.insert(region_id, op);
         Ok(Some(step))
     }

@@ -5,6 +5,7 @@
 //! - `GET /api/v1/regions`: every Region with range (hex), epoch, peers,
 //!   leader and approximate size.
 //! - `GET /api/v1/operators`: pending operators.
+//! - `GET /metrics`: Prometheus metrics.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -180,6 +181,11 @@ async fn operators<S: MetaStore>(State(c): State<SharedCluster<S>>) -> Json<Vec<
     )
 }
 
+async fn metrics<S: MetaStore>(State(c): State<SharedCluster<S>>) -> String {
+    let c = c.lock();
+    crate::metrics::render(&c, now_ms())
+}
+
 /// The HTTP API's routes over `shared`.
 pub fn router<S: MetaStore>(shared: SharedCluster<S>) -> Router {
     Router::new()
@@ -187,5 +193,6 @@ pub fn router<S: MetaStore>(shared: SharedCluster<S>) -> Router {
         .route("/api/v1/stores", get(stores::<S>))
         .route("/api/v1/regions", get(regions::<S>))
         .route("/api/v1/operators", get(operators::<S>))
+        .route("/metrics", get(metrics::<S>))
         .with_state(shared)
 }

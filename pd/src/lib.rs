@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod error;
 pub mod http;
 pub mod meta_store;
+pub mod metrics;
 pub mod region_tree;
 pub mod schedule;
 pub mod server;

@@ -39,11 +39,16 @@ impl Operator {
         }
     }
 
+    /// The kind of step, e.g. `AddLearner`.
+    pub fn kind(&self) -> &'static str {
+        ChangePeerType::try_from(self.step.change_type)
+            .map(|t| t.as_str_name())
+            .unwrap_or("Unknown")
+    }
+
     /// A short description for logs and the HTTP API.
     pub fn describe(&self) -> String {
-        let kind = ChangePeerType::try_from(self.step.change_type)
-            .map(|t| t.as_str_name())
-            .unwrap_or("Unknown");
+        let kind = self.kind();
         let p = self.step.peer.clone().unwrap_or_default();
         format!("{kind} peer {} on store {}", p.id, p.store_id)
     }

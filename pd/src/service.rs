@@ -88,9 +88,11 @@ impl<S: MetaStore> PdService<S> {
     /// Runs `f` on the cluster after checking the caller's cluster id.
     fn call<R: WithHeader>(
         &self,
+        method: &'static str,
         header: &Option<pdpb::RequestHeader>,
         f: impl FnOnce(&mut Cluster<S>) -> Result<R>,
     ) -> std::result::Result<Response<R>, Status> {
+        let _timer = crate::metrics::RequestTimer::new(method);
         let mut c = self.cluster.lock();
         let id = c.cluster_id();
         let r = c
@@ -106,7 +108,7 @@ impl<S: MetaStore> Pd for PdService<S> {
         &self,
         req: Request<pdpb::GetClusterInfoRequest>,
     ) -> std::result::Result<Response<pdpb::GetClusterInfoResponse>, Status> {
-        self.call(&req.into_inner().header, |c| {
+        self.call("get_cluster_info", &req.into_inner().header, |c| {
             Ok(pdpb::GetClusterInfoResponse {
                 header: None,
                 bootstrapped: c.is_bootstrapped(),
@@ -119,7 +121,7 @@ impl<S: MetaStore> Pd for PdService<S> {
         &self,
         req: Request<pdpb::AllocIdRequest>,
     ) -> std::result::Result<Response<pdpb::AllocIdResponse>, Status> {
-        self.call(&req.into_inner().header, |c| {
+        self.call("alloc_id", &req.into_inner().header, |c| {
             Ok(pdpb::AllocIdResponse {
                 header: None,
                 id: c.alloc_id()?,
@@ -132,7 +134,7 @@ impl<S: MetaStore> Pd for PdService<S> {
         req: Request<pdpb::BootstrapRequest>,
     ) -> std::result::Result<Response<pdpb::BootstrapResponse>, Status> {
         let req = req.into_inner();
-        self.call(&req.header, |c| {
+        self.call("bootstrap", &req.header, |c| {
             c.bootstrap(
                 req.store.unwrap_or_default(),
                 req.region.unwrap_or_default(),
@@ -146,7 +148,7 @@ impl<S: MetaStore> Pd for PdService<S> {
         req: Request<pdpb::PutStoreRequest>,
     ) -> std::result::Result<Response<pdpb::PutStoreResponse>, Status> {
         let req = req.into_inner();
-        self.call(&req.header, |c| {
+        self.call("put_store", &req.header, |c| {
             c.put_store(req.store.unwrap_or_default())?;
             Ok(pdpb::PutStoreResponse::default())
         })
@@ -157,7 +159,7 @@ impl<S: MetaStore> Pd for PdService<S> {
         req: Request<pdpb::GetStoreRequest>,
     ) -> std::result::Result<Response<pdpb::GetStoreResponse>, Status> {
         let req = req.into_inner();
-        self.call(&req.header, |c| {
+        self.call("get_store", &req.header, |c| {
             Ok(pdpb::GetStoreResponse {
                 header: None,
                 store: Some(c.get_store(req.store_id)?.clone()),
@@ -169,7 +171,7 @@ impl<S: MetaStore> Pd for PdService<S> {
         &self,
         req: Request<pdpb::GetAllStoresRequest>,
     ) -> std::result::Result<Response<pdpb::GetAllStoresResponse>, Status> {
-        self.call(&req.into_inner().header, |c| {
+        self.call("get_all_stores", &req.into_inner().header, |c| {
             let views = c.store_views(now_ms());
             let statuses = views
                 .iter()
@@ -196,7 +198,7 @@ impl<S: MetaStore> Pd for PdService<S> {
         req: Request<pdpb::StoreHeartbeatRequest>,
     ) -> std::result::Result<Response<pdpb::StoreHeartbeatResponse>, Status> {
         let req = req.into_inner();
-        self.call(&req.header, |c| {
+        self.call("store_heartbeat", &req.header, |c| {
             c.store_heartbeat(req.stats.unwrap_or_default(), now_ms())?;
             Ok(pdpb::StoreHeartbeatResponse::default())
         })
@@ -208,7 +210,9 @@ impl<S: MetaStore> Pd for PdService<S> {
     ) -> std::result::Result<Response<pdpb::RegionHeartbeatResponse>, Status> {
         let req = req.into_inner();
         let header = req.header.clone();
-        self.call(&header, |c| c.region_heartbeat(req, now_ms()))
+        self.call("region_heartbeat", &header, |c| {
+            c.region_heartbeat(req, now_ms())
+        })
     }
 
     async fn get_region(
@@ -216,7 +220,7 @@ impl<S: MetaStore> Pd for PdService<S> {
         req: Request<pdpb::GetRegionRequest>,
     ) -> std::result::Result<Response<pdpb::GetRegionResponse>, Status> {
         let req = req.into_inner();
-        self.call(&req.header, |c| {
+        self.call("get_region", &req.header, |c| {
             Ok(pdpb::GetRegionResponse {
                 header: None,
                 region: c.region_by_key(&req.key).map(region_pb),
@@ -229,7 +233,7 @@ impl<S: MetaStore> Pd for PdService<S> {
         req: Request<pdpb::GetRegionByIdRequest>,
     ) -> std::result::Result<Response<pdpb::GetRegionResponse>, Status> {
         let req = req.into_inner();
-        self.call(&req.header, |c| {
+        self.call("get_region_by_id", &req.header, |c| {
             Ok(pdpb::GetRegionResponse {
                 header: None,
                 region: c.region_by_id(req.region_id).map(region_pb),
@@ -242,7 +246,7 @@ impl<S: MetaStore> Pd for PdService<S> {
         req: Request<pdpb::ScanRegionsRequest>,
     ) -> std::result::Result<Response<pdpb::ScanRegionsResponse>, Status> {
         let req = req.into_inner();
-        self.call(&req.header, |c| {
+        self.call("scan_regions", &req.header, |c| {
             let regions = c
                 .scan_regions(&req.start_key, &req.end_key, req.limit as usize)
                 .into_iter()
@@ -261,7 +265,7 @@ impl<S: MetaStore> Pd for PdService<S> {
     ) -> std::result::Result<Response<pdpb::TsoResponse>, Status> {
         let req = req.into_inner();
         let count = req.count.max(1);
-        self.call(&req.header, |c| {
+        self.call("tso", &req.header, |c| {
             Ok(pdpb::TsoResponse {
                 header: None,
                 first: c.tso(count, now_ms())?,

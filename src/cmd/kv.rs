@@ -26,6 +26,9 @@ pub struct KvArgs {
     /// bound listen address).
     #[arg(long, value_name = "HOST:PORT")]
     pub advertise_addr: Option<String>,
+    /// Address of the HTTP status server (Prometheus metrics at /metrics).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub status: Option<String>,
     /// Length of one Raft tick (elections time out after 10 to 20 ticks).
     #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
     pub raft_tick: Duration,
@@ -39,6 +42,7 @@ impl KvArgs {
     pub fn config(&self) -> NodeConfig {
         let mut cfg = NodeConfig::new(self.pd.clone(), self.data_dir.clone(), self.listen.clone());
         cfg.advertise = self.advertise_addr.clone();
+        cfg.status = self.status.clone();
         cfg.tick = self.raft_tick;
         cfg.pd_wait = self.pd_timeout;
         cfg
@@ -50,7 +54,13 @@ pub async fn run(args: KvArgs) -> anyhow::Result<ExitCode> {
     let node = NodeHandle::start(args.config())
         .await
         .context("cannot start store")?;
-    println!("store {} listening on {}", node.store_id, node.addr);
+    match node.status_addr {
+        Some(s) => println!(
+            "store {} listening on {} (status http://{s})",
+            node.store_id, node.addr
+        ),
+        None => println!("store {} listening on {}", node.store_id, node.addr),
+    }
     tokio::select! {
         _ = shutdown_signal() => {}
         why = node.failed() => anyhow::bail!("store {} failed: {why}", node.store_id),

@@ -27,7 +27,8 @@ pub struct PlaygroundArgs {
     /// PD's gRPC port (its HTTP API uses the next port).
     #[arg(long, default_value_t = 2379)]
     pub pd_port: u16,
-    /// Port of the first store; store N uses this plus N-1.
+    /// Port of the first store; store N uses this plus N-1, and serves its
+    /// metrics on this plus 19+N.
     #[arg(long, default_value_t = 20160)]
     pub store_port: u16,
 }
@@ -60,11 +61,12 @@ pub async fn run(args: PlaygroundArgs) -> anyhow::Result<ExitCode> {
     let pd_addr = pd.grpc_addr.to_string();
     let mut stores = Vec::new();
     for i in 0..args.stores {
-        let cfg = NodeConfig::new(
+        let mut cfg = NodeConfig::new(
             pd_addr.clone(),
             data_dir.join(format!("store-{}", i + 1)),
             format!("{}:{}", args.host, port(args.store_port, i)),
         );
+        cfg.status = Some(format!("{}:{}", args.host, port(args.store_port, 20 + i)));
         let node = NodeHandle::start(cfg)
             .await
             .with_context(|| format!("cannot start store {}", i + 1))?;
@@ -76,7 +78,11 @@ pub async fn run(args: PlaygroundArgs) -> anyhow::Result<ExitCode> {
         pd.http_addr
     );
     for s in &stores {
-        println!("  store {:<3} {}", s.store_id, s.addr);
+        let status = s
+            .status_addr
+            .map(|a| format!("   (metrics: http://{a}/metrics)"))
+            .unwrap_or_default();
+        println!("  store {:<3} {}{status}", s.store_id, s.addr);
     }
     println!("  data:      {}", data_dir.display());
     println!("  logs:      {}", data_dir.join("strata.log").display());

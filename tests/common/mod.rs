@@ -155,15 +155,23 @@ pub fn start_store(dir: &Path, pd: &str, i: usize) -> Proc {
     ])
 }
 
-/// `GET http://addr/path`, returning the JSON body.
-pub fn http_get(addr: &str, path: &str) -> serde_json::Value {
-    let mut s = TcpStream::connect(addr).expect("connect to PD HTTP");
+/// `GET http://addr/path`, returning the body.
+pub fn http_get_text(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect to HTTP server");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    let json = body.split("\r\n\r\n").nth(1).unwrap_or("");
-    serde_json::from_str(json).unwrap_or_else(|e| panic!("bad JSON from {path}: {e}: {body}"))
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
+/// `GET http://addr/path`, returning the JSON body.
+pub fn http_get(addr: &str, path: &str) -> serde_json::Value {
+    let body = http_get_text(addr, path);
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("bad JSON from {path}: {e}: {body}"))
 }
 
 /// Polls `check` every 200 ms until it holds or `timeout` passes.

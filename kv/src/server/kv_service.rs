@@ -28,6 +28,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::store_loop::{StoreMsg, StoreRouter};
 use crate::engine::{Cf, Engine, Snapshot as _};
 use crate::keys::{MAX_KEY_SIZE, MAX_VALUE_SIZE};
+use crate::metrics::RequestTimer;
 use crate::raftstore::{ReadCommand, ReadView, WriteCommand};
 use crate::region_error;
 
@@ -204,6 +205,7 @@ fn clamp_end(end: &[u8], region_end: &[u8]) -> Vec<u8> {
 impl<E: Engine> KvService<E> {
     /// Serves one `RawGetRequest`.
     async fn handle_raw_get(&self, req: kvrpcpb::RawGetRequest) -> kvrpcpb::RawGetResponse {
+        let _timer = RequestTimer::new("raw_get");
         let outcome = async {
             check_key(&req.key)?;
             let view = self.read(req.context, vec![req.key.clone()], None).await?;
@@ -221,6 +223,7 @@ impl<E: Engine> KvService<E> {
         &self,
         req: kvrpcpb::RawBatchGetRequest,
     ) -> kvrpcpb::RawBatchGetResponse {
+        let _timer = RequestTimer::new("raw_batch_get");
         let outcome = async {
             for k in &req.keys {
                 check_key(k)?;
@@ -242,6 +245,7 @@ impl<E: Engine> KvService<E> {
 
     /// Serves one `RawPutRequest`.
     async fn handle_raw_put(&self, req: kvrpcpb::RawPutRequest) -> kvrpcpb::RawPutResponse {
+        let _timer = RequestTimer::new("raw_put");
         let outcome = async {
             check_key(&req.key)?;
             check_value(&req.value)?;
@@ -256,6 +260,7 @@ impl<E: Engine> KvService<E> {
         &self,
         req: kvrpcpb::RawBatchPutRequest,
     ) -> kvrpcpb::RawBatchPutResponse {
+        let _timer = RequestTimer::new("raw_batch_put");
         let outcome = async {
             let mut total = 0;
             for p in &req.pairs {
@@ -280,6 +285,7 @@ impl<E: Engine> KvService<E> {
         &self,
         req: kvrpcpb::RawDeleteRequest,
     ) -> kvrpcpb::RawDeleteResponse {
+        let _timer = RequestTimer::new("raw_delete");
         let outcome = async {
             check_key(&req.key)?;
             let del = raft_cmdpb::Request {
@@ -299,6 +305,7 @@ impl<E: Engine> KvService<E> {
         &self,
         req: kvrpcpb::RawDeleteRangeRequest,
     ) -> kvrpcpb::RawDeleteRangeResponse {
+        let _timer = RequestTimer::new("raw_delete_range");
         let outcome = async {
             if req.start_key.len() > MAX_KEY_SIZE || req.end_key.len() > MAX_KEY_SIZE {
                 return Err(Failure::Other(
@@ -323,6 +330,7 @@ impl<E: Engine> KvService<E> {
 
     /// Serves one `RawScanRequest`.
     async fn handle_raw_scan(&self, req: kvrpcpb::RawScanRequest) -> kvrpcpb::RawScanResponse {
+        let _timer = RequestTimer::new("raw_scan");
         let outcome = async {
             if req.start_key.len() > MAX_KEY_SIZE || req.end_key.len() > MAX_KEY_SIZE {
                 return Err(Failure::Other(

@@ -42,6 +42,8 @@ pub struct NodeConfig {
     pub listen: String,
     /// Address other stores and clients use; defaults to the bound address.
     pub advertise: Option<String>,
+    /// HTTP status address serving `/metrics`; none if unset.
+    pub status: Option<String>,
     /// Raft tunables.
     pub store: StoreConfig,
     /// Length of one store-loop tick.
@@ -60,6 +62,7 @@ impl NodeConfig {
             data_dir,
             listen,
             advertise: None,
+            status: None,
             store: StoreConfig::default(),
             tick: Duration::from_millis(100),
             heartbeat_interval: Duration::from_secs(1),
@@ -74,6 +77,8 @@ pub struct NodeHandle {
     pub store_id: u64,
     /// Where its gRPC services listen.
     pub addr: SocketAddr,
+    /// Where its status server (`/metrics`) listens, if it has one.
+    pub status_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     router: StoreRouter<RocksEngine>,
     tasks: Vec<JoinHandle<()>>,
@@ -196,6 +201,22 @@ fn discard_region(engine: &RocksEngine, region_id: u64) -> Result<()> {
     Ok(engine.write(&wb, true)?)
 }
 
+/// Serves `/metrics` until `stop` turns true.
+async fn serve_status(listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(|| async { crate::metrics::render() }),
+    );
+    let r = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
+    if let Err(e) = r {
+        tracing::error!("status server failed: {e}");
+    }
+}
+
 impl NodeHandle {
     /// Starts a store; returns once it serves requests.
     pub async fn start(cfg: NodeConfig) -> Result<NodeHandle> {
@@ -212,6 +233,19 @@ impl NodeHandle {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::InvalidRequest(e.to_string()))?;
+        let status_listener = match &cfg.status {
+            Some(a) => Some(TcpListener::bind(a).await.map_err(|e| {
+                Error::InvalidRequest(format!("cannot listen for status on {a}: {e}"))
+            })?),
+            None => None,
+        };
+        let status_addr = match &status_listener {
+            Some(l) => Some(
+                l.local_addr()
+                    .map_err(|e| Error::InvalidRequest(e.to_string()))?,
+            ),
+            None => None,
+        };
         let advertise = cfg.advertise.clone().unwrap_or_else(|| addr.to_string());
 
         let pd = Arc::new(RpcPdClient::connect(&cfg.pd, cfg.pd_wait).await?);
@@ -284,15 +318,21 @@ impl NodeHandle {
             router.clone(),
             counts,
             cfg.heartbeat_interval,
-            stopped,
+            stopped.clone(),
         ));
+        let stopped_status = stopped;
+        let mut tasks = vec![server, worker];
+        if let Some(l) = status_listener {
+            tasks.push(tokio::spawn(serve_status(l, stopped_status)));
+        }
         tracing::info!(store_id, %addr, "store started");
         Ok(NodeHandle {
             store_id,
             addr,
             stop,
             router,
-            tasks: vec![server, worker],
+            status_addr,
+            tasks,
             loop_thread: Some(loop_thread),
             fatal,
         })

@@ -21,6 +21,7 @@ use protocol::raft_serverpb::RaftMessage;
 use tokio::sync::oneshot;
 
 use crate::engine::Engine;
+use crate::metrics;
 use crate::raftstore::{PdTask, ReadCommand, ReadView, Store, Token, WriteCommand};
 
 /// The answer to a write.
@@ -83,6 +84,10 @@ pub fn run<E: Engine, K: Sinks>(
     let mut reads: HashMap<Token, oneshot::Sender<ReadResult<E::Snapshot>>> = HashMap::new();
     let mut next_token: Token = 1;
     let mut next_tick = Instant::now() + tick;
+    let store_label = store.store_id().to_string();
+    let round_seconds = metrics::STORE_ROUND_SECONDS.with_label_values(&[&store_label]);
+    let regions_gauge = metrics::STORE_REGIONS.with_label_values(&[&store_label]);
+    let leaders_gauge = metrics::STORE_LEADERS.with_label_values(&[&store_label]);
     loop {
         let wait = next_tick.saturating_duration_since(Instant::now());
         let first = match rx.recv_timeout(wait) {
@@ -140,7 +145,9 @@ pub fn run<E: Engine, K: Sinks>(
             store.tick();
             next_tick += tick;
         }
+        let round = Instant::now();
         let out = store.handle_ready()?;
+        round_seconds.observe(round.elapsed().as_secs_f64());
         if !out.messages.is_empty() || !out.snapshots.is_empty() {
             sinks.send_messages(out.messages, out.snapshots);
         }
@@ -160,6 +167,8 @@ pub fn run<E: Engine, K: Sinks>(
         let (regions, leaders) = store.counts();
         counts.regions.store(regions, Ordering::Relaxed);
         counts.leaders.store(leaders, Ordering::Relaxed);
+        regions_gauge.set(regions as i64);
+        leaders_gauge.set(leaders as i64);
     }
 }
 
