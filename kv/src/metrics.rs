@@ -8,98 +8,108 @@ use std::sync::LazyLock;
 use std::time::Instant;
 
 use prometheus::{
-    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// The registry every store metric is registered in.
 pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
 
+// Metric names, help texts and labels are constants below: building and
+// registering them can fail only on a programming error.
+
 fn register<C: prometheus::core::Collector + Clone + 'static>(c: C) -> C {
-    // Names are unique constants below, so registration cannot clash.
     let _ = REGISTRY.register(Box::new(c.clone()));
     c
 }
 
-fn latency_buckets() -> Vec<f64> {
-    // 50 µs .. ~26 s.
-    exponential_buckets(0.00005, 2.0, 20).unwrap_or_default()
+fn counter(name: &str, help: &str) -> IntCounter {
+    register(IntCounter::new(name, help).expect("valid metric"))
+}
+
+fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    register(IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
+}
+
+fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    register(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
+}
+
+/// A latency histogram with buckets from 50 µs to ~26 s.
+fn latency_vec(name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+    let buckets = exponential_buckets(0.00005, 2.0, 20).unwrap_or_default();
+    let opts = HistogramOpts::new(name, help).buckets(buckets);
+    register(HistogramVec::new(opts, labels).expect("valid metric"))
 }
 
 /// Client requests served, by request type.
-pub static KV_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    register(
-        IntCounterVec::new(
-            Opts::new("strata_kv_requests_total", "KV requests served"),
-            &["type"],
-        )
-        .expect("valid metric"),
-    )
-});
+pub static KV_REQUESTS: LazyLock<IntCounterVec> =
+    LazyLock::new(|| counter_vec("strata_kv_requests_total", "KV requests served", &["type"]));
 
 /// Client request latency, by request type.
 pub static KV_REQUEST_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
-    register(
-        HistogramVec::new(
-            HistogramOpts::new("strata_kv_request_duration_seconds", "KV request latency")
-                .buckets(latency_buckets()),
-            &["type"],
-        )
-        .expect("valid metric"),
+    latency_vec(
+        "strata_kv_request_duration_seconds",
+        "KV request latency",
+        &["type"],
     )
 });
 
 /// Entries proposed to Raft by leaders on this store.
-pub static RAFT_PROPOSALS: LazyLock<IntCounter> = LazyLock::new(|| {
-    register(
-        IntCounter::new("strata_raft_proposals_total", "Raft proposals").expect("valid metric"),
-    )
-});
+pub static RAFT_PROPOSALS: LazyLock<IntCounter> =
+    LazyLock::new(|| counter("strata_raft_proposals_total", "Raft proposals"));
 
 /// Raft entries applied on this store.
-pub static RAFT_APPLIED: LazyLock<IntCounter> = LazyLock::new(|| {
-    register(
-        IntCounter::new("strata_raft_applied_entries_total", "Raft entries applied")
-            .expect("valid metric"),
-    )
-});
+pub static RAFT_APPLIED: LazyLock<IntCounter> =
+    LazyLock::new(|| counter("strata_raft_applied_entries_total", "Raft entries applied"));
 
 /// Rounds of the store loop and how long each took.
 pub static STORE_ROUND_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
-    register(
-        HistogramVec::new(
-            HistogramOpts::new(
-                "strata_store_round_duration_seconds",
-                "Store loop round latency",
-            )
-            .buckets(latency_buckets()),
-            &["store"],
-        )
-        .expect("valid metric"),
+    latency_vec(
+        "strata_store_round_duration_seconds",
+        "Store loop round latency",
+        &["store"],
     )
 });
 
 /// Region peers on a store.
 pub static STORE_REGIONS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
-    register(
-        IntGaugeVec::new(
-            Opts::new("strata_store_regions", "Region peers on the store"),
-            &["store"],
-        )
-        .expect("valid metric"),
+    gauge_vec(
+        "strata_store_regions",
+        "Region peers on the store",
+        &["store"],
     )
 });
 
 /// Region peers on a store that lead their Region.
 pub static STORE_LEADERS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
-    register(
-        IntGaugeVec::new(
-            Opts::new("strata_store_leaders", "Region leaders on the store"),
-            &["store"],
-        )
-        .expect("valid metric"),
+    gauge_vec(
+        "strata_store_leaders",
+        "Region leaders on the store",
+        &["store"],
     )
 });
+
+/// A store's Region and leader counts: its Prometheus gauges, set by the
+/// store loop after every round and read by the PD worker for heartbeats.
+#[derive(Clone)]
+pub struct StoreCounts {
+    /// Peers on the store.
+    pub regions: IntGauge,
+    /// Peers that lead their Region.
+    pub leaders: IntGauge,
+}
+
+impl StoreCounts {
+    /// The gauges of store `store_id`.
+    pub fn for_store(store_id: u64) -> Self {
+        let label = store_id.to_string();
+        StoreCounts {
+            regions: STORE_REGIONS.with_label_values(&[&label]),
+            leaders: STORE_LEADERS.with_label_values(&[&label]),
+        }
+    }
+}
 
 /// Counts a request and records its latency when dropped.
 pub struct RequestTimer {

@@ -182,8 +182,8 @@ async fn operators<S: MetaStore>(State(c): State<SharedCluster<S>>) -> Json<Vec<
 }
 
 async fn metrics<S: MetaStore>(State(c): State<SharedCluster<S>>) -> String {
-    let c = c.lock();
-    crate::metrics::render(&c, now_ms())
+    crate::metrics::update_gauges(&c.lock(), now_ms());
+    crate::metrics::render()
 }
 
 /// The HTTP API's routes over `shared`.

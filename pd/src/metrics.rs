@@ -14,22 +14,25 @@ use crate::meta_store::MetaStore;
 /// The registry every PD metric is registered in.
 pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
 
+// Metric names, help texts and labels are constants below: building and
+// registering them can fail only on a programming error.
+
 fn register<C: prometheus::core::Collector + Clone + 'static>(c: C) -> C {
-    // Names are unique constants below, so registration cannot clash.
     let _ = REGISTRY.register(Box::new(c.clone()));
     c
 }
 
+fn gauge(name: &str, help: &str) -> IntGauge {
+    register(IntGauge::new(name, help).expect("valid metric"))
+}
+
+fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    register(IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
+}
+
 /// gRPC requests served, by method.
-pub static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    register(
-        IntCounterVec::new(
-            Opts::new("strata_pd_requests_total", "PD requests"),
-            &["method"],
-        )
-        .expect("valid metric"),
-    )
-});
+pub static REQUESTS: LazyLock<IntCounterVec> =
+    LazyLock::new(|| counter_vec("strata_pd_requests_total", "PD requests", &["method"]));
 
 /// gRPC request latency, by method.
 pub static REQUEST_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
@@ -45,27 +48,18 @@ pub static REQUEST_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
 
 /// Operators created, by kind of step.
 pub static OPERATORS_CREATED: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    register(
-        IntCounterVec::new(
-            Opts::new("strata_pd_operators_created_total", "Operators created"),
-            &["kind"],
-        )
-        .expect("valid metric"),
+    counter_vec(
+        "strata_pd_operators_created_total",
+        "Operators created",
+        &["kind"],
     )
 });
 
-static REGIONS: LazyLock<IntGauge> = LazyLock::new(|| {
-    register(
-        IntGauge::new("strata_pd_regions", "Regions in the routing table").expect("valid metric"),
-    )
-});
+static REGIONS: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge("strata_pd_regions", "Regions in the routing table"));
 
-static OPERATORS_PENDING: LazyLock<IntGauge> = LazyLock::new(|| {
-    register(
-        IntGauge::new("strata_pd_operators_pending", "Operators not yet done")
-            .expect("valid metric"),
-    )
-});
+static OPERATORS_PENDING: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge("strata_pd_operators_pending", "Operators not yet done"));
 
 static STORES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     register(
@@ -99,11 +93,9 @@ impl Drop for RequestTimer {
     }
 }
 
-/// Every metric in Prometheus' text format, with the cluster's gauges as of now.
-pub fn render<S: MetaStore>(cluster: &Cluster<S>, now_ms: u64) -> String {
-    LazyLock::force(&REQUESTS);
-    LazyLock::force(&REQUEST_SECONDS);
-    LazyLock::force(&OPERATORS_CREATED);
+/// Sets the gauges that describe the cluster as of `now_ms` (call with the
+/// cluster locked, then `render` without the lock).
+pub fn update_gauges<S: MetaStore>(cluster: &Cluster<S>, now_ms: u64) {
     REGIONS.set(cluster.scan_regions(b"", b"", 0).len() as i64);
     OPERATORS_PENDING.set(cluster.operators().len() as i64);
     let views = cluster.store_views(now_ms);
@@ -117,6 +109,13 @@ pub fn render<S: MetaStore>(cluster: &Cluster<S>, now_ms: u64) -> String {
         let n = views.iter().filter(|v| v.health == state).count();
         STORES.with_label_values(&[state.name()]).set(n as i64);
     }
+}
+
+/// Every metric in Prometheus' text format.
+pub fn render() -> String {
+    LazyLock::force(&REQUESTS);
+    LazyLock::force(&REQUEST_SECONDS);
+    LazyLock::force(&OPERATORS_CREATED);
     let mut buf = Vec::new();
     let _ = TextEncoder::new().encode(&REGISTRY.gather(), &mut buf);
     String::from_utf8(buf).unwrap_or_default()

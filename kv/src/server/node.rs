@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use super::kv_service::KvService;
 use super::pd_worker;
 use super::raft_service::RaftService;
-use super::store_loop::{self, StoreCounts, StoreMsg, StoreRouter};
+use super::store_loop::{self, StoreMsg, StoreRouter};
 use super::transport::{NodeSinks, Resolver};
 use crate::engine::{Cf, Engine, RocksEngine, WriteBatch};
 use crate::error::{Error, Result};
@@ -270,7 +270,7 @@ impl NodeHandle {
             router.clone(),
             pd_tx,
         );
-        let counts = Arc::new(StoreCounts::default());
+        let counts = crate::metrics::StoreCounts::for_store(store_id);
         let tick = cfg.tick;
         let loop_counts = counts.clone();
         let (fatal_tx, fatal) = watch::channel(None);

@@ -1,15 +1,15 @@
 //! The PD worker: carries a store's heartbeats to PD and PD's operator
 //! steps back to the store loop.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::pdpb::{RegionHeartbeatRequest, StoreStats};
 use tokio::sync::{mpsc, watch};
 
-use super::store_loop::{StoreCounts, StoreMsg, StoreRouter};
+use super::store_loop::{StoreMsg, StoreRouter};
 use crate::engine::Engine;
+use crate::metrics::StoreCounts;
 use crate::pd_client::RpcPdClient;
 use crate::raftstore::{PdTask, RegionHeartbeat};
 
@@ -20,7 +20,7 @@ pub async fn run<E: Engine>(
     engine: E,
     mut tasks: mpsc::UnboundedReceiver<PdTask>,
     router: StoreRouter<E>,
-    counts: Arc<StoreCounts>,
+    counts: StoreCounts,
     heartbeat_interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -44,8 +44,8 @@ pub async fn run<E: Engine>(
                     .unwrap_or(0);
                 let stats = StoreStats {
                     store_id,
-                    region_count: counts.regions.load(Ordering::Relaxed) as u32,
-                    leader_count: counts.leaders.load(Ordering::Relaxed) as u32,
+                    region_count: counts.regions.get() as u32,
+                    leader_count: counts.leaders.get() as u32,
                     used_size,
                     ..Default::default()
                 };

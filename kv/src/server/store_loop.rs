@@ -10,9 +10,7 @@
 //! no blocking besides the round's engine writes.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use protocol::errorpb::RegionError;
@@ -21,7 +19,7 @@ use protocol::raft_serverpb::RaftMessage;
 use tokio::sync::oneshot;
 
 use crate::engine::Engine;
-use crate::metrics;
+use crate::metrics::{self, StoreCounts};
 use crate::raftstore::{PdTask, ReadCommand, ReadView, Store, Token, WriteCommand};
 
 /// The answer to a write.
@@ -59,15 +57,6 @@ pub trait Sinks: Send + 'static {
     fn pd_tasks(&mut self, tasks: Vec<PdTask>);
 }
 
-/// Counters the loop publishes for store heartbeats.
-#[derive(Default)]
-pub struct StoreCounts {
-    /// Peers on the store.
-    pub regions: AtomicUsize,
-    /// Peers that lead their Region.
-    pub leaders: AtomicUsize,
-}
-
 /// Most messages taken from the channel for one round.
 const MAX_BATCH: usize = 4096;
 
@@ -78,16 +67,14 @@ pub fn run<E: Engine, K: Sinks>(
     rx: Receiver<StoreMsg<E>>,
     mut sinks: K,
     tick: Duration,
-    counts: Arc<StoreCounts>,
+    counts: StoreCounts,
 ) -> crate::Result<()> {
     let mut writes: HashMap<Token, oneshot::Sender<WriteResult>> = HashMap::new();
     let mut reads: HashMap<Token, oneshot::Sender<ReadResult<E::Snapshot>>> = HashMap::new();
     let mut next_token: Token = 1;
     let mut next_tick = Instant::now() + tick;
-    let store_label = store.store_id().to_string();
-    let round_seconds = metrics::STORE_ROUND_SECONDS.with_label_values(&[&store_label]);
-    let regions_gauge = metrics::STORE_REGIONS.with_label_values(&[&store_label]);
-    let leaders_gauge = metrics::STORE_LEADERS.with_label_values(&[&store_label]);
+    let round_seconds =
+        metrics::STORE_ROUND_SECONDS.with_label_values(&[&store.store_id().to_string()]);
     loop {
         let wait = next_tick.saturating_duration_since(Instant::now());
         let first = match rx.recv_timeout(wait) {
@@ -165,10 +152,8 @@ pub fn run<E: Engine, K: Sinks>(
             }
         }
         let (regions, leaders) = store.counts();
-        counts.regions.store(regions, Ordering::Relaxed);
-        counts.leaders.store(leaders, Ordering::Relaxed);
-        regions_gauge.set(regions as i64);
-        leaders_gauge.set(leaders as i64);
+        counts.regions.set(regions as i64);
+        counts.leaders.set(leaders as i64);
     }
 }
 
