@@ -2,12 +2,17 @@
 //!
 //! Three stores (the real `Store` core over the in-memory engine) and PD's
 //! real `Cluster` run in one thread. A seeded RNG decides everything that
-//! varies: which client operation is issued where, message delays, drops and
-//! duplicates, partitions, and store crashes and restarts. RocksDB's IO is
-//! not simulated: a crash keeps the in-memory engine (every write to it is
-//! durable) and loses everything else.
+//! varies: which client operation is issued where, Region splits at random
+//! keys, message delays, drops and duplicates, partitions, and store
+//! crashes and restarts. RocksDB's IO is not simulated: a crash keeps the
+//! in-memory engine (every write to it is durable) and loses everything
+//! else.
 //!
-//! Checked after every step: at most one leader per term per Region.
+//! Checked after every step: at most one leader per term per Region; no
+//! two Regions in PD's routing table overlap; no two initialized peers on a
+//! store overlap; every key belongs to exactly one Region (among the
+//! Regions the stores hold at the newest version covering the key). At the
+//! end, PD's table covers the whole key space.
 //! Checked on the history (every read against every write, with invocation
 //! and completion times): no read returns a value that was never written,
 //! or one that an acknowledged write had overwritten before the read began
@@ -25,7 +30,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use kv::engine::{Cf, Engine, MemEngine, Snapshot as _};
 use kv::raftstore::{
-    bootstrap_region, first_region, PdTask, ReadCommand, Store, StoreConfig, WriteCommand,
+    bootstrap_region, first_region, PdTask, ReadCommand, SplitCommand, Store, StoreConfig,
+    WriteCommand,
 };
 use pd::meta_store::MemMetaStore;
 use pd::{Cluster, ClusterConfig};
@@ -38,7 +44,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 const STORES: u64 = 3;
-const KEYS: [&[u8]; 3] = [b"a", b"k", b"x"];
+const KEYS: [&[u8]; 8] = [b"a", b"d", b"g", b"k", b"n", b"q", b"u", b"x"];
+/// Write tokens at or above this are splits, not client operations.
+const SPLIT_TOKEN: u64 = 1 << 40;
 /// Steps between ticks of every store.
 const TICK_EVERY: u64 = 5;
 /// Milliseconds of PD time per step.
@@ -90,6 +98,7 @@ struct InFlight {
     at: u64,
     seq: u64,
     msg: RaftMessage,
+    snapshot: bool,
 }
 
 struct Sim {
@@ -114,6 +123,9 @@ struct Sim {
     crashes: u64,
     partitions: u64,
     snapshots: u64,
+    /// Splits proposed and applied (on their leader).
+    splits_proposed: u64,
+    splits_applied: u64,
 }
 
 fn mix(h: u64, v: u64) -> u64 {
@@ -133,7 +145,10 @@ impl Sim {
             };
             let engine = MemEngine::new();
             if id == 1 {
-                let region = first_region(REGION_ID, 100, 1);
+                // Ids come from PD, as a real first store gets them.
+                let region_id = pd.alloc_id().unwrap();
+                assert_eq!(region_id, REGION_ID);
+                let region = first_region(region_id, pd.alloc_id().unwrap(), 1);
                 bootstrap_region(&engine, &region).unwrap();
                 pd.bootstrap(store, region).unwrap();
             } else {
@@ -163,6 +178,8 @@ impl Sim {
             crashes: 0,
             partitions: 0,
             snapshots: 0,
+            splits_proposed: 0,
+            splits_applied: 0,
         };
         for id in 1..=STORES {
             sim.start(id);
@@ -200,24 +217,25 @@ impl Sim {
         );
     }
 
-    /// The store a client would send to: a live leader with the highest term.
-    fn pick_target(&mut self) -> Option<u64> {
+    /// The store a client would send a request for `key` to: the live
+    /// leader of the newest Region holding it, or (as a stale cache would)
+    /// sometimes any live store.
+    fn pick_target(&mut self, key: &[u8]) -> Option<u64> {
         let alive = self.alive();
-        self.leader_store().or_else(|| {
-            if alive.is_empty() {
-                None
-            } else {
-                Some(alive[self.rng.random_range(0..alive.len())])
-            }
-        })
+        let stale = self.rng.random_bool(0.1);
+        match self.leader_for(key) {
+            Some((store, _)) if !stale => Some(store),
+            _ if alive.is_empty() => None,
+            _ => Some(alive[self.rng.random_range(0..alive.len())]),
+        }
     }
 
     /// Issues a random operation to the store a client would pick.
     fn issue_op(&mut self) {
-        let Some(target) = self.pick_target() else {
+        let key = KEYS[self.rng.random_range(0..KEYS.len())];
+        let Some(target) = self.pick_target(key) else {
             return;
         };
-        let key = KEYS[self.rng.random_range(0..KEYS.len())];
         let kind = if self.rng.random_bool(0.5) {
             OpKind::Put
         } else {
@@ -247,17 +265,22 @@ impl Sim {
         let Some(store) = node.store.as_mut() else {
             return;
         };
-        let Some(peer) = store.peer(REGION_ID) else {
+        let Some(region) = store
+            .peers()
+            .map(|(_, p)| p.region())
+            .find(|r| !r.peers.is_empty() && kv::keys::in_range(key, &r.start_key, &r.end_key))
+            .cloned()
+        else {
             self.ops[token as usize].completed = Some(self.step);
             return;
         };
-        let epoch = peer.region().region_epoch.clone().unwrap_or_default();
+        let epoch = region.region_epoch.clone().unwrap_or_default();
         node.pending.push(token);
         match kind {
             OpKind::Put => store.propose_write(
                 token,
                 WriteCommand {
-                    region_id: REGION_ID,
+                    region_id: region.id,
                     epoch,
                     requests: vec![Request {
                         cmd: Some(Cmd::Put(PutRequest {
@@ -271,7 +294,7 @@ impl Sim {
             OpKind::Get => store.read(
                 token,
                 ReadCommand {
-                    region_id: REGION_ID,
+                    region_id: region.id,
                     epoch,
                     keys: vec![key.to_vec()],
                     range: None,
@@ -279,6 +302,31 @@ impl Sim {
             ),
         }
         self.trace = mix(self.trace, token * 7 + target);
+    }
+
+    /// Proposes a split of the Region holding a random key at that key,
+    /// on that Region's leader, with ids from PD.
+    fn issue_split(&mut self) {
+        let key = KEYS[self.rng.random_range(0..KEYS.len())];
+        let Some((store_id, region)) = self.leader_for(key) else {
+            return;
+        };
+        if region.start_key.as_slice() == key {
+            return;
+        }
+        let ids = self.pd.ask_batch_split(&region, 1).unwrap();
+        let token = SPLIT_TOKEN + self.splits_proposed;
+        self.splits_proposed += 1;
+        let cmd = SplitCommand {
+            region_id: region.id,
+            epoch: region.region_epoch.clone().unwrap_or_default(),
+            split_keys: vec![key.to_vec()],
+            ids,
+        };
+        if let Some(store) = self.nodes[(store_id - 1) as usize].store.as_mut() {
+            store.propose_split(token, cmd);
+        }
+        self.trace = mix(self.trace, token + store_id);
     }
 
     fn complete(
@@ -311,10 +359,23 @@ impl Sim {
             Err(e) => self.fail(format!("store {id} failed: {e}")),
         };
         self.snapshots += out.snapshots.len() as u64;
-        for m in out.messages.into_iter().chain(out.snapshots) {
-            self.send(m);
+        for m in out.messages {
+            self.send(m, false);
+        }
+        for m in out.snapshots {
+            if !self.send(m.clone(), true) {
+                self.report_snapshot(&m, false);
+            }
+        }
+        for split in &out.splits {
+            if split.token.is_some() {
+                self.splits_applied += 1;
+            }
         }
         for (token, r) in out.writes {
+            if token >= SPLIT_TOKEN {
+                continue;
+            }
             let unknown = matches!(&r, Err(e) if matches!(e.kind, Some(Kind::ServerIsBusy(_))));
             self.complete(id, token, r.is_ok(), unknown, None);
         }
@@ -330,7 +391,17 @@ impl Sim {
             }
         }
         for t in out.pd_tasks {
-            let PdTask::RegionHeartbeat(hb) = t;
+            let hb = match t {
+                PdTask::RegionHeartbeat(hb) => hb,
+                PdTask::ReportSplit(regions) => {
+                    if !self.rng.random_bool(0.2) {
+                        self.pd.report_batch_split(&regions).unwrap();
+                    }
+                    continue;
+                }
+                // Splits here are proposed at random keys, not by size.
+                PdTask::SplitCheck(_) => continue,
+            };
             if self.rng.random_bool(0.05) {
                 continue;
             }
@@ -362,28 +433,51 @@ impl Sim {
         a != b && (cut_off(a) || cut_off(b) || self.cut_links.contains(&(a.min(b), a.max(b))))
     }
 
-    /// The live leader with the highest term, if any.
-    fn leader_store(&self) -> Option<u64> {
-        self.alive()
-            .into_iter()
-            .filter_map(|id| {
-                let p = self.nodes[(id - 1) as usize]
-                    .store
-                    .as_ref()?
-                    .peer(REGION_ID)?;
-                p.is_leader().then(|| (p.term(), id))
-            })
-            .max()
-            .map(|(_, id)| id)
+    /// The live leader of the newest Region holding `key` (highest
+    /// version, then term), with that Region.
+    fn leader_for(&self, key: &[u8]) -> Option<(u64, metapb::Region)> {
+        let mut best: Option<((u64, u64), u64, metapb::Region)> = None;
+        for id in self.alive() {
+            let Some(store) = self.nodes[(id - 1) as usize].store.as_ref() else {
+                continue;
+            };
+            for (_, p) in store.peers() {
+                let r = p.region();
+                if !p.is_leader() || !kv::keys::in_range(key, &r.start_key, &r.end_key) {
+                    continue;
+                }
+                let rank = (version(r), p.term());
+                if best.as_ref().is_none_or(|(b, _, _)| rank > *b) {
+                    best = Some((rank, id, r.clone()));
+                }
+            }
+        }
+        best.map(|(_, id, r)| (id, r))
     }
 
-    fn send(&mut self, msg: RaftMessage) {
+    /// The live leader of the newest Region holding `key`.
+    fn leader_store(&self, key: &[u8]) -> Option<u64> {
+        self.leader_for(key).map(|(id, _)| id)
+    }
+
+    /// Tells a snapshot's sender whether it arrived, as the real transport
+    /// does (a lost snapshot is sent again).
+    fn report_snapshot(&mut self, msg: &RaftMessage, ok: bool) {
+        let from = msg.from_peer.as_ref().map(|p| p.store_id).unwrap_or(0);
+        let to_peer = msg.to_peer.as_ref().map(|p| p.id).unwrap_or(0);
+        if let Some(store) = self.nodes[(from - 1) as usize].store.as_mut() {
+            store.report_snapshot(msg.region_id, to_peer, ok);
+        }
+    }
+
+    /// Puts a message on the network; false if it is lost at once.
+    fn send(&mut self, msg: RaftMessage, snapshot: bool) -> bool {
         let (from, to) = (
             msg.from_peer.as_ref().map(|p| p.store_id).unwrap_or(0),
             msg.to_peer.as_ref().map(|p| p.store_id).unwrap_or(0),
         );
         if self.cut(from, to) || self.rng.random_bool(0.05) {
-            return;
+            return false;
         }
         let copies = if self.rng.random_bool(0.02) { 2 } else { 1 };
         for _ in 0..copies {
@@ -393,8 +487,10 @@ impl Sim {
                 at,
                 seq: self.net_seq,
                 msg: msg.clone(),
+                snapshot,
             });
         }
+        true
     }
 
     fn deliver(&mut self) {
@@ -412,7 +508,11 @@ impl Sim {
         for m in due {
             let to = m.msg.to_peer.as_ref().map(|p| p.store_id).unwrap_or(0);
             let from = m.msg.from_peer.as_ref().map(|p| p.store_id).unwrap_or(0);
-            if self.cut(from, to) {
+            let arrives = !self.cut(from, to) && self.nodes[(to - 1) as usize].store.is_some();
+            if m.snapshot {
+                self.report_snapshot(&m.msg, arrives);
+            }
+            if !arrives {
                 continue;
             }
             if let Some(store) = self.nodes[(to - 1) as usize].store.as_mut() {
@@ -469,6 +569,58 @@ impl Sim {
         }
     }
 
+    /// No two Regions overlap, in PD or among a store's initialized peers,
+    /// and the newest Regions holding any key agree on one Region.
+    fn check_regions(&self) {
+        let table: Vec<metapb::Region> = self
+            .pd
+            .scan_regions(b"", b"", 0)
+            .into_iter()
+            .map(|i| i.region.clone())
+            .collect();
+        if let Some(w) = table.windows(2).find(|w| !ordered(&w[0], &w[1])) {
+            self.fail(format!("PD regions {} and {} overlap", w[0].id, w[1].id));
+        }
+        let mut all = Vec::new();
+        for id in self.alive() {
+            let Some(store) = self.nodes[(id - 1) as usize].store.as_ref() else {
+                continue;
+            };
+            let mut mine: Vec<metapb::Region> = store
+                .peers()
+                .filter(|(_, p)| p.is_initialized())
+                .map(|(_, p)| p.region().clone())
+                .collect();
+            mine.sort_by(|a, b| a.start_key.cmp(&b.start_key));
+            if let Some(w) = mine.windows(2).find(|w| !ordered(&w[0], &w[1])) {
+                self.fail(format!(
+                    "store {id} holds overlapping regions {} and {}",
+                    w[0].id, w[1].id
+                ));
+            }
+            all.extend(mine);
+        }
+        for key in KEYS {
+            let holding: Vec<&metapb::Region> = all
+                .iter()
+                .filter(|r| kv::keys::in_range(key, &r.start_key, &r.end_key))
+                .collect();
+            let Some(newest) = holding.iter().map(|r| version(r)).max() else {
+                continue;
+            };
+            let ids: BTreeSet<u64> = holding
+                .iter()
+                .filter(|r| version(r) == newest)
+                .map(|r| r.id)
+                .collect();
+            if ids.len() > 1 {
+                self.fail(format!(
+                    "key {key:?} belongs to regions {ids:?} at version {newest}"
+                ));
+            }
+        }
+    }
+
     fn one_step(&mut self, chaos: bool, client_load: f64) {
         self.step += 1;
         self.faults(chaos);
@@ -490,10 +642,14 @@ impl Sim {
         if outstanding < 6 && self.rng.random_bool(client_load) {
             self.issue_op();
         }
+        if chaos && self.rng.random_bool(0.004) {
+            self.issue_split();
+        }
         for id in 1..=STORES {
             self.run_round(id);
         }
         self.check_leaders();
+        self.check_regions();
     }
 
     fn heal(&mut self) {
@@ -505,6 +661,15 @@ impl Sim {
             }
         }
     }
+}
+
+fn version(r: &metapb::Region) -> u64 {
+    r.region_epoch.as_ref().map(|e| e.version).unwrap_or(0)
+}
+
+/// Whether `a` ends at or before `b` starts (`a` sorted first).
+fn ordered(a: &metapb::Region, b: &metapb::Region) -> bool {
+    !a.end_key.is_empty() && a.end_key <= b.start_key
 }
 
 /// Checks every read against the writes of its key (see the module docs).
@@ -590,38 +755,67 @@ fn check_history(sim: &Sim) {
     }
 }
 
-/// After healing: every replica that applied the same log holds the same data.
+/// After healing: for every Region, the replicas that applied the same log
+/// hold the same data in its range; PD's table covers the key space.
 fn check_replicas(sim: &mut Sim) {
-    let mut states = Vec::new();
+    let mut by_region: BTreeMap<u64, Vec<(u64, u64, Vec<(Vec<u8>, Vec<u8>)>)>> = BTreeMap::new();
     for id in sim.alive() {
         let node = &sim.nodes[(id - 1) as usize];
         let Some(store) = node.store.as_ref() else {
             continue;
         };
-        let Some(peer) = store.peer(REGION_ID) else {
-            continue;
-        };
-        let mut data = Vec::new();
-        node.engine
-            .snapshot()
-            .scan(Cf::Default, b"", b"", &mut |k, v| {
+        let snap = node.engine.snapshot();
+        for (region_id, peer) in store.peers() {
+            if !peer.is_initialized() {
+                continue;
+            }
+            let r = peer.region();
+            let mut data = Vec::new();
+            snap.scan(Cf::Default, &r.start_key, &r.end_key, &mut |k, v| {
                 data.push((k.to_vec(), v.to_vec()));
                 true
             })
             .unwrap();
-        states.push((id, peer.applied_index(), data));
-    }
-    let Some(max_applied) = states.iter().map(|s| s.1).max() else {
-        return;
-    };
-    let full: Vec<_> = states.iter().filter(|s| s.1 == max_applied).collect();
-    for s in &full[1..] {
-        if s.2 != full[0].2 {
-            sim.fail(format!(
-                "stores {} and {} applied index {max_applied} but hold different data",
-                full[0].0, s.0
-            ));
+            by_region
+                .entry(*region_id)
+                .or_default()
+                .push((id, peer.applied_index(), data));
         }
+    }
+    for (region_id, states) in by_region {
+        let Some(max_applied) = states.iter().map(|s| s.1).max() else {
+            continue;
+        };
+        let full: Vec<_> = states.iter().filter(|s| s.1 == max_applied).collect();
+        for s in &full[1..] {
+            if s.2 != full[0].2 {
+                sim.fail(format!(
+                    "stores {} and {} applied index {max_applied} of region {region_id} but hold different data",
+                    full[0].0, s.0
+                ));
+            }
+        }
+    }
+    let table = sim.pd.scan_regions(b"", b"", 0);
+    let covered = table.first().is_some_and(|f| f.region.start_key.is_empty())
+        && table.last().is_some_and(|l| l.region.end_key.is_empty())
+        && table
+            .windows(2)
+            .all(|w| w[0].region.end_key == w[1].region.start_key);
+    if !covered {
+        let ranges: Vec<_> = table
+            .iter()
+            .map(|i| {
+                (
+                    i.region.id,
+                    i.region.start_key.clone(),
+                    i.region.end_key.clone(),
+                )
+            })
+            .collect();
+        sim.fail(format!(
+            "PD's regions do not cover the key space: {ranges:?}"
+        ));
     }
 }
 
@@ -654,13 +848,16 @@ fn run_seed(seed: u64, steps: u64) -> u64 {
         .count();
     let max_term = sim.leaders.keys().map(|(_, t)| *t).max().unwrap_or(0);
     eprintln!(
-        "seed {seed}: {} ops, {acked} acknowledged ({writes} writes), {} unknown, {} leader terms (max {max_term}), {} crashes, {} partitions, {} snapshots",
+        "seed {seed}: {} ops, {acked} acknowledged ({writes} writes), {} unknown, {} leader terms (max {max_term}), {} crashes, {} partitions, {} snapshots, {}/{} splits applied, {} regions",
         sim.ops.len(),
         sim.ops.iter().filter(|o| o.unknown).count(),
         sim.leaders.len(),
         sim.crashes,
         sim.partitions,
         sim.snapshots,
+        sim.splits_applied,
+        sim.splits_proposed,
+        sim.pd.scan_regions(b"", b"", 0).len(),
     );
     assert!(writes > 0, "seed {seed}: no write succeeded");
     sim.trace
@@ -740,7 +937,7 @@ fn a_restarted_follower_does_not_elect_a_second_leader_inside_a_lease() {
         for _ in 0..3000 {
             sim.one_step(false, 0.0);
         }
-        let leader = sim.leader_store().expect("a stable leader");
+        let leader = sim.leader_store(b"a").expect("a stable leader");
         let others: Vec<u64> = (1..=STORES).filter(|s| *s != leader).collect();
         let (f1, f2) = (others[0], others[1]);
         // f2 loses the leader and keeps campaigning; f1 refuses it.
@@ -763,7 +960,7 @@ fn a_restarted_follower_does_not_elect_a_second_leader_inside_a_lease() {
         for i in 0..150 {
             sim.one_step(false, 0.0);
             if i % 3 == 0 {
-                if let Some(new) = sim.leader_store().filter(|l| *l != leader) {
+                if let Some(new) = sim.leader_store(b"a").filter(|l| *l != leader) {
                     sim.issue(new, b"a", OpKind::Put);
                 }
                 sim.issue(leader, b"a", OpKind::Get);

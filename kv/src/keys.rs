@@ -26,6 +26,15 @@ pub fn data_end(end: &[u8]) -> Vec<u8> {
     }
 }
 
+/// A range end clamped to a Region's end (empty means unbounded on both).
+pub fn clamp_end(end: &[u8], region_end: &[u8]) -> Vec<u8> {
+    match (end.is_empty(), region_end.is_empty()) {
+        (true, _) => region_end.to_vec(),
+        (false, true) => end.to_vec(),
+        (false, false) => end.min(region_end).to_vec(),
+    }
+}
+
 /// Key of the store's identity (cluster id and store id).
 pub const STORE_IDENT_KEY: &[u8] = &[0x01];
 

@@ -250,6 +250,40 @@ impl RpcPdClient {
         Ok(route(r.region))
     }
 
+    /// Ids for splitting `region` at `split_count` keys.
+    pub async fn ask_batch_split(
+        &self,
+        region: metapb::Region,
+        split_count: u32,
+    ) -> Result<Vec<pdpb::SplitId>> {
+        let r = self
+            .client()
+            .ask_batch_split(pdpb::AskBatchSplitRequest {
+                header: self.header(),
+                region: Some(region),
+                split_count,
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header)?;
+        Ok(r.ids)
+    }
+
+    /// Tells PD the Regions a split produced.
+    pub async fn report_batch_split(&self, regions: Vec<metapb::Region>) -> Result<()> {
+        let r = self
+            .client()
+            .report_batch_split(pdpb::ReportBatchSplitRequest {
+                header: self.header(),
+                regions,
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header)
+    }
+
     /// `count` timestamps; returns the first.
     pub async fn tso(&self, count: u32) -> Result<u64> {
         let r = self

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use protocol::metapb::{self, StoreState};
 use protocol::pdpb::{
-    ChangePeer, PersistedState, RegionHeartbeatRequest, RegionHeartbeatResponse, StoreStats,
+    self, ChangePeer, PersistedState, RegionHeartbeatRequest, RegionHeartbeatResponse, StoreStats,
 };
 
 use crate::error::{PdError, Result};
@@ -22,6 +22,8 @@ use crate::tso::{Tso, TsoStep};
 
 /// Ids are reserved durably in blocks of this size.
 const ID_BATCH: u64 = 1000;
+/// Most new Regions one split may ask ids for.
+const MAX_SPLIT_COUNT: u32 = 1000;
 
 /// Tunables of the cluster's scheduling.
 #[derive(Debug, Clone)]
@@ -362,6 +364,54 @@ impl<S: MetaStore> Cluster<S> {
     /// Pending operators, by Region id.
     pub fn operators(&self) -> Vec<Operator> {
         self.operators.values().cloned().collect()
+    }
+
+    /// Ids for splitting `region` at `split_count` keys: per new Region,
+    /// its id and one peer id per peer of `region`.
+    pub fn ask_batch_split(
+        &mut self,
+        region: &metapb::Region,
+        split_count: u32,
+    ) -> Result<Vec<pdpb::SplitId>> {
+        if split_count == 0 || split_count > MAX_SPLIT_COUNT {
+            return Err(PdError::InvalidValue(format!(
+                "split count {split_count} outside 1..={MAX_SPLIT_COUNT}"
+            )));
+        }
+        if region.peers.is_empty() {
+            return Err(PdError::InvalidValue("region without peers".into()));
+        }
+        let mut ids = Vec::with_capacity(split_count as usize);
+        for _ in 0..split_count {
+            let new_region_id = self.alloc_id()?;
+            let new_peer_ids = region
+                .peers
+                .iter()
+                .map(|_| self.alloc_id())
+                .collect::<Result<Vec<u64>>>()?;
+            ids.push(pdpb::SplitId {
+                new_region_id,
+                new_peer_ids,
+            });
+        }
+        Ok(ids)
+    }
+
+    /// Takes a leader's report of a split it applied: the parent's new
+    /// shape and the new Regions go into the routing table at once.
+    pub fn report_batch_split(&mut self, regions: &[metapb::Region]) -> Result<()> {
+        let mut changed = false;
+        for r in regions {
+            changed |= self.regions.update(r) == Update::Changed;
+        }
+        tracing::info!(
+            regions = ?regions.iter().map(|r| r.id).collect::<Vec<_>>(),
+            "split reported"
+        );
+        if changed {
+            self.persist()?;
+        }
+        Ok(())
     }
 
     /// Takes a leader's report: updates the routing table (newer epoch

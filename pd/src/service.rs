@@ -61,7 +61,9 @@ with_header!(
     pdpb::RegionHeartbeatResponse,
     pdpb::GetRegionResponse,
     pdpb::ScanRegionsResponse,
-    pdpb::TsoResponse
+    pdpb::TsoResponse,
+    pdpb::AskBatchSplitResponse,
+    pdpb::ReportBatchSplitResponse
 );
 
 fn requested_cluster(h: &Option<pdpb::RequestHeader>) -> u64 {
@@ -271,6 +273,31 @@ impl<S: MetaStore> Pd for PdService<S> {
                 first: c.tso(count, now_ms())?,
                 count,
             })
+        })
+    }
+
+    async fn ask_batch_split(
+        &self,
+        req: Request<pdpb::AskBatchSplitRequest>,
+    ) -> std::result::Result<Response<pdpb::AskBatchSplitResponse>, Status> {
+        let req = req.into_inner();
+        self.call("ask_batch_split", &req.header, |c| {
+            let region = req.region.unwrap_or_default();
+            Ok(pdpb::AskBatchSplitResponse {
+                header: None,
+                ids: c.ask_batch_split(&region, req.split_count)?,
+            })
+        })
+    }
+
+    async fn report_batch_split(
+        &self,
+        req: Request<pdpb::ReportBatchSplitRequest>,
+    ) -> std::result::Result<Response<pdpb::ReportBatchSplitResponse>, Status> {
+        let req = req.into_inner();
+        self.call("report_batch_split", &req.header, |c| {
+            c.report_batch_split(&req.regions)?;
+            Ok(pdpb::ReportBatchSplitResponse::default())
         })
     }
 }

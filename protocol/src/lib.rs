@@ -67,7 +67,8 @@ raw_response!(
     kvrpcpb::RawBatchPutResponse,
     kvrpcpb::RawDeleteResponse,
     kvrpcpb::RawDeleteRangeResponse,
-    kvrpcpb::RawScanResponse
+    kvrpcpb::RawScanResponse,
+    kvrpcpb::SplitRegionResponse
 );
 
 /// A raw request that can travel in a [`kvrpcpb::BatchCommandsRequest`],
@@ -106,6 +107,7 @@ batch_command! {
     RawDeleteRequest => RawDeleteResponse, RawDelete;
     RawDeleteRangeRequest => RawDeleteRangeResponse, RawDeleteRange;
     RawScanRequest => RawScanResponse, RawScan;
+    SplitRegionRequest => SplitRegionResponse, SplitRegion;
 }
 
 /// Accepted connections of a gRPC server, with Nagle's algorithm off.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context as _};
 use clap::{Args, Subcommand};
 use kv::client::{ClientOptions, RawClient};
-use kv::pd_client::{PdClient, RpcPdClient};
+use kv::pd_client::{PdClient, RegionRoute, RpcPdClient};
 use protocol::metapb::PeerRole;
 use serde_json::{json, Value};
 
@@ -46,6 +46,9 @@ pub enum CtlCommand {
     Regions,
     /// Print a fresh timestamp from PD's timestamp oracle.
     Tso,
+    /// Split the Region holding KEY so that a Region starts at KEY, and
+    /// print the Regions that cover the old one.
+    Split { key: String },
     /// Raw key-value operations.
     #[command(subcommand)]
     Raw(RawCommand),
@@ -137,15 +140,32 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        CtlCommand::Split { key } => {
+            let client = raw_client(pd, args.timeout);
+            let regions = client.split_region(codec.decode(&key)?).await?;
+            let routes: Vec<RegionRoute> = regions
+                .into_iter()
+                .map(|region| RegionRoute {
+                    region,
+                    leader: None,
+                })
+                .collect();
+            print_regions(&routes, args.json)?;
+            Ok(ExitCode::SUCCESS)
+        }
         CtlCommand::Raw(cmd) => {
-            let opts = ClientOptions {
-                timeout: args.timeout,
-                ..ClientOptions::default()
-            };
-            let client = RawClient::new(pd, opts);
+            let client = raw_client(pd, args.timeout);
             raw(&client, cmd, &codec, args.json).await
         }
     }
+}
+
+fn raw_client(pd: Arc<RpcPdClient>, timeout: Duration) -> RawClient {
+    let opts = ClientOptions {
+        timeout,
+        ..ClientOptions::default()
+    };
+    RawClient::new(pd, opts)
 }
 
 async fn stores(pd: &RpcPdClient, as_json: bool) -> anyhow::Result<ExitCode> {
@@ -190,6 +210,11 @@ async fn stores(pd: &RpcPdClient, as_json: bool) -> anyhow::Result<ExitCode> {
 
 async fn regions(pd: &RpcPdClient, as_json: bool) -> anyhow::Result<ExitCode> {
     let routes = pd.scan_regions(vec![], vec![], 0).await?;
+    print_regions(&routes, as_json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_regions(routes: &[RegionRoute], as_json: bool) -> anyhow::Result<()> {
     if as_json {
         let list: Vec<Value> = routes
             .iter()
@@ -209,13 +234,13 @@ async fn regions(pd: &RpcPdClient, as_json: bool) -> anyhow::Result<ExitCode> {
             "{}",
             serde_json::to_string_pretty(&json!({ "count": list.len(), "regions": list }))?
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     println!(
         "{:<8} {:<20} {:<20} {:<9} {:<8} PEERS (id@store)",
         "ID", "START", "END", "EPOCH", "LEADER"
     );
-    for r in &routes {
+    for r in routes {
         let e = r.region.region_epoch.clone().unwrap_or_default();
         let key = |k: &[u8]| {
             if k.is_empty() {
@@ -250,7 +275,7 @@ async fn regions(pd: &RpcPdClient, as_json: bool) -> anyhow::Result<ExitCode> {
             peers.join(" ")
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 async fn raw(

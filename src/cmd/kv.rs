@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::Args;
 use kv::server::{NodeConfig, NodeHandle};
 
-use super::{parse_duration, shutdown_signal};
+use super::{parse_bytes, parse_duration, shutdown_signal};
 
 /// Flags of `strata kv`.
 #[derive(Args, Debug)]
@@ -35,6 +35,12 @@ pub struct KvArgs {
     /// How long to keep trying to reach PD at start-up.
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
     pub pd_timeout: Duration,
+    /// A Region with more data than this is split (e.g. 256KiB, 96MiB).
+    #[arg(long, value_name = "SIZE", default_value = "96MiB", value_parser = parse_bytes)]
+    pub region_split_size: u64,
+    /// A Region with more keys than this is split.
+    #[arg(long, value_name = "N", default_value_t = 960_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub region_split_keys: u64,
 }
 
 impl KvArgs {
@@ -45,6 +51,8 @@ impl KvArgs {
         cfg.status = self.status.clone();
         cfg.tick = self.raft_tick;
         cfg.pd_wait = self.pd_timeout;
+        cfg.store.region_split_size = self.region_split_size;
+        cfg.store.region_split_keys = self.region_split_keys;
         cfg
     }
 }

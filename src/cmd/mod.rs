@@ -34,3 +34,12 @@ pub async fn shutdown_signal() {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}"))
 }
+
+/// Parses a byte size such as `256KiB`, `96MiB` or `1000000`; zero is refused.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let size: bytesize::ByteSize = s.parse().map_err(|e| format!("invalid size {s:?}: {e}"))?;
+    if size.as_u64() == 0 {
+        return Err(format!("invalid size {s:?}: must be more than 0 bytes"));
+    }
+    Ok(size.as_u64())
+}

@@ -111,10 +111,15 @@ pub struct Cluster {
 impl Cluster {
     /// Starts PD and `n` stores on loopback ports chosen by the OS.
     pub fn start(dir: &Path, n: usize) -> Cluster {
+        Cluster::start_with(dir, n, &[])
+    }
+
+    /// Starts PD and `n` stores, each with extra flags.
+    pub fn start_with(dir: &Path, n: usize, store_flags: &[&str]) -> Cluster {
         let pd = start_pd(dir);
         let mut stores = Vec::new();
         for i in 0..n {
-            stores.push(start_store(dir, &pd.addr, i));
+            stores.push(start_store_with(dir, &pd.addr, i, store_flags));
         }
         Cluster {
             dir: dir.to_path_buf(),
@@ -143,8 +148,13 @@ pub fn start_pd(dir: &Path) -> Proc {
 }
 
 pub fn start_store(dir: &Path, pd: &str, i: usize) -> Proc {
+    start_store_with(dir, pd, i, &[])
+}
+
+/// Starts store `i` with extra flags.
+pub fn start_store_with(dir: &Path, pd: &str, i: usize, extra: &[&str]) -> Proc {
     let data = dir.join(format!("store-{i}"));
-    Proc::start(&[
+    let mut args = vec![
         "kv",
         "--pd",
         pd,
@@ -152,7 +162,9 @@ pub fn start_store(dir: &Path, pd: &str, i: usize) -> Proc {
         data.to_str().unwrap(),
         "--listen",
         "127.0.0.1:0",
-    ])
+    ];
+    args.extend_from_slice(extra);
+    Proc::start(&args)
 }
 
 /// `GET http://addr/path`, returning the body.
@@ -195,6 +207,26 @@ pub fn voters_per_region(http: &str) -> Vec<usize> {
                         .as_array()
                         .map(|p| p.iter().filter(|p| p["role"] == "Voter").count())
                         .unwrap_or(0)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Regions as PD's HTTP API reports them, in key order: (id, start, end)
+/// with keys in upper-case hex.
+pub fn region_ranges(http: &str) -> Vec<(u64, String, String)> {
+    let v = http_get(http, "/api/v1/regions");
+    v["regions"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .map(|r| {
+                    (
+                        r["id"].as_u64().unwrap_or(0),
+                        r["start_key"].as_str().unwrap_or("").to_string(),
+                        r["end_key"].as_str().unwrap_or("").to_string(),
+                    )
                 })
                 .collect()
         })

@@ -14,6 +14,7 @@ use futures::future::join_all;
 use parking_lot::Mutex;
 use protocol::errorpb::{region_error::Kind, RegionError};
 use protocol::kvrpcpb::{self, kv_client::KvClient, Context, KvPair};
+use protocol::metapb;
 
 use super::batch_conn::BatchConn;
 use protocol::{BatchCommand, RawResponse};
@@ -432,6 +433,20 @@ impl<P: PdClient> RawClient<P> {
                 None => return Ok(()),
             }
         }
+    }
+
+    /// Splits the Region holding `key` so that a Region starts at `key`;
+    /// returns the Regions that now cover the old one, in key order (just
+    /// the Region holding `key` if one already started there).
+    pub async fn split_region(&self, key: Vec<u8>) -> Result<Vec<metapb::Region>> {
+        let (r, route) = self
+            .request(&key, |ctx| kvrpcpb::SplitRegionRequest {
+                context: Some(ctx),
+                split_keys: vec![key.clone()],
+            })
+            .await?;
+        self.cache.invalidate(route.region.id);
+        Ok(r.regions)
     }
 
     /// Up to `limit` pairs of `[start, end)` in key order (0 = no limit).

@@ -22,6 +22,26 @@ pub struct StoreConfig {
     pub max_size_per_msg: u64,
     /// Append messages in flight per follower.
     pub max_inflight_msgs: usize,
+    /// Ticks between a leader's checks whether its Region took enough
+    /// writes to be measured for a split.
+    pub split_check_ticks: u64,
+    /// A Region larger than this many bytes of data is split.
+    pub region_split_size: u64,
+    /// A Region holding more than this many keys is split.
+    pub region_split_keys: u64,
+}
+
+impl StoreConfig {
+    /// Bytes written to a Region after which it is measured again (a
+    /// sixteenth of the split size, as TiKV's `region-split-check-diff`).
+    pub fn split_check_diff_bytes(&self) -> u64 {
+        (self.region_split_size / 16).max(1)
+    }
+
+    /// Keys written to a Region after which it is measured again.
+    pub fn split_check_diff_keys(&self) -> u64 {
+        (self.region_split_keys / 16).max(1)
+    }
 }
 
 impl Default for StoreConfig {
@@ -36,6 +56,9 @@ impl Default for StoreConfig {
             read_timeout_ticks: 20,
             max_size_per_msg: 1 << 20,
             max_inflight_msgs: 256,
+            split_check_ticks: 10,
+            region_split_size: 96 << 20,
+            region_split_keys: 960_000,
         }
     }
 }

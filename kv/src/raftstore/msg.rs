@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use protocol::errorpb::RegionError;
 use protocol::metapb;
+use protocol::pdpb;
 use protocol::raft_cmdpb;
 use protocol::raft_serverpb::RaftMessage;
 
@@ -19,6 +20,35 @@ pub struct WriteCommand {
     pub epoch: metapb::RegionEpoch,
     /// The mutations, applied atomically in order.
     pub requests: Vec<raft_cmdpb::Request>,
+}
+
+/// A split of one Region, with the ids PD handed out for it.
+#[derive(Debug, Clone)]
+pub struct SplitCommand {
+    /// The Region to split.
+    pub region_id: u64,
+    /// The epoch the split was planned against (version and conf_ver must
+    /// both still match when it applies: the ids depend on the peers).
+    pub epoch: metapb::RegionEpoch,
+    /// Where to cut, sorted, each strictly inside the Region.
+    pub split_keys: Vec<Vec<u8>>,
+    /// For each cut, the new Region's id and its peers' ids.
+    pub ids: Vec<pdpb::SplitId>,
+}
+
+/// A split a peer of this store applied.
+#[derive(Debug, Clone)]
+pub struct SplitApplied {
+    /// The token of the proposal, when this store proposed it.
+    pub token: Option<Token>,
+    /// The parent (left-most) Region and the new ones, in key order.
+    pub regions: Vec<metapb::Region>,
+    /// Ids of the new Regions this store must create a peer for (a Region
+    /// whose peer here was already created or destroyed is left out).
+    pub create: Vec<u64>,
+    /// Whether the parent's peer here was the leader: its new peers then
+    /// campaign at once instead of waiting for an election timeout.
+    pub was_leader: bool,
 }
 
 /// A linearizable read of one Region: keys to check against its range.
@@ -61,6 +91,20 @@ pub struct RegionHeartbeat {
 pub enum PdTask {
     /// Send a Region heartbeat.
     RegionHeartbeat(RegionHeartbeat),
+    /// The leader applied a split: report the new layout to PD.
+    ReportSplit(Vec<metapb::Region>),
+    /// The Region took enough writes since its last check that it may have
+    /// outgrown the split limits: measure it and split it if so.
+    SplitCheck(SplitCheck),
+}
+
+/// A request to measure a Region for a split.
+#[derive(Debug, Clone)]
+pub struct SplitCheck {
+    /// The Region as the leader sees it.
+    pub region: metapb::Region,
+    /// Keys written since the last check (a hint for the key limit).
+    pub written_keys: u64,
 }
 
 /// Everything a round of the store produced, for the IO layer to carry out
@@ -76,6 +120,8 @@ pub struct Output<S> {
     pub reads: Vec<(Token, Result<ReadView<S>, RegionError>)>,
     /// Reports for PD.
     pub pd_tasks: Vec<PdTask>,
+    /// Splits applied this round (their new peers exist by now).
+    pub splits: Vec<SplitApplied>,
 }
 
 impl<S> Default for Output<S> {
@@ -86,6 +132,7 @@ impl<S> Default for Output<S> {
             writes: Vec::new(),
             reads: Vec::new(),
             pd_tasks: Vec::new(),
+            splits: Vec::new(),
         }
     }
 }
@@ -98,6 +145,7 @@ impl<S> Output<S> {
             && self.writes.is_empty()
             && self.reads.is_empty()
             && self.pd_tasks.is_empty()
+            && self.splits.is_empty()
     }
 }
 
@@ -110,4 +158,5 @@ pub(crate) struct Outbox {
     /// Reads whose ReadIndex is applied, with the Region to read.
     pub reads: Vec<(Token, Result<metapb::Region, RegionError>)>,
     pub pd_tasks: Vec<PdTask>,
+    pub splits: Vec<SplitApplied>,
 }

@@ -29,8 +29,8 @@ use protocol::errorpb::RegionError;
 use protocol::metapb::{self, PeerRole};
 use protocol::pdpb::{ChangePeer, ChangePeerType};
 use protocol::raft_cmdpb::{
-    change_peer_request::ChangeType, request::Cmd, AdminRequest, ChangePeerRequest, ColumnFamily,
-    RaftCmdRequest,
+    change_peer_request::ChangeType, request::Cmd, AdminRequest, BatchSplitRequest,
+    ChangePeerRequest, ColumnFamily, RaftCmdRequest, SplitRequest,
 };
 use protocol::raft_serverpb::RaftMessage;
 use raft::eraftpb::MessageType;
@@ -42,8 +42,11 @@ use rand_chacha::ChaCha8Rng;
 
 use super::config::StoreConfig;
 use super::logger::peer_logger;
-use super::msg::{Outbox, ReadCommand, RegionHeartbeat, Token, WriteCommand};
-use super::storage::{decode_raft, encode_raft, PeerStorage};
+use super::msg::{
+    Outbox, PdTask, ReadCommand, RegionHeartbeat, SplitApplied, SplitCheck, SplitCommand, Token,
+    WriteCommand,
+};
+use super::storage::{decode_raft, encode_raft, init_split_region, PeerStorage};
 use crate::engine::{Cf, Engine, WriteBatch};
 use crate::error::Result;
 use crate::keys;
@@ -108,6 +111,20 @@ pub struct Peer<E: Engine> {
     removed: bool,
     /// The tick until which this leader may serve reads without a round.
     lease_until: Option<u64>,
+    /// The tick before which this peer refuses votes (see `refuses_vote`).
+    refuse_votes_until: u64,
+    /// The Regions the last split created: a request refused for a stale
+    /// epoch learns them too, so the client need not ask PD.
+    siblings: Vec<metapb::Region>,
+    /// Data written (applied) since the Region was last measured for a split.
+    written_bytes: u64,
+    written_keys: u64,
+    /// Measure the Region at the next check whatever was written (set when
+    /// the peer becomes leader: a restart forgets what was written before).
+    split_check_due: bool,
+    split_check_ticks: u64,
+    split_diff_bytes: u64,
+    split_diff_keys: u64,
     election_ticks: u64,
     gc_ticks: u64,
     pd_heartbeat_ticks: u64,
@@ -173,6 +190,14 @@ impl<E: Engine> Peer<E> {
             compact_due: None,
             removed: false,
             lease_until: None,
+            refuse_votes_until: cfg.election_ticks as u64,
+            siblings: Vec::new(),
+            written_bytes: 0,
+            written_keys: 0,
+            split_check_due: false,
+            split_check_ticks: cfg.split_check_ticks.max(1),
+            split_diff_bytes: cfg.split_check_diff_bytes(),
+            split_diff_keys: cfg.split_check_diff_keys(),
             election_ticks: cfg.election_ticks as u64,
             gc_ticks: cfg.raft_log_gc_ticks.max(1),
             pd_heartbeat_ticks: cfg.pd_heartbeat_ticks.max(1),
@@ -257,6 +282,30 @@ impl<E: Engine> Peer<E> {
         region_error::not_leader(self.region().id, self.leader())
     }
 
+    /// The Region's current shape (and its split siblings), for a request
+    /// routed with a stale epoch.
+    fn epoch_error(&self) -> RegionError {
+        let mut current = Vec::with_capacity(1 + self.siblings.len());
+        current.push(self.region().clone());
+        current.extend(self.siblings.iter().cloned());
+        region_error::epoch_not_match(current)
+    }
+
+    /// Lets a peer vote at once. Only for peers of a Region a split just
+    /// created: its Raft group is new, so no earlier incarnation of this
+    /// peer can have promised a leader anything.
+    pub(crate) fn allow_votes_now(&mut self) {
+        self.refuse_votes_until = 0;
+    }
+
+    /// Starts an election now (the new Regions of a split on the store
+    /// whose parent peer led: the leader is likely to stay put).
+    pub(crate) fn campaign(&mut self) -> Result<()> {
+        self.raw.campaign()?;
+        self.after_raft_call();
+        Ok(())
+    }
+
     /// Whether raft-rs has work for a round.
     pub fn has_ready(&self) -> bool {
         self.raw.has_ready()
@@ -281,6 +330,7 @@ impl<E: Engine> Peer<E> {
         self.raw.raft.set_randomized_election_timeout(timeout);
         if self.is_leader() {
             self.heartbeat_due = true;
+            self.split_check_due = true;
         } else if was_leader {
             // Reads waiting on a ReadIndex of the old term can no longer be
             // confirmed by this peer.
@@ -293,12 +343,11 @@ impl<E: Engine> Peer<E> {
         }
     }
 
-    /// Feeds a Raft message from another peer.
-    pub fn step(&mut self, msg: RaftMessage) -> Result<()> {
-        if let Some(from) = msg.from_peer {
+    /// Feeds a Raft message from another peer (`from`, when it says).
+    pub fn step(&mut self, from: Option<metapb::Peer>, m: Message) -> Result<()> {
+        if let Some(from) = from {
             self.peer_cache.entry(from.id).or_insert(from);
         }
-        let m: Message = decode_raft(&msg.message)?;
         if self.refuses_vote(&m) {
             return Ok(());
         }
@@ -318,7 +367,7 @@ impl<E: Engine> Peer<E> {
             MessageType::MsgRequestVote | MessageType::MsgRequestPreVote
         );
         let transfer = m.context.as_ref() == raft::CAMPAIGN_TRANSFER;
-        vote && !transfer && self.ticks < self.election_ticks
+        vote && !transfer && self.ticks < self.refuse_votes_until
     }
 
     /// Whether this leader may serve a read at its commit index right now.
@@ -345,6 +394,26 @@ impl<E: Engine> Peer<E> {
         if self.is_leader() && (hb_due || self.heartbeat_due) {
             self.report_heartbeat(outbox);
         }
+        if self.is_leader() && self.ticks % self.split_check_ticks == 0 {
+            self.maybe_check_split(outbox);
+        }
+    }
+
+    /// Asks for the Region to be measured once it took enough writes.
+    fn maybe_check_split(&mut self, outbox: &mut Outbox) {
+        let due = self.split_check_due
+            || self.written_bytes >= self.split_diff_bytes
+            || self.written_keys >= self.split_diff_keys;
+        if !due || !self.is_initialized() {
+            return;
+        }
+        outbox.pd_tasks.push(PdTask::SplitCheck(SplitCheck {
+            region: self.region().clone(),
+            written_keys: self.written_keys,
+        }));
+        self.split_check_due = false;
+        self.written_bytes = 0;
+        self.written_keys = 0;
     }
 
     fn report_heartbeat(&mut self, outbox: &mut Outbox) {
@@ -421,7 +490,7 @@ impl<E: Engine> Peer<E> {
 
     fn check_version(&self, version: u64) -> std::result::Result<(), RegionError> {
         if version != version_of(self.region().region_epoch.as_ref()) {
-            return Err(region_error::epoch_not_match(vec![self.region().clone()]));
+            return Err(self.epoch_error());
         }
         Ok(())
     }
@@ -435,21 +504,6 @@ impl<E: Engine> Peer<E> {
         }
     }
 
-    fn check_range(&self, start: &[u8], end: &[u8]) -> std::result::Result<(), RegionError> {
-        let r = self.region();
-        self.check_key(start)?;
-        let end_ok = match (end.is_empty(), r.end_key.is_empty()) {
-            (_, true) => true,
-            (true, false) => false,
-            (false, false) => end <= r.end_key.as_slice(),
-        };
-        if end_ok {
-            Ok(())
-        } else {
-            Err(region_error::key_not_in_region(end, r))
-        }
-    }
-
     fn check_write(&self, cmd: &WriteCommand) -> std::result::Result<(), RegionError> {
         if !self.is_leader() {
             return Err(self.not_leader());
@@ -459,7 +513,8 @@ impl<E: Engine> Peer<E> {
             match &r.cmd {
                 Some(Cmd::Put(p)) => self.check_key(&p.key)?,
                 Some(Cmd::Delete(d)) => self.check_key(&d.key)?,
-                Some(Cmd::DeleteRange(d)) => self.check_range(&d.start_key, &d.end_key)?,
+                // A range may run past the Region: it is clamped when applied.
+                Some(Cmd::DeleteRange(d)) => self.check_key(&d.start_key)?,
                 None => {}
             }
         }
@@ -478,6 +533,74 @@ impl<E: Engine> Peer<E> {
             requests: cmd.requests,
             admin: None,
         };
+        self.propose_cmd(token, req, outbox);
+    }
+
+    /// Whether a split planned against `epoch` at these cuts still fits
+    /// the Region: same version and membership (the new peers' ids follow
+    /// the peers), cuts strictly increasing and strictly inside the Region.
+    fn check_split(
+        &self,
+        epoch: Option<&metapb::RegionEpoch>,
+        cuts: &[SplitRequest],
+    ) -> std::result::Result<(), RegionError> {
+        let region = self.region();
+        let current = region.region_epoch.clone().unwrap_or_default();
+        let planned = epoch.cloned().unwrap_or_default();
+        if planned.version != current.version || planned.conf_ver != current.conf_ver {
+            return Err(self.epoch_error());
+        }
+        let mut prev: &[u8] = &region.start_key;
+        for cut in cuts {
+            let key = cut.split_key.as_slice();
+            if key <= prev || !keys::in_range(key, &region.start_key, &region.end_key) {
+                return Err(region_error::key_not_in_region(key, region));
+            }
+            if cut.new_peer_ids.len() != region.peers.len() {
+                return Err(self.epoch_error());
+            }
+            prev = key;
+        }
+        Ok(())
+    }
+
+    /// Proposes a split; it completes once applied (see `apply_split`).
+    pub(crate) fn propose_split(&mut self, token: Token, cmd: SplitCommand, outbox: &mut Outbox) {
+        let cuts: Vec<SplitRequest> = cmd
+            .split_keys
+            .into_iter()
+            .zip(cmd.ids)
+            .map(|(split_key, ids)| SplitRequest {
+                split_key,
+                new_region_id: ids.new_region_id,
+                new_peer_ids: ids.new_peer_ids,
+            })
+            .collect();
+        let checked = if !self.is_leader() {
+            Err(self.not_leader())
+        } else if cuts.is_empty() {
+            Err(region_error::key_not_in_region(&[], self.region()))
+        } else {
+            self.check_split(Some(&cmd.epoch), &cuts)
+        };
+        if let Err(e) = checked {
+            outbox.writes.push((token, Err(e)));
+            return;
+        }
+        let req = RaftCmdRequest {
+            region_id: cmd.region_id,
+            region_epoch: Some(cmd.epoch),
+            requests: vec![],
+            admin: Some(AdminRequest {
+                change_peers: vec![],
+                splits: Some(BatchSplitRequest { requests: cuts }),
+            }),
+        };
+        self.propose_cmd(token, req, outbox);
+    }
+
+    /// Proposes a command and tracks it until its entry applies.
+    fn propose_cmd(&mut self, token: Token, req: RaftCmdRequest, outbox: &mut Outbox) {
         let result = self.raw.propose(vec![], req.encode_to_vec());
         self.after_raft_call();
         match result {
@@ -516,8 +639,9 @@ impl<E: Engine> Peer<E> {
             for k in &cmd.keys {
                 self.check_key(k)?;
             }
-            if let Some((s, e)) = &cmd.range {
-                self.check_range(s, e)?;
+            // A range may run past the Region: the reader clamps it.
+            if let Some((start, _)) = &cmd.range {
+                self.check_key(start)?;
             }
             Ok(())
         };
@@ -570,6 +694,7 @@ impl<E: Engine> Peer<E> {
                     change_type: change_type as i32,
                     peer: Some(target.clone()),
                 }],
+                splits: None,
             }),
         };
         self.peer_cache.insert(target.id, target);
@@ -723,7 +848,7 @@ impl<E: Engine> Peer<E> {
                 let r = if v == version {
                     Ok(region.clone())
                 } else {
-                    Err(region_error::epoch_not_match(vec![region.clone()]))
+                    Err(self.epoch_error())
                 };
                 outbox.reads.push((t, r));
             }
@@ -772,7 +897,7 @@ impl<E: Engine> Peer<E> {
         for e in entries {
             let result = match e.get_entry_type() {
                 EntryType::EntryNormal if e.data.is_empty() => Ok(()),
-                EntryType::EntryNormal => self.apply_command(&e, wb)?,
+                EntryType::EntryNormal => self.apply_command(&e, outbox, wb)?,
                 EntryType::EntryConfChangeV2 => self.apply_conf_change(&e, wb)?,
                 EntryType::EntryConfChange => {
                     // Never proposed by Strata; raft-rs would only replay ours as V2.
@@ -810,9 +935,18 @@ impl<E: Engine> Peer<E> {
     fn apply_command(
         &mut self,
         e: &Entry,
+        outbox: &mut Outbox,
         wb: &mut WriteBatch,
     ) -> Result<std::result::Result<(), RegionError>> {
         let cmd = RaftCmdRequest::decode(e.data.as_ref())?;
+        if let Some(splits) = cmd.admin.as_ref().and_then(|a| a.splits.as_ref()) {
+            let token = self
+                .proposals
+                .front()
+                .filter(|p| p.index == e.index && p.term == e.term)
+                .map(|p| p.token);
+            return self.apply_split(token, cmd.region_epoch.as_ref(), splits, outbox, wb);
+        }
         if let Err(err) = self.check_version(version_of(cmd.region_epoch.as_ref())) {
             return Ok(Err(err));
         }
@@ -820,7 +954,7 @@ impl<E: Engine> Peer<E> {
             let checked = match &r.cmd {
                 Some(Cmd::Put(p)) => self.check_key(&p.key),
                 Some(Cmd::Delete(d)) => self.check_key(&d.key),
-                Some(Cmd::DeleteRange(d)) => self.check_range(&d.start_key, &d.end_key),
+                Some(Cmd::DeleteRange(d)) => self.check_key(&d.start_key),
                 None => Ok(()),
             };
             if let Err(err) = checked {
@@ -830,19 +964,100 @@ impl<E: Engine> Peer<E> {
         let region_end = self.region().end_key.clone();
         for r in cmd.requests {
             match r.cmd {
-                Some(Cmd::Put(p)) => wb.put(cf_of(p.cf), p.key, p.value),
+                Some(Cmd::Put(p)) => {
+                    self.written_bytes += (p.key.len() + p.value.len()) as u64;
+                    self.written_keys += 1;
+                    wb.put(cf_of(p.cf), p.key, p.value)
+                }
                 Some(Cmd::Delete(d)) => wb.delete(cf_of(d.cf), d.key),
                 Some(Cmd::DeleteRange(d)) => {
-                    let end = if d.end_key.is_empty() {
-                        region_end.clone()
-                    } else {
-                        d.end_key
-                    };
+                    let end = keys::clamp_end(&d.end_key, &region_end);
                     wb.delete_range(cf_of(d.cf), d.start_key, keys::data_end(&end));
                 }
                 None => {}
             }
         }
+        Ok(Ok(()))
+    }
+
+    /// Applies a split on this replica: the parent keeps the left-most
+    /// part, each cut starts a new Region on the same stores, and every
+    /// resulting Region's version grows by the number of cuts. The new
+    /// Regions' state goes into the same batch as the parent's, so the
+    /// split is atomic; the store creates their peers after the round.
+    fn apply_split(
+        &mut self,
+        token: Option<Token>,
+        epoch: Option<&metapb::RegionEpoch>,
+        splits: &BatchSplitRequest,
+        outbox: &mut Outbox,
+        wb: &mut WriteBatch,
+    ) -> Result<std::result::Result<(), RegionError>> {
+        let cuts = &splits.requests;
+        if cuts.is_empty() {
+            return Ok(Ok(()));
+        }
+        if let Err(e) = self.check_split(epoch, cuts) {
+            return Ok(Err(e));
+        }
+        let parent = self.region().clone();
+        let mut epoch = parent.region_epoch.clone().unwrap_or_default();
+        epoch.version += cuts.len() as u64;
+        let mut regions = Vec::with_capacity(cuts.len() + 1);
+        regions.push(metapb::Region {
+            end_key: cuts[0].split_key.clone(),
+            region_epoch: Some(epoch.clone()),
+            ..parent.clone()
+        });
+        let mut create = Vec::new();
+        for (i, cut) in cuts.iter().enumerate() {
+            let end_key = cuts
+                .get(i + 1)
+                .map(|c| c.split_key.clone())
+                .unwrap_or_else(|| parent.end_key.clone());
+            let peers = parent
+                .peers
+                .iter()
+                .zip(&cut.new_peer_ids)
+                .map(|(p, id)| metapb::Peer {
+                    id: *id,
+                    ..p.clone()
+                })
+                .collect();
+            let region = metapb::Region {
+                id: cut.new_region_id,
+                start_key: cut.split_key.clone(),
+                end_key,
+                region_epoch: Some(epoch.clone()),
+                peers,
+            };
+            if init_split_region(self.raw.store().engine(), &region, wb)? {
+                create.push(region.id);
+            }
+            regions.push(region);
+        }
+        let cs = self.raw.store().conf_state().clone();
+        self.raw.mut_store().set_region(regions[0].clone(), cs, wb);
+        self.siblings = regions[1..].to_vec();
+        self.written_bytes = 0;
+        self.written_keys = 0;
+        self.heartbeat_due = true;
+        tracing::info!(
+            region = parent.id,
+            keys = ?cuts.iter().map(|c| keys::fmt_key(&c.split_key)).collect::<Vec<_>>(),
+            new = ?cuts.iter().map(|c| c.new_region_id).collect::<Vec<_>>(),
+            "region split"
+        );
+        let was_leader = self.is_leader();
+        if was_leader {
+            outbox.pd_tasks.push(PdTask::ReportSplit(regions.clone()));
+        }
+        outbox.splits.push(SplitApplied {
+            token,
+            regions,
+            create,
+            was_leader,
+        });
         Ok(Ok(()))
     }
 

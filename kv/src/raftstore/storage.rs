@@ -100,6 +100,37 @@ pub fn write_initial_state(wb: &mut WriteBatch, region: &metapb::Region) {
     wb.put(Cf::Raft, keys::hard_state_key(region.id), encode_pb(&hs));
 }
 
+/// Stages the initial state of a Region a split creates on this store.
+/// Returns false, staging nothing, when the store already holds state of
+/// its own for that Region: a snapshot of it arrived first, or its peer
+/// here was created and destroyed since. A peer of it that exists only
+/// uninitialized may have voted already: its term and vote are kept, so
+/// no term goes backwards.
+pub fn init_split_region<E: Engine>(
+    engine: &E,
+    region: &metapb::Region,
+    wb: &mut WriteBatch,
+) -> Result<bool> {
+    if engine
+        .get(Cf::Raft, &keys::region_state_key(region.id))?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    write_initial_state(wb, region);
+    if let Some(b) = engine.get(Cf::Raft, &keys::hard_state_key(region.id))? {
+        let old: HardState = decode_pb(&b)?;
+        if old.term > RAFT_INIT_LOG_TERM {
+            let mut hs = HardState::default();
+            hs.term = old.term;
+            hs.vote = old.vote;
+            hs.commit = RAFT_INIT_LOG_INDEX;
+            wb.put(Cf::Raft, keys::hard_state_key(region.id), encode_pb(&hs));
+        }
+    }
+    Ok(true)
+}
+
 /// Writes a Region's shape and Raft membership.
 pub fn write_region_state(wb: &mut WriteBatch, region: &metapb::Region, cs: &ConfState) {
     let state = RegionLocalState {
@@ -183,6 +214,16 @@ impl<E: Engine> PeerStorage<E> {
     /// Whether the peer holds the Region's data.
     pub fn is_initialized(&self) -> bool {
         self.initialized
+    }
+
+    /// The Raft membership as last applied.
+    pub fn conf_state(&self) -> &ConfState {
+        &self.conf_state
+    }
+
+    /// The store's engine.
+    pub fn engine(&self) -> &E {
+        &self.engine
     }
 
     /// The index of the last applied entry.

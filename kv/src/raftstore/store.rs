@@ -21,13 +21,15 @@ use std::sync::Arc;
 use prost::Message as _;
 use protocol::metapb;
 use protocol::pdpb::ChangePeer;
-use protocol::raft_serverpb::{PeerState, RaftMessage, RegionLocalState, StoreIdent};
+use protocol::raft_serverpb::{PeerState, RaftMessage, RegionLocalState, SnapshotData, StoreIdent};
 use raft::eraftpb::MessageType;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::config::StoreConfig;
-use super::msg::{Outbox, Output, ReadCommand, ReadView, Token, WriteCommand};
+use super::msg::{
+    Outbox, Output, ReadCommand, ReadView, SplitApplied, SplitCommand, Token, WriteCommand,
+};
 use super::peer::Peer;
 use super::storage::{clear_data, decode_raft, write_initial_state};
 use crate::engine::{Cf, Engine, WriteBatch};
@@ -43,7 +45,17 @@ pub struct Store<E: Engine> {
     peers: BTreeMap<u64, Peer<E>>,
     rng: ChaCha8Rng,
     outbox: Outbox,
+    /// Ticks since the store opened.
+    ticks: u64,
+    /// Messages for Regions this store cannot create a peer for yet,
+    /// because a peer here still covers their range: usually the new
+    /// Regions of a split this store has not applied yet. Replayed when a
+    /// split creates their peers, dropped after an election timeout.
+    deferred: Vec<(u64, RaftMessage)>,
 }
+
+/// Most messages kept waiting for a split to apply.
+const MAX_DEFERRED: usize = 4096;
 
 /// Reads the store's identity from its engine, if it has one.
 pub fn load_store_ident<E: Engine>(engine: &E) -> Result<Option<StoreIdent>> {
@@ -86,6 +98,15 @@ pub fn bootstrap_region<E: Engine>(engine: &E, region: &metapb::Region) -> Resul
     Ok(engine.write(&wb, true)?)
 }
 
+/// The key range of the Region a snapshot message carries, if it is one.
+fn snapshot_range(m: &raft::eraftpb::Message) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    if m.get_msg_type() != MessageType::MsgSnapshot {
+        return Ok(None);
+    }
+    let data = SnapshotData::decode(m.get_snapshot().get_data())?;
+    Ok(data.region.map(|r| (r.start_key, r.end_key)))
+}
+
 /// Whether a Raft message may create a peer that does not exist yet: only
 /// messages a leader or candidate sends to a member of its group.
 fn may_create_peer(t: MessageType) -> bool {
@@ -109,6 +130,8 @@ impl<E: Engine> Store<E> {
             peers: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             outbox: Outbox::default(),
+            ticks: 0,
+            deferred: Vec::new(),
         };
         let (start, end) = keys::region_meta_range();
         let mut states = Vec::new();
@@ -184,25 +207,41 @@ impl<E: Engine> Store<E> {
             return Ok(());
         }
         let region_id = msg.region_id;
-        if let Some(peer) = self.peers.get_mut(&region_id) {
-            if peer.meta().id != to.id {
+        let m: raft::eraftpb::Message = decode_raft(&msg.message)?;
+        if let Some(peer_id) = self.peers.get(&region_id).map(|p| p.meta().id) {
+            if peer_id != to.id {
                 tracing::debug!(
                     region = region_id,
                     "raft message for another peer id dropped"
                 );
                 return Ok(());
             }
-            return peer.step(msg);
+            if let Some((start, end)) = snapshot_range(&m)? {
+                if self.overlaps_other(region_id, &start, &end) {
+                    tracing::debug!(
+                        region = region_id,
+                        "snapshot overlapping another region's peer dropped"
+                    );
+                    return Ok(());
+                }
+            }
+            return match self.peers.get_mut(&region_id) {
+                Some(peer) => peer.step(msg.from_peer, m),
+                None => Ok(()),
+            };
         }
-        let m: raft::eraftpb::Message = decode_raft(&msg.message)?;
         if !may_create_peer(m.get_msg_type()) || self.is_tombstone(region_id)? {
             return Ok(());
         }
-        if self.overlaps_existing(&msg.start_key, &msg.end_key) {
+        if self.overlaps_other(region_id, &msg.start_key, &msg.end_key) {
             tracing::debug!(
                 region = region_id,
-                "message for a range this store already serves dropped"
+                "message for a range this store still serves deferred"
             );
+            if self.deferred.len() >= MAX_DEFERRED {
+                self.deferred.remove(0);
+            }
+            self.deferred.push((self.ticks, msg));
             return Ok(());
         }
         tracing::info!(
@@ -217,7 +256,7 @@ impl<E: Engine> Store<E> {
         };
         self.add_peer(shell, to)?;
         match self.peers.get_mut(&region_id) {
-            Some(peer) => peer.step(msg),
+            Some(peer) => peer.step(msg.from_peer, m),
             None => Ok(()),
         }
     }
@@ -236,8 +275,13 @@ impl<E: Engine> Store<E> {
         )
     }
 
-    fn overlaps_existing(&self, start: &[u8], end: &[u8]) -> bool {
-        self.peers.values().filter(|p| p.is_initialized()).any(|p| {
+    /// Whether an initialized peer of a Region other than `region_id`
+    /// covers part of `[start, end)`.
+    fn overlaps_other(&self, region_id: u64, start: &[u8], end: &[u8]) -> bool {
+        self.peers.iter().any(|(id, p)| {
+            if *id == region_id || !p.is_initialized() {
+                return false;
+            }
             let r = p.region();
             let starts_before_end = end.is_empty() || r.start_key.as_slice() < end;
             let ends_after_start = r.end_key.is_empty() || start < r.end_key.as_slice();
@@ -247,15 +291,30 @@ impl<E: Engine> Store<E> {
 
     /// Advances every peer's logical clock by one tick.
     pub fn tick(&mut self) {
+        self.ticks += 1;
         for peer in self.peers.values_mut() {
             peer.tick(&mut self.outbox);
         }
+        let oldest = self.ticks.saturating_sub(self.cfg.election_ticks as u64);
+        self.deferred.retain(|(t, _)| *t >= oldest);
     }
 
     /// Proposes a write; its completion comes out of a later round.
     pub fn propose_write(&mut self, token: Token, cmd: WriteCommand) {
         match self.peers.get_mut(&cmd.region_id) {
             Some(peer) => peer.propose_write(token, cmd, &mut self.outbox),
+            None => self
+                .outbox
+                .writes
+                .push((token, Err(region_error::region_not_found(cmd.region_id)))),
+        }
+    }
+
+    /// Proposes a split; its completion comes out of a later round, with
+    /// the resulting Regions in [`Output::splits`].
+    pub fn propose_split(&mut self, token: Token, cmd: SplitCommand) {
+        match self.peers.get_mut(&cmd.region_id) {
+            Some(peer) => peer.propose_split(token, cmd, &mut self.outbox),
             None => self
                 .outbox
                 .writes
@@ -323,7 +382,51 @@ impl<E: Engine> Store<E> {
         if !wb.is_empty() {
             self.engine.write(&wb, false)?;
         }
-        Ok(self.take_output())
+        let splits = std::mem::take(&mut self.outbox.splits);
+        for split in &splits {
+            self.create_split_peers(split)?;
+        }
+        let mut out = self.take_output();
+        out.splits = splits;
+        Ok(out)
+    }
+
+    /// Starts the peers of the Regions a split created (their state is
+    /// durable by now), replacing any uninitialized peer of theirs, and
+    /// replays the messages that waited for them.
+    fn create_split_peers(&mut self, split: &SplitApplied) -> Result<()> {
+        for id in &split.create {
+            let Some(region) = split.regions.iter().find(|r| r.id == *id) else {
+                continue;
+            };
+            let Some(me) = region
+                .peers
+                .iter()
+                .find(|p| p.store_id == self.store_id)
+                .cloned()
+            else {
+                continue;
+            };
+            if self.peers.get(id).is_some_and(|p| p.is_initialized()) {
+                continue;
+            }
+            self.peers.remove(id);
+            self.add_peer(region.clone(), me)?;
+            if let Some(peer) = self.peers.get_mut(id) {
+                peer.allow_votes_now();
+                if split.was_leader {
+                    peer.campaign()?;
+                }
+            }
+            let (waiting, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred)
+                .into_iter()
+                .partition(|(_, m)| m.region_id == *id);
+            self.deferred = rest;
+            for (_, m) in waiting {
+                self.step(m)?;
+            }
+        }
+        Ok(())
     }
 
     fn destroy_removed_peers(&mut self, wb: &mut WriteBatch) {
@@ -388,6 +491,7 @@ impl<E: Engine> Store<E> {
             writes: ob.writes,
             reads,
             pd_tasks: ob.pd_tasks,
+            splits: Vec::new(),
         }
     }
 

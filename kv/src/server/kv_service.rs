@@ -8,6 +8,7 @@
 //! Hot path: each handler sends one message to the store loop and awaits one
 //! answer; a read then copies only the requested values out of the engine.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::errorpb::RegionError;
@@ -25,10 +26,12 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::split::{local_region, split_region, SplitFailure};
 use super::store_loop::{StoreMsg, StoreRouter};
 use crate::engine::{Cf, Engine, Snapshot as _};
 use crate::keys::{MAX_KEY_SIZE, MAX_VALUE_SIZE};
 use crate::metrics::RequestTimer;
+use crate::pd_client::RpcPdClient;
 use crate::raftstore::{ReadCommand, ReadView, WriteCommand};
 use crate::region_error;
 
@@ -41,6 +44,7 @@ const MAX_BATCH_BYTES: usize = 48 << 20;
 pub struct KvService<E: Engine> {
     router: StoreRouter<E>,
     store_id: u64,
+    pd: Arc<RpcPdClient>,
 }
 
 impl<E: Engine> Clone for KvService<E> {
@@ -48,6 +52,7 @@ impl<E: Engine> Clone for KvService<E> {
         KvService {
             router: self.router.clone(),
             store_id: self.store_id,
+            pd: self.pd.clone(),
         }
     }
 }
@@ -113,8 +118,12 @@ fn respond<R: RawResponse, T>(outcome: Outcome<T>, fill: impl FnOnce(&mut R, T))
 
 impl<E: Engine> KvService<E> {
     /// A service over the store loop behind `router`.
-    pub fn new(router: StoreRouter<E>, store_id: u64) -> Self {
-        KvService { router, store_id }
+    pub fn new(router: StoreRouter<E>, store_id: u64, pd: Arc<RpcPdClient>) -> Self {
+        KvService {
+            router,
+            store_id,
+            pd,
+        }
     }
 
     fn route(&self, ctx: Option<Context>) -> Outcome<(u64, protocol::metapb::RegionEpoch)> {
@@ -191,15 +200,6 @@ impl<E: Engine> KvService<E> {
 
 fn engine_err(e: crate::engine::EngineError) -> Failure {
     Failure::Other(e.to_string())
-}
-
-/// `end` clamped to the Region's end (empty means unbounded on both).
-fn clamp_end(end: &[u8], region_end: &[u8]) -> Vec<u8> {
-    match (end.is_empty(), region_end.is_empty()) {
-        (true, _) => region_end.to_vec(),
-        (false, true) => end.to_vec(),
-        (false, false) => end.min(region_end).to_vec(),
-    }
 }
 
 impl<E: Engine> KvService<E> {
@@ -339,7 +339,7 @@ impl<E: Engine> KvService<E> {
             }
             let range = (req.start_key.clone(), req.end_key.clone());
             let view = self.read(req.context, vec![], Some(range)).await?;
-            let end = clamp_end(&req.end_key, &view.region.end_key);
+            let end = crate::keys::clamp_end(&req.end_key, &view.region.end_key);
             let limit = if req.limit == 0 {
                 usize::MAX
             } else {
@@ -361,6 +361,49 @@ impl<E: Engine> KvService<E> {
         respond(outcome, |r: &mut kvrpcpb::RawScanResponse, p| r.pairs = p)
     }
 
+    /// Serves one `SplitRegionRequest`: the keys are sorted and checked,
+    /// then the Region is split at all of them at once.
+    async fn handle_split_region(
+        &self,
+        req: kvrpcpb::SplitRegionRequest,
+    ) -> kvrpcpb::SplitRegionResponse {
+        let _timer = RequestTimer::new("split_region");
+        let outcome = async {
+            let (region_id, epoch) = self.route(req.context)?;
+            let mut split_keys = req.split_keys;
+            if split_keys.is_empty() {
+                return Err(Failure::Other("no split key given".into()));
+            }
+            for k in &split_keys {
+                check_key(k)?;
+            }
+            split_keys.sort();
+            split_keys.dedup();
+            let region = local_region(&self.router, region_id)
+                .await
+                .ok_or_else(|| region_error::region_not_found(region_id))?;
+            let version = region.region_epoch.as_ref().map(|e| e.version);
+            if version != Some(epoch.version) {
+                return Err(region_error::epoch_not_match(vec![region]).into());
+            }
+            // A key where a Region already starts needs no cut.
+            split_keys.retain(|k| *k != region.start_key);
+            if split_keys.is_empty() {
+                return Ok(vec![region]);
+            }
+            split_region(&self.pd, &self.router, &region, split_keys)
+                .await
+                .map_err(|e| match e {
+                    SplitFailure::Region(e) => Failure::Region(e),
+                    SplitFailure::Other(e) => Failure::Other(e),
+                })
+        }
+        .await;
+        respond(outcome, |r: &mut kvrpcpb::SplitRegionResponse, regions| {
+            r.regions = regions
+        })
+    }
+
     /// Serves one request of a batch.
     async fn execute(&self, cmd: Req) -> Resp {
         match cmd {
@@ -371,6 +414,7 @@ impl<E: Engine> KvService<E> {
             Req::RawDelete(r) => Resp::RawDelete(self.handle_raw_delete(r).await),
             Req::RawDeleteRange(r) => Resp::RawDeleteRange(self.handle_raw_delete_range(r).await),
             Req::RawScan(r) => Resp::RawScan(self.handle_raw_scan(r).await),
+            Req::SplitRegion(r) => Resp::SplitRegion(self.handle_split_region(r).await),
         }
     }
 }
@@ -475,5 +519,14 @@ impl<E: Engine> Kv for KvService<E> {
         req: Request<kvrpcpb::RawScanRequest>,
     ) -> Result<Response<kvrpcpb::RawScanResponse>, Status> {
         Ok(Response::new(self.handle_raw_scan(req.into_inner()).await))
+    }
+
+    async fn split_region(
+        &self,
+        req: Request<kvrpcpb::SplitRegionRequest>,
+    ) -> Result<Response<kvrpcpb::SplitRegionResponse>, Status> {
+        Ok(Response::new(
+            self.handle_split_region(req.into_inner()).await,
+        ))
     }
 }

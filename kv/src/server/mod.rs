@@ -5,6 +5,7 @@ mod kv_service;
 mod node;
 mod pd_worker;
 mod raft_service;
+mod split;
 mod store_loop;
 mod transport;
 

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use super::kv_service::KvService;
 use super::pd_worker;
 use super::raft_service::RaftService;
+use super::split::{SplitChecker, SplitLimits};
 use super::store_loop::{self, StoreMsg, StoreRouter};
 use super::transport::{NodeSinks, Resolver};
 use crate::engine::{Cf, Engine, RocksEngine, WriteBatch};
@@ -291,7 +292,7 @@ impl NodeHandle {
             .map_err(|e| Error::InvalidRequest(format!("cannot start store thread: {e}")))?;
 
         let (stop, stopped) = watch::channel(false);
-        let kv = KvServer::new(KvService::new(router.clone(), store_id))
+        let kv = KvServer::new(KvService::new(router.clone(), store_id, pd.clone()))
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);
         let raft = RaftTransportServer::new(RaftService::new(router.clone()))
@@ -310,6 +311,11 @@ impl NodeHandle {
                 tracing::error!("store gRPC server failed: {e}");
             }
         });
+        let limits = SplitLimits {
+            size: cfg.store.region_split_size,
+            keys: cfg.store.region_split_keys,
+        };
+        let checker = Arc::new(SplitChecker::new(engine.clone(), limits));
         let worker = tokio::spawn(pd_worker::run(
             pd.clone(),
             store_id,
@@ -317,6 +323,7 @@ impl NodeHandle {
             pd_rx,
             router.clone(),
             counts,
+            checker,
             cfg.heartbeat_interval,
             stopped.clone(),
         ));

@@ -1,5 +1,5 @@
-//! The PD worker: carries a store's heartbeats to PD and PD's operator
-//! steps back to the store loop.
+//! The PD worker: carries a store's heartbeats and split reports to PD and
+//! PD's operator steps back to the store loop, and runs split checks.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +7,7 @@ use std::time::Duration;
 use protocol::pdpb::{RegionHeartbeatRequest, StoreStats};
 use tokio::sync::{mpsc, watch};
 
+use super::split::SplitChecker;
 use super::store_loop::{StoreMsg, StoreRouter};
 use crate::engine::Engine;
 use crate::metrics::StoreCounts;
@@ -21,6 +22,7 @@ pub async fn run<E: Engine>(
     mut tasks: mpsc::UnboundedReceiver<PdTask>,
     router: StoreRouter<E>,
     counts: StoreCounts,
+    checker: Arc<SplitChecker<E>>,
     heartbeat_interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -31,7 +33,20 @@ pub async fn run<E: Engine>(
             _ = stop.changed() => return,
             task = tasks.recv() => match task {
                 Some(PdTask::RegionHeartbeat(hb)) => {
-                    tokio::spawn(region_heartbeat(pd.clone(), engine.clone(), hb, router.clone()));
+                    let keys = checker.approximate_keys(hb.region.id);
+                    tokio::spawn(region_heartbeat(pd.clone(), engine.clone(), hb, keys, router.clone()));
+                }
+                Some(PdTask::ReportSplit(regions)) => {
+                    let pd = pd.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = pd.report_batch_split(regions).await {
+                            // The new Regions' heartbeats will tell PD anyway.
+                            tracing::debug!("split report failed: {e}");
+                        }
+                    });
+                }
+                Some(PdTask::SplitCheck(check)) => {
+                    tokio::spawn(checker.clone().run(pd.clone(), router.clone(), check));
                 }
                 None => return,
             },
@@ -61,6 +76,7 @@ async fn region_heartbeat<E: Engine>(
     pd: Arc<RpcPdClient>,
     engine: E,
     hb: RegionHeartbeat,
+    approximate_keys: u64,
     router: StoreRouter<E>,
 ) {
     let region_id = hb.region.id;
@@ -73,7 +89,7 @@ async fn region_heartbeat<E: Engine>(
         leader: Some(hb.leader),
         pending_peers: hb.pending_peers,
         approximate_size,
-        approximate_keys: 0,
+        approximate_keys,
         term: hb.term,
     };
     match pd.region_heartbeat(req).await {

@@ -14,18 +14,21 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use protocol::errorpb::RegionError;
+use protocol::metapb;
 use protocol::pdpb::ChangePeer;
 use protocol::raft_serverpb::RaftMessage;
 use tokio::sync::oneshot;
 
 use crate::engine::Engine;
 use crate::metrics::{self, StoreCounts};
-use crate::raftstore::{PdTask, ReadCommand, ReadView, Store, Token, WriteCommand};
+use crate::raftstore::{PdTask, ReadCommand, ReadView, SplitCommand, Store, Token, WriteCommand};
 
 /// The answer to a write.
 pub type WriteResult = Result<(), RegionError>;
 /// The answer to a read: a view to read from, or a routing error.
 pub type ReadResult<S> = Result<ReadView<S>, RegionError>;
+/// The answer to a split: the Regions that now cover the parent, in key order.
+pub type SplitResult = Result<Vec<metapb::Region>, RegionError>;
 
 /// Input of the store loop.
 pub enum StoreMsg<E: Engine> {
@@ -35,6 +38,10 @@ pub enum StoreMsg<E: Engine> {
     Write(WriteCommand, oneshot::Sender<WriteResult>),
     /// A client read.
     Read(ReadCommand, oneshot::Sender<ReadResult<E::Snapshot>>),
+    /// A split, with ids from PD.
+    Split(SplitCommand, oneshot::Sender<SplitResult>),
+    /// The Region of this id as this store's peer sees it, if it has one.
+    QueryRegion(u64, oneshot::Sender<Option<metapb::Region>>),
     /// An operator step from PD.
     ChangePeer(u64, ChangePeer),
     /// Whether a snapshot reached a peer.
@@ -71,6 +78,7 @@ pub fn run<E: Engine, K: Sinks>(
 ) -> crate::Result<()> {
     let mut writes: HashMap<Token, oneshot::Sender<WriteResult>> = HashMap::new();
     let mut reads: HashMap<Token, oneshot::Sender<ReadResult<E::Snapshot>>> = HashMap::new();
+    let mut splits: HashMap<Token, oneshot::Sender<SplitResult>> = HashMap::new();
     let mut next_token: Token = 1;
     let mut next_tick = Instant::now() + tick;
     let round_seconds =
@@ -108,6 +116,15 @@ pub fn run<E: Engine, K: Sinks>(
                     reads.insert(t, cb);
                     store.read(t, cmd);
                 }
+                StoreMsg::Split(cmd, cb) => {
+                    let t = next_token;
+                    next_token += 1;
+                    splits.insert(t, cb);
+                    store.propose_split(t, cmd);
+                }
+                StoreMsg::QueryRegion(region_id, cb) => {
+                    let _ = cb.send(store.peer(region_id).map(|p| p.region().clone()));
+                }
                 StoreMsg::ChangePeer(region_id, change) => {
                     if let Err(e) = store.change_peer(region_id, &change) {
                         tracing::warn!(region = region_id, "operator step failed: {e}");
@@ -141,9 +158,16 @@ pub fn run<E: Engine, K: Sinks>(
         if !out.pd_tasks.is_empty() {
             sinks.pd_tasks(out.pd_tasks);
         }
+        let mut applied: HashMap<Token, Vec<metapb::Region>> = out
+            .splits
+            .into_iter()
+            .filter_map(|s| Some((s.token?, s.regions)))
+            .collect();
         for (t, r) in out.writes {
             if let Some(cb) = writes.remove(&t) {
                 let _ = cb.send(r);
+            } else if let Some(cb) = splits.remove(&t) {
+                let _ = cb.send(r.map(|()| applied.remove(&t).unwrap_or_default()));
             }
         }
         for (t, r) in out.reads {
