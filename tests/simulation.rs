@@ -37,12 +37,14 @@ use pd::meta_store::MemMetaStore;
 use pd::{Cluster, ClusterConfig};
 use protocol::errorpb::region_error::Kind;
 use protocol::metapb::{self, PeerRole};
-use protocol::pdpb::{RegionHeartbeatRequest, StoreStats};
+use protocol::pdpb::{ChangePeerType, RegionHeartbeatRequest, StoreStats};
 use protocol::raft_cmdpb::{request::Cmd, ColumnFamily, PutRequest, Request};
 use protocol::raft_serverpb::RaftMessage;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// Stores of the small cluster (the directed tests); the seeded runs add
+/// a fourth, so PD also balances and replaces replicas.
 const STORES: u64 = 3;
 const KEYS: [&[u8]; 8] = [b"a", b"d", b"g", b"k", b"n", b"q", b"u", b"x"];
 /// Write tokens at or above this are splits, not client operations.
@@ -103,6 +105,7 @@ struct InFlight {
 
 struct Sim {
     seed: u64,
+    stores: u64,
     rng: ChaCha8Rng,
     step: u64,
     nodes: Vec<Node>,
@@ -126,6 +129,8 @@ struct Sim {
     /// Splits proposed and applied (on their leader).
     splits_proposed: u64,
     splits_applied: u64,
+    /// Operator steps PD handed out: (add, remove, transfer leader).
+    steps: (u64, u64, u64),
 }
 
 fn mix(h: u64, v: u64) -> u64 {
@@ -134,10 +139,20 @@ fn mix(h: u64, v: u64) -> u64 {
 
 impl Sim {
     fn new(seed: u64) -> Sim {
-        let mut pd =
-            Cluster::open(MemMetaStore::default(), ClusterConfig::default(), 0, 1).unwrap();
+        Sim::with_stores(seed, STORES)
+    }
+
+    fn with_stores(seed: u64, stores: u64) -> Sim {
+        // Stores count as Down after 2 s of PD time (200 steps), so a
+        // crashed store's replicas are rebuilt elsewhere while it is away.
+        let cfg = ClusterConfig {
+            store_disconnect_ms: 1000,
+            max_store_down_ms: 2000,
+            ..ClusterConfig::default()
+        };
+        let mut pd = Cluster::open(MemMetaStore::default(), cfg, 0, 1).unwrap();
         let mut nodes = Vec::new();
-        for id in 1..=STORES {
+        for id in 1..=stores {
             let store = metapb::Store {
                 id,
                 address: format!("sim-{id}"),
@@ -162,6 +177,7 @@ impl Sim {
         }
         let mut sim = Sim {
             seed,
+            stores,
             rng: ChaCha8Rng::seed_from_u64(seed),
             step: 0,
             nodes,
@@ -180,8 +196,9 @@ impl Sim {
             snapshots: 0,
             splits_proposed: 0,
             splits_applied: 0,
+            steps: (0, 0, 0),
         };
-        for id in 1..=STORES {
+        for id in 1..=stores {
             sim.start(id);
         }
         sim
@@ -205,7 +222,7 @@ impl Sim {
     }
 
     fn alive(&self) -> Vec<u64> {
-        (1..=STORES)
+        (1..=self.stores)
             .filter(|id| self.nodes[(*id - 1) as usize].store.is_some())
             .collect()
     }
@@ -302,6 +319,24 @@ impl Sim {
             ),
         }
         self.trace = mix(self.trace, token * 7 + target);
+    }
+
+    /// Asks PD to move a random Region's leader to a random store (PD
+    /// refuses when that store holds no voter or an operator is pending).
+    fn issue_transfer_leader(&mut self) {
+        let regions: Vec<u64> = self
+            .pd
+            .scan_regions(b"", b"", 0)
+            .iter()
+            .map(|i| i.region.id)
+            .collect();
+        let region = regions[self.rng.random_range(0..regions.len())];
+        let store = self.rng.random_range(1..=self.stores);
+        let ok = self
+            .pd
+            .transfer_leader(region, store, self.step * MS_PER_STEP)
+            .is_ok();
+        self.trace = mix(self.trace, region * 13 + store + ok as u64);
     }
 
     /// Proposes a split of the Region holding a random key at that key,
@@ -416,9 +451,18 @@ impl Sim {
                 .pd
                 .region_heartbeat(req, self.step * MS_PER_STEP)
                 .unwrap();
-            if let Some(cp) = resp.change_peer {
-                if let Some(store) = self.nodes[(id - 1) as usize].store.as_mut() {
+            if let Some(store) = self.nodes[(id - 1) as usize].store.as_mut() {
+                if let Some(cp) = resp.change_peer {
+                    if cp.change_type == ChangePeerType::RemovePeer as i32 {
+                        self.steps.1 += 1;
+                    } else {
+                        self.steps.0 += 1;
+                    }
                     store.change_peer(resp.region_id, &cp).unwrap();
+                }
+                if let Some(to) = resp.transfer_leader.and_then(|t| t.peer) {
+                    self.steps.2 += 1;
+                    store.transfer_leader(resp.region_id, &to);
                 }
             }
         }
@@ -533,14 +577,14 @@ impl Sim {
             let victim = alive[self.rng.random_range(0..alive.len())];
             self.crash(victim);
         }
-        for id in 1..=STORES {
+        for id in 1..=self.stores {
             if self.nodes[(id - 1) as usize].store.is_none() && self.rng.random_bool(0.01) {
                 self.start(id);
                 self.trace = mix(self.trace, 2000 + id);
             }
         }
         if self.rng.random_bool(0.003) {
-            let victim = self.rng.random_range(1..=STORES);
+            let victim = self.rng.random_range(1..=self.stores);
             let until = self.step + self.rng.random_range(50..400);
             self.isolated.insert(victim, until);
             self.partitions += 1;
@@ -645,7 +689,10 @@ impl Sim {
         if chaos && self.rng.random_bool(0.004) {
             self.issue_split();
         }
-        for id in 1..=STORES {
+        if chaos && self.rng.random_bool(0.004) {
+            self.issue_transfer_leader();
+        }
+        for id in 1..=self.stores {
             self.run_round(id);
         }
         self.check_leaders();
@@ -655,7 +702,7 @@ impl Sim {
     fn heal(&mut self) {
         self.isolated.clear();
         self.cut_links.clear();
-        for id in 1..=STORES {
+        for id in 1..=self.stores {
             if self.nodes[(id - 1) as usize].store.is_none() {
                 self.start(id);
             }
@@ -820,7 +867,7 @@ fn check_replicas(sim: &mut Sim) {
 }
 
 fn run_seed(seed: u64, steps: u64) -> u64 {
-    let mut sim = Sim::new(seed);
+    let mut sim = Sim::with_stores(seed, 4);
     for _ in 0..steps {
         sim.one_step(true, 0.3);
     }
@@ -848,7 +895,7 @@ fn run_seed(seed: u64, steps: u64) -> u64 {
         .count();
     let max_term = sim.leaders.keys().map(|(_, t)| *t).max().unwrap_or(0);
     eprintln!(
-        "seed {seed}: {} ops, {acked} acknowledged ({writes} writes), {} unknown, {} leader terms (max {max_term}), {} crashes, {} partitions, {} snapshots, {}/{} splits applied, {} regions",
+        "seed {seed}: {} ops, {acked} acknowledged ({writes} writes), {} unknown, {} leader terms (max {max_term}), {} crashes, {} partitions, {} snapshots, {}/{} splits applied, {} regions, operator steps: {} add/promote, {} remove, {} transfer-leader",
         sim.ops.len(),
         sim.ops.iter().filter(|o| o.unknown).count(),
         sim.leaders.len(),
@@ -858,6 +905,9 @@ fn run_seed(seed: u64, steps: u64) -> u64 {
         sim.splits_applied,
         sim.splits_proposed,
         sim.pd.scan_regions(b"", b"", 0).len(),
+        sim.steps.0,
+        sim.steps.1,
+        sim.steps.2,
     );
     assert!(writes > 0, "seed {seed}: no write succeeded");
     sim.trace
@@ -913,7 +963,7 @@ fn replication_reaches_three_voters() {
         .count();
     assert_eq!(voters, 3, "region after 3000 steps: {region:?}");
     // Every store holds a peer with the data.
-    for id in 1..=STORES {
+    for id in 1..=sim.stores {
         let store = sim.nodes[(id - 1) as usize].store.as_ref().unwrap();
         assert!(
             store.peer(REGION_ID).is_some_and(|p| p.is_initialized()),

@@ -284,6 +284,70 @@ impl RpcPdClient {
         check(&self.addr, r.header)
     }
 
+    /// Asks PD to move the leader of `region_id` to its voter on `store_id`.
+    pub async fn transfer_leader(&self, region_id: u64, to_store_id: u64) -> Result<()> {
+        let r = self
+            .client()
+            .admin_transfer_leader(pdpb::AdminTransferLeaderRequest {
+                header: self.header(),
+                region_id,
+                to_store_id,
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header)
+    }
+
+    /// Starts decommissioning a store.
+    pub async fn delete_store(&self, store_id: u64) -> Result<()> {
+        let r = self
+            .client()
+            .delete_store(pdpb::DeleteStoreRequest {
+                header: self.header(),
+                store_id,
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header)
+    }
+
+    /// PD's pending operators.
+    pub async fn operators(&self) -> Result<Vec<pdpb::OperatorInfo>> {
+        let r = self
+            .client()
+            .get_operators(pdpb::GetOperatorsRequest {
+                header: self.header(),
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header)?;
+        Ok(r.operators)
+    }
+
+    /// Pauses or resumes a scheduler (an empty name changes nothing) and
+    /// returns every scheduler's state.
+    pub async fn set_scheduler(
+        &self,
+        name: &str,
+        paused: bool,
+    ) -> Result<Vec<pdpb::SchedulerInfo>> {
+        let r = self
+            .client()
+            .set_scheduler(pdpb::SetSchedulerRequest {
+                header: self.header(),
+                name: name.to_string(),
+                paused,
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header)?;
+        Ok(r.schedulers)
+    }
+
     /// `count` timestamps; returns the first.
     pub async fn tso(&self, count: u32) -> Result<u64> {
         let r = self

@@ -7,23 +7,25 @@
 //! peers), the id and TSO high-water marks. Soft (rebuilt from heartbeats):
 //! leaders, sizes, pending peers, store liveness, operators.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use protocol::metapb::{self, StoreState};
 use protocol::pdpb::{
-    self, ChangePeer, PersistedState, RegionHeartbeatRequest, RegionHeartbeatResponse, StoreStats,
+    self, PersistedState, RegionHeartbeatRequest, RegionHeartbeatResponse, StoreStats,
 };
 
 use crate::error::{PdError, Result};
 use crate::meta_store::MetaStore;
 use crate::region_tree::{RegionInfo, RegionTree, Update};
-use crate::schedule::{check_replicas, Candidate, Operator};
+use crate::schedule::{plan, OpKind, Operator, Placement, Step, View};
 use crate::tso::{Tso, TsoStep};
 
 /// Ids are reserved durably in blocks of this size.
 const ID_BATCH: u64 = 1000;
 /// Most new Regions one split may ask ids for.
 const MAX_SPLIT_COUNT: u32 = 1000;
+/// Schedulers an administrator may pause.
+pub const SCHEDULERS: [&str; 2] = ["balance-region", "balance-leader"];
 
 /// Tunables of the cluster's scheduling.
 #[derive(Debug, Clone)]
@@ -36,6 +38,10 @@ pub struct ClusterConfig {
     pub max_store_down_ms: u64,
     /// An operator not done after this long is dropped and re-planned.
     pub operator_timeout_ms: u64,
+    /// Most balance-region operators in flight at once.
+    pub region_schedule_limit: usize,
+    /// Most balance-leader operators in flight at once.
+    pub leader_schedule_limit: usize,
 }
 
 impl Default for ClusterConfig {
@@ -44,7 +50,9 @@ impl Default for ClusterConfig {
             max_replicas: 3,
             store_disconnect_ms: 20_000,
             max_store_down_ms: 30 * 60 * 1000,
-            operator_timeout_ms: 60_000,
+            operator_timeout_ms: 5 * 60 * 1000,
+            region_schedule_limit: 8,
+            leader_schedule_limit: 8,
         }
     }
 }
@@ -288,7 +296,7 @@ impl<S: MetaStore> Cluster<S> {
         }
         self.store_heartbeats
             .insert(stats.store_id, (now_ms, stats));
-        Ok(())
+        self.sweep_offline()
     }
 
     /// A store's derived state at `now_ms`.
@@ -364,6 +372,147 @@ impl<S: MetaStore> Cluster<S> {
     /// Pending operators, by Region id.
     pub fn operators(&self) -> Vec<Operator> {
         self.operators.values().cloned().collect()
+    }
+
+    /// The pausable schedulers and whether each is paused.
+    pub fn schedulers(&self) -> Vec<(&'static str, bool)> {
+        SCHEDULERS
+            .iter()
+            .map(|n| (*n, self.state.paused_schedulers.iter().any(|p| p == n)))
+            .collect()
+    }
+
+    /// Pauses or resumes a scheduler (durably).
+    pub fn set_scheduler_paused(&mut self, name: &str, paused: bool) -> Result<()> {
+        if !SCHEDULERS.contains(&name) {
+            return Err(PdError::InvalidValue(format!(
+                "unknown scheduler {name:?}; schedulers: {}",
+                SCHEDULERS.join(", ")
+            )));
+        }
+        let list = &mut self.state.paused_schedulers;
+        let was = list.iter().any(|p| p == name);
+        if was == paused {
+            return Ok(());
+        }
+        if paused {
+            list.push(name.to_string());
+        } else {
+            list.retain(|p| p != name);
+        }
+        tracing::info!(scheduler = name, paused, "scheduler state changed");
+        self.persist()
+    }
+
+    fn is_paused(&self, name: &str) -> bool {
+        self.state.paused_schedulers.iter().any(|p| p == name)
+    }
+
+    /// Starts decommissioning a store: it turns Offline, its replicas move
+    /// elsewhere, and it turns Tombstone once it holds none.
+    pub fn delete_store(&mut self, store_id: u64, now_ms: u64) -> Result<()> {
+        let store = self.get_store(store_id)?.clone();
+        match StoreState::try_from(store.state) {
+            Ok(StoreState::Tombstone) => return Err(PdError::StoreTombstone(store_id)),
+            Ok(StoreState::Offline) => return Ok(()),
+            _ => {}
+        }
+        let others_up = self
+            .store_views(now_ms)
+            .iter()
+            .filter(|v| v.store.id != store_id && v.health == StoreHealth::Up)
+            .count();
+        if others_up < self.cfg.max_replicas {
+            return Err(PdError::InvalidValue(format!(
+                "cannot decommission store {store_id}: only {others_up} other stores are up, \
+                 fewer than max-replicas ({})",
+                self.cfg.max_replicas
+            )));
+        }
+        let mut store = store;
+        store.state = StoreState::Offline as i32;
+        self.stores.insert(store_id, store);
+        tracing::info!(
+            store = store_id,
+            "store is offline: moving its replicas away"
+        );
+        self.persist()?;
+        self.sweep_offline()
+    }
+
+    /// Turns Offline stores that hold no replica any more into Tombstones.
+    fn sweep_offline(&mut self) -> Result<()> {
+        let offline: Vec<u64> = self
+            .stores
+            .values()
+            .filter(|s| s.state == StoreState::Offline as i32)
+            .map(|s| s.id)
+            .collect();
+        if offline.is_empty() {
+            return Ok(());
+        }
+        let mut empty: BTreeSet<u64> = offline.into_iter().collect();
+        for info in self.regions.all() {
+            for p in &info.region.peers {
+                empty.remove(&p.store_id);
+            }
+        }
+        for id in &empty {
+            if let Some(s) = self.stores.get_mut(id) {
+                s.state = StoreState::Tombstone as i32;
+                tracing::info!(store = id, "decommissioned store is now a tombstone");
+            }
+        }
+        if empty.is_empty() {
+            Ok(())
+        } else {
+            self.persist()
+        }
+    }
+
+    /// Asks for the leader of `region_id` to move to its voter on `store_id`.
+    pub fn transfer_leader(&mut self, region_id: u64, store_id: u64, now_ms: u64) -> Result<()> {
+        let info = self
+            .regions
+            .get(region_id)
+            .ok_or_else(|| PdError::InvalidValue(format!("region {region_id} not found")))?;
+        let target = info
+            .region
+            .peers
+            .iter()
+            .find(|p| p.store_id == store_id && p.role == metapb::PeerRole::Voter as i32)
+            .cloned()
+            .ok_or_else(|| {
+                PdError::InvalidValue(format!(
+                    "region {region_id} has no voter on store {store_id}"
+                ))
+            })?;
+        if let Some(op) = self.operators.get(&region_id) {
+            return Err(PdError::InvalidValue(format!(
+                "region {region_id} has a pending operator: {}",
+                op.describe()
+            )));
+        }
+        let mut op = Operator {
+            region_id,
+            kind: OpKind::AdminTransferLeader,
+            steps: vec![Step::TransferLeader(target)],
+            current: 0,
+            created_ms: now_ms,
+        };
+        if op.advance(info) {
+            return Ok(());
+        }
+        self.add_operator(op);
+        Ok(())
+    }
+
+    fn add_operator(&mut self, op: Operator) {
+        tracing::info!(region = op.region_id, op = %op.describe(), "new operator");
+        crate::metrics::OPERATORS_CREATED
+            .with_label_values(&[op.kind.name()])
+            .inc();
+        self.operators.insert(op.region_id, op);
     }
 
     /// Ids for splitting `region` at `split_count` keys: per new Region,
@@ -444,64 +593,104 @@ impl<S: MetaStore> Cluster<S> {
             info.approximate_size = req.approximate_size;
             info.approximate_keys = req.approximate_keys;
         }
-        resp.change_peer = self.next_step(region.id, now_ms)?;
+        self.schedule(region.id, now_ms, &mut resp)?;
         Ok(resp)
     }
 
-    fn next_step(&mut self, region_id: u64, now_ms: u64) -> Result<Option<ChangePeer>> {
-        let Some(info) = self.regions.get(region_id) else {
-            return Ok(None);
+    /// Puts the Region's next operator step into `resp`: the pending
+    /// operator's, or a new operator's if the Region needs one.
+    fn schedule(
+        &mut self,
+        region_id: u64,
+        now_ms: u64,
+        resp: &mut RegionHeartbeatResponse,
+    ) -> Result<()> {
+        let Some(info) = self.regions.get(region_id).cloned() else {
+            return Ok(());
         };
-        if let Some(op) = self.operators.get(&region_id) {
+        let view = self.view(now_ms);
+        if let Some(op) = self.operators.get_mut(&region_id) {
+            let finished = op.advance(&info);
             let expired = now_ms.saturating_sub(op.created_ms) > self.cfg.operator_timeout_ms;
-            if op.is_done(&info.region) || expired {
-                if expired {
-                    tracing::warn!(region = region_id, op = %op.describe(), "operator timed out");
-                }
-                self.operators.remove(&region_id);
+            let target_lost = op.steps[op.current.min(op.steps.len())..].iter().any(|s| {
+                matches!(s, Step::AddLearner(p) | Step::PromoteLearner(p) | Step::TransferLeader(p)
+                    if view.placement.get(&p.store_id) != Some(&Placement::Up))
+            });
+            if !finished && !expired && !target_lost {
+                op.fill(&info, resp);
+                return Ok(());
+            }
+            let outcome = if finished {
+                "done"
+            } else if expired {
+                "timeout"
             } else {
-                return Ok(Some(op.step.clone()));
+                "cancelled"
+            };
+            if finished {
+                tracing::info!(region = region_id, op = %op.describe(), "operator finished");
+            } else {
+                tracing::warn!(region = region_id, op = %op.describe(), outcome, "operator dropped");
             }
+            crate::metrics::OPERATORS_FINISHED
+                .with_label_values(&[op.kind.name(), outcome])
+                .inc();
+            self.operators.remove(&region_id);
+            self.sweep_offline()?;
+            // Plan afresh at the next heartbeat, from the Region's new state.
+            return Ok(());
         }
-        let info = info.clone();
-        let candidates = self.placement_candidates(now_ms);
-        let mut ids = Vec::new();
-        let step = check_replicas(&info, self.cfg.max_replicas, &candidates, &mut || {
-            ids.push(());
-            0
-        });
-        let Some(mut step) = step else {
-            return Ok(None);
-        };
-        if !ids.is_empty() {
-            let id = self.alloc_id()?;
-            if let Some(p) = step.peer.as_mut() {
-                p.id = id;
-            }
+        let mut view = view;
+        let in_flight = |kind: OpKind| self.operators.values().filter(|o| o.kind == kind).count();
+        view.balance_region = !self.is_paused("balance-region")
+            && in_flight(OpKind::BalanceRegion) < self.cfg.region_schedule_limit;
+        view.balance_leader = !self.is_paused("balance-leader")
+            && in_flight(OpKind::BalanceLeader) < self.cfg.leader_schedule_limit;
+        let mut id_error = None;
+        let planned = plan(
+            &info,
+            self.cfg.max_replicas,
+            &view,
+            &mut || match self.alloc_id() {
+                Ok(id) => id,
+                Err(e) => {
+                    id_error = Some(e);
+                    0
+                }
+            },
+        );
+        if let Some(e) = id_error {
+            return Err(e);
         }
-        let op = Operator {
-            region_id,
-            step: step.clone(),
-            created_ms: now_ms,
-        };
-        tracing::info!(region = region_id, op = %op.describe(), "new operator");
-        crate::metrics::OPERATORS_CREATED
-            .with_label_values(&[op.kind()])
-            .inc();
-        self.operators.insert(region_id, op);
-        Ok(Some(step))
+        if let Some(mut op) = planned {
+            op.created_ms = now_ms;
+            op.fill(&info, resp);
+            self.add_operator(op);
+        }
+        Ok(())
     }
 
-    fn placement_candidates(&self, now_ms: u64) -> Vec<Candidate> {
-        let views = self.store_views(now_ms);
-        views
-            .into_iter()
-            .filter(|v| v.health == StoreHealth::Up)
-            .map(|v| Candidate {
-                store_id: v.store.id,
-                region_count: v.region_count,
-            })
-            .collect()
+    /// The stores as the schedulers see them, operators in flight included.
+    fn view(&self, now_ms: u64) -> View {
+        let mut view = View::default();
+        for v in self.store_views(now_ms) {
+            let placement = match v.health {
+                StoreHealth::Up => Placement::Up,
+                StoreHealth::Disconnected => Placement::Disconnected,
+                StoreHealth::Down | StoreHealth::Offline | StoreHealth::Tombstone => {
+                    Placement::Lost
+                }
+            };
+            view.placement.insert(v.store.id, placement);
+            view.regions.insert(v.store.id, v.region_count as i64);
+            view.leaders.insert(v.store.id, v.leader_count as i64);
+        }
+        for op in self.operators.values() {
+            if let Some(info) = self.regions.get(op.region_id) {
+                view.add_in_flight(op, info);
+            }
+        }
+        view
     }
 }
 

@@ -81,6 +81,7 @@ struct RegionsJson {
 #[derive(Serialize)]
 struct OperatorJson {
     region_id: u64,
+    kind: String,
     step: String,
     age_ms: u64,
 }
@@ -174,6 +175,7 @@ async fn operators<S: MetaStore>(State(c): State<SharedCluster<S>>) -> Json<Vec<
         ops.into_iter()
             .map(|o| OperatorJson {
                 region_id: o.region_id,
+                kind: o.kind.name().to_string(),
                 step: o.describe(),
                 age_ms: now.saturating_sub(o.created_ms),
             })

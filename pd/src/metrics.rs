@@ -55,6 +55,16 @@ pub static OPERATORS_CREATED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+/// Operators that left the queue, by kind and outcome (done, timeout,
+/// cancelled).
+pub static OPERATORS_FINISHED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "strata_pd_operators_finished_total",
+        "Operators finished, timed out or cancelled",
+        &["kind", "outcome"],
+    )
+});
+
 static REGIONS: LazyLock<IntGauge> =
     LazyLock::new(|| gauge("strata_pd_regions", "Regions in the routing table"));
 
@@ -116,6 +126,7 @@ pub fn render() -> String {
     LazyLock::force(&REQUESTS);
     LazyLock::force(&REQUEST_SECONDS);
     LazyLock::force(&OPERATORS_CREATED);
+    LazyLock::force(&OPERATORS_FINISHED);
     let mut buf = Vec::new();
     let _ = TextEncoder::new().encode(&REGISTRY.gather(), &mut buf);
     String::from_utf8(buf).unwrap_or_default()

@@ -63,7 +63,11 @@ with_header!(
     pdpb::ScanRegionsResponse,
     pdpb::TsoResponse,
     pdpb::AskBatchSplitResponse,
-    pdpb::ReportBatchSplitResponse
+    pdpb::ReportBatchSplitResponse,
+    pdpb::AdminTransferLeaderResponse,
+    pdpb::DeleteStoreResponse,
+    pdpb::GetOperatorsResponse,
+    pdpb::SetSchedulerResponse
 );
 
 fn requested_cluster(h: &Option<pdpb::RequestHeader>) -> u64 {
@@ -298,6 +302,74 @@ impl<S: MetaStore> Pd for PdService<S> {
         self.call("report_batch_split", &req.header, |c| {
             c.report_batch_split(&req.regions)?;
             Ok(pdpb::ReportBatchSplitResponse::default())
+        })
+    }
+
+    async fn admin_transfer_leader(
+        &self,
+        req: Request<pdpb::AdminTransferLeaderRequest>,
+    ) -> std::result::Result<Response<pdpb::AdminTransferLeaderResponse>, Status> {
+        let req = req.into_inner();
+        self.call("admin_transfer_leader", &req.header, |c| {
+            c.transfer_leader(req.region_id, req.to_store_id, now_ms())?;
+            Ok(pdpb::AdminTransferLeaderResponse::default())
+        })
+    }
+
+    async fn delete_store(
+        &self,
+        req: Request<pdpb::DeleteStoreRequest>,
+    ) -> std::result::Result<Response<pdpb::DeleteStoreResponse>, Status> {
+        let req = req.into_inner();
+        self.call("delete_store", &req.header, |c| {
+            c.delete_store(req.store_id, now_ms())?;
+            Ok(pdpb::DeleteStoreResponse::default())
+        })
+    }
+
+    async fn get_operators(
+        &self,
+        req: Request<pdpb::GetOperatorsRequest>,
+    ) -> std::result::Result<Response<pdpb::GetOperatorsResponse>, Status> {
+        self.call("get_operators", &req.into_inner().header, |c| {
+            let operators = c
+                .operators()
+                .into_iter()
+                .map(|o| pdpb::OperatorInfo {
+                    region_id: o.region_id,
+                    kind: o.kind.name().to_string(),
+                    description: o.describe(),
+                    created_ms: o.created_ms,
+                })
+                .collect();
+            Ok(pdpb::GetOperatorsResponse {
+                header: None,
+                operators,
+            })
+        })
+    }
+
+    async fn set_scheduler(
+        &self,
+        req: Request<pdpb::SetSchedulerRequest>,
+    ) -> std::result::Result<Response<pdpb::SetSchedulerResponse>, Status> {
+        let req = req.into_inner();
+        self.call("set_scheduler", &req.header, |c| {
+            if !req.name.is_empty() {
+                c.set_scheduler_paused(&req.name, req.paused)?;
+            }
+            let schedulers = c
+                .schedulers()
+                .into_iter()
+                .map(|(name, paused)| pdpb::SchedulerInfo {
+                    name: name.to_string(),
+                    paused,
+                })
+                .collect();
+            Ok(pdpb::SetSchedulerResponse {
+                header: None,
+                schedulers,
+            })
         })
     }
 }

@@ -42,6 +42,16 @@ pub struct CtlArgs {
 pub enum CtlCommand {
     /// List stores with their state and Region and leader counts.
     Stores,
+    /// Store administration.
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// Move the leader of REGION to its voter on STORE.
+    TransferLeader { region: u64, store: u64 },
+    /// List PD's pending operators.
+    Operators,
+    /// List, pause or resume PD's schedulers.
+    #[command(subcommand)]
+    Scheduler(SchedulerCommand),
     /// List Regions with their ranges, epochs, peers and leaders.
     Regions,
     /// Print a fresh timestamp from PD's timestamp oracle.
@@ -52,6 +62,25 @@ pub enum CtlCommand {
     /// Raw key-value operations.
     #[command(subcommand)]
     Raw(RawCommand),
+}
+
+/// Store administration.
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Decommission store ID: it turns Offline, PD moves every replica
+    /// away, then it is Tombstone and can be stopped.
+    Delete { id: u64 },
+}
+
+/// PD's schedulers (balance-region, balance-leader).
+#[derive(Subcommand, Debug)]
+pub enum SchedulerCommand {
+    /// List the schedulers and whether each is paused.
+    List,
+    /// Stop a scheduler from creating operators.
+    Pause { name: String },
+    /// Let a paused scheduler run again.
+    Resume { name: String },
 }
 
 /// Raw key-value operations.
@@ -123,6 +152,64 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         CtlCommand::Stores => stores(&pd, args.json).await,
         CtlCommand::Regions => regions(&pd, args.json).await,
+        CtlCommand::Store(StoreCommand::Delete { id }) => {
+            pd.delete_store(id).await?;
+            if args.json {
+                println!("{}", json!({ "store_id": id, "state": "Offline" }));
+            } else {
+                println!("store {id} is Offline; PD is moving its replicas away (watch `strata ctl stores`)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CtlCommand::TransferLeader { region, store } => {
+            pd.transfer_leader(region, store).await?;
+            print_ok(args.json);
+            Ok(ExitCode::SUCCESS)
+        }
+        CtlCommand::Operators => {
+            let ops = pd.operators().await?;
+            if args.json {
+                let list: Vec<Value> = ops
+                    .iter()
+                    .map(|o| json!({ "region_id": o.region_id, "kind": o.kind, "description": o.description, "created_ms": o.created_ms }))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &json!({ "count": list.len(), "operators": list })
+                    )?
+                );
+            } else if ops.is_empty() {
+                println!("no pending operators");
+            } else {
+                println!("{:<8} {:<22} STEPS", "REGION", "KIND");
+                for o in &ops {
+                    println!("{:<8} {:<22} {}", o.region_id, o.kind, o.description);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CtlCommand::Scheduler(cmd) => {
+            let (name, paused) = match &cmd {
+                SchedulerCommand::List => ("", false),
+                SchedulerCommand::Pause { name } => (name.as_str(), true),
+                SchedulerCommand::Resume { name } => (name.as_str(), false),
+            };
+            let list = pd.set_scheduler(name, paused).await?;
+            if args.json {
+                let v: Vec<Value> = list
+                    .iter()
+                    .map(|s| json!({ "name": s.name, "paused": s.paused }))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for s in &list {
+                    let state = if s.paused { "paused" } else { "running" };
+                    println!("{:<16} {state}", s.name);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         CtlCommand::Tso => {
             let ts = pd.tso(1).await?;
             let physical = ts >> pd::tso::LOGICAL_BITS;

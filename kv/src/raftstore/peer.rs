@@ -374,6 +374,7 @@ impl<E: Engine> Peer<E> {
     fn lease_valid(&self) -> bool {
         let committed = self.commit_index();
         self.is_leader()
+            && self.raw.raft.lead_transferee.is_none()
             && self.lease_until.is_some_and(|t| self.ticks < t)
             && self.raw.raft.raft_log.term(committed).ok() == Some(self.term())
     }
@@ -651,6 +652,29 @@ impl<E: Engine> Peer<E> {
         }
     }
 
+    /// Marks the peer for destruction at the end of the round: the Region
+    /// no longer has it (its store learned so from a member).
+    pub(crate) fn mark_removed(&mut self) {
+        self.removed = true;
+    }
+
+    /// Hands leadership to `to` (a voter of the Region). The lease ends
+    /// first: once the transfer starts, the target may win an election
+    /// that the followers' promise does not cover.
+    pub fn transfer_leader(&mut self, to: &metapb::Peer) {
+        let is_voter = self
+            .region()
+            .peers
+            .iter()
+            .any(|p| p.id == to.id && p.role == PeerRole::Voter as i32);
+        if !self.is_leader() || to.id == self.meta.id || !is_voter {
+            return;
+        }
+        self.lease_until = None;
+        self.raw.transfer_leader(to.id);
+        self.after_raft_call();
+    }
+
     /// Carries out one operator step from PD.
     pub fn change_peer(&mut self, change: &ChangePeer) -> Result<()> {
         let Some(target) = change.peer.clone() else {
@@ -674,7 +698,10 @@ impl<E: Engine> Peer<E> {
             {
                 (ConfChangeType::AddNode, ChangeType::AddVoter)
             }
-            Ok(ChangePeerType::RemovePeer) if existing.is_some_and(|p| p.id == target.id) => {
+            // A leader never removes itself: PD moves the leader first.
+            Ok(ChangePeerType::RemovePeer)
+                if existing.is_some_and(|p| p.id == target.id) && target.id != self.meta.id =>
+            {
                 (ConfChangeType::RemoveNode, ChangeType::Remove)
             }
             // Already done, or no longer applicable: PD will re-plan.
@@ -875,6 +902,7 @@ impl<E: Engine> Peer<E> {
                 message: encode_raft(&m),
                 start_key: region.start_key.clone(),
                 end_key: region.end_key.clone(),
+                is_tombstone: false,
             };
             if is_snapshot {
                 outbox.snapshots.push(msg);

@@ -207,12 +207,63 @@ impl<E: Engine> Store<E> {
             return Ok(());
         }
         let region_id = msg.region_id;
+        if let Some(peer) = self.peers.get(&region_id) {
+            let conf_ver = |e: Option<&metapb::RegionEpoch>| e.map_or(0, |e| e.conf_ver);
+            let mine = conf_ver(peer.region().region_epoch.as_ref());
+            let theirs = conf_ver(msg.region_epoch.as_ref());
+            if msg.is_tombstone {
+                if peer.meta().id == to.id && theirs > mine {
+                    tracing::info!(
+                        region = region_id,
+                        "peer no longer in its region, destroying"
+                    );
+                    self.peers.get_mut(&region_id).map(Peer::mark_removed);
+                }
+                return Ok(());
+            }
+            let from = msg.from_peer.clone().unwrap_or_default();
+            let sender_removed = peer.is_initialized()
+                && theirs < mine
+                && peer.region().peers.iter().all(|p| p.id != from.id);
+            if sender_removed {
+                // A peer the Region removed is still campaigning or
+                // answering: tell it to go.
+                let r = peer.region();
+                self.outbox.messages.push(RaftMessage {
+                    region_id,
+                    from_peer: Some(peer.meta().clone()),
+                    to_peer: Some(from),
+                    region_epoch: r.region_epoch.clone(),
+                    message: Vec::new(),
+                    start_key: r.start_key.clone(),
+                    end_key: r.end_key.clone(),
+                    is_tombstone: true,
+                });
+                return Ok(());
+            }
+            if to.id > peer.meta().id {
+                // The Region added this store again, under a new peer id:
+                // the old peer was removed while away. It goes now; the
+                // next message creates the new one.
+                tracing::info!(
+                    region = region_id,
+                    old = peer.meta().id,
+                    new = to.id,
+                    "stale peer replaced"
+                );
+                self.peers.get_mut(&region_id).map(Peer::mark_removed);
+                return Ok(());
+            }
+        }
+        if msg.is_tombstone {
+            return Ok(());
+        }
         let m: raft::eraftpb::Message = decode_raft(&msg.message)?;
         if let Some(peer_id) = self.peers.get(&region_id).map(|p| p.meta().id) {
             if peer_id != to.id {
                 tracing::debug!(
                     region = region_id,
-                    "raft message for another peer id dropped"
+                    "raft message for an older peer id dropped"
                 );
                 return Ok(());
             }
@@ -330,6 +381,13 @@ impl<E: Engine> Store<E> {
                 .outbox
                 .reads
                 .push((token, Err(region_error::region_not_found(cmd.region_id)))),
+        }
+    }
+
+    /// Asks the leader of `region_id` to hand leadership to `to`.
+    pub fn transfer_leader(&mut self, region_id: u64, to: &metapb::Peer) {
+        if let Some(peer) = self.peers.get_mut(&region_id) {
+            peer.transfer_leader(to);
         }
     }
 

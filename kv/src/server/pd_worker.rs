@@ -97,6 +97,9 @@ async fn region_heartbeat<E: Engine>(
             if let Some(change) = resp.change_peer {
                 router.send(StoreMsg::ChangePeer(region_id, change));
             }
+            if let Some(to) = resp.transfer_leader.and_then(|t| t.peer) {
+                router.send(StoreMsg::TransferLeader(region_id, to));
+            }
         }
         Err(e) => tracing::debug!(region = region_id, "region heartbeat failed: {e}"),
     }

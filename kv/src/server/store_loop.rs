@@ -44,6 +44,8 @@ pub enum StoreMsg<E: Engine> {
     QueryRegion(u64, oneshot::Sender<Option<metapb::Region>>),
     /// An operator step from PD.
     ChangePeer(u64, ChangePeer),
+    /// PD asks the Region's leader to hand leadership to this peer.
+    TransferLeader(u64, metapb::Peer),
     /// Whether a snapshot reached a peer.
     SnapshotStatus {
         region_id: u64,
@@ -130,6 +132,7 @@ pub fn run<E: Engine, K: Sinks>(
                         tracing::warn!(region = region_id, "operator step failed: {e}");
                     }
                 }
+                StoreMsg::TransferLeader(region_id, to) => store.transfer_leader(region_id, &to),
                 StoreMsg::SnapshotStatus {
                     region_id,
                     to_peer,
