@@ -585,13 +585,14 @@ impl<S: MetaStore> Cluster<S> {
             Update::Unchanged => {}
         }
         if let Some(info) = self.regions.get_mut(region.id) {
+            // Reports may arrive out of order: an older leader's is ignored.
             if req.term >= info.term {
                 info.term = req.term;
                 info.leader = req.leader;
+                info.pending_peers = req.pending_peers;
+                info.approximate_size = req.approximate_size;
+                info.approximate_keys = req.approximate_keys;
             }
-            info.pending_peers = req.pending_peers;
-            info.approximate_size = req.approximate_size;
-            info.approximate_keys = req.approximate_keys;
         }
         self.schedule(region.id, now_ms, &mut resp)?;
         Ok(resp)
@@ -617,7 +618,7 @@ impl<S: MetaStore> Cluster<S> {
                     if view.placement.get(&p.store_id) != Some(&Placement::Up))
             });
             if !finished && !expired && !target_lost {
-                op.fill(&info, resp);
+                op.fill(&info, &view, resp);
                 return Ok(());
             }
             let outcome = if finished {
@@ -664,7 +665,7 @@ impl<S: MetaStore> Cluster<S> {
         }
         if let Some(mut op) = planned {
             op.created_ms = now_ms;
-            op.fill(&info, resp);
+            op.fill(&info, &view, resp);
             self.add_operator(op);
         }
         Ok(())

@@ -157,15 +157,26 @@ impl Operator {
         self.current >= self.steps.len()
     }
 
-    /// Fills the response with what the leader should do now. A peer is
-    /// never removed while it leads: the leader is moved off it first.
-    pub fn fill(&self, info: &RegionInfo, resp: &mut RegionHeartbeatResponse) {
+    /// Fills the response with what the leader should do now. A learner
+    /// is promoted only once it caught up (a voter that cannot ack would
+    /// weaken the quorum), and a peer is never removed while it leads: the
+    /// leader is moved off it first, to a caught-up voter on an Up store.
+    pub fn fill(&self, info: &RegionInfo, view: &View, resp: &mut RegionHeartbeatResponse) {
         let Some(step) = self.steps.get(self.current) else {
             return;
         };
+        if let Step::PromoteLearner(p) = step {
+            if info.pending_peers.iter().any(|q| q.id == p.id) {
+                return;
+            }
+        }
         if let Step::RemovePeer(p) = step {
             if info.leader.as_ref().is_some_and(|l| l.id == p.id) {
-                let other = voters(&info.region).find(|v| v.id != p.id);
+                let other = voters(&info.region).find(|v| {
+                    v.id != p.id
+                        && view.placement(v.store_id) == Placement::Up
+                        && info.pending_peers.iter().all(|q| q.id != v.id)
+                });
                 if let Some(v) = other {
                     Step::TransferLeader(v.clone()).fill(resp);
                 }
@@ -625,18 +636,28 @@ mod tests {
                 Step::RemovePeer(peer(10, 1, false)),
             ],
         );
+        let v = view(&[1, 1, 1, 0], &[]);
         assert!(!op.advance(&i));
+        // Added but still catching up: the promotion waits.
+        i.region.peers.push(peer(13, 4, true));
+        i.pending_peers = vec![peer(13, 4, true)];
+        assert!(!op.advance(&i));
+        let mut resp = RegionHeartbeatResponse::default();
+        op.fill(&i, &v, &mut resp);
+        assert!(resp.change_peer.is_none() && resp.transfer_leader.is_none());
+        i.pending_peers.clear();
+        i.region.peers.pop();
         i.region.peers.push(peer(13, 4, false));
         assert!(!op.advance(&i));
         assert_eq!(op.current, 2);
         // Peer 10 leads: the leader moves first.
         let mut resp = RegionHeartbeatResponse::default();
-        op.fill(&i, &mut resp);
+        op.fill(&i, &v, &mut resp);
         assert!(resp.change_peer.is_none());
         assert_eq!(resp.transfer_leader.unwrap().peer.unwrap().id, 11);
         i.leader = Some(peer(11, 2, false));
         let mut resp = RegionHeartbeatResponse::default();
-        op.fill(&i, &mut resp);
+        op.fill(&i, &v, &mut resp);
         assert_eq!(
             resp.change_peer.unwrap().change_type,
             ChangePeerType::RemovePeer as i32

@@ -30,7 +30,10 @@ impl Proc {
     pub fn start(args: &[&str]) -> Proc {
         let mut child = strata()
             .args(args)
-            .env("STRATA_LOG", "warn")
+            .env(
+                "STRATA_LOG",
+                std::env::var("STRATA_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -135,8 +138,13 @@ impl Cluster {
 }
 
 pub fn start_pd(dir: &Path) -> Proc {
+    start_pd_with(dir, &[])
+}
+
+/// Starts PD with extra flags.
+pub fn start_pd_with(dir: &Path, extra: &[&str]) -> Proc {
     let data = dir.join("pd");
-    Proc::start(&[
+    let mut args = vec![
         "pd",
         "--data-dir",
         data.to_str().unwrap(),
@@ -144,7 +152,9 @@ pub fn start_pd(dir: &Path) -> Proc {
         "127.0.0.1:0",
         "--http",
         "127.0.0.1:0",
-    ])
+    ];
+    args.extend_from_slice(extra);
+    Proc::start(&args)
 }
 
 pub fn start_store(dir: &Path, pd: &str, i: usize) -> Proc {
@@ -226,6 +236,27 @@ pub fn region_ranges(http: &str) -> Vec<(u64, String, String)> {
                         r["id"].as_u64().unwrap_or(0),
                         r["start_key"].as_str().unwrap_or("").to_string(),
                         r["end_key"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Per store, as PD's HTTP API reports it: (id, address, state, regions, leaders).
+pub fn store_stats(http: &str) -> Vec<(u64, String, String, u64, u64)> {
+    let v = http_get(http, "/api/v1/stores");
+    v["stores"]
+        .as_array()
+        .map(|ss| {
+            ss.iter()
+                .map(|s| {
+                    (
+                        s["id"].as_u64().unwrap_or(0),
+                        s["address"].as_str().unwrap_or("").to_string(),
+                        s["state"].as_str().unwrap_or("").to_string(),
+                        s["region_count"].as_u64().unwrap_or(0),
+                        s["leader_count"].as_u64().unwrap_or(0),
                     )
                 })
                 .collect()

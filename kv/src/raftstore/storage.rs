@@ -9,7 +9,9 @@
 
 use prost::Message as _;
 use protocol::metapb;
-use protocol::raft_serverpb::{RaftApplyState, RegionLocalState, SnapshotData, SnapshotEntry};
+use protocol::raft_serverpb::{
+    PeerState, RaftApplyState, RegionLocalState, SnapshotData, SnapshotEntry,
+};
 use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 use raft::{GetEntriesContext, RaftState, StorageError};
 
@@ -147,20 +149,24 @@ pub fn write_region_state(wb: &mut WriteBatch, region: &metapb::Region, cs: &Con
 
 impl<E: Engine> PeerStorage<E> {
     /// Loads a peer's storage from the engine; a Region with no persisted
-    /// state yields an uninitialized storage for `region` (an empty shape).
+    /// state (or only the tombstone of an earlier peer) yields an
+    /// uninitialized storage for `region` (an empty shape).
     pub fn load(engine: E, region: metapb::Region) -> Result<Self> {
         let id = region.id;
-        let (region, conf_state, initialized) =
-            match engine.get(Cf::Raft, &keys::region_state_key(id))? {
-                Some(b) => {
-                    let st = RegionLocalState::decode(b.as_slice())?;
-                    let r = st.region.ok_or_else(|| {
-                        Error::Corruption(format!("region {id}: state without region"))
-                    })?;
-                    (r, decode_pb::<ConfState>(&st.conf_state)?, true)
-                }
-                None => (region, ConfState::default(), false),
-            };
+        let state = match engine.get(Cf::Raft, &keys::region_state_key(id))? {
+            Some(b) => Some(RegionLocalState::decode(b.as_slice())?),
+            None => None,
+        };
+        let live = state.filter(|st| st.state != PeerState::Tombstone as i32);
+        let (region, conf_state, initialized) = match live {
+            Some(st) => {
+                let r = st.region.ok_or_else(|| {
+                    Error::Corruption(format!("region {id}: state without region"))
+                })?;
+                (r, decode_pb::<ConfState>(&st.conf_state)?, true)
+            }
+            None => (region, ConfState::default(), false),
+        };
         let hard_state = match engine.get(Cf::Raft, &keys::hard_state_key(id))? {
             Some(b) => decode_pb::<HardState>(&b)?,
             None => HardState::default(),

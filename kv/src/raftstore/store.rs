@@ -281,7 +281,16 @@ impl<E: Engine> Store<E> {
                 None => Ok(()),
             };
         }
-        if !may_create_peer(m.get_msg_type()) || self.is_tombstone(region_id)? {
+        if !may_create_peer(m.get_msg_type()) {
+            return Ok(());
+        }
+        // A peer of this Region was destroyed here: only a newer
+        // configuration (which added this store again) may create one.
+        let msg_conf_ver = msg.region_epoch.as_ref().map_or(0, |e| e.conf_ver);
+        if self
+            .tombstone_conf_ver(region_id)?
+            .is_some_and(|v| msg_conf_ver <= v)
+        {
             return Ok(());
         }
         if self.overlaps_other(region_id, &msg.start_key, &msg.end_key) {
@@ -312,18 +321,21 @@ impl<E: Engine> Store<E> {
         }
     }
 
-    fn is_tombstone(&self, region_id: u64) -> Result<bool> {
-        Ok(
-            match self
-                .engine
-                .get(Cf::Raft, &keys::region_state_key(region_id))?
-            {
-                Some(b) => {
-                    RegionLocalState::decode(b.as_slice())?.state == PeerState::Tombstone as i32
-                }
-                None => false,
-            },
-        )
+    /// The configuration version a destroyed peer of the Region left in
+    /// its tombstone, if there is one.
+    fn tombstone_conf_ver(&self, region_id: u64) -> Result<Option<u64>> {
+        let Some(b) = self
+            .engine
+            .get(Cf::Raft, &keys::region_state_key(region_id))?
+        else {
+            return Ok(None);
+        };
+        let state = RegionLocalState::decode(b.as_slice())?;
+        if state.state != PeerState::Tombstone as i32 {
+            return Ok(None);
+        }
+        let epoch = state.region.and_then(|r| r.region_epoch);
+        Ok(Some(epoch.map_or(0, |e| e.conf_ver)))
     }
 
     /// Whether an initialized peer of a Region other than `region_id`
@@ -518,7 +530,11 @@ impl<E: Engine> Store<E> {
                 keys::raft_log_key(id, 0),
                 keys::raft_log_key(id, u64::MAX),
             );
-            clear_data(wb, &region.start_key, &region.end_key);
+            // An uninitialized peer holds no data, and its shell Region's
+            // empty range would mean the whole key space.
+            if peer.is_initialized() {
+                clear_data(wb, &region.start_key, &region.end_key);
+            }
         }
     }
 
