@@ -917,10 +917,16 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
-/// Seeds that once failed, run every time: 679 and the rest found a write
-/// reported as stale although it committed (a leader's proposal queue out of
-/// index order after it lost and regained leadership).
-const REGRESSION_SEEDS: &[u64] = &[679, 688, 832, 851, 1183, 1305, 1535, 1893, 1970];
+/// Seeds that once failed, run every time: 679 and the rest up to 1970
+/// found a write reported as stale although it committed (a leader's
+/// proposal queue out of index order after it lost and regained
+/// leadership); with splits and scheduling, 333 found an acknowledged write
+/// lost (a destroyed uninitialized peer cleared the whole key space), 68 a
+/// destroyed peer re-created under its old id, 131 a leader that applied
+/// its own removal.
+const REGRESSION_SEEDS: &[u64] = &[
+    679, 688, 832, 851, 1183, 1305, 1535, 1893, 1970, 333, 68, 131,
+];
 
 #[test]
 fn seeded_cluster_simulation() {

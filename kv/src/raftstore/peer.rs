@@ -667,7 +667,10 @@ impl<E: Engine> Peer<E> {
             .peers
             .iter()
             .any(|p| p.id == to.id && p.role == PeerRole::Voter as i32);
-        if !self.is_leader() || to.id == self.meta.id || !is_voter {
+        // Not while a membership change is in flight: the target could be
+        // the peer it removes, and would then lead a group without it.
+        let conf_change_pending = self.raw.raft.has_pending_conf();
+        if !self.is_leader() || to.id == self.meta.id || !is_voter || conf_change_pending {
             return;
         }
         self.lease_until = None;

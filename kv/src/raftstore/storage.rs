@@ -80,6 +80,7 @@ pub fn write_initial_state(wb: &mut WriteBatch, region: &metapb::Region) {
         region: Some(region.clone()),
         state: 0,
         conf_state: encode_pb(&conf_state_of(region)),
+        removed_peer_id: 0,
     };
     wb.put(
         Cf::Raft,
@@ -139,6 +140,7 @@ pub fn write_region_state(wb: &mut WriteBatch, region: &metapb::Region, cs: &Con
         region: Some(region.clone()),
         state: 0,
         conf_state: encode_pb(cs),
+        removed_peer_id: 0,
     };
     wb.put(
         Cf::Raft,

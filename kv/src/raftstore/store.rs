@@ -284,12 +284,12 @@ impl<E: Engine> Store<E> {
         if !may_create_peer(m.get_msg_type()) {
             return Ok(());
         }
-        // A peer of this Region was destroyed here: only a newer
-        // configuration (which added this store again) may create one.
-        let msg_conf_ver = msg.region_epoch.as_ref().map_or(0, |e| e.conf_ver);
+        // A peer of this Region was destroyed here: only a newer peer
+        // (the Region added this store again) may be created, never the
+        // destroyed one, whose log is gone.
         if self
-            .tombstone_conf_ver(region_id)?
-            .is_some_and(|v| msg_conf_ver <= v)
+            .tombstoned_peer(region_id)?
+            .is_some_and(|destroyed| to.id <= destroyed)
         {
             return Ok(());
         }
@@ -321,9 +321,8 @@ impl<E: Engine> Store<E> {
         }
     }
 
-    /// The configuration version a destroyed peer of the Region left in
-    /// its tombstone, if there is one.
-    fn tombstone_conf_ver(&self, region_id: u64) -> Result<Option<u64>> {
+    /// The id of the peer of the Region this store destroyed, if any.
+    fn tombstoned_peer(&self, region_id: u64) -> Result<Option<u64>> {
         let Some(b) = self
             .engine
             .get(Cf::Raft, &keys::region_state_key(region_id))?
@@ -334,8 +333,7 @@ impl<E: Engine> Store<E> {
         if state.state != PeerState::Tombstone as i32 {
             return Ok(None);
         }
-        let epoch = state.region.and_then(|r| r.region_epoch);
-        Ok(Some(epoch.map_or(0, |e| e.conf_ver)))
+        Ok(Some(state.removed_peer_id))
     }
 
     /// Whether an initialized peer of a Region other than `region_id`
@@ -444,7 +442,10 @@ impl<E: Engine> Store<E> {
         }
         let mut wb = WriteBatch::default();
         for (id, p) in pending {
-            if let Some(peer) = self.peers.get_mut(&id) {
+            // A peer that applied its own removal is destroyed below; raft-rs
+            // must not go on with it (a removed leader has no progress of
+            // its own left).
+            if let Some(peer) = self.peers.get_mut(&id).filter(|p| !p.is_removed()) {
                 peer.advance_ready(p, &mut self.outbox, &mut wb)?;
             }
         }
@@ -521,6 +522,7 @@ impl<E: Engine> Store<E> {
                 region: Some(region.clone()),
                 state: PeerState::Tombstone as i32,
                 conf_state: Vec::new(),
+                removed_peer_id: peer.meta().id,
             };
             wb.put(Cf::Raft, keys::region_state_key(id), state.encode_to_vec());
             wb.delete(Cf::Raft, keys::hard_state_key(id));
