@@ -233,3 +233,83 @@ fn pd_and_stores_serve_prometheus_metrics() {
     assert!(pdm.contains("strata_pd_regions 1"), "{pdm}");
     assert!(pdm.contains("strata_pd_stores{state=\"Up\"} 1"), "{pdm}");
 }
+
+#[test]
+fn ctl_scheduling_commands_and_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(dir.path(), 3);
+    let pd = cluster.pd.addr.clone();
+    let http = cluster.http();
+    wait_for("3 voters", Duration::from_secs(60), || {
+        voters_per_region(&http) == vec![3]
+    });
+
+    // Schedulers pause and resume, durably listed; unknown names are refused.
+    let (code, out, _) = ctl(&pd, &["scheduler", "pause", "balance-leader"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("balance-leader   paused"), "{out}");
+    let (code, out, _) = ctl(&pd, &["scheduler", "list", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v[1],
+        serde_json::json!({"name": "balance-leader", "paused": true})
+    );
+    assert_eq!(ctl(&pd, &["scheduler", "resume", "balance-leader"]).0, 0);
+    let (code, _, err) = ctl(&pd, &["scheduler", "pause", "nope"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("unknown scheduler"), "{err}");
+
+    // A leader transfer goes through PD to the Region's leader.
+    let regions = common::http_get(&http, "/api/v1/regions");
+    let region = regions["regions"][0]["id"].as_u64().unwrap();
+    let leader = regions["regions"][0]["leader_store_id"].as_u64().unwrap();
+    let target = regions["regions"][0]["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["store_id"].as_u64().unwrap())
+        .find(|s| *s != leader)
+        .unwrap();
+    let (code, _, err) = ctl(
+        &pd,
+        &["transfer-leader", &region.to_string(), &target.to_string()],
+    );
+    assert_eq!(code, 0, "{err}");
+    wait_for("the leader to move", Duration::from_secs(30), || {
+        common::http_get(&http, "/api/v1/regions")["regions"][0]["leader_store_id"].as_u64()
+            == Some(target)
+    });
+    let (code, _, err) = ctl(&pd, &["transfer-leader", &region.to_string(), "999"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("has no voter on store 999"), "{err}");
+    assert_eq!(ctl(&pd, &["operators"]).0, 0);
+
+    // Decommissioning refuses to leave fewer stores than replicas.
+    let (code, _, err) = ctl(&pd, &["store", "delete", &leader.to_string()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("fewer than max-replicas"), "{err}");
+    let (code, _, err) = ctl(&pd, &["store", "delete", "999"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("999"), "{err}");
+    let (code, out, _) = ctl(&pd, &["stores", "--json"]);
+    assert_eq!(code, 0);
+    assert!(out.matches("\"Up\"").count() == 3, "{out}");
+
+    // Split sizes must be positive sizes.
+    for bad in ["0", "12XB"] {
+        let out = strata()
+            .args([
+                "kv",
+                "--pd",
+                &pd,
+                "--data-dir",
+                "/tmp/never",
+                "--region-split-size",
+                bad,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--region-split-size {bad}");
+    }
+}

@@ -284,6 +284,23 @@ impl RpcPdClient {
         check(&self.addr, r.header)
     }
 
+    /// Every Region with its leader and approximate size, in key order.
+    pub async fn region_infos(&self) -> Result<Vec<pdpb::RegionInfo>> {
+        let r = self
+            .client()
+            .scan_regions(pdpb::ScanRegionsRequest {
+                header: self.header(),
+                start_key: vec![],
+                end_key: vec![],
+                limit: 0,
+            })
+            .await
+            .map_err(|s| status_err(&self.addr, s))?
+            .into_inner();
+        check(&self.addr, r.header)?;
+        Ok(r.regions)
+    }
+
     /// Asks PD to move the leader of `region_id` to its voter on `store_id`.
     pub async fn transfer_leader(&self, region_id: u64, to_store_id: u64) -> Result<()> {
         let r = self

@@ -87,6 +87,7 @@ fn region_pb(info: &RegionInfo) -> PbRegionInfo {
     PbRegionInfo {
         region: Some(info.region.clone()),
         leader: info.leader.clone(),
+        approximate_size: info.approximate_size,
     }
 }
 

@@ -27,6 +27,9 @@ pub struct BenchArgs {
 pub enum Workload {
     /// Raw puts and gets at several concurrency levels.
     Kv(KvBench),
+    /// Load data, add a store, and measure how fast PD rebalances onto it
+    /// and how much write throughput drops meanwhile.
+    Rebalance(super::rebalance_bench::RebalanceBench),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,14 +66,16 @@ fn key(i: u64) -> Vec<u8> {
 }
 
 /// One run's numbers.
-struct Report {
-    ops: u64,
-    errors: u64,
-    elapsed: Duration,
-    hist: Histogram<u64>,
+pub(crate) struct Report {
+    pub ops: u64,
+    pub errors: u64,
+    pub elapsed: Duration,
+    pub hist: Histogram<u64>,
 }
 
-async fn run_load(
+/// Runs `concurrency` clients doing `op` on random keys of `b` for
+/// `b.duration`.
+pub(crate) async fn run_load(
     client: Arc<RawClient>,
     b: &KvBench,
     op: Op,
@@ -122,7 +127,8 @@ async fn run_load(
     Ok(report)
 }
 
-fn machine() -> String {
+/// The machine the benchmark runs on, for the report's header.
+pub(crate) fn machine() -> String {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
@@ -199,5 +205,6 @@ async fn kv_bench(b: KvBench) -> anyhow::Result<ExitCode> {
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.workload {
         Workload::Kv(b) => kv_bench(b).await,
+        Workload::Rebalance(b) => super::rebalance_bench::run(b).await,
     }
 }

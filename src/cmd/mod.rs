@@ -5,6 +5,7 @@ pub mod ctl;
 pub mod kv;
 pub mod pd;
 pub mod playground;
+pub mod rebalance_bench;
 
 use std::time::Duration;
 
