@@ -69,7 +69,7 @@ impl Step {
         let change = |t: ChangePeerType, p: &metapb::Peer| {
             Some(ChangePeer {
                 change_type: t as i32,
-                peer: Some(p.clone()),
+                peer: Some(*p),
             })
         };
         match self {
@@ -77,9 +77,7 @@ impl Step {
             Step::PromoteLearner(p) => resp.change_peer = change(ChangePeerType::PromoteLearner, p),
             Step::RemovePeer(p) => resp.change_peer = change(ChangePeerType::RemovePeer, p),
             Step::TransferLeader(p) => {
-                resp.transfer_leader = Some(TransferLeader {
-                    peer: Some(p.clone()),
-                })
+                resp.transfer_leader = Some(TransferLeader { peer: Some(*p) })
             }
         }
     }

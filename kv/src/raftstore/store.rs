@@ -207,53 +207,8 @@ impl<E: Engine> Store<E> {
             return Ok(());
         }
         let region_id = msg.region_id;
-        if let Some(peer) = self.peers.get(&region_id) {
-            let conf_ver = |e: Option<&metapb::RegionEpoch>| e.map_or(0, |e| e.conf_ver);
-            let mine = conf_ver(peer.region().region_epoch.as_ref());
-            let theirs = conf_ver(msg.region_epoch.as_ref());
-            if msg.is_tombstone {
-                if peer.meta().id == to.id && theirs > mine {
-                    tracing::info!(
-                        region = region_id,
-                        "peer no longer in its region, destroying"
-                    );
-                    self.peers.get_mut(&region_id).map(Peer::mark_removed);
-                }
-                return Ok(());
-            }
-            let from = msg.from_peer.clone().unwrap_or_default();
-            let sender_removed = peer.is_initialized()
-                && theirs < mine
-                && peer.region().peers.iter().all(|p| p.id != from.id);
-            if sender_removed {
-                // A peer the Region removed is still campaigning or
-                // answering: tell it to go.
-                let r = peer.region();
-                self.outbox.messages.push(RaftMessage {
-                    region_id,
-                    from_peer: Some(peer.meta().clone()),
-                    to_peer: Some(from),
-                    region_epoch: r.region_epoch.clone(),
-                    message: Vec::new(),
-                    start_key: r.start_key.clone(),
-                    end_key: r.end_key.clone(),
-                    is_tombstone: true,
-                });
-                return Ok(());
-            }
-            if to.id > peer.meta().id {
-                // The Region added this store again, under a new peer id:
-                // the old peer was removed while away. It goes now; the
-                // next message creates the new one.
-                tracing::info!(
-                    region = region_id,
-                    old = peer.meta().id,
-                    new = to.id,
-                    "stale peer replaced"
-                );
-                self.peers.get_mut(&region_id).map(Peer::mark_removed);
-                return Ok(());
-            }
+        if self.settles_membership(&msg, &to) {
+            return Ok(());
         }
         if msg.is_tombstone {
             return Ok(());
@@ -281,6 +236,19 @@ impl<E: Engine> Store<E> {
                 None => Ok(()),
             };
         }
+        self.create_peer_for(msg, m, to)
+    }
+
+    /// Creates the peer a leader or candidate reaches out to, unless this
+    /// store destroyed that very peer, or a local peer still covers the
+    /// range (the message then waits for a split to create the peer).
+    fn create_peer_for(
+        &mut self,
+        msg: RaftMessage,
+        m: raft::eraftpb::Message,
+        to: metapb::Peer,
+    ) -> Result<()> {
+        let region_id = msg.region_id;
         if !may_create_peer(m.get_msg_type()) {
             return Ok(());
         }
@@ -318,6 +286,72 @@ impl<E: Engine> Store<E> {
         match self.peers.get_mut(&region_id) {
             Some(peer) => peer.step(msg.from_peer, m),
             None => Ok(()),
+        }
+    }
+
+    /// Handles what a message says about membership rather than Raft: a
+    /// tombstone for a local peer the Region removed, a sender the local
+    /// (newer) Region no longer has, or a message for a newer peer id than
+    /// the local one (the Region re-added this store). True when the
+    /// message needs nothing more.
+    fn settles_membership(&mut self, msg: &RaftMessage, to: &metapb::Peer) -> bool {
+        let region_id = msg.region_id;
+        let Some(peer) = self.peers.get(&region_id) else {
+            return false;
+        };
+        let conf_ver = |e: Option<&metapb::RegionEpoch>| e.map_or(0, |e| e.conf_ver);
+        let mine = conf_ver(peer.region().region_epoch.as_ref());
+        let theirs = conf_ver(msg.region_epoch.as_ref());
+        if msg.is_tombstone {
+            if peer.meta().id == to.id && theirs > mine {
+                tracing::info!(
+                    region = region_id,
+                    "peer no longer in its region, destroying"
+                );
+                self.mark_removed(region_id);
+            }
+            return true;
+        }
+        let from = msg.from_peer.clone().unwrap_or_default();
+        let sender_removed = peer.is_initialized()
+            && theirs < mine
+            && peer.region().peers.iter().all(|p| p.id != from.id);
+        if sender_removed {
+            // A peer the Region removed is still campaigning or answering:
+            // tell it to go.
+            let r = peer.region();
+            let tombstone = RaftMessage {
+                region_id,
+                from_peer: Some(peer.meta().clone()),
+                to_peer: Some(from),
+                region_epoch: r.region_epoch.clone(),
+                message: Vec::new(),
+                start_key: r.start_key.clone(),
+                end_key: r.end_key.clone(),
+                is_tombstone: true,
+            };
+            self.outbox.messages.push(tombstone);
+            return true;
+        }
+        if to.id > peer.meta().id {
+            // The Region added this store again under a new peer id: the
+            // old peer was removed while away. It goes now; the next
+            // message creates the new one.
+            tracing::info!(
+                region = region_id,
+                old = peer.meta().id,
+                new = to.id,
+                "stale peer replaced"
+            );
+            self.mark_removed(region_id);
+            return true;
+        }
+        false
+    }
+
+    fn mark_removed(&mut self, region_id: u64) {
+        if let Some(peer) = self.peers.get_mut(&region_id) {
+            peer.mark_removed();
         }
     }
 
