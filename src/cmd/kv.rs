@@ -35,12 +35,27 @@ pub struct KvArgs {
     /// How long to keep trying to reach PD at start-up.
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
     pub pd_timeout: Duration,
+    #[command(flatten)]
+    pub split: SplitArgs,
+}
+
+/// When a store splits a Region (shared by `kv` and `playground`).
+#[derive(Args, Debug, Clone)]
+pub struct SplitArgs {
     /// A Region with more data than this is split (e.g. 256KiB, 96MiB).
     #[arg(long, value_name = "SIZE", default_value = "96MiB", value_parser = parse_bytes)]
     pub region_split_size: u64,
     /// A Region with more keys than this is split.
     #[arg(long, value_name = "N", default_value_t = 960_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub region_split_keys: u64,
+}
+
+impl SplitArgs {
+    /// Sets the split limits of a store's configuration.
+    pub fn apply(&self, cfg: &mut NodeConfig) {
+        cfg.store.region_split_size = self.region_split_size;
+        cfg.store.region_split_keys = self.region_split_keys;
+    }
 }
 
 impl KvArgs {
@@ -51,8 +66,7 @@ impl KvArgs {
         cfg.status = self.status.clone();
         cfg.tick = self.raft_tick;
         cfg.pd_wait = self.pd_timeout;
-        cfg.store.region_split_size = self.region_split_size;
-        cfg.store.region_split_keys = self.region_split_keys;
+        self.split.apply(&mut cfg);
         cfg
     }
 }

@@ -31,6 +31,8 @@ pub struct PlaygroundArgs {
     /// metrics on this plus 19+N.
     #[arg(long, default_value_t = 20160)]
     pub store_port: u16,
+    #[command(flatten)]
+    pub split: super::kv::SplitArgs,
 }
 
 fn port(base: u16, offset: u16) -> u16 {
@@ -67,6 +69,7 @@ pub async fn run(args: PlaygroundArgs) -> anyhow::Result<ExitCode> {
             format!("{}:{}", args.host, port(args.store_port, i)),
         );
         cfg.status = Some(format!("{}:{}", args.host, port(args.store_port, 20 + i)));
+        args.split.apply(&mut cfg);
         let node = NodeHandle::start(cfg)
             .await
             .with_context(|| format!("cannot start store {}", i + 1))?;
