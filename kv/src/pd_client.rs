@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use protocol::metapb;
 use protocol::pdpb::{self, pd_client::PdClient as PdGrpc, ErrorType};
+use protocol::PdResponse;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::{Error, Result};
@@ -133,90 +134,78 @@ impl RpcPdClient {
         self.client.clone()
     }
 
-    /// The cluster id and whether the cluster is bootstrapped.
-    pub async fn cluster_info(&self) -> Result<(u64, bool)> {
-        let r = self
-            .client()
-            .get_cluster_info(pdpb::GetClusterInfoRequest {
-                header: self.header(),
-            })
+    /// Awaits a PD call: transport failures and errors in the response
+    /// header both become `Error`s.
+    async fn call<R: PdResponse>(
+        &self,
+        call: impl Future<Output = std::result::Result<tonic::Response<R>, tonic::Status>>,
+    ) -> Result<R> {
+        let r = call
             .await
             .map_err(|s| status_err(&self.addr, s))?
             .into_inner();
+        check(&self.addr, r.header().cloned())?;
+        Ok(r)
+    }
+
+    /// The cluster id and whether the cluster is bootstrapped.
+    pub async fn cluster_info(&self) -> Result<(u64, bool)> {
+        let r = self
+            .call(self.client().get_cluster_info(pdpb::GetClusterInfoRequest {
+                header: self.header(),
+            }))
+            .await?;
         let id = r.header.as_ref().map(|h| h.cluster_id).unwrap_or(0);
-        check(&self.addr, r.header)?;
         Ok((id, r.bootstrapped))
     }
 
     /// A new cluster-unique id.
     pub async fn alloc_id(&self) -> Result<u64> {
         let r = self
-            .client()
-            .alloc_id(pdpb::AllocIdRequest {
+            .call(self.client().alloc_id(pdpb::AllocIdRequest {
                 header: self.header(),
-            })
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header)?;
+            }))
+            .await?;
         Ok(r.id)
     }
 
     /// Bootstraps the cluster with its first Region.
     pub async fn bootstrap(&self, store: metapb::Store, region: metapb::Region) -> Result<()> {
-        let r = self
-            .client()
-            .bootstrap(pdpb::BootstrapRequest {
-                header: self.header(),
-                store: Some(store),
-                region: Some(region),
-            })
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header)
+        self.call(self.client().bootstrap(pdpb::BootstrapRequest {
+            header: self.header(),
+            store: Some(store),
+            region: Some(region),
+        }))
+        .await?;
+        Ok(())
     }
 
     /// Registers this store (or updates its address).
     pub async fn put_store(&self, store: metapb::Store) -> Result<()> {
-        let r = self
-            .client()
-            .put_store(pdpb::PutStoreRequest {
-                header: self.header(),
-                store: Some(store),
-            })
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header)
+        self.call(self.client().put_store(pdpb::PutStoreRequest {
+            header: self.header(),
+            store: Some(store),
+        }))
+        .await?;
+        Ok(())
     }
 
     /// Every store with PD's view of it.
     pub async fn all_stores(&self) -> Result<pdpb::GetAllStoresResponse> {
-        let r = self
-            .client()
-            .get_all_stores(pdpb::GetAllStoresRequest {
-                header: self.header(),
-            })
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header.clone())?;
-        Ok(r)
+        self.call(self.client().get_all_stores(pdpb::GetAllStoresRequest {
+            header: self.header(),
+        }))
+        .await
     }
 
     /// Sends a store heartbeat.
     pub async fn store_heartbeat(&self, stats: pdpb::StoreStats) -> Result<()> {
-        let r = self
-            .client()
-            .store_heartbeat(pdpb::StoreHeartbeatRequest {
-                header: self.header(),
-                stats: Some(stats),
-            })
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header)
+        self.call(self.client().store_heartbeat(pdpb::StoreHeartbeatRequest {
+            header: self.header(),
+            stats: Some(stats),
+        }))
+        .await?;
+        Ok(())
     }
 
     /// Sends a Region heartbeat; the answer may carry an operator step.
@@ -225,28 +214,17 @@ impl RpcPdClient {
         mut req: pdpb::RegionHeartbeatRequest,
     ) -> Result<pdpb::RegionHeartbeatResponse> {
         req.header = self.header();
-        let r = self
-            .client()
-            .region_heartbeat(req)
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header.clone())?;
-        Ok(r)
+        self.call(self.client().region_heartbeat(req)).await
     }
 
     /// The Region with this id.
     pub async fn get_region_by_id(&self, region_id: u64) -> Result<Option<RegionRoute>> {
         let r = self
-            .client()
-            .get_region_by_id(pdpb::GetRegionByIdRequest {
+            .call(self.client().get_region_by_id(pdpb::GetRegionByIdRequest {
                 header: self.header(),
                 region_id,
-            })
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header)?;
+            }))
+            .await?;
         Ok(route(r.region))
     }
 
@@ -257,90 +235,78 @@ impl RpcPdClient {
         split_count: u32,
     ) -> Result<Vec<pdpb::SplitId>> {
         let r = self
-            .client()
-            .ask_batch_split(pdpb::AskBatchSplitRequest {
+            .call(self.client().ask_batch_split(pdpb::AskBatchSplitRequest {
                 header: self.header(),
                 region: Some(region),
                 split_count,
-            })
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header)?;
+            }))
+            .await?;
         Ok(r.ids)
     }
 
     /// Tells PD the Regions a split produced.
     pub async fn report_batch_split(&self, regions: Vec<metapb::Region>) -> Result<()> {
-        let r = self
-            .client()
-            .report_batch_split(pdpb::ReportBatchSplitRequest {
-                header: self.header(),
-                regions,
-            })
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header)
+        self.call(
+            self.client()
+                .report_batch_split(pdpb::ReportBatchSplitRequest {
+                    header: self.header(),
+                    regions,
+                }),
+        )
+        .await?;
+        Ok(())
     }
 
-    /// Every Region with its leader and approximate size, in key order.
-    pub async fn region_infos(&self) -> Result<Vec<pdpb::RegionInfo>> {
+    /// Regions overlapping `[start, end)` with their leaders and
+    /// approximate sizes, in key order (empty end = unbounded, limit 0 = all).
+    pub async fn region_infos(
+        &self,
+        start: Vec<u8>,
+        end: Vec<u8>,
+        limit: u32,
+    ) -> Result<Vec<pdpb::RegionInfo>> {
         let r = self
-            .client()
-            .scan_regions(pdpb::ScanRegionsRequest {
+            .call(self.client().scan_regions(pdpb::ScanRegionsRequest {
                 header: self.header(),
-                start_key: vec![],
-                end_key: vec![],
-                limit: 0,
-            })
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header)?;
+                start_key: start,
+                end_key: end,
+                limit,
+            }))
+            .await?;
         Ok(r.regions)
     }
 
     /// Asks PD to move the leader of `region_id` to its voter on `store_id`.
     pub async fn transfer_leader(&self, region_id: u64, to_store_id: u64) -> Result<()> {
-        let r = self
-            .client()
-            .admin_transfer_leader(pdpb::AdminTransferLeaderRequest {
-                header: self.header(),
-                region_id,
-                to_store_id,
-            })
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header)
+        self.call(
+            self.client()
+                .admin_transfer_leader(pdpb::AdminTransferLeaderRequest {
+                    header: self.header(),
+                    region_id,
+                    to_store_id,
+                }),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Starts decommissioning a store.
     pub async fn delete_store(&self, store_id: u64) -> Result<()> {
-        let r = self
-            .client()
-            .delete_store(pdpb::DeleteStoreRequest {
-                header: self.header(),
-                store_id,
-            })
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header)
+        self.call(self.client().delete_store(pdpb::DeleteStoreRequest {
+            header: self.header(),
+            store_id,
+        }))
+        .await?;
+        Ok(())
     }
 
     /// PD's pending operators.
     pub async fn operators(&self) -> Result<Vec<pdpb::OperatorInfo>> {
         let r = self
-            .client()
-            .get_operators(pdpb::GetOperatorsRequest {
+            .call(self.client().get_operators(pdpb::GetOperatorsRequest {
                 header: self.header(),
-            })
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header)?;
+            }))
+            .await?;
         Ok(r.operators)
     }
 
@@ -352,31 +318,23 @@ impl RpcPdClient {
         paused: bool,
     ) -> Result<Vec<pdpb::SchedulerInfo>> {
         let r = self
-            .client()
-            .set_scheduler(pdpb::SetSchedulerRequest {
+            .call(self.client().set_scheduler(pdpb::SetSchedulerRequest {
                 header: self.header(),
                 name: name.to_string(),
                 paused,
-            })
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header)?;
+            }))
+            .await?;
         Ok(r.schedulers)
     }
 
     /// `count` timestamps; returns the first.
     pub async fn tso(&self, count: u32) -> Result<u64> {
         let r = self
-            .client()
-            .tso(pdpb::TsoRequest {
+            .call(self.client().tso(pdpb::TsoRequest {
                 header: self.header(),
                 count,
-            })
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header)?;
+            }))
+            .await?;
         Ok(r.first)
     }
 }
@@ -384,15 +342,11 @@ impl RpcPdClient {
 impl PdClient for RpcPdClient {
     async fn get_region(&self, key: Vec<u8>) -> Result<RegionRoute> {
         let r = self
-            .client()
-            .get_region(pdpb::GetRegionRequest {
+            .call(self.client().get_region(pdpb::GetRegionRequest {
                 header: self.header(),
                 key: key.clone(),
-            })
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header)?;
+            }))
+            .await?;
         route(r.region).ok_or_else(|| {
             Error::Pd(format!(
                 "PD knows no Region for key {}",
@@ -407,35 +361,17 @@ impl PdClient for RpcPdClient {
         end: Vec<u8>,
         limit: u32,
     ) -> Result<Vec<RegionRoute>> {
-        let r = self
-            .client()
-            .scan_regions(pdpb::ScanRegionsRequest {
-                header: self.header(),
-                start_key: start,
-                end_key: end,
-                limit,
-            })
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header)?;
-        Ok(r.regions
-            .into_iter()
-            .filter_map(|i| route(Some(i)))
-            .collect())
+        let infos = self.region_infos(start, end, limit).await?;
+        Ok(infos.into_iter().filter_map(|i| route(Some(i))).collect())
     }
 
     async fn get_store(&self, store_id: u64) -> Result<metapb::Store> {
         let r = self
-            .client()
-            .get_store(pdpb::GetStoreRequest {
+            .call(self.client().get_store(pdpb::GetStoreRequest {
                 header: self.header(),
                 store_id,
-            })
-            .await
-            .map_err(|s| status_err(&self.addr, s))?
-            .into_inner();
-        check(&self.addr, r.header)?;
+            }))
+            .await?;
         r.store
             .ok_or_else(|| Error::Pd(format!("store {store_id} not found")))
     }

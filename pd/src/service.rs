@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use protocol::pdpb::{self, pd_server::Pd, RegionInfo as PbRegionInfo};
+use protocol::PdResponse;
 use tonic::{Request, Response, Status};
 
 use crate::cluster::Cluster;
@@ -37,44 +38,11 @@ impl<S: MetaStore> PdService<S> {
     }
 }
 
-/// Responses that carry a [`pdpb::ResponseHeader`].
-trait WithHeader: Default {
-    fn set_header(&mut self, h: pdpb::ResponseHeader);
-}
-
-macro_rules! with_header {
-    ($($t:ty),*) => {$(
-        impl WithHeader for $t {
-            fn set_header(&mut self, h: pdpb::ResponseHeader) { self.header = Some(h); }
-        }
-    )*};
-}
-
-with_header!(
-    pdpb::GetClusterInfoResponse,
-    pdpb::AllocIdResponse,
-    pdpb::BootstrapResponse,
-    pdpb::PutStoreResponse,
-    pdpb::GetStoreResponse,
-    pdpb::GetAllStoresResponse,
-    pdpb::StoreHeartbeatResponse,
-    pdpb::RegionHeartbeatResponse,
-    pdpb::GetRegionResponse,
-    pdpb::ScanRegionsResponse,
-    pdpb::TsoResponse,
-    pdpb::AskBatchSplitResponse,
-    pdpb::ReportBatchSplitResponse,
-    pdpb::AdminTransferLeaderResponse,
-    pdpb::DeleteStoreResponse,
-    pdpb::GetOperatorsResponse,
-    pdpb::SetSchedulerResponse
-);
-
 fn requested_cluster(h: &Option<pdpb::RequestHeader>) -> u64 {
     h.as_ref().map(|h| h.cluster_id).unwrap_or(0)
 }
 
-fn reply<R: WithHeader>(cluster_id: u64, r: Result<R>) -> std::result::Result<Response<R>, Status> {
+fn reply<R: PdResponse>(cluster_id: u64, r: Result<R>) -> std::result::Result<Response<R>, Status> {
     let (mut resp, error) = match r {
         Ok(resp) => (resp, None),
         Err(e) => (R::default(), Some(e.to_pb())),
@@ -93,7 +61,7 @@ fn region_pb(info: &RegionInfo) -> PbRegionInfo {
 
 impl<S: MetaStore> PdService<S> {
     /// Runs `f` on the cluster after checking the caller's cluster id.
-    fn call<R: WithHeader>(
+    fn call<R: PdResponse>(
         &self,
         method: &'static str,
         header: &Option<pdpb::RequestHeader>,

@@ -37,6 +37,48 @@ pub mod pdpb {
     tonic::include_proto!("pdpb");
 }
 
+/// PD responses: every one carries a [`pdpb::ResponseHeader`] with PD's
+/// error, set by PD's service and checked by its client through this trait.
+pub trait PdResponse: Default {
+    /// The header, if set.
+    fn header(&self) -> Option<&pdpb::ResponseHeader>;
+    /// Sets the header.
+    fn set_header(&mut self, h: pdpb::ResponseHeader);
+}
+
+macro_rules! pd_response {
+    ($($t:ident),*) => {$(
+        impl PdResponse for pdpb::$t {
+            fn header(&self) -> Option<&pdpb::ResponseHeader> {
+                self.header.as_ref()
+            }
+            fn set_header(&mut self, h: pdpb::ResponseHeader) {
+                self.header = Some(h);
+            }
+        }
+    )*};
+}
+
+pd_response!(
+    GetClusterInfoResponse,
+    AllocIdResponse,
+    BootstrapResponse,
+    PutStoreResponse,
+    GetStoreResponse,
+    GetAllStoresResponse,
+    StoreHeartbeatResponse,
+    RegionHeartbeatResponse,
+    GetRegionResponse,
+    ScanRegionsResponse,
+    TsoResponse,
+    AskBatchSplitResponse,
+    ReportBatchSplitResponse,
+    AdminTransferLeaderResponse,
+    DeleteStoreResponse,
+    GetOperatorsResponse,
+    SetSchedulerResponse
+);
+
 /// Responses of the raw KV API. Each carries a routing error (for the
 /// client library to handle) and a plain error (for the caller), so both
 /// the service and the client treat them through this one trait.

@@ -76,7 +76,7 @@ async fn balance(pd: &RpcPdClient, store_id: u64) -> anyhow::Result<(u32, u64, b
         .all(|s| (s.region_count as f64 - mean).abs() <= mean * 0.1);
     let me = all.statuses.iter().find(|s| s.store_id == store_id);
     let held: u64 = pd
-        .region_infos()
+        .region_infos(vec![], vec![], 0)
         .await?
         .iter()
         .filter(|i| {
