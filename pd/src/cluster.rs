@@ -613,7 +613,7 @@ impl<S: MetaStore> Cluster<S> {
         if let Some(op) = self.operators.get_mut(&region_id) {
             let finished = op.advance(&info);
             let expired = now_ms.saturating_sub(op.created_ms) > self.cfg.operator_timeout_ms;
-            let target_lost = op.steps[op.current.min(op.steps.len())..].iter().any(|s| {
+            let target_lost = op.remaining().iter().any(|s| {
                 matches!(s, Step::AddLearner(p) | Step::PromoteLearner(p) | Step::TransferLeader(p)
                     if view.placement.get(&p.store_id) != Some(&Placement::Up))
             });

@@ -155,6 +155,11 @@ impl Operator {
         self.current >= self.steps.len()
     }
 
+    /// The steps not yet seen done.
+    pub fn remaining(&self) -> &[Step] {
+        &self.steps[self.current.min(self.steps.len())..]
+    }
+
     /// Fills the response with what the leader should do now. A learner
     /// is promoted only once it caught up (a voter that cannot ack would
     /// weaken the quorum), and a peer is never removed while it leads: the
@@ -215,12 +220,10 @@ impl Operator {
     /// The leader move this operator still has to make, as (from, to) stores.
     fn pending_leader_move(&self, info: &RegionInfo) -> Option<(u64, u64)> {
         let from = info.leader.as_ref()?.store_id;
-        self.steps[self.current.min(self.steps.len())..]
-            .iter()
-            .find_map(|s| match s {
-                Step::TransferLeader(p) if p.store_id != from => Some((from, p.store_id)),
-                _ => None,
-            })
+        self.remaining().iter().find_map(|s| match s {
+            Step::TransferLeader(p) if p.store_id != from => Some((from, p.store_id)),
+            _ => None,
+        })
     }
 }
 

@@ -166,50 +166,8 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
             print_ok(args.json);
             Ok(ExitCode::SUCCESS)
         }
-        CtlCommand::Operators => {
-            let ops = pd.operators().await?;
-            if args.json {
-                let list: Vec<Value> = ops
-                    .iter()
-                    .map(|o| json!({ "region_id": o.region_id, "kind": o.kind, "description": o.description, "created_ms": o.created_ms }))
-                    .collect();
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &json!({ "count": list.len(), "operators": list })
-                    )?
-                );
-            } else if ops.is_empty() {
-                println!("no pending operators");
-            } else {
-                println!("{:<8} {:<22} STEPS", "REGION", "KIND");
-                for o in &ops {
-                    println!("{:<8} {:<22} {}", o.region_id, o.kind, o.description);
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        CtlCommand::Scheduler(cmd) => {
-            let (name, paused) = match &cmd {
-                SchedulerCommand::List => ("", false),
-                SchedulerCommand::Pause { name } => (name.as_str(), true),
-                SchedulerCommand::Resume { name } => (name.as_str(), false),
-            };
-            let list = pd.set_scheduler(name, paused).await?;
-            if args.json {
-                let v: Vec<Value> = list
-                    .iter()
-                    .map(|s| json!({ "name": s.name, "paused": s.paused }))
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                for s in &list {
-                    let state = if s.paused { "paused" } else { "running" };
-                    println!("{:<16} {state}", s.name);
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        CtlCommand::Operators => operators(&pd, args.json).await,
+        CtlCommand::Scheduler(cmd) => scheduler(&pd, cmd, args.json).await,
         CtlCommand::Tso => {
             let ts = pd.tso(1).await?;
             let physical = ts >> pd::tso::LOGICAL_BITS;
@@ -253,6 +211,54 @@ fn raw_client(pd: Arc<RpcPdClient>, timeout: Duration) -> RawClient {
         ..ClientOptions::default()
     };
     RawClient::new(pd, opts)
+}
+
+async fn operators(pd: &RpcPdClient, as_json: bool) -> anyhow::Result<ExitCode> {
+    let ops = pd.operators().await?;
+    if as_json {
+        let list: Vec<Value> = ops
+            .iter()
+            .map(|o| json!({ "region_id": o.region_id, "kind": o.kind, "description": o.description, "created_ms": o.created_ms }))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "count": list.len(), "operators": list }))?
+        );
+    } else if ops.is_empty() {
+        println!("no pending operators");
+    } else {
+        println!("{:<8} {:<22} STEPS", "REGION", "KIND");
+        for o in &ops {
+            println!("{:<8} {:<22} {}", o.region_id, o.kind, o.description);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn scheduler(
+    pd: &RpcPdClient,
+    cmd: SchedulerCommand,
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (name, paused) = match &cmd {
+        SchedulerCommand::List => ("", false),
+        SchedulerCommand::Pause { name } => (name.as_str(), true),
+        SchedulerCommand::Resume { name } => (name.as_str(), false),
+    };
+    let list = pd.set_scheduler(name, paused).await?;
+    if as_json {
+        let v: Vec<Value> = list
+            .iter()
+            .map(|s| json!({ "name": s.name, "paused": s.paused }))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        for s in &list {
+            let state = if s.paused { "paused" } else { "running" };
+            println!("{:<16} {state}", s.name);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn stores(pd: &RpcPdClient, as_json: bool) -> anyhow::Result<ExitCode> {

@@ -1108,7 +1108,7 @@ impl<E: Engine> Peer<E> {
             let proposed = ctx.region_epoch.unwrap_or_default();
             if proposed.conf_ver != epoch.conf_ver {
                 tracing::warn!(region = region.id, "stale conf change skipped");
-                return Ok(Err(region_error::epoch_not_match(vec![region])));
+                return Ok(Err(self.epoch_error()));
             }
             ctx.admin.map(|a| a.change_peers).unwrap_or_default()
         };

@@ -21,7 +21,9 @@ use std::sync::Arc;
 use prost::Message as _;
 use protocol::metapb;
 use protocol::pdpb::ChangePeer;
-use protocol::raft_serverpb::{PeerState, RaftMessage, RegionLocalState, SnapshotData, StoreIdent};
+use protocol::raft_serverpb::{
+    PeerState, RaftMessage, RegionLocalState, SnapshotHeader, StoreIdent,
+};
 use raft::eraftpb::MessageType;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -103,8 +105,8 @@ fn snapshot_range(m: &raft::eraftpb::Message) -> Result<Option<(Vec<u8>, Vec<u8>
     if m.get_msg_type() != MessageType::MsgSnapshot {
         return Ok(None);
     }
-    let data = SnapshotData::decode(m.get_snapshot().get_data())?;
-    Ok(data.region.map(|r| (r.start_key, r.end_key)))
+    let header = SnapshotHeader::decode(m.get_snapshot().get_data())?;
+    Ok(header.region.map(|r| (r.start_key, r.end_key)))
 }
 
 /// Whether a Raft message may create a peer that does not exist yet: only
@@ -210,9 +212,6 @@ impl<E: Engine> Store<E> {
         if self.settles_membership(&msg, &to) {
             return Ok(());
         }
-        if msg.is_tombstone {
-            return Ok(());
-        }
         let m: raft::eraftpb::Message = decode_raft(&msg.message)?;
         if let Some(peer_id) = self.peers.get(&region_id).map(|p| p.meta().id) {
             if peer_id != to.id {
@@ -297,7 +296,8 @@ impl<E: Engine> Store<E> {
     fn settles_membership(&mut self, msg: &RaftMessage, to: &metapb::Peer) -> bool {
         let region_id = msg.region_id;
         let Some(peer) = self.peers.get(&region_id) else {
-            return false;
+            // A tombstone for a peer this store does not have: done.
+            return msg.is_tombstone;
         };
         let conf_ver = |e: Option<&metapb::RegionEpoch>| e.map_or(0, |e| e.conf_ver);
         let mine = conf_ver(peer.region().region_epoch.as_ref());

@@ -64,6 +64,15 @@ enum Failure {
     Other(String),
 }
 
+impl From<SplitFailure> for Failure {
+    fn from(e: SplitFailure) -> Self {
+        match e {
+            SplitFailure::Region(e) => Failure::Region(e),
+            SplitFailure::Other(e) => Failure::Other(e),
+        }
+    }
+}
+
 impl From<RegionError> for Failure {
     fn from(e: RegionError) -> Self {
         Failure::Region(e)
@@ -391,12 +400,7 @@ impl<E: Engine> KvService<E> {
             if split_keys.is_empty() {
                 return Ok(vec![region]);
             }
-            split_region(&self.pd, &self.router, &region, split_keys)
-                .await
-                .map_err(|e| match e {
-                    SplitFailure::Region(e) => Failure::Region(e),
-                    SplitFailure::Other(e) => Failure::Other(e),
-                })
+            Ok(split_region(&self.pd, &self.router, &region, split_keys).await?)
         }
         .await;
         respond(outcome, |r: &mut kvrpcpb::SplitRegionResponse, regions| {

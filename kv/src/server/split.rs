@@ -123,45 +123,47 @@ impl<E: Engine> SplitChecker<E> {
         router: StoreRouter<E>,
         check: SplitCheck,
     ) {
-        let region = check.region;
-        if !self.running.lock().insert(region.id) {
+        let region_id = check.region.id;
+        if !self.running.lock().insert(region_id) {
             return;
         }
+        self.check_and_split(&pd, &router, check).await;
+        self.running.lock().remove(&region_id);
+    }
+
+    async fn check_and_split(
+        self: &Arc<Self>,
+        pd: &RpcPdClient,
+        router: &StoreRouter<E>,
+        check: SplitCheck,
+    ) {
+        let region = check.region;
         let me = self.clone();
         let scanned = {
             let region = region.clone();
             tokio::task::spawn_blocking(move || me.measure(&region, check.written_keys)).await
         };
         let (split_keys, keys_per_part) = match scanned {
-            Ok(Ok(Some(m))) => m,
-            Ok(Ok(None)) => (Vec::new(), 0),
-            Ok(Err(e)) => {
-                tracing::warn!(region = region.id, "split check failed: {e}");
-                (Vec::new(), 0)
-            }
-            Err(e) => {
-                tracing::warn!(region = region.id, "split check task failed: {e}");
-                (Vec::new(), 0)
-            }
+            Ok(Ok(Some(m))) if !m.0.is_empty() => m,
+            Ok(Ok(_)) => return,
+            Ok(Err(e)) => return tracing::warn!(region = region.id, "split check failed: {e}"),
+            Err(e) => return tracing::warn!(region = region.id, "split check task failed: {e}"),
         };
-        if !split_keys.is_empty() {
-            let n = split_keys.len();
-            match split_region(&pd, &router, &region, split_keys).await {
-                Ok(regions) => {
-                    let mut keys = self.keys.lock();
-                    for r in &regions {
-                        keys.insert(r.id, keys_per_part);
-                    }
-                    tracing::info!(
-                        region = region.id,
-                        parts = regions.len(),
-                        "region split by size"
-                    );
+        let cuts = split_keys.len();
+        match split_region(pd, router, &region, split_keys).await {
+            Ok(regions) => {
+                let mut keys = self.keys.lock();
+                for r in &regions {
+                    keys.insert(r.id, keys_per_part);
                 }
-                Err(e) => tracing::info!(region = region.id, cuts = n, "split not done: {e:?}"),
+                tracing::info!(
+                    region = region.id,
+                    parts = regions.len(),
+                    "region split by size"
+                );
             }
+            Err(e) => tracing::info!(region = region.id, cuts, "split not done: {e:?}"),
         }
-        self.running.lock().remove(&region.id);
     }
 
     /// The split keys the Region needs and the keys each part will hold,
