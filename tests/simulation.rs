@@ -440,11 +440,15 @@ impl Sim {
             if self.rng.random_bool(0.05) {
                 continue;
             }
+            // Every third Region is hot, so hot-region moves its leader
+            // around too (without drawing on the seeded rng).
+            let read_qps = if hb.region.id % 3 == 0 { 500 } else { 0 };
             let req = RegionHeartbeatRequest {
                 region: Some(hb.region),
                 leader: Some(hb.leader),
                 pending_peers: hb.pending_peers,
                 term: hb.term,
+                read_qps,
                 ..Default::default()
             };
             let resp = self

@@ -25,7 +25,7 @@ const ID_BATCH: u64 = 1000;
 /// Most new Regions one split may ask ids for.
 const MAX_SPLIT_COUNT: u32 = 1000;
 /// Schedulers an administrator may pause.
-pub const SCHEDULERS: [&str; 2] = ["balance-region", "balance-leader"];
+pub const SCHEDULERS: [&str; 3] = ["balance-region", "balance-leader", "hot-region"];
 
 /// Tunables of the cluster's scheduling.
 #[derive(Debug, Clone)]
@@ -42,6 +42,12 @@ pub struct ClusterConfig {
     pub region_schedule_limit: usize,
     /// Most balance-leader operators in flight at once.
     pub leader_schedule_limit: usize,
+    /// A Region with at least this many keys read and written per second
+    /// is hot: hot-region spreads such Regions' leaders over the stores by
+    /// load, and the count-balancing schedulers leave them alone.
+    pub hot_region_min_qps: u64,
+    /// Most hot-region operators in flight at once.
+    pub hot_region_schedule_limit: usize,
 }
 
 impl Default for ClusterConfig {
@@ -53,6 +59,8 @@ impl Default for ClusterConfig {
             operator_timeout_ms: 5 * 60 * 1000,
             region_schedule_limit: 8,
             leader_schedule_limit: 8,
+            hot_region_min_qps: 100,
+            hot_region_schedule_limit: 4,
         }
     }
 }
@@ -587,6 +595,12 @@ impl<S: MetaStore> Cluster<S> {
         if let Some(info) = self.regions.get_mut(region.id) {
             // Reports may arrive out of order: an older leader's is ignored.
             if req.term >= info.term {
+                // A new leader's first report measured only a moment of
+                // its leadership: the Region's load stays as it was.
+                if info.leader.as_ref().map(|l| l.id) == req.leader.as_ref().map(|l| l.id) {
+                    info.read_qps = req.read_qps;
+                    info.write_qps = req.write_qps;
+                }
                 info.term = req.term;
                 info.leader = req.leader;
                 info.pending_peers = req.pending_peers;
@@ -647,6 +661,8 @@ impl<S: MetaStore> Cluster<S> {
             && in_flight(OpKind::BalanceRegion) < self.cfg.region_schedule_limit;
         view.balance_leader = !self.is_paused("balance-leader")
             && in_flight(OpKind::BalanceLeader) < self.cfg.leader_schedule_limit;
+        view.balance_hot = !self.is_paused("hot-region")
+            && in_flight(OpKind::HotRegion) < self.cfg.hot_region_schedule_limit;
         let mut id_error = None;
         let planned = plan(
             &info,
@@ -673,7 +689,10 @@ impl<S: MetaStore> Cluster<S> {
 
     /// The stores as the schedulers see them, operators in flight included.
     fn view(&self, now_ms: u64) -> View {
-        let mut view = View::default();
+        let mut view = View {
+            hot_min_qps: self.cfg.hot_region_min_qps,
+            ..View::default()
+        };
         for v in self.store_views(now_ms) {
             let placement = match v.health {
                 StoreHealth::Up => Placement::Up,
@@ -685,6 +704,11 @@ impl<S: MetaStore> Cluster<S> {
             view.placement.insert(v.store.id, placement);
             view.regions.insert(v.store.id, v.region_count as i64);
             view.leaders.insert(v.store.id, v.leader_count as i64);
+        }
+        for info in self.regions.all() {
+            if let (true, Some(l)) = (view.is_hot(info), &info.leader) {
+                *view.hot_load.entry(l.store_id).or_default() += info.load();
+            }
         }
         for op in self.operators.values() {
             if let Some(info) = self.regions.get(op.region_id) {

@@ -1,9 +1,10 @@
 //! PD's HTTP JSON API, for operators and tools:
 //!
 //! - `GET /api/v1/cluster`: cluster id, bootstrap state, replica count.
-//! - `GET /api/v1/stores`: every store with state, counts, last heartbeat.
+//! - `GET /api/v1/stores`: every store with state, counts, last heartbeat
+//!   and load (keys read and written per second).
 //! - `GET /api/v1/regions`: every Region with range (hex), epoch, peers,
-//!   leader and approximate size.
+//!   leader, approximate size and load.
 //! - `GET /api/v1/operators`: pending operators.
 //! - `GET /metrics`: Prometheus metrics.
 
@@ -37,6 +38,10 @@ pub struct StoreJson {
     used_size: u64,
     capacity: u64,
     available: u64,
+    /// Keys read per second through the store's leaders (last second).
+    read_qps: u64,
+    /// Keys written per second through the store's leaders (last second).
+    write_qps: u64,
 }
 
 #[derive(Serialize)]
@@ -70,6 +75,8 @@ pub struct RegionJson {
     leader_peer_id: Option<u64>,
     approximate_size: u64,
     approximate_keys: u64,
+    read_qps: u64,
+    write_qps: u64,
 }
 
 #[derive(Serialize)]
@@ -122,6 +129,8 @@ async fn stores<S: MetaStore>(State(c): State<SharedCluster<S>>) -> Json<StoresJ
             used_size: v.stats.used_size,
             capacity: v.stats.capacity,
             available: v.stats.available,
+            read_qps: v.stats.read_qps,
+            write_qps: v.stats.write_qps,
         })
         .collect();
     Json(StoresJson {
@@ -159,6 +168,8 @@ async fn regions<S: MetaStore>(State(c): State<SharedCluster<S>>) -> Json<Region
                 leader_peer_id: i.leader.as_ref().map(|l| l.id),
                 approximate_size: i.approximate_size,
                 approximate_keys: i.approximate_keys,
+                read_qps: i.read_qps,
+                write_qps: i.write_qps,
             }
         })
         .collect();

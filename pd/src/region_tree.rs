@@ -23,6 +23,17 @@ pub struct RegionInfo {
     pub approximate_size: u64,
     /// Approximate number of keys.
     pub approximate_keys: u64,
+    /// Keys read per second through the leader, as last reported.
+    pub read_qps: u64,
+    /// Keys written per second through the leader, as last reported.
+    pub write_qps: u64,
+}
+
+impl RegionInfo {
+    /// Keys read and written per second: the Region's load.
+    pub fn load(&self) -> u64 {
+        self.read_qps + self.write_qps
+    }
 }
 
 /// Regions by id and by start key.

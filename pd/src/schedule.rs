@@ -13,13 +13,20 @@
 //!
 //! 1. replica checker: promote caught-up learners, replace peers on Down,
 //!    Offline or Tombstone stores, add missing replicas, remove extra ones;
-//! 2. balance-leader: move the leader to a voter on a store that leads
+//! 2. hot-region: move a hot Region's leader (keys read and written per
+//!    second at or over a minimum) to a voter on a store whose hot
+//!    leaders carry clearly less load, so a hot key range that load
+//!    splitting cut into Regions ends up served by several stores;
+//! 3. balance-leader: move the leader to a voter on a store that leads
 //!    at least two fewer Regions;
-//! 3. balance-region: move a replica from a store that holds at least two
+//! 4. balance-region: move a replica from a store that holds at least two
 //!    more Regions than another store that could take it.
 //!
-//! A store's counts include the effect of operators in flight, so several
-//! Regions' heartbeats do not all pile onto the same under-loaded store.
+//! The count-balancing schedulers leave hot Regions alone: their leaders
+//! are placed by load, and moving their replicas would disturb the busiest
+//! Regions. A store's counts and load include the effect of operators in
+//! flight, so several Regions' heartbeats do not all pile onto the same
+//! under-loaded store.
 
 use std::collections::HashMap;
 
@@ -98,6 +105,8 @@ pub enum OpKind {
     BalanceRegion,
     /// balance-leader: move the leader to a store leading fewer Regions.
     BalanceLeader,
+    /// hot-region: move a hot Region's leader to a less loaded store.
+    HotRegion,
     /// An administrator asked for a leader transfer.
     AdminTransferLeader,
 }
@@ -112,6 +121,7 @@ impl OpKind {
             OpKind::RemoveExtra => "remove-extra-replica",
             OpKind::BalanceRegion => "balance-region",
             OpKind::BalanceLeader => "balance-leader",
+            OpKind::HotRegion => "hot-region",
             OpKind::AdminTransferLeader => "transfer-leader",
         }
     }
@@ -246,8 +256,9 @@ pub enum Placement {
     Lost,
 }
 
-/// The cluster as the schedulers see it: each store's placement and its
-/// Region and leader counts, including operators in flight.
+/// The cluster as the schedulers see it: each store's placement, its
+/// Region and leader counts and the load of its hot leaders, including
+/// operators in flight.
 #[derive(Debug, Clone, Default)]
 pub struct View {
     /// Placement per store id.
@@ -260,6 +271,12 @@ pub struct View {
     pub balance_region: bool,
     /// See `balance_region`.
     pub balance_leader: bool,
+    /// Whether hot-region may run.
+    pub balance_hot: bool,
+    /// Load (keys per second) at or over which a Region is hot; 0 = never.
+    pub hot_min_qps: u64,
+    /// Summed load of the hot Regions each store leads.
+    pub hot_load: HashMap<u64, u64>,
 }
 
 impl View {
@@ -278,6 +295,15 @@ impl View {
         self.leaders.get(&store).copied().unwrap_or(0)
     }
 
+    fn hot_load(&self, store: u64) -> u64 {
+        self.hot_load.get(&store).copied().unwrap_or(0)
+    }
+
+    /// Whether the Region is hot.
+    pub fn is_hot(&self, info: &RegionInfo) -> bool {
+        self.hot_min_qps > 0 && info.load() >= self.hot_min_qps
+    }
+
     /// Counts the effect of an operator in flight on `info`'s Region.
     pub fn add_in_flight(&mut self, op: &Operator, info: &RegionInfo) {
         let (adds, removes) = op.pending_moves(&info.region);
@@ -290,6 +316,11 @@ impl View {
         if let Some((from, to)) = op.pending_leader_move(info) {
             *self.leaders.entry(from).or_default() -= 1;
             *self.leaders.entry(to).or_default() += 1;
+            if self.is_hot(info) {
+                let from_load = self.hot_load.entry(from).or_default();
+                *from_load = from_load.saturating_sub(info.load());
+                *self.hot_load.entry(to).or_default() += info.load();
+            }
         }
     }
 
@@ -317,6 +348,7 @@ pub fn plan(
     new_id: &mut dyn FnMut() -> u64,
 ) -> Option<Operator> {
     check_replicas(info, max_replicas, view, new_id)
+        .or_else(|| balance_hot_region(info, view))
         .or_else(|| balance_leader(info, view))
         .or_else(|| balance_region(info, max_replicas, view, new_id))
 }
@@ -419,9 +451,32 @@ fn is_stable(info: &RegionInfo, max_replicas: usize) -> bool {
         && voters(&info.region).count() == max_replicas
 }
 
+/// hot-region (see the module docs). The leader moves only if the target
+/// then carries at most 90% of what the source carries now, so a move
+/// never just swaps which store is the hotter one, and noise in the
+/// measured load does not move leaders back and forth.
+fn balance_hot_region(info: &RegionInfo, view: &View) -> Option<Operator> {
+    if !view.balance_hot || !view.is_hot(info) || !info.pending_peers.is_empty() {
+        return None;
+    }
+    let leader = info.leader.as_ref()?;
+    let from = view.hot_load(leader.store_id);
+    let to = voters(&info.region)
+        .filter(|p| p.id != leader.id && view.placement(p.store_id) == Placement::Up)
+        .min_by_key(|p| (view.hot_load(p.store_id), p.store_id))?;
+    if (view.hot_load(to.store_id) + info.load()) * 10 > from * 9 {
+        return None;
+    }
+    Some(Operator::new(
+        info.region.id,
+        OpKind::HotRegion,
+        vec![Step::TransferLeader(to.clone())],
+    ))
+}
+
 /// balance-leader (see the module docs).
 fn balance_leader(info: &RegionInfo, view: &View) -> Option<Operator> {
-    if !view.balance_leader || !info.pending_peers.is_empty() {
+    if !view.balance_leader || view.is_hot(info) || !info.pending_peers.is_empty() {
         return None;
     }
     let leader = info.leader.as_ref()?;
@@ -446,7 +501,7 @@ fn balance_region(
     view: &View,
     new_id: &mut dyn FnMut() -> u64,
 ) -> Option<Operator> {
-    if !view.balance_region || !is_stable(info, max_replicas) {
+    if !view.balance_region || view.is_hot(info) || !is_stable(info, max_replicas) {
         return None;
     }
     let region = &info.region;
@@ -620,6 +675,55 @@ mod tests {
         let mut v = view(&[1, 1, 1], &[5, 3, 2]);
         v.balance_leader = false;
         assert!(plan(&i, 3, &v, &mut ids()).is_none());
+    }
+
+    /// A Region led on store 1 carrying `load` keys per second, in a
+    /// view where stores lead hot Regions carrying `hot` in all.
+    fn hot(load: u64, hot: &[u64]) -> (RegionInfo, View) {
+        let mut i = info(
+            vec![peer(10, 1, false), peer(11, 2, false), peer(12, 3, false)],
+            vec![],
+        );
+        i.read_qps = load;
+        let mut v = view(&[1, 1, 1], &[1, 1, 1]);
+        v.balance_hot = true;
+        v.hot_min_qps = 100;
+        for (s, l) in hot.iter().enumerate() {
+            v.hot_load.insert(s as u64 + 1, *l);
+        }
+        (i, v)
+    }
+
+    #[test]
+    fn hot_region_moves_a_leader_to_the_coolest_voter_store() {
+        let (i, v) = hot(500, &[1000, 600, 0]);
+        let op = plan(&i, 3, &v, &mut ids()).unwrap();
+        assert_eq!(op.kind, OpKind::HotRegion);
+        assert_eq!(op.steps, vec![Step::TransferLeader(peer(12, 3, false))]);
+        // The only hot Region of its store stays: moving it would just
+        // make another store the hot one.
+        let (i, v) = hot(500, &[500, 0, 0]);
+        assert!(plan(&i, 3, &v, &mut ids()).is_none());
+        // Nearly balanced (the target would carry over 90%): no move.
+        let (i, v) = hot(100, &[1000, 850, 850]);
+        assert!(plan(&i, 3, &v, &mut ids()).is_none());
+        // Paused.
+        let (i, mut v) = hot(500, &[1000, 600, 0]);
+        v.balance_hot = false;
+        assert!(plan(&i, 3, &v, &mut ids()).is_none());
+    }
+
+    #[test]
+    fn count_balancing_leaves_hot_regions_alone() {
+        // Store 1 leads 5 Regions, store 3 two: balance-leader would move
+        // this one, but it is hot and hot-region keeps it where it is.
+        let (i, mut v) = hot(500, &[500, 0, 0]);
+        v.leaders = HashMap::from([(1, 5), (2, 3), (3, 2)]);
+        assert!(plan(&i, 3, &v, &mut ids()).is_none());
+        let (mut i, v) = (i.clone(), v);
+        i.read_qps = 10;
+        let op = plan(&i, 3, &v, &mut ids()).unwrap();
+        assert_eq!(op.kind, OpKind::BalanceLeader);
     }
 
     #[test]

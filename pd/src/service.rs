@@ -56,6 +56,8 @@ fn region_pb(info: &RegionInfo) -> PbRegionInfo {
         region: Some(info.region.clone()),
         leader: info.leader.clone(),
         approximate_size: info.approximate_size,
+        read_qps: info.read_qps,
+        write_qps: info.write_qps,
     }
 }
 
@@ -157,6 +159,8 @@ impl<S: MetaStore> Pd for PdService<S> {
                     leader_count: v.leader_count as u32,
                     last_heartbeat_ms: v.last_heartbeat_ms,
                     used_size: v.stats.used_size,
+                    read_qps: v.stats.read_qps,
+                    write_qps: v.stats.write_qps,
                 })
                 .collect();
             let stores = views.into_iter().map(|v| v.store).collect();

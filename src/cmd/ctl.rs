@@ -273,6 +273,7 @@ async fn stores(pd: &RpcPdClient, as_json: bool) -> anyhow::Result<ExitCode> {
                     "id": s.id, "address": s.address, "state": st.state,
                     "region_count": st.region_count, "leader_count": st.leader_count,
                     "last_heartbeat_ms": st.last_heartbeat_ms, "used_size": st.used_size,
+                    "read_qps": st.read_qps, "write_qps": st.write_qps,
                 })
             })
             .collect();
@@ -283,18 +284,20 @@ async fn stores(pd: &RpcPdClient, as_json: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<6} {:<22} {:<13} {:>7} {:>7} {:>12}  LAST HEARTBEAT",
-        "ID", "ADDRESS", "STATE", "REGIONS", "LEADERS", "USED"
+        "{:<6} {:<22} {:<13} {:>7} {:>7} {:>12} {:>8} {:>8}  LAST HEARTBEAT",
+        "ID", "ADDRESS", "STATE", "REGIONS", "LEADERS", "USED", "READ/S", "WRITE/S"
     );
     for (s, st) in resp.stores.iter().zip(&resp.statuses) {
         println!(
-            "{:<6} {:<22} {:<13} {:>7} {:>7} {:>12}  {}",
+            "{:<6} {:<22} {:<13} {:>7} {:>7} {:>12} {:>8} {:>8}  {}",
             s.id,
             s.address,
             st.state,
             st.region_count,
             st.leader_count,
             st.used_size,
+            st.read_qps,
+            st.write_qps,
             fmt_time(st.last_heartbeat_ms)
         );
     }

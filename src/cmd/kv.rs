@@ -48,6 +48,11 @@ pub struct SplitArgs {
     /// A Region with more keys than this is split.
     #[arg(long, value_name = "N", default_value_t = 960_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub region_split_keys: u64,
+    /// A Region serving at least this many keys per second (reads plus
+    /// writes) for 10 s in a row is split at a key that divides its
+    /// requests evenly (0 turns load-based splitting off).
+    #[arg(long, value_name = "N", default_value_t = 3000)]
+    pub load_split_qps: u64,
 }
 
 impl SplitArgs {
@@ -55,6 +60,7 @@ impl SplitArgs {
     pub fn apply(&self, cfg: &mut NodeConfig) {
         cfg.store.region_split_size = self.region_split_size;
         cfg.store.region_split_keys = self.region_split_keys;
+        cfg.load_split.qps_threshold = self.load_split_qps;
     }
 }
 

@@ -28,6 +28,11 @@ pub struct PdArgs {
     /// How long a store may be silent before it is considered Down.
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
     pub max_store_down_time: Duration,
+    /// A Region serving at least this many keys per second (reads plus
+    /// writes) is hot: the hot-region scheduler spreads hot Regions'
+    /// leaders over the stores by load (0 turns it off).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub hot_region_min_qps: u64,
 }
 
 impl PdArgs {
@@ -40,6 +45,7 @@ impl PdArgs {
             cluster: ClusterConfig {
                 max_replicas: self.max_replicas as usize,
                 max_store_down_ms: self.max_store_down_time.as_millis() as u64,
+                hot_region_min_qps: self.hot_region_min_qps,
                 ..ClusterConfig::default()
             },
         }

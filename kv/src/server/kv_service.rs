@@ -26,6 +26,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::load_split::LoadTracker;
 use super::split::{local_region, split_region, SplitFailure};
 use super::store_loop::{StoreMsg, StoreRouter};
 use crate::engine::{Cf, Engine, Snapshot as _};
@@ -45,6 +46,7 @@ pub struct KvService<E: Engine> {
     router: StoreRouter<E>,
     store_id: u64,
     pd: Arc<RpcPdClient>,
+    load: Arc<LoadTracker>,
 }
 
 impl<E: Engine> Clone for KvService<E> {
@@ -53,6 +55,7 @@ impl<E: Engine> Clone for KvService<E> {
             router: self.router.clone(),
             store_id: self.store_id,
             pd: self.pd.clone(),
+            load: self.load.clone(),
         }
     }
 }
@@ -114,6 +117,15 @@ fn put(key: Vec<u8>, value: Vec<u8>) -> raft_cmdpb::Request {
     }
 }
 
+/// The key a mutation writes (a range delete: its start).
+fn written_key(r: &raft_cmdpb::Request) -> Option<&[u8]> {
+    match r.cmd.as_ref()? {
+        Cmd::Put(p) => Some(&p.key),
+        Cmd::Delete(d) => Some(&d.key),
+        Cmd::DeleteRange(d) => Some(&d.start_key),
+    }
+}
+
 /// Builds a response from an outcome: `fill` sets the data of a success.
 fn respond<R: RawResponse, T>(outcome: Outcome<T>, fill: impl FnOnce(&mut R, T)) -> R {
     let mut resp = R::default();
@@ -127,11 +139,17 @@ fn respond<R: RawResponse, T>(outcome: Outcome<T>, fill: impl FnOnce(&mut R, T))
 
 impl<E: Engine> KvService<E> {
     /// A service over the store loop behind `router`.
-    pub fn new(router: StoreRouter<E>, store_id: u64, pd: Arc<RpcPdClient>) -> Self {
+    pub fn new(
+        router: StoreRouter<E>,
+        store_id: u64,
+        pd: Arc<RpcPdClient>,
+        load: Arc<LoadTracker>,
+    ) -> Self {
         KvService {
             router,
             store_id,
             pd,
+            load,
         }
     }
 
@@ -170,6 +188,8 @@ impl<E: Engine> KvService<E> {
 
     async fn write(&self, ctx: Option<Context>, requests: Vec<raft_cmdpb::Request>) -> Outcome<()> {
         let (region_id, epoch) = self.route(ctx)?;
+        self.load
+            .record_writes(region_id, requests.iter().filter_map(written_key));
         let (tx, rx) = oneshot::channel();
         let cmd = WriteCommand {
             region_id,
@@ -191,6 +211,10 @@ impl<E: Engine> KvService<E> {
         range: Option<(Vec<u8>, Vec<u8>)>,
     ) -> Outcome<ReadView<E::Snapshot>> {
         let (region_id, epoch) = self.route(ctx)?;
+        // A scan counts once, at its start key.
+        let scan_start = range.as_ref().map(|r| r.0.as_slice());
+        self.load
+            .record_reads(region_id, keys.iter().map(Vec::as_slice).chain(scan_start));
         let (tx, rx) = oneshot::channel();
         let cmd = ReadCommand {
             region_id,

@@ -2,6 +2,7 @@
 //! worker around the sans-IO [`Store`](crate::raftstore::Store).
 
 mod kv_service;
+mod load_split;
 mod node;
 mod pd_worker;
 mod raft_service;
@@ -9,4 +10,5 @@ mod split;
 mod store_loop;
 mod transport;
 
+pub use load_split::LoadSplitConfig;
 pub use node::{NodeConfig, NodeHandle};

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::kv_service::KvService;
+use super::load_split::{self, LoadSplitConfig, LoadTracker};
 use super::pd_worker;
 use super::raft_service::RaftService;
 use super::split::{SplitChecker, SplitLimits};
@@ -47,6 +48,8 @@ pub struct NodeConfig {
     pub status: Option<String>,
     /// Raft tunables.
     pub store: StoreConfig,
+    /// When a hot Region is split by load.
+    pub load_split: LoadSplitConfig,
     /// Length of one store-loop tick.
     pub tick: Duration,
     /// Interval of store heartbeats.
@@ -65,6 +68,7 @@ impl NodeConfig {
             advertise: None,
             status: None,
             store: StoreConfig::default(),
+            load_split: LoadSplitConfig::default(),
             tick: Duration::from_millis(100),
             heartbeat_interval: Duration::from_secs(1),
             pd_wait: Duration::from_secs(15),
@@ -292,9 +296,15 @@ impl NodeHandle {
             .map_err(|e| Error::InvalidRequest(format!("cannot start store thread: {e}")))?;
 
         let (stop, stopped) = watch::channel(false);
-        let kv = KvServer::new(KvService::new(router.clone(), store_id, pd.clone()))
-            .max_decoding_message_size(64 << 20)
-            .max_encoding_message_size(64 << 20);
+        let load = Arc::new(LoadTracker::new(cfg.load_split));
+        let kv = KvServer::new(KvService::new(
+            router.clone(),
+            store_id,
+            pd.clone(),
+            load.clone(),
+        ))
+        .max_decoding_message_size(64 << 20)
+        .max_encoding_message_size(64 << 20);
         let raft = RaftTransportServer::new(RaftService::new(router.clone()))
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);
@@ -324,11 +334,18 @@ impl NodeHandle {
             router.clone(),
             counts,
             checker,
+            load.clone(),
             cfg.heartbeat_interval,
             stopped.clone(),
         ));
+        let load_splitter = tokio::spawn(load_split::run(
+            load,
+            pd.clone(),
+            router.clone(),
+            stopped.clone(),
+        ));
         let stopped_status = stopped;
-        let mut tasks = vec![server, worker];
+        let mut tasks = vec![server, worker, load_splitter];
         if let Some(l) = status_listener {
             tasks.push(tokio::spawn(serve_status(l, stopped_status)));
         }

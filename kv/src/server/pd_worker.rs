@@ -1,5 +1,6 @@
 //! The PD worker: carries a store's heartbeats and split reports to PD and
 //! PD's operator steps back to the store loop, and runs split checks.
+//! Heartbeats carry each Region's and the store's load (keys per second).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use protocol::pdpb::{RegionHeartbeatRequest, StoreStats};
 use tokio::sync::{mpsc, watch};
 
+use super::load_split::{Load, LoadTracker};
 use super::split::SplitChecker;
 use super::store_loop::{StoreMsg, StoreRouter};
 use crate::engine::Engine;
@@ -23,6 +25,7 @@ pub async fn run<E: Engine>(
     router: StoreRouter<E>,
     counts: StoreCounts,
     checker: Arc<SplitChecker<E>>,
+    load: Arc<LoadTracker>,
     heartbeat_interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -33,8 +36,11 @@ pub async fn run<E: Engine>(
             _ = stop.changed() => return,
             task = tasks.recv() => match task {
                 Some(PdTask::RegionHeartbeat(hb)) => {
-                    let keys = checker.approximate_keys(hb.region.id);
-                    tokio::spawn(region_heartbeat(pd.clone(), engine.clone(), hb, keys, router.clone()));
+                    let stats = RegionStats {
+                        approximate_keys: checker.approximate_keys(hb.region.id),
+                        load: load.region_load(hb.region.id),
+                    };
+                    tokio::spawn(region_heartbeat(pd.clone(), engine.clone(), hb, stats, router.clone()));
                 }
                 Some(PdTask::ReportSplit(regions)) => {
                     let pd = pd.clone();
@@ -57,11 +63,14 @@ pub async fn run<E: Engine>(
                     .ok()
                     .and_then(|r| r.ok())
                     .unwrap_or(0);
+                let store_load = load.store_load();
                 let stats = StoreStats {
                     store_id,
                     region_count: counts.regions.get() as u32,
                     leader_count: counts.leaders.get() as u32,
                     used_size,
+                    read_qps: store_load.read,
+                    write_qps: store_load.write,
                     ..Default::default()
                 };
                 if let Err(e) = pd.store_heartbeat(stats).await {
@@ -72,11 +81,17 @@ pub async fn run<E: Engine>(
     }
 }
 
+/// What a Region heartbeat reports besides the Region itself.
+struct RegionStats {
+    approximate_keys: u64,
+    load: Load,
+}
+
 async fn region_heartbeat<E: Engine>(
     pd: Arc<RpcPdClient>,
     engine: E,
     hb: RegionHeartbeat,
-    approximate_keys: u64,
+    stats: RegionStats,
     router: StoreRouter<E>,
 ) {
     let region_id = hb.region.id;
@@ -89,8 +104,10 @@ async fn region_heartbeat<E: Engine>(
         leader: Some(hb.leader),
         pending_peers: hb.pending_peers,
         approximate_size,
-        approximate_keys,
+        approximate_keys: stats.approximate_keys,
         term: hb.term,
+        read_qps: stats.load.read,
+        write_qps: stats.load.write,
     };
     match pd.region_heartbeat(req).await {
         Ok(resp) => {
