@@ -256,6 +256,10 @@ fn ctl_scheduling_commands_and_bad_input() {
         serde_json::json!({"name": "balance-leader", "paused": true})
     );
     assert_eq!(ctl(&pd, &["scheduler", "resume", "balance-leader"]).0, 0);
+    let (code, out, _) = ctl(&pd, &["scheduler", "pause", "hot-region"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("hot-region       paused"), "{out}");
+    assert_eq!(ctl(&pd, &["scheduler", "resume", "hot-region"]).0, 0);
     let (code, _, err) = ctl(&pd, &["scheduler", "pause", "nope"]);
     assert_ne!(code, 0);
     assert!(err.contains("unknown scheduler"), "{err}");

@@ -39,8 +39,8 @@ fn store_loads(http: &str) -> Vec<(u64, u64)> {
         .map(|ss| {
             ss.iter()
                 .map(|s| {
-                    let load = s["read_qps"].as_u64().unwrap_or(0)
-                        + s["write_qps"].as_u64().unwrap_or(0);
+                    let load =
+                        s["read_qps"].as_u64().unwrap_or(0) + s["write_qps"].as_u64().unwrap_or(0);
                     (s["id"].as_u64().unwrap_or(0), load)
                 })
                 .collect()

@@ -48,6 +48,10 @@ pub struct ClusterConfig {
     pub hot_region_min_qps: u64,
     /// Most hot-region operators in flight at once.
     pub hot_region_schedule_limit: usize,
+    /// How long hot-region leaves a Region alone after moving its leader:
+    /// its clients must find the new leader and its load be measured
+    /// there before another move can be judged.
+    pub hot_region_cooldown_ms: u64,
 }
 
 impl Default for ClusterConfig {
@@ -61,8 +65,20 @@ impl Default for ClusterConfig {
             leader_schedule_limit: 8,
             hot_region_min_qps: 100,
             hot_region_schedule_limit: 4,
+            hot_region_cooldown_ms: 20_000,
         }
     }
+}
+
+/// A Region's load as PD keeps it: a moving average of the leader's
+/// per-second reports (each report moves it a quarter of the way), so a
+/// second in which clients were busy finding a moved leader does not make
+/// a hot Region look cold.
+fn smooth(kept: u64, reported: u64) -> u64 {
+    if kept == 0 {
+        return reported;
+    }
+    ((3 * kept as u128 + reported as u128) / 4) as u64
 }
 
 /// A store's state as PD derives it.
@@ -118,6 +134,8 @@ pub struct Cluster<S: MetaStore> {
     regions: RegionTree,
     store_heartbeats: HashMap<u64, (u64, StoreStats)>,
     operators: BTreeMap<u64, Operator>,
+    /// When hot-region last moved each Region's leader (ms since the epoch).
+    hot_moves: HashMap<u64, u64>,
     next_id: u64,
     tso: Tso,
     cfg: ClusterConfig,
@@ -153,6 +171,7 @@ impl<S: MetaStore> Cluster<S> {
             regions,
             store_heartbeats: HashMap::new(),
             operators: BTreeMap::new(),
+            hot_moves: HashMap::new(),
             cfg,
             started_ms: now_ms,
         };
@@ -598,8 +617,8 @@ impl<S: MetaStore> Cluster<S> {
                 // A new leader's first report measured only a moment of
                 // its leadership: the Region's load stays as it was.
                 if info.leader.as_ref().map(|l| l.id) == req.leader.as_ref().map(|l| l.id) {
-                    info.read_qps = req.read_qps;
-                    info.write_qps = req.write_qps;
+                    info.read_qps = smooth(info.read_qps, req.read_qps);
+                    info.write_qps = smooth(info.write_qps, req.write_qps);
                 }
                 info.term = req.term;
                 info.leader = req.leader;
@@ -661,8 +680,12 @@ impl<S: MetaStore> Cluster<S> {
             && in_flight(OpKind::BalanceRegion) < self.cfg.region_schedule_limit;
         view.balance_leader = !self.is_paused("balance-leader")
             && in_flight(OpKind::BalanceLeader) < self.cfg.leader_schedule_limit;
+        let cooldown = self.cfg.hot_region_cooldown_ms;
+        self.hot_moves
+            .retain(|_, at| now_ms.saturating_sub(*at) < cooldown);
         view.balance_hot = !self.is_paused("hot-region")
-            && in_flight(OpKind::HotRegion) < self.cfg.hot_region_schedule_limit;
+            && in_flight(OpKind::HotRegion) < self.cfg.hot_region_schedule_limit
+            && !self.hot_moves.contains_key(&region_id);
         let mut id_error = None;
         let planned = plan(
             &info,
@@ -680,6 +703,9 @@ impl<S: MetaStore> Cluster<S> {
             return Err(e);
         }
         if let Some(mut op) = planned {
+            if op.kind == OpKind::HotRegion {
+                self.hot_moves.insert(region_id, now_ms);
+            }
             op.created_ms = now_ms;
             op.fill(&info, &view, resp);
             self.add_operator(op);
@@ -825,5 +851,37 @@ mod tests {
         let again = c.region_heartbeat(req, 20).unwrap().change_peer.unwrap();
         assert_eq!(again, step);
         assert_eq!(c.operators().len(), 1);
+    }
+
+    #[test]
+    fn region_load_is_smoothed_and_survives_a_leader_change() {
+        let mut c = cluster();
+        c.bootstrap(store(1), first_region()).unwrap();
+        let r = first_region();
+        let report = |leader: &metapb::Peer, term: u64, qps: u64| RegionHeartbeatRequest {
+            leader: Some(leader.clone()),
+            region: Some(r.clone()),
+            term,
+            read_qps: qps,
+            ..Default::default()
+        };
+        let load = |c: &Cluster<MemMetaStore>| c.region_by_id(r.id).unwrap().load();
+        let first = r.peers[0].clone();
+        c.region_heartbeat(report(&first, 6, 0), 10).unwrap();
+        c.region_heartbeat(report(&first, 6, 1000), 20).unwrap();
+        assert_eq!(load(&c), 1000);
+        // One slow second moves the average a quarter of the way.
+        c.region_heartbeat(report(&first, 6, 200), 30).unwrap();
+        assert_eq!(load(&c), 800);
+        // A new leader's first report (a moment of leadership) is not used.
+        let other = metapb::Peer {
+            id: 99,
+            store_id: 1,
+            ..Default::default()
+        };
+        c.region_heartbeat(report(&other, 7, 3), 40).unwrap();
+        assert_eq!(load(&c), 800);
+        c.region_heartbeat(report(&other, 7, 0), 50).unwrap();
+        assert_eq!(load(&c), 600);
     }
 }

@@ -72,7 +72,7 @@ pub enum StoreCommand {
     Delete { id: u64 },
 }
 
-/// PD's schedulers (balance-region, balance-leader).
+/// PD's schedulers (balance-region, balance-leader, hot-region).
 #[derive(Subcommand, Debug)]
 pub enum SchedulerCommand {
     /// List the schedulers and whether each is paused.

@@ -11,7 +11,9 @@
 //! the current commit index without a round. Two rules keep that true: a
 //! peer refuses votes for its first election timeout after it starts (a
 //! restarted follower has forgotten whom it promised), and any change of
-//! term, role or leader drops the lease.
+//! term, role or leader drops the lease. A new leader holds reads back
+//! until it has committed an entry of its term (raft-rs would drop their
+//! ReadIndex, and the client would wait out the read timeout).
 //!
 //! Everything here is synchronous and deterministic: input arrives through
 //! `step`, `tick`, `propose_write`, `read` and `change_peer`; output goes
@@ -96,6 +98,9 @@ pub struct Peer<E: Engine> {
     proposals: VecDeque<Proposal>,
     /// Reads collected this round, issued as one ReadIndex request.
     read_queue: Vec<(Token, u64)>,
+    /// Since when (tick) the queued reads wait for a new leader to commit
+    /// an entry of its term.
+    read_queue_since: Option<u64>,
     reads: VecDeque<ReadBatch>,
     /// Reads failed outside a round (leadership lost), reported at the next.
     pending_read_errors: Vec<(Token, RegionError)>,
@@ -180,6 +185,7 @@ impl<E: Engine> Peer<E> {
             peer_cache: HashMap::new(),
             proposals: VecDeque::new(),
             read_queue: Vec::new(),
+            read_queue_since: None,
             reads: VecDeque::new(),
             pending_read_errors: Vec::new(),
             next_read_id: 1,
@@ -478,6 +484,15 @@ impl<E: Engine> Peer<E> {
     fn expire_reads(&mut self, outbox: &mut Outbox) {
         let ticks = self.ticks;
         let timeout = self.read_timeout_ticks;
+        if self
+            .read_queue_since
+            .is_some_and(|since| ticks - since >= timeout)
+        {
+            self.read_queue_since = None;
+            for (t, _) in self.read_queue.drain(..) {
+                outbox.reads.push((t, Err(region_error::stale_command())));
+            }
+        }
         while let Some(b) = self.reads.front() {
             if b.index.is_some() || ticks - b.issued_tick < timeout {
                 break;
@@ -835,6 +850,7 @@ impl<E: Engine> Peer<E> {
             return;
         }
         let reads = std::mem::take(&mut self.read_queue);
+        let waiting_since = self.read_queue_since.take();
         if !self.is_leader() {
             let err = self.not_leader();
             outbox
@@ -850,6 +866,14 @@ impl<E: Engine> Peer<E> {
                 index,
                 issued_tick: self.ticks,
             });
+            return;
+        }
+        // raft-rs silently drops the ReadIndex of a leader that has not yet
+        // committed an entry of its term: such reads wait for that (a new
+        // leader's empty entry commits within a round trip).
+        if !self.raw.raft.commit_to_current_term() {
+            self.read_queue = reads;
+            self.read_queue_since = Some(waiting_since.unwrap_or(self.ticks));
             return;
         }
         let id = self.next_read_id;
