@@ -728,10 +728,17 @@ impl<S: MetaStore> Cluster<S> {
                 }
             };
             view.placement.insert(v.store.id, placement);
-            view.regions.insert(v.store.id, v.region_count as i64);
+            view.regions.insert(v.store.id, 0);
             view.leaders.insert(v.store.id, v.leader_count as i64);
         }
-        for info in self.regions.all() {
+        let regions = self.regions.all();
+        let total_size: u64 = regions.iter().map(|i| i.approximate_size).sum();
+        view.mean_region_size = total_size / regions.len().max(1) as u64;
+        for info in regions {
+            let weight = view.weight(info);
+            for p in &info.region.peers {
+                *view.regions.entry(p.store_id).or_default() += weight;
+            }
             if let (true, Some(l)) = (view.is_hot(info), &info.leader) {
                 *view.hot_load.entry(l.store_id).or_default() += info.load();
             }

@@ -19,8 +19,12 @@
 //!    splitting cut into Regions ends up served by several stores;
 //! 3. balance-leader: move the leader to a voter on a store that leads
 //!    at least two fewer Regions;
-//! 4. balance-region: move a replica from a store that holds at least two
-//!    more Regions than another store that could take it.
+//! 4. balance-region: move a replica from the store with the highest
+//!    Region score to the lowest-scored store that could take it, when the
+//!    gap is at least two of the Region's weights. A replica weighs one
+//!    unit plus its size in units of the mean Region size, so Regions of
+//!    equal size balance by count, and a store of big Regions counts as
+//!    fuller than one of empty ones.
 //!
 //! The count-balancing schedulers leave hot Regions alone: their leaders
 //! are placed by load, and moving their replicas would disturb the busiest
@@ -263,8 +267,10 @@ pub enum Placement {
 pub struct View {
     /// Placement per store id.
     pub placement: HashMap<u64, Placement>,
-    /// Replicas per store.
+    /// Region score per store: the summed [`View::weight`] of its replicas.
     pub regions: HashMap<u64, i64>,
+    /// The mean approximate size of a Region (0 if unknown).
+    pub mean_region_size: u64,
     /// Leaders per store.
     pub leaders: HashMap<u64, i64>,
     /// Whether balance-region and balance-leader may run.
@@ -287,8 +293,20 @@ impl View {
             .unwrap_or(Placement::Lost)
     }
 
-    fn region_count(&self, store: u64) -> i64 {
+    fn region_score(&self, store: u64) -> i64 {
         self.regions.get(&store).copied().unwrap_or(0)
+    }
+
+    /// What one replica of the Region adds to its store's score: 1000
+    /// plus 1000 per mean Region size it holds (capped at 10 means), so a
+    /// Region of the mean size weighs 2000 and an empty one 1000.
+    pub fn weight(&self, info: &RegionInfo) -> i64 {
+        let by_size = if self.mean_region_size == 0 {
+            1000
+        } else {
+            (info.approximate_size.saturating_mul(1000) / self.mean_region_size).min(10_000)
+        };
+        1000 + by_size as i64
     }
 
     fn leader_count(&self, store: u64) -> i64 {
@@ -307,11 +325,12 @@ impl View {
     /// Counts the effect of an operator in flight on `info`'s Region.
     pub fn add_in_flight(&mut self, op: &Operator, info: &RegionInfo) {
         let (adds, removes) = op.pending_moves(&info.region);
+        let weight = self.weight(info);
         if let Some(s) = adds {
-            *self.regions.entry(s).or_default() += 1;
+            *self.regions.entry(s).or_default() += weight;
         }
         if let Some(s) = removes {
-            *self.regions.entry(s).or_default() -= 1;
+            *self.regions.entry(s).or_default() -= weight;
         }
         if let Some((from, to)) = op.pending_leader_move(info) {
             *self.leaders.entry(from).or_default() -= 1;
@@ -324,7 +343,7 @@ impl View {
         }
     }
 
-    /// The Up store with the fewest replicas that holds none of `region`.
+    /// The Up store with the lowest Region score that holds none of `region`.
     fn best_target(&self, region: &metapb::Region) -> Option<u64> {
         let mut stores: Vec<u64> = self
             .placement
@@ -334,7 +353,7 @@ impl View {
             })
             .map(|(id, _)| *id)
             .collect();
-        stores.sort_by_key(|id| (self.region_count(*id), *id));
+        stores.sort_by_key(|id| (self.region_score(*id), *id));
         stores.first().copied()
     }
 }
@@ -432,7 +451,7 @@ fn check_replicas(
             .peers
             .iter()
             .filter(|p| Some(p.id) != leader)
-            .max_by_key(|p| (view.region_count(p.store_id), p.store_id))?;
+            .max_by_key(|p| (view.region_score(p.store_id), p.store_id))?;
         return Some(Operator::new(
             id,
             OpKind::RemoveExtra,
@@ -506,7 +525,7 @@ fn balance_region(
     }
     let region = &info.region;
     let target = view.best_target(region)?;
-    let to = view.region_count(target);
+    let to = view.region_score(target);
     // The most loaded source; among equals, not the leader (no transfer needed).
     let leader = info.leader.as_ref().map(|l| l.id);
     let source = region
@@ -515,12 +534,14 @@ fn balance_region(
         .filter(|p| view.placement(p.store_id) != Placement::Lost)
         .max_by_key(|p| {
             (
-                view.region_count(p.store_id),
+                view.region_score(p.store_id),
                 Some(p.id) != leader,
                 p.store_id,
             )
         })?;
-    if view.region_count(source.store_id) - to < 2 {
+    // Only a gap of two weights or more: the move must not merely swap
+    // which of the two stores is the fuller one.
+    if view.region_score(source.store_id) - to < 2 * view.weight(info) {
         return None;
     }
     let add = learner(target, new_id());
@@ -576,7 +597,8 @@ mod tests {
         for (i, c) in regions.iter().enumerate() {
             let id = i as u64 + 1;
             v.placement.insert(id, Placement::Up);
-            v.regions.insert(id, *c);
+            // Sizes unknown: every replica weighs 2000.
+            v.regions.insert(id, *c * 2000);
             v.leaders.insert(id, leaders.get(i).copied().unwrap_or(0));
         }
         v
@@ -662,6 +684,28 @@ mod tests {
         assert_eq!(op.steps[2], Step::RemovePeer(peer(12, 3, false)));
         // Within one Region of each other: nothing to do.
         assert!(plan(&i, 3, &view(&[10, 10, 10, 9], &[3, 3, 3, 3]), &mut ids()).is_none());
+    }
+
+    #[test]
+    fn balance_region_weighs_replicas_by_size() {
+        let mut i = info(
+            vec![peer(10, 1, false), peer(11, 2, false), peer(12, 3, false)],
+            vec![],
+        );
+        i.approximate_size = 100;
+        // Every store holds 10 replicas; stores 1-3 hold Regions of the
+        // mean size (weight 2000), store 4 empty ones (weight 1000).
+        let mut v = view(&[10, 10, 10, 0], &[3, 3, 4, 0]);
+        v.mean_region_size = 100;
+        v.regions.insert(4, 10 * 1000);
+        let op = plan(&i, 3, &v, &mut ids()).unwrap();
+        assert_eq!(op.kind, OpKind::BalanceRegion);
+        assert_eq!(op.steps[0], Step::AddLearner(peer(101, 4, true)));
+        // A big Region (weight 6000) needs a gap of 12000 to move.
+        i.approximate_size = 500;
+        assert!(plan(&i, 3, &v, &mut ids()).is_none());
+        v.regions.insert(4, 0);
+        assert!(plan(&i, 3, &v, &mut ids()).is_some());
     }
 
     #[test]
