@@ -13,6 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/raft_serverpb.proto",
         "proto/raft_cmdpb.proto",
         "proto/pdpb.proto",
+        "proto/mvccpb.proto",
     ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");

@@ -4,6 +4,7 @@
 //! - [`engine`]: the storage engine trait, RocksDB and in-memory engines.
 //! - [`raftstore`]: the Multi-Raft store core (sans-IO).
 //! - [`keys`]: byte layout of the store's own keys.
+//! - [`mvcc`]: multi-version data and Percolator transaction actions.
 //! - [`region_error`]: constructors of the typed routing errors.
 //! - [`server`]: the store process: store loop, gRPC services, transport.
 //! - [`pd_client`]: PD's client.
@@ -14,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod keys;
 pub mod metrics;
+pub mod mvcc;
 pub mod pd_client;
 pub mod raftstore;
 pub mod region_error;

@@ -37,6 +37,11 @@ pub mod pdpb {
     tonic::include_proto!("pdpb");
 }
 
+/// MVCC records a store keeps on disk (locks and commit records).
+pub mod mvccpb {
+    tonic::include_proto!("mvccpb");
+}
+
 /// PD responses: every one carries a [`pdpb::ResponseHeader`] with PD's
 /// error, set by PD's service and checked by its client through this trait.
 pub trait PdResponse: Default {

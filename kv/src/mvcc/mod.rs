@@ -1,0 +1,95 @@
+//! Multi-version data and Percolator transactions over a store's engine.
+//!
+//! - [`key`]: where a user key's lock, commit records and values live.
+//! - [`reader`]: reads at a timestamp from an engine snapshot.
+//! - [`txn`]: the Percolator actions (prewrite, commit, rollback, status
+//!   checks, lock resolution, heartbeats); each reads a snapshot and stages
+//!   its mutations in a write batch that the caller proposes through Raft.
+//!
+//! Timestamps come from PD's TSO: `physical_ms << 18 | logical`.
+
+pub mod key;
+pub mod reader;
+pub mod txn;
+
+use protocol::mvccpb;
+use thiserror::Error;
+
+use crate::engine::EngineError;
+
+pub use reader::MvccReader;
+
+/// Bits of a timestamp below its physical milliseconds.
+pub const PHYSICAL_SHIFT: u32 = 18;
+
+/// The physical milliseconds of a TSO timestamp.
+pub fn physical_ms(ts: u64) -> u64 {
+    ts >> PHYSICAL_SHIFT
+}
+
+/// A lock found on a key, as readers and writers report it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockInfo {
+    /// The locked user key.
+    pub key: Vec<u8>,
+    /// The lock.
+    pub lock: mvccpb::Lock,
+}
+
+/// Why a transactional read or action failed.
+#[derive(Debug, Error)]
+pub enum MvccError {
+    /// Keys are locked by other transactions: their status must be
+    /// resolved (through their primaries) before this can go on.
+    #[error("{} key(s) locked by other transactions", .0.len())]
+    Locked(Vec<LockInfo>),
+    /// A transaction committed a newer version of a key this one writes.
+    #[error("write conflict on key {key:02x?}: transaction {start_ts} vs one committed at {conflict_commit_ts} (started {conflict_start_ts})")]
+    WriteConflict {
+        key: Vec<u8>,
+        start_ts: u64,
+        conflict_start_ts: u64,
+        conflict_commit_ts: u64,
+    },
+    /// The transaction was rolled back (a late prewrite or commit).
+    #[error("transaction {start_ts} was rolled back (key {key:02x?})")]
+    RolledBack { key: Vec<u8>, start_ts: u64 },
+    /// A commit found neither the transaction's lock nor its commit record.
+    #[error("transaction {start_ts} has no lock on key {key:02x?}")]
+    LockNotFound { key: Vec<u8>, start_ts: u64 },
+    /// A rollback of a transaction that already committed.
+    #[error("transaction {start_ts} already committed at {commit_ts} (key {key:02x?})")]
+    Committed {
+        key: Vec<u8>,
+        start_ts: u64,
+        commit_ts: u64,
+    },
+    /// The commit timestamp is below the lock's minimum.
+    #[error("commit_ts {commit_ts} is below the minimum {min_commit_ts} of key {key:02x?}")]
+    CommitTsTooSmall {
+        key: Vec<u8>,
+        commit_ts: u64,
+        min_commit_ts: u64,
+    },
+    /// The transaction's primary lock does not exist (yet, or any more).
+    #[error("transaction {start_ts} not found at its primary {key:02x?}")]
+    TxnNotFound { key: Vec<u8>, start_ts: u64 },
+    /// The storage engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// A stored record could not be decoded.
+    #[error("corrupted MVCC data: {0}")]
+    Corrupt(String),
+}
+
+impl From<prost::DecodeError> for MvccError {
+    fn from(e: prost::DecodeError) -> Self {
+        MvccError::Corrupt(e.to_string())
+    }
+}
+
+/// MVCC results.
+pub type Result<T> = std::result::Result<T, MvccError>;
+
+#[cfg(test)]
+mod tests;
