@@ -84,9 +84,10 @@ pd_response!(
     SetSchedulerResponse
 );
 
-/// Responses of the raw KV API. Each carries a routing error (for the
-/// client library to handle) and a plain error (for the caller), so both
-/// the service and the client treat them through this one trait.
+/// Responses of the KV API (raw and transactional). Each carries a
+/// routing error (for the client library to handle) and a plain error (for
+/// the caller), so both the service and the client treat them through this
+/// one trait.
 pub trait RawResponse: Default {
     /// The routing error field.
     fn region_error_mut(&mut self) -> &mut Option<errorpb::RegionError>;
@@ -115,10 +116,50 @@ raw_response!(
     kvrpcpb::RawDeleteResponse,
     kvrpcpb::RawDeleteRangeResponse,
     kvrpcpb::RawScanResponse,
-    kvrpcpb::SplitRegionResponse
+    kvrpcpb::SplitRegionResponse,
+    kvrpcpb::KvGetResponse,
+    kvrpcpb::KvBatchGetResponse,
+    kvrpcpb::KvScanResponse,
+    kvrpcpb::KvPrewriteResponse,
+    kvrpcpb::KvCommitResponse,
+    kvrpcpb::KvBatchRollbackResponse,
+    kvrpcpb::KvCheckTxnStatusResponse,
+    kvrpcpb::KvResolveLockResponse,
+    kvrpcpb::KvTxnHeartBeatResponse,
+    kvrpcpb::KvScanLockResponse
 );
 
-/// A raw request that can travel in a [`kvrpcpb::BatchCommandsRequest`],
+/// Responses of the transactional KV API: besides the routing and plain
+/// errors, each carries the transactional outcome per key.
+pub trait TxnResponse: RawResponse {
+    /// The per-key errors (locks, conflicts, aborts).
+    fn errors_mut(&mut self) -> &mut Vec<kvrpcpb::KeyError>;
+}
+
+macro_rules! txn_response {
+    ($($t:ty),*) => {$(
+        impl TxnResponse for $t {
+            fn errors_mut(&mut self) -> &mut Vec<kvrpcpb::KeyError> {
+                &mut self.errors
+            }
+        }
+    )*};
+}
+
+txn_response!(
+    kvrpcpb::KvGetResponse,
+    kvrpcpb::KvBatchGetResponse,
+    kvrpcpb::KvScanResponse,
+    kvrpcpb::KvPrewriteResponse,
+    kvrpcpb::KvCommitResponse,
+    kvrpcpb::KvBatchRollbackResponse,
+    kvrpcpb::KvCheckTxnStatusResponse,
+    kvrpcpb::KvResolveLockResponse,
+    kvrpcpb::KvTxnHeartBeatResponse,
+    kvrpcpb::KvScanLockResponse
+);
+
+/// A request that can travel in a [`kvrpcpb::BatchCommandsRequest`],
 /// with its response type.
 pub trait BatchCommand: Sized + Send + 'static {
     /// The matching response.
@@ -155,6 +196,16 @@ batch_command! {
     RawDeleteRangeRequest => RawDeleteRangeResponse, RawDeleteRange;
     RawScanRequest => RawScanResponse, RawScan;
     SplitRegionRequest => SplitRegionResponse, SplitRegion;
+    KvGetRequest => KvGetResponse, KvGet;
+    KvBatchGetRequest => KvBatchGetResponse, KvBatchGet;
+    KvScanRequest => KvScanResponse, KvScan;
+    KvPrewriteRequest => KvPrewriteResponse, KvPrewrite;
+    KvCommitRequest => KvCommitResponse, KvCommit;
+    KvBatchRollbackRequest => KvBatchRollbackResponse, KvBatchRollback;
+    KvCheckTxnStatusRequest => KvCheckTxnStatusResponse, KvCheckTxnStatus;
+    KvResolveLockRequest => KvResolveLockResponse, KvResolveLock;
+    KvTxnHeartBeatRequest => KvTxnHeartBeatResponse, KvTxnHeartBeat;
+    KvScanLockRequest => KvScanLockResponse, KvScanLock;
 }
 
 /// Accepted connections of a gRPC server, with Nagle's algorithm off.

@@ -26,6 +26,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::latches::{Latches, MemLocks};
 use super::load_split::LoadTracker;
 use super::split::{local_region, split_region, SplitFailure};
 use super::store_loop::{StoreMsg, StoreRouter};
@@ -41,12 +42,15 @@ const STORE_WAIT: Duration = Duration::from_secs(20);
 /// Largest total payload of one batch write.
 const MAX_BATCH_BYTES: usize = 48 << 20;
 
-/// The `Kv` gRPC service.
+/// The `Kv` gRPC service (its transactional handlers are in
+/// `txn_service.rs`).
 pub struct KvService<E: Engine> {
     router: StoreRouter<E>,
     store_id: u64,
-    pd: Arc<RpcPdClient>,
+    pub(super) pd: Arc<RpcPdClient>,
     load: Arc<LoadTracker>,
+    pub(super) latches: Arc<Latches>,
+    pub(super) mem_locks: Arc<MemLocks>,
 }
 
 impl<E: Engine> Clone for KvService<E> {
@@ -56,14 +60,17 @@ impl<E: Engine> Clone for KvService<E> {
             store_id: self.store_id,
             pd: self.pd.clone(),
             load: self.load.clone(),
+            latches: self.latches.clone(),
+            mem_locks: self.mem_locks.clone(),
         }
     }
 }
 
 /// Why a request failed: a routing error for the client library to handle,
-/// or a plain error to report.
-enum Failure {
+/// a transactional outcome (locks, conflicts), or a plain error to report.
+pub(super) enum Failure {
     Region(RegionError),
+    Txn(crate::mvcc::MvccError),
     Other(String),
 }
 
@@ -82,9 +89,9 @@ impl From<RegionError> for Failure {
     }
 }
 
-type Outcome<T> = Result<T, Failure>;
+pub(super) type Outcome<T> = Result<T, Failure>;
 
-fn check_key(key: &[u8]) -> Outcome<()> {
+pub(super) fn check_key(key: &[u8]) -> Outcome<()> {
     if key.is_empty() {
         return Err(Failure::Other("key must not be empty".into()));
     }
@@ -97,7 +104,7 @@ fn check_key(key: &[u8]) -> Outcome<()> {
     Ok(())
 }
 
-fn check_value(value: &[u8]) -> Outcome<()> {
+pub(super) fn check_value(value: &[u8]) -> Outcome<()> {
     if value.len() > MAX_VALUE_SIZE {
         return Err(Failure::Other(format!(
             "value of {} bytes exceeds the limit of {MAX_VALUE_SIZE} bytes",
@@ -133,6 +140,7 @@ fn respond<R: RawResponse, T>(outcome: Outcome<T>, fill: impl FnOnce(&mut R, T))
         Ok(v) => fill(&mut resp, v),
         Err(Failure::Region(e)) => *resp.region_error_mut() = Some(e),
         Err(Failure::Other(e)) => *resp.error_mut() = e,
+        Err(Failure::Txn(e)) => *resp.error_mut() = e.to_string(),
     }
     resp
 }
@@ -150,6 +158,8 @@ impl<E: Engine> KvService<E> {
             store_id,
             pd,
             load,
+            latches: Arc::new(Latches::default()),
+            mem_locks: Arc::new(MemLocks::default()),
         }
     }
 
@@ -186,7 +196,11 @@ impl<E: Engine> KvService<E> {
         }
     }
 
-    async fn write(&self, ctx: Option<Context>, requests: Vec<raft_cmdpb::Request>) -> Outcome<()> {
+    pub(super) async fn write(
+        &self,
+        ctx: Option<Context>,
+        requests: Vec<raft_cmdpb::Request>,
+    ) -> Outcome<()> {
         let (region_id, epoch) = self.route(ctx)?;
         self.load
             .record_writes(region_id, requests.iter().filter_map(written_key));
@@ -204,7 +218,7 @@ impl<E: Engine> KvService<E> {
         self.wait(rx).await
     }
 
-    async fn read(
+    pub(super) async fn read(
         &self,
         ctx: Option<Context>,
         keys: Vec<Vec<u8>>,
@@ -443,6 +457,20 @@ impl<E: Engine> KvService<E> {
             Req::RawDeleteRange(r) => Resp::RawDeleteRange(self.handle_raw_delete_range(r).await),
             Req::RawScan(r) => Resp::RawScan(self.handle_raw_scan(r).await),
             Req::SplitRegion(r) => Resp::SplitRegion(self.handle_split_region(r).await),
+            Req::KvGet(r) => Resp::KvGet(self.handle_kv_get(r).await),
+            Req::KvBatchGet(r) => Resp::KvBatchGet(self.handle_kv_batch_get(r).await),
+            Req::KvScan(r) => Resp::KvScan(self.handle_kv_scan(r).await),
+            Req::KvPrewrite(r) => Resp::KvPrewrite(self.handle_kv_prewrite(r).await),
+            Req::KvCommit(r) => Resp::KvCommit(self.handle_kv_commit(r).await),
+            Req::KvBatchRollback(r) => {
+                Resp::KvBatchRollback(self.handle_kv_batch_rollback(r).await)
+            }
+            Req::KvCheckTxnStatus(r) => {
+                Resp::KvCheckTxnStatus(self.handle_kv_check_txn_status(r).await)
+            }
+            Req::KvResolveLock(r) => Resp::KvResolveLock(self.handle_kv_resolve_lock(r).await),
+            Req::KvTxnHeartBeat(r) => Resp::KvTxnHeartBeat(self.handle_kv_txn_heart_beat(r).await),
+            Req::KvScanLock(r) => Resp::KvScanLock(self.handle_kv_scan_lock(r).await),
         }
     }
 }
@@ -555,6 +583,89 @@ impl<E: Engine> Kv for KvService<E> {
     ) -> Result<Response<kvrpcpb::SplitRegionResponse>, Status> {
         Ok(Response::new(
             self.handle_split_region(req.into_inner()).await,
+        ))
+    }
+    async fn kv_get(
+        &self,
+        req: Request<kvrpcpb::KvGetRequest>,
+    ) -> Result<Response<kvrpcpb::KvGetResponse>, Status> {
+        Ok(Response::new(self.handle_kv_get(req.into_inner()).await))
+    }
+
+    async fn kv_batch_get(
+        &self,
+        req: Request<kvrpcpb::KvBatchGetRequest>,
+    ) -> Result<Response<kvrpcpb::KvBatchGetResponse>, Status> {
+        Ok(Response::new(
+            self.handle_kv_batch_get(req.into_inner()).await,
+        ))
+    }
+
+    async fn kv_scan(
+        &self,
+        req: Request<kvrpcpb::KvScanRequest>,
+    ) -> Result<Response<kvrpcpb::KvScanResponse>, Status> {
+        Ok(Response::new(self.handle_kv_scan(req.into_inner()).await))
+    }
+
+    async fn kv_prewrite(
+        &self,
+        req: Request<kvrpcpb::KvPrewriteRequest>,
+    ) -> Result<Response<kvrpcpb::KvPrewriteResponse>, Status> {
+        Ok(Response::new(
+            self.handle_kv_prewrite(req.into_inner()).await,
+        ))
+    }
+
+    async fn kv_commit(
+        &self,
+        req: Request<kvrpcpb::KvCommitRequest>,
+    ) -> Result<Response<kvrpcpb::KvCommitResponse>, Status> {
+        Ok(Response::new(self.handle_kv_commit(req.into_inner()).await))
+    }
+
+    async fn kv_batch_rollback(
+        &self,
+        req: Request<kvrpcpb::KvBatchRollbackRequest>,
+    ) -> Result<Response<kvrpcpb::KvBatchRollbackResponse>, Status> {
+        Ok(Response::new(
+            self.handle_kv_batch_rollback(req.into_inner()).await,
+        ))
+    }
+
+    async fn kv_check_txn_status(
+        &self,
+        req: Request<kvrpcpb::KvCheckTxnStatusRequest>,
+    ) -> Result<Response<kvrpcpb::KvCheckTxnStatusResponse>, Status> {
+        Ok(Response::new(
+            self.handle_kv_check_txn_status(req.into_inner()).await,
+        ))
+    }
+
+    async fn kv_resolve_lock(
+        &self,
+        req: Request<kvrpcpb::KvResolveLockRequest>,
+    ) -> Result<Response<kvrpcpb::KvResolveLockResponse>, Status> {
+        Ok(Response::new(
+            self.handle_kv_resolve_lock(req.into_inner()).await,
+        ))
+    }
+
+    async fn kv_txn_heart_beat(
+        &self,
+        req: Request<kvrpcpb::KvTxnHeartBeatRequest>,
+    ) -> Result<Response<kvrpcpb::KvTxnHeartBeatResponse>, Status> {
+        Ok(Response::new(
+            self.handle_kv_txn_heart_beat(req.into_inner()).await,
+        ))
+    }
+
+    async fn kv_scan_lock(
+        &self,
+        req: Request<kvrpcpb::KvScanLockRequest>,
+    ) -> Result<Response<kvrpcpb::KvScanLockResponse>, Status> {
+        Ok(Response::new(
+            self.handle_kv_scan_lock(req.into_inner()).await,
         ))
     }
 }

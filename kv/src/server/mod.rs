@@ -2,6 +2,7 @@
 //! worker around the sans-IO [`Store`](crate::raftstore::Store).
 
 mod kv_service;
+mod latches;
 mod load_split;
 mod node;
 mod pd_worker;
@@ -9,6 +10,7 @@ mod raft_service;
 mod split;
 mod store_loop;
 mod transport;
+mod txn_service;
 
 pub use load_split::LoadSplitConfig;
 pub use node::{NodeConfig, NodeHandle};
