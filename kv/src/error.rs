@@ -36,6 +36,14 @@ pub enum Error {
     /// The store is shutting down.
     #[error("store is shutting down")]
     Shutdown,
+    /// The transaction conflicted with another (a newer write, or a lock
+    /// that did not clear in time) and was aborted: nothing of it is
+    /// visible, and it may be retried as a whole (SQLSTATE 40001).
+    #[error("transaction aborted: {0}")]
+    TxnConflict(String),
+    /// The client could not learn whether the commit happened.
+    #[error("transaction outcome unknown: {0}")]
+    TxnUndetermined(String),
 }
 
 /// Results of the `kv` crate.

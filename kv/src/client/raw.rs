@@ -1,118 +1,18 @@
-//! `RawClient`: raw key-value operations over the whole cluster.
-//!
-//! Each operation finds its Regions through the [`RegionCache`], sends one
-//! request per Region to the Region's leader, and on a routing error or an
-//! unreachable store fixes the cache and tries again with backoff, until
-//! the operation's deadline. Callers see success, a real error (bad input,
-//! a storage failure), or `Error::Deadline` — never a routing error.
+//! `RawClient`: raw key-value operations over the whole cluster, each
+//! routed and retried by [`RegionRpc`].
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures::future::join_all;
-use parking_lot::Mutex;
-use protocol::errorpb::{region_error::Kind, RegionError};
-use protocol::kvrpcpb::{self, kv_client::KvClient, Context, KvPair};
+use protocol::kvrpcpb::{self, KvPair};
 use protocol::metapb;
 
-use super::batch_conn::BatchConn;
-use protocol::{BatchCommand, RawResponse};
-use tokio::time::Instant;
-
-use super::region_cache::{target_peer, RegionCache};
-use crate::error::{Error, Result};
-use crate::pd_client::{channel, PdClient, RegionRoute, RpcPdClient};
-
-/// Options of a [`RawClient`].
-#[derive(Debug, Clone)]
-pub struct ClientOptions {
-    /// How long one operation may take, retries included.
-    pub timeout: Duration,
-    /// How long one attempt at one store may take.
-    pub attempt_timeout: Duration,
-}
-
-impl Default for ClientOptions {
-    fn default() -> Self {
-        ClientOptions {
-            timeout: Duration::from_secs(20),
-            attempt_timeout: Duration::from_secs(3),
-        }
-    }
-}
-
-/// Multiplexed connections to stores, by store id.
-struct StoreConns<P: PdClient> {
-    pd: Arc<P>,
-    conns: Mutex<HashMap<u64, Arc<BatchConn>>>,
-}
-
-impl<P: PdClient> StoreConns<P> {
-    async fn get(&self, store_id: u64) -> Result<Arc<BatchConn>> {
-        if let Some(c) = self
-            .conns
-            .lock()
-            .get(&store_id)
-            .filter(|c| c.is_alive())
-            .cloned()
-        {
-            return Ok(c);
-        }
-        let store = self.pd.get_store(store_id).await?;
-        // No per-call timeout on the channel: the stream lives long, and
-        // every request has its own attempt timeout.
-        let ch = channel(&store.address, Duration::from_secs(24 * 3600))?;
-        let client = KvClient::new(ch)
-            .max_decoding_message_size(64 << 20)
-            .max_encoding_message_size(64 << 20);
-        let c = Arc::new(BatchConn::open(client));
-        self.conns.lock().insert(store_id, c.clone());
-        Ok(c)
-    }
-
-    fn forget(&self, store_id: u64) {
-        self.conns.lock().remove(&store_id);
-    }
-}
-
-/// How one attempt at one Region ended.
-enum Attempt<R> {
-    Done(R),
-    /// The cache was corrected; try again (after a pause if `backoff`).
-    Retry {
-        backoff: bool,
-        why: String,
-    },
-    Fail(Error),
-}
-
-/// Exponential backoff bounded by a deadline.
-struct Backoff {
-    next: Duration,
-    deadline: Instant,
-}
-
-impl Backoff {
-    fn new(deadline: Instant) -> Self {
-        Backoff {
-            next: Duration::from_millis(10),
-            deadline,
-        }
-    }
-
-    async fn wait(&mut self) {
-        let until = (Instant::now() + self.next).min(self.deadline);
-        tokio::time::sleep_until(until).await;
-        self.next = (self.next * 2).min(Duration::from_millis(500));
-    }
-}
+use super::rpc::{next_start, ClientOptions, RegionRpc};
+use crate::error::Result;
+use crate::pd_client::{PdClient, RpcPdClient};
 
 /// Raw key-value access to the cluster.
 pub struct RawClient<P: PdClient = RpcPdClient> {
-    cache: RegionCache<P>,
-    conns: StoreConns<P>,
-    opts: ClientOptions,
+    rpc: RegionRpc<P>,
 }
 
 impl RawClient<RpcPdClient> {
@@ -127,237 +27,19 @@ impl<P: PdClient> RawClient<P> {
     /// A client over an existing PD client.
     pub fn new(pd: Arc<P>, opts: ClientOptions) -> Self {
         RawClient {
-            cache: RegionCache::new(pd.clone()),
-            conns: StoreConns {
-                pd,
-                conns: Mutex::new(HashMap::new()),
-            },
-            opts,
+            rpc: RegionRpc::new(pd, opts),
         }
     }
 
     /// The PD client behind this client.
     pub fn pd(&self) -> &Arc<P> {
-        self.cache.pd()
-    }
-
-    fn deadline(&self) -> Instant {
-        Instant::now() + self.opts.timeout
-    }
-
-    fn deadline_error(&self, last: &str) -> Error {
-        Error::Deadline(self.opts.timeout, format!("last error: {last}"))
-    }
-
-    /// Sends one request to `route`'s leader and interprets the answer.
-    async fn attempt<Q: BatchCommand>(
-        &self,
-        route: &RegionRoute,
-        build: impl FnOnce(Context) -> Q,
-    ) -> Attempt<Q::Response> {
-        let region_id = route.region.id;
-        let Some(peer) = target_peer(route) else {
-            self.cache.invalidate(region_id);
-            return Attempt::Retry {
-                backoff: true,
-                why: format!("region {region_id} has no voter"),
-            };
-        };
-        let store_id = peer.store_id;
-        let conn = match self.conns.get(store_id).await {
-            Ok(c) => c,
-            Err(e) => {
-                return Attempt::Retry {
-                    backoff: true,
-                    why: e.to_string(),
-                }
-            }
-        };
-        let ctx = Context {
-            region_id,
-            region_epoch: route.region.region_epoch.clone(),
-            peer: Some(peer),
-        };
-        let reply = conn.send(build(ctx).into_batch());
-        let mut resp = match tokio::time::timeout(self.opts.attempt_timeout, reply).await {
-            Ok(Ok(Ok(cmd))) => match Q::from_batch(cmd) {
-                Some(r) => r,
-                None => {
-                    return Attempt::Fail(Error::Remote(
-                        "store answered with another response kind".into(),
-                    ))
-                }
-            },
-            Ok(Ok(Err(status))) => {
-                self.conns.forget(store_id);
-                self.cache.on_peer_unreachable(region_id, store_id);
-                return Attempt::Retry {
-                    backoff: true,
-                    why: format!("store {store_id}: {}", status.message()),
-                };
-            }
-            Ok(Err(_)) | Err(_) => {
-                self.cache.on_peer_unreachable(region_id, store_id);
-                return Attempt::Retry {
-                    backoff: true,
-                    why: format!("store {store_id} timed out"),
-                };
-            }
-        };
-        if let Some(e) = resp.region_error_mut().take() {
-            let backoff = self.on_region_error(region_id, store_id, &e);
-            return Attempt::Retry {
-                backoff,
-                why: e.message,
-            };
-        }
-        if !resp.error_mut().is_empty() {
-            return Attempt::Fail(Error::Remote(std::mem::take(resp.error_mut())));
-        }
-        Attempt::Done(resp)
-    }
-
-    /// Corrects the cache after a routing error; says whether to pause.
-    fn on_region_error(&self, region_id: u64, store_id: u64, e: &RegionError) -> bool {
-        match &e.kind {
-            Some(Kind::NotLeader(nl)) => match &nl.leader {
-                Some(l) if l.store_id != store_id => {
-                    self.cache.update_leader(region_id, l.clone());
-                    false
-                }
-                // An election is under way: give it a moment.
-                _ => {
-                    self.cache.on_peer_unreachable(region_id, store_id);
-                    true
-                }
-            },
-            Some(Kind::EpochNotMatch(en)) => {
-                self.cache
-                    .on_epoch_not_match(region_id, en.current_regions.clone());
-                false
-            }
-            Some(Kind::StoreNotMatch(_)) => {
-                self.conns.forget(store_id);
-                self.cache.invalidate(region_id);
-                true
-            }
-            Some(Kind::KeyNotInRegion(_)) | Some(Kind::RegionNotFound(_)) | None => {
-                self.cache.invalidate(region_id);
-                true
-            }
-            Some(Kind::ServerIsBusy(_)) | Some(Kind::StaleCommand(_)) => true,
-        }
-    }
-
-    /// Runs a single-Region request for `key` until it succeeds, fails for
-    /// real, or the deadline passes. Returns the response and the Region it
-    /// was served by.
-    async fn request<Q: BatchCommand>(
-        &self,
-        key: &[u8],
-        mut build: impl FnMut(Context) -> Q,
-    ) -> Result<(Q::Response, RegionRoute)> {
-        let deadline = self.deadline();
-        let mut backoff = Backoff::new(deadline);
-        let mut last = String::from("none");
-        while Instant::now() < deadline {
-            let route = match self.cache.locate(key).await {
-                Ok(r) => r,
-                Err(e) => {
-                    last = e.to_string();
-                    backoff.wait().await;
-                    continue;
-                }
-            };
-            match self.attempt(&route, &mut build).await {
-                Attempt::Done(r) => return Ok((r, route)),
-                Attempt::Fail(e) => return Err(e),
-                Attempt::Retry {
-                    backoff: pause,
-                    why,
-                } => {
-                    last = why;
-                    if pause {
-                        backoff.wait().await;
-                    }
-                }
-            }
-        }
-        Err(self.deadline_error(&last))
-    }
-
-    /// Splits `items` by the Region holding each one's key.
-    async fn group<T>(
-        &self,
-        items: Vec<T>,
-        key: impl Fn(&T) -> &[u8],
-    ) -> Result<Vec<(RegionRoute, Vec<T>)>> {
-        let mut groups: Vec<(RegionRoute, Vec<T>)> = Vec::new();
-        for item in items {
-            let route = self.cache.locate(key(&item)).await?;
-            match groups
-                .iter_mut()
-                .find(|(r, _)| r.region.id == route.region.id)
-            {
-                Some((_, g)) => g.push(item),
-                None => groups.push((route, vec![item])),
-            }
-        }
-        Ok(groups)
-    }
-
-    /// Runs a multi-key request: one request per Region, in parallel; keys
-    /// of Regions that answered with a routing error are regrouped and
-    /// retried. `merge` receives each successful response.
-    async fn batch<T: Clone, Q: BatchCommand>(
-        &self,
-        items: Vec<T>,
-        key: impl Fn(&T) -> &[u8] + Copy,
-        build: impl Fn(Context, Vec<T>) -> Q,
-        mut merge: impl FnMut(Q::Response),
-    ) -> Result<()> {
-        let deadline = self.deadline();
-        let mut backoff = Backoff::new(deadline);
-        let mut pending = items;
-        let mut last = String::from("none");
-        while !pending.is_empty() {
-            if Instant::now() >= deadline {
-                return Err(self.deadline_error(&last));
-            }
-            let groups = match self.group(std::mem::take(&mut pending), key).await {
-                Ok(g) => g,
-                Err(e) => return Err(e),
-            };
-            let attempts = groups.into_iter().map(|(route, items)| {
-                let build = &build;
-                async move {
-                    let batch = items.clone();
-                    let r = self.attempt(&route, move |ctx| build(ctx, batch)).await;
-                    (items, r)
-                }
-            });
-            let mut pause = false;
-            for (items, r) in join_all(attempts).await {
-                match r {
-                    Attempt::Done(resp) => merge(resp),
-                    Attempt::Fail(e) => return Err(e),
-                    Attempt::Retry { backoff: p, why } => {
-                        pause |= p;
-                        last = why;
-                        pending.extend(items);
-                    }
-                }
-            }
-            if pause && !pending.is_empty() {
-                backoff.wait().await;
-            }
-        }
-        Ok(())
+        self.rpc.pd()
     }
 
     /// The value of `key`.
     pub async fn get(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>> {
         let (r, _) = self
+            .rpc
             .request(&key, |ctx| kvrpcpb::RawGetRequest {
                 context: Some(ctx),
                 key: key.clone(),
@@ -369,51 +51,55 @@ impl<P: PdClient> RawClient<P> {
     /// The values of the `keys` that exist.
     pub async fn batch_get(&self, keys: Vec<Vec<u8>>) -> Result<Vec<KvPair>> {
         let mut out = Vec::with_capacity(keys.len());
-        self.batch(
-            keys,
-            |k| k.as_slice(),
-            |ctx, keys| kvrpcpb::RawBatchGetRequest {
-                context: Some(ctx),
+        self.rpc
+            .batch(
                 keys,
-            },
-            |r| out.extend(r.pairs),
-        )
-        .await?;
+                |k| k.as_slice(),
+                |ctx, keys| kvrpcpb::RawBatchGetRequest {
+                    context: Some(ctx),
+                    keys,
+                },
+                |r| out.extend(r.pairs),
+            )
+            .await?;
         Ok(out)
     }
 
     /// Sets `key` to `value`.
     pub async fn put(&self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
-        self.request(&key, |ctx| kvrpcpb::RawPutRequest {
-            context: Some(ctx),
-            key: key.clone(),
-            value: value.clone(),
-        })
-        .await?;
+        self.rpc
+            .request(&key, |ctx| kvrpcpb::RawPutRequest {
+                context: Some(ctx),
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .await?;
         Ok(())
     }
 
     /// Sets every pair (atomically per Region, not across Regions).
     pub async fn batch_put(&self, pairs: Vec<KvPair>) -> Result<()> {
-        self.batch(
-            pairs,
-            |p| p.key.as_slice(),
-            |ctx, pairs| kvrpcpb::RawBatchPutRequest {
-                context: Some(ctx),
+        self.rpc
+            .batch(
                 pairs,
-            },
-            |_| {},
-        )
-        .await
+                |p| p.key.as_slice(),
+                |ctx, pairs| kvrpcpb::RawBatchPutRequest {
+                    context: Some(ctx),
+                    pairs,
+                },
+                |_| {},
+            )
+            .await
     }
 
     /// Removes `key`.
     pub async fn delete(&self, key: Vec<u8>) -> Result<()> {
-        self.request(&key, |ctx| kvrpcpb::RawDeleteRequest {
-            context: Some(ctx),
-            key: key.clone(),
-        })
-        .await?;
+        self.rpc
+            .request(&key, |ctx| kvrpcpb::RawDeleteRequest {
+                context: Some(ctx),
+                key: key.clone(),
+            })
+            .await?;
         Ok(())
     }
 
@@ -422,6 +108,7 @@ impl<P: PdClient> RawClient<P> {
         let mut cur = start;
         loop {
             let (_, route) = self
+                .rpc
                 .request(&cur, |ctx| kvrpcpb::RawDeleteRangeRequest {
                     context: Some(ctx),
                     start_key: cur.clone(),
@@ -440,12 +127,13 @@ impl<P: PdClient> RawClient<P> {
     /// the Region holding `key` if one already started there).
     pub async fn split_region(&self, key: Vec<u8>) -> Result<Vec<metapb::Region>> {
         let (r, route) = self
+            .rpc
             .request(&key, |ctx| kvrpcpb::SplitRegionRequest {
                 context: Some(ctx),
                 split_keys: vec![key.clone()],
             })
             .await?;
-        self.cache.invalidate(route.region.id);
+        self.rpc.cache.invalidate(route.region.id);
         Ok(r.regions)
     }
 
@@ -460,6 +148,7 @@ impl<P: PdClient> RawClient<P> {
                 (limit - out.len()) as u32
             };
             let (r, route) = self
+                .rpc
                 .request(&cur, |ctx| kvrpcpb::RawScanRequest {
                     context: Some(ctx),
                     start_key: cur.clone(),
@@ -477,15 +166,5 @@ impl<P: PdClient> RawClient<P> {
                 None => return Ok(out),
             }
         }
-    }
-}
-
-/// Where a range walk continues after `route`'s Region, if it does.
-fn next_start(route: &RegionRoute, end: &[u8]) -> Option<Vec<u8>> {
-    let region_end = &route.region.end_key;
-    if region_end.is_empty() || (!end.is_empty() && region_end.as_slice() >= end) {
-        None
-    } else {
-        Some(region_end.clone())
     }
 }

@@ -1,0 +1,550 @@
+//! `TxnClient`: snapshot-isolated transactions over the whole cluster
+//! (Percolator, as TiKV's client does it).
+//!
+//! `begin` takes a start timestamp from PD (concurrent requests share one
+//! TSO call). Reads go to the stores at that timestamp; writes stay in the
+//! transaction's buffer until `commit`:
+//!
+//! 1. all keys in one Region: one prewrite that commits at once (1PC);
+//! 2. otherwise prewrite the primary's Region, then the other Regions in
+//!    parallel; take a commit timestamp; commit the primary (the
+//!    transaction is committed from here on); commit the secondaries in
+//!    the background (a reader that meets one resolves it through the
+//!    primary).
+//!
+//! A reader or writer that meets another transaction's lock asks the
+//! lock's primary for the transaction's status, rolling it back if its TTL
+//! ran out, settles the lock the same way, and retries. A write-write
+//! conflict, or a lock that does not clear before the deadline, fails the
+//! transaction with [`Error::TxnConflict`]: nothing of it is visible, and
+//! it may be retried as a whole. A commit whose outcome the client could
+//! not learn fails with [`Error::TxnUndetermined`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use protocol::kvrpcpb::{self, KeyError, KvPair, LockInfo, Mutation};
+use protocol::mvccpb::Op;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::rpc::{next_start, Backoff, ClientOptions, RegionRpc};
+use crate::error::{Error, Result};
+use crate::mvcc::key::encode_key;
+use crate::mvcc::physical_ms;
+use crate::pd_client::RpcPdClient;
+
+/// Lock TTL of a transaction's keys, in ms (its locks may be cleaned up by
+/// others this long after its start if it has not committed by then).
+pub const DEFAULT_LOCK_TTL: u64 = 3000;
+
+/// Hands out TSO timestamps, batching concurrent requests into one RPC.
+struct TsoBatcher {
+    tx: mpsc::UnboundedSender<oneshot::Sender<Result<u64>>>,
+}
+
+impl TsoBatcher {
+    fn start(pd: Arc<RpcPdClient>) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<oneshot::Sender<Result<u64>>>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut waiters = vec![first];
+                while let Ok(w) = rx.try_recv() {
+                    waiters.push(w);
+                }
+                match pd.tso(waiters.len() as u32).await {
+                    Ok(ts) => {
+                        for (i, w) in waiters.into_iter().enumerate() {
+                            let _ = w.send(Ok(ts + i as u64));
+                        }
+                    }
+                    Err(e) => {
+                        let why = e.to_string();
+                        for w in waiters {
+                            let _ = w.send(Err(Error::Pd(why.clone())));
+                        }
+                    }
+                }
+            }
+        });
+        TsoBatcher { tx }
+    }
+
+    async fn get(&self) -> Result<u64> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(tx)
+            .map_err(|_| Error::Pd("timestamp batcher stopped".into()))?;
+        rx.await
+            .map_err(|_| Error::Pd("timestamp batcher stopped".into()))?
+    }
+}
+
+struct Shared {
+    rpc: RegionRpc<RpcPdClient>,
+    tso: TsoBatcher,
+}
+
+/// Transactions over the cluster.
+#[derive(Clone)]
+pub struct TxnClient {
+    shared: Arc<Shared>,
+}
+
+impl TxnClient {
+    /// Connects to the cluster through PD at `pd_addr`.
+    pub async fn connect(pd_addr: &str, opts: ClientOptions) -> Result<Self> {
+        let pd = Arc::new(RpcPdClient::connect(pd_addr, opts.timeout).await?);
+        Ok(TxnClient {
+            shared: Arc::new(Shared {
+                rpc: RegionRpc::new(pd.clone(), opts),
+                tso: TsoBatcher::start(pd),
+            }),
+        })
+    }
+
+    /// A fresh timestamp from PD.
+    pub async fn current_ts(&self) -> Result<u64> {
+        self.shared.tso.get().await
+    }
+
+    /// Starts a transaction.
+    pub async fn begin(&self) -> Result<Transaction> {
+        Ok(Transaction {
+            shared: self.shared.clone(),
+            start_ts: self.current_ts().await?,
+            buffer: BTreeMap::new(),
+        })
+    }
+}
+
+/// One transaction: reads at its start timestamp, buffered writes.
+pub struct Transaction {
+    shared: Arc<Shared>,
+    start_ts: u64,
+    buffer: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+/// What a response's per-key errors call for.
+enum Outcome {
+    /// Locks of other transactions to resolve before retrying.
+    Locks(Vec<LockInfo>),
+    /// The transaction cannot go on.
+    Abort(Error),
+}
+
+fn classify(errors: Vec<KeyError>) -> Option<Outcome> {
+    if errors.is_empty() {
+        return None;
+    }
+    let mut locks = Vec::new();
+    for e in errors {
+        if let Some(l) = e.locked {
+            locks.push(l);
+        } else if let Some(c) = e.conflict {
+            return Some(Outcome::Abort(Error::TxnConflict(format!(
+                "write conflict on key {:?}: a transaction that started at {} committed at {}",
+                String::from_utf8_lossy(&c.key),
+                c.conflict_start_ts,
+                c.conflict_commit_ts
+            ))));
+        } else if !e.abort.is_empty() {
+            return Some(Outcome::Abort(Error::TxnConflict(e.abort)));
+        } else {
+            return Some(Outcome::Abort(Error::Remote(format!(
+                "unexpected transaction error: {e:?}"
+            ))));
+        }
+    }
+    Some(Outcome::Locks(locks))
+}
+
+impl Shared {
+    fn lock_error(&self, last: &str) -> Error {
+        Error::TxnConflict(format!(
+            "locks did not clear within {:?}: {last}",
+            self.rpc.opts.timeout
+        ))
+    }
+
+    /// Settles another transaction's lock through its primary. `false`
+    /// means the owner is still running (the caller waits and retries).
+    async fn resolve(&self, lock: &LockInfo) -> Result<bool> {
+        let now = self.tso.get().await?;
+        let expired = physical_ms(now) >= physical_ms(lock.lock_version) + lock.lock_ttl;
+        let primary = encode_key(&lock.primary_lock);
+        let (status, _) = self
+            .rpc
+            .request(&primary, |ctx| kvrpcpb::KvCheckTxnStatusRequest {
+                context: Some(ctx),
+                primary_key: lock.primary_lock.clone(),
+                lock_ts: lock.lock_version,
+                current_ts: now,
+                rollback_if_not_exist: expired,
+            })
+            .await?;
+        if status.errors.iter().any(|e| e.txn_not_found) {
+            // The primary's prewrite may still be on its way.
+            return Ok(false);
+        }
+        if let Some(e) = status.errors.into_iter().next() {
+            return Err(Error::Remote(format!("checking a lock's primary: {e:?}")));
+        }
+        let commit_version = match kvrpcpb::TxnState::try_from(status.state) {
+            Ok(kvrpcpb::TxnState::Locked) => return Ok(false),
+            Ok(kvrpcpb::TxnState::Committed) => status.commit_version,
+            _ => 0,
+        };
+        let (resp, _) = self
+            .rpc
+            .request(&encode_key(&lock.key), |ctx| {
+                kvrpcpb::KvResolveLockRequest {
+                    context: Some(ctx),
+                    start_version: lock.lock_version,
+                    commit_version,
+                    keys: vec![lock.key.clone()],
+                }
+            })
+            .await?;
+        if let Some(e) = resp.errors.into_iter().next() {
+            return Err(Error::Remote(format!("resolving a lock: {e:?}")));
+        }
+        Ok(true)
+    }
+
+    /// Resolves `locks`; pauses if any owner is still running.
+    async fn resolve_all(&self, locks: &[LockInfo], backoff: &mut Backoff) -> Result<()> {
+        let mut waiting = false;
+        for l in locks {
+            waiting |= !self.resolve(l).await?;
+        }
+        if waiting {
+            backoff.wait().await;
+        }
+        Ok(())
+    }
+}
+
+impl Transaction {
+    /// The transaction's start timestamp (its snapshot).
+    pub fn start_ts(&self) -> u64 {
+        self.start_ts
+    }
+
+    /// The value of `key` as this transaction sees it.
+    pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(v) = self.buffer.get(key) {
+            return Ok(v.clone());
+        }
+        let shared = &self.shared;
+        let deadline = shared.rpc.deadline();
+        let mut backoff = Backoff::new(deadline);
+        let encoded = encode_key(key);
+        let mut last = String::from("none");
+        while Instant::now() < deadline {
+            let (resp, _) = shared
+                .rpc
+                .request(&encoded, |ctx| kvrpcpb::KvGetRequest {
+                    context: Some(ctx),
+                    key: key.to_vec(),
+                    version: self.start_ts,
+                })
+                .await?;
+            match classify(resp.errors) {
+                None => return Ok((!resp.not_found).then_some(resp.value)),
+                Some(Outcome::Abort(e)) => return Err(e),
+                Some(Outcome::Locks(locks)) => {
+                    last = format!("{} lock(s)", locks.len());
+                    shared.resolve_all(&locks, &mut backoff).await?;
+                }
+            }
+        }
+        Err(shared.lock_error(&last))
+    }
+
+    /// Up to `limit` pairs of `[start, end)` as this transaction sees them,
+    /// in key order (0 = no limit; an empty end = the end of the key space).
+    pub async fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KvPair>> {
+        let committed = self.scan_committed(start, end, limit).await?;
+        // Overlay the buffer: its writes replace what they touch.
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
+            committed.into_iter().map(|p| (p.key, p.value)).collect();
+        let upper = if end.is_empty() {
+            std::ops::Bound::Unbounded
+        } else {
+            std::ops::Bound::Excluded(end.to_vec())
+        };
+        for (k, v) in self
+            .buffer
+            .range((std::ops::Bound::Included(start.to_vec()), upper))
+        {
+            match v {
+                Some(v) => merged.insert(k.clone(), v.clone()),
+                None => merged.remove(k),
+            };
+        }
+        let mut out: Vec<KvPair> = merged
+            .into_iter()
+            .map(|(key, value)| KvPair { key, value })
+            .collect();
+        if limit != 0 {
+            // Buffered deletes may have removed pairs the limit cut: a
+            // caller that needs exactly `limit` asks again from the last key.
+            out.truncate(limit);
+        }
+        Ok(out)
+    }
+
+    async fn scan_committed(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KvPair>> {
+        let shared = &self.shared;
+        let deadline = shared.rpc.deadline();
+        let mut backoff = Backoff::new(deadline);
+        let (enc_start, enc_end) = crate::mvcc::key::encode_range(start, end);
+        let mut out = Vec::new();
+        let mut cur = enc_start;
+        let mut last = String::from("none");
+        while Instant::now() < deadline {
+            let remaining = if limit == 0 { 0 } else { limit - out.len() };
+            let (resp, route) = shared
+                .rpc
+                .request(&cur, |ctx| kvrpcpb::KvScanRequest {
+                    context: Some(ctx),
+                    start_key: start.to_vec(),
+                    end_key: end.to_vec(),
+                    limit: remaining as u32,
+                    version: self.start_ts,
+                })
+                .await?;
+            match classify(resp.errors) {
+                Some(Outcome::Abort(e)) => return Err(e),
+                Some(Outcome::Locks(locks)) => {
+                    last = format!("{} lock(s)", locks.len());
+                    shared.resolve_all(&locks, &mut backoff).await?;
+                    continue;
+                }
+                None => {}
+            }
+            // Pairs of earlier Regions may be repeated if a Region split
+            // meanwhile: keep only keys past what we have.
+            for p in resp.pairs {
+                if out.last().is_none_or(|l: &KvPair| p.key > l.key) {
+                    out.push(p);
+                }
+            }
+            if limit != 0 && out.len() >= limit {
+                out.truncate(limit);
+                return Ok(out);
+            }
+            match next_start(&route, &enc_end) {
+                Some(next) => cur = next,
+                None => return Ok(out),
+            }
+        }
+        Err(shared.lock_error(&last))
+    }
+
+    /// Sets `key` to `value` when the transaction commits.
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.buffer.insert(key, Some(value));
+    }
+
+    /// Deletes `key` when the transaction commits.
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.buffer.insert(key, None);
+    }
+
+    /// Drops the transaction: nothing was written before commit.
+    pub fn rollback(self) {}
+
+    /// Commits the buffered writes; returns the commit timestamp (the
+    /// start timestamp for a transaction that wrote nothing).
+    pub async fn commit(self) -> Result<u64> {
+        if self.buffer.is_empty() {
+            return Ok(self.start_ts);
+        }
+        let shared = self.shared.clone();
+        let mutations: Vec<(Vec<u8>, Mutation)> = self
+            .buffer
+            .into_iter()
+            .map(|(key, v)| {
+                let op = if v.is_some() { Op::Put } else { Op::Del };
+                let m = Mutation {
+                    op: op as i32,
+                    key: key.clone(),
+                    value: v.unwrap_or_default(),
+                };
+                (encode_key(&key), m)
+            })
+            .collect();
+        let primary = mutations[0].1.key.clone();
+        let start_ts = self.start_ts;
+        let txn = Committer {
+            shared: shared.clone(),
+            start_ts,
+            primary: primary.clone(),
+            txn_size: mutations.len() as u64,
+        };
+        let groups = shared.rpc.group(mutations, |m| m.0.as_slice()).await?;
+        if groups.len() == 1 {
+            let all: Vec<_> = groups.into_iter().flat_map(|(_, g)| g).collect();
+            if let Some(ts) = txn.prewrite(all.clone(), true).await? {
+                return Ok(ts);
+            }
+            // The store did not commit at once (the Region split meanwhile):
+            // the keys are prewritten, go on with two phases.
+            return txn.commit_prewritten(all).await;
+        }
+        let (primary_group, others): (Vec<_>, Vec<_>) = groups
+            .into_iter()
+            .partition(|(_, g)| g.iter().any(|m| m.1.key == primary));
+        let primary_items: Vec<_> = primary_group.into_iter().flat_map(|(_, g)| g).collect();
+        let other_items: Vec<_> = others.into_iter().flat_map(|(_, g)| g).collect();
+        txn.prewrite(primary_items.clone(), false).await?;
+        if let Err(e) = txn.prewrite(other_items.clone(), false).await {
+            txn.rollback_all(primary_items.into_iter().chain(other_items).collect())
+                .await;
+            return Err(e);
+        }
+        txn.commit_prewritten(primary_items.into_iter().chain(other_items).collect())
+            .await
+    }
+}
+
+/// The commit of one transaction's keys.
+struct Committer {
+    shared: Arc<Shared>,
+    start_ts: u64,
+    primary: Vec<u8>,
+    txn_size: u64,
+}
+
+impl Committer {
+    /// Prewrites `items` (encoded key, mutation), resolving others' locks
+    /// in the way. With `one_pc`, returns the commit timestamp if the store
+    /// committed at once.
+    async fn prewrite(&self, items: Vec<(Vec<u8>, Mutation)>, one_pc: bool) -> Result<Option<u64>> {
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let shared = &self.shared;
+        let deadline = shared.rpc.deadline();
+        let mut backoff = Backoff::new(deadline);
+        let mut last = String::from("none");
+        while Instant::now() < deadline {
+            let mut errors = Vec::new();
+            let mut one_pc_ts = None;
+            let total = items.len();
+            shared
+                .rpc
+                .batch(
+                    items.clone(),
+                    |m| m.0.as_slice(),
+                    // Only a request holding every key may commit at once:
+                    // after a split, each Region's part is a plain prewrite.
+                    |ctx, group| kvrpcpb::KvPrewriteRequest {
+                        context: Some(ctx),
+                        try_one_pc: one_pc && group.len() == total,
+                        mutations: group.into_iter().map(|(_, m)| m).collect(),
+                        primary_lock: self.primary.clone(),
+                        start_version: self.start_ts,
+                        lock_ttl: DEFAULT_LOCK_TTL,
+                        txn_size: self.txn_size,
+                        min_commit_ts: self.start_ts + 1,
+                    },
+                    |r| {
+                        errors.extend(r.errors);
+                        if r.one_pc_commit_ts != 0 {
+                            one_pc_ts = Some(r.one_pc_commit_ts);
+                        }
+                    },
+                )
+                .await?;
+            match classify(errors) {
+                None => return Ok(one_pc_ts),
+                Some(Outcome::Abort(e)) => return Err(e),
+                Some(Outcome::Locks(locks)) => {
+                    last = format!("{} lock(s)", locks.len());
+                    shared.resolve_all(&locks, &mut backoff).await?;
+                }
+            }
+        }
+        Err(shared.lock_error(&last))
+    }
+
+    /// Commits prewritten `items`: the primary, then the rest in the
+    /// background.
+    async fn commit_prewritten(&self, items: Vec<(Vec<u8>, Mutation)>) -> Result<u64> {
+        let shared = self.shared.clone();
+        let commit_ts = shared.tso.get().await?;
+        let primary = encode_key(&self.primary);
+        let outcome = shared
+            .rpc
+            .request(&primary, |ctx| kvrpcpb::KvCommitRequest {
+                context: Some(ctx),
+                start_version: self.start_ts,
+                keys: vec![self.primary.clone()],
+                commit_version: commit_ts,
+            })
+            .await;
+        let resp = match outcome {
+            Ok((r, _)) => r,
+            Err(e @ Error::Deadline(..)) => return Err(Error::TxnUndetermined(e.to_string())),
+            Err(e) => return Err(e),
+        };
+        match classify(resp.errors) {
+            None => {}
+            Some(Outcome::Abort(e)) => return Err(e),
+            Some(Outcome::Locks(_)) => {
+                return Err(Error::Remote("the primary's commit met a lock".into()))
+            }
+        }
+        let secondaries: Vec<_> = items.into_iter().filter(|m| m.0 != primary).collect();
+        if !secondaries.is_empty() {
+            let start_ts = self.start_ts;
+            tokio::spawn(async move {
+                let r = shared
+                    .rpc
+                    .batch(
+                        secondaries,
+                        |m| m.0.as_slice(),
+                        |ctx, group| kvrpcpb::KvCommitRequest {
+                            context: Some(ctx),
+                            start_version: start_ts,
+                            keys: group.into_iter().map(|(_, m)| m.key).collect(),
+                            commit_version: commit_ts,
+                        },
+                        |_| {},
+                    )
+                    .await;
+                if let Err(e) = r {
+                    // Readers resolve them through the committed primary.
+                    tracing::debug!(start_ts, "committing secondaries failed: {e}");
+                }
+            });
+        }
+        Ok(commit_ts)
+    }
+
+    /// Best-effort rollback of prewritten keys after a failed prewrite.
+    async fn rollback_all(&self, items: Vec<(Vec<u8>, Mutation)>) {
+        let start_ts = self.start_ts;
+        let r = self
+            .shared
+            .rpc
+            .batch(
+                items,
+                |m| m.0.as_slice(),
+                |ctx, group| kvrpcpb::KvBatchRollbackRequest {
+                    context: Some(ctx),
+                    start_version: start_ts,
+                    keys: group.into_iter().map(|(_, m)| m.key).collect(),
+                },
+                |_| {},
+            )
+            .await;
+        if let Err(e) = r {
+            // Its locks expire after the TTL and others roll them back.
+            tracing::debug!(start_ts, "rollback failed: {e}");
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! End to end, with processes: transactions over PD and three stores.
+//!
+//! - snapshot reads, 1PC and 2PC commits across Regions, write conflicts;
+//! - a bank: accounts spread over several Regions, concurrent transfers,
+//!   and snapshot reads of all balances whose total never changes, while
+//!   the Regions split further.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{region_ranges, voters_per_region, wait_for, Cluster};
+use kv::client::{ClientOptions, RawClient, TxnClient};
+use kv::mvcc::key::encode_key;
+use kv::Error;
+use rand::Rng;
+
+const ACCOUNTS: usize = 40;
+const INITIAL: u64 = 1000;
+
+fn account(i: usize) -> Vec<u8> {
+    format!("acct-{i:03}").into_bytes()
+}
+
+fn opts() -> ClientOptions {
+    ClientOptions {
+        timeout: Duration::from_secs(30),
+        ..ClientOptions::default()
+    }
+}
+
+async fn start() -> (tempfile::TempDir, Cluster, TxnClient, RawClient) {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(dir.path(), 3);
+    let http = cluster.http();
+    wait_for("3 voters", Duration::from_secs(60), || {
+        voters_per_region(&http) == vec![3]
+    });
+    let txn = TxnClient::connect(&cluster.pd.addr, opts()).await.unwrap();
+    let raw = RawClient::connect(&cluster.pd.addr, opts()).await.unwrap();
+    (dir, cluster, txn, raw)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_commits_and_conflicts() {
+    let (_dir, cluster, client, raw) = start().await;
+    // Two Regions: "a.." and "m.." are in different ones.
+    raw.split_region(encode_key(b"m")).await.unwrap();
+    assert!(region_ranges(&cluster.http()).len() >= 2);
+
+    // 1PC (one Region) and 2PC (two Regions).
+    let mut t = client.begin().await.unwrap();
+    t.put(b"a1".to_vec(), b"x".to_vec());
+    t.put(b"a2".to_vec(), b"y".to_vec());
+    let one_pc = t.commit().await.unwrap();
+    let mut t = client.begin().await.unwrap();
+    t.put(b"a3".to_vec(), b"z".to_vec());
+    t.put(b"m1".to_vec(), b"w".to_vec());
+    let two_pc = t.commit().await.unwrap();
+    assert!(two_pc > one_pc);
+
+    let t = client.begin().await.unwrap();
+    assert_eq!(t.get(b"a1").await.unwrap().as_deref(), Some(&b"x"[..]));
+    assert_eq!(t.get(b"m1").await.unwrap().as_deref(), Some(&b"w"[..]));
+    assert_eq!(t.get(b"nope").await.unwrap(), None);
+    let all = t.scan(b"", b"", 0).await.unwrap();
+    let keys: Vec<&[u8]> = all.iter().map(|p| p.key.as_slice()).collect();
+    assert_eq!(keys, vec![&b"a1"[..], b"a2", b"a3", b"m1"]);
+    assert_eq!(t.scan(b"a2", b"m", 0).await.unwrap().len(), 2);
+    assert_eq!(t.scan(b"", b"", 3).await.unwrap().len(), 3);
+
+    // A snapshot does not see later commits; its own writes it does.
+    let mut old = client.begin().await.unwrap();
+    let mut w = client.begin().await.unwrap();
+    w.delete(b"a1".to_vec());
+    w.put(b"m2".to_vec(), b"new".to_vec());
+    w.commit().await.unwrap();
+    assert_eq!(old.get(b"a1").await.unwrap().as_deref(), Some(&b"x"[..]));
+    assert_eq!(old.get(b"m2").await.unwrap(), None);
+    old.put(b"b".to_vec(), b"mine".to_vec());
+    assert_eq!(old.get(b"b").await.unwrap().as_deref(), Some(&b"mine"[..]));
+    assert_eq!(old.scan(b"a", b"c", 0).await.unwrap().len(), 4);
+    // ... and it may not overwrite what committed after it started.
+    old.put(b"a1".to_vec(), b"stale".to_vec());
+    match old.commit().await {
+        Err(Error::TxnConflict(why)) => assert!(why.contains("conflict"), "{why}"),
+        other => panic!("expected a write conflict, got {other:?}"),
+    }
+    // Nothing of the aborted transaction is visible.
+    let t = client.begin().await.unwrap();
+    assert_eq!(t.get(b"b").await.unwrap(), None);
+    assert_eq!(t.get(b"a1").await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bank_total_never_changes() {
+    let (_dir, cluster, client, raw) = start().await;
+    let http = cluster.http();
+    for cut in [10, 20, 30] {
+        raw.split_region(encode_key(&account(cut))).await.unwrap();
+    }
+    let mut t = client.begin().await.unwrap();
+    for i in 0..ACCOUNTS {
+        t.put(account(i), INITIAL.to_string().into_bytes());
+    }
+    t.commit().await.unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let committed = Arc::new(AtomicU64::new(0));
+    let aborted = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..6)
+        .map(|_| {
+            let (client, stop, committed, aborted) = (
+                client.clone(),
+                stop.clone(),
+                committed.clone(),
+                aborted.clone(),
+            );
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let (from, to, amount) = {
+                        let mut rng = rand::rng();
+                        let from = rng.random_range(0..ACCOUNTS);
+                        let to = (from + rng.random_range(1..ACCOUNTS)) % ACCOUNTS;
+                        (from, to, rng.random_range(1..50u64))
+                    };
+                    let mut t = client.begin().await.unwrap();
+                    let balance = |v: Option<Vec<u8>>| -> u64 {
+                        String::from_utf8(v.expect("account exists"))
+                            .unwrap()
+                            .parse()
+                            .unwrap()
+                    };
+                    let a = balance(t.get(&account(from)).await.unwrap());
+                    let b = balance(t.get(&account(to)).await.unwrap());
+                    let amount = amount.min(a);
+                    t.put(account(from), (a - amount).to_string().into_bytes());
+                    t.put(account(to), (b + amount).to_string().into_bytes());
+                    match t.commit().await {
+                        Ok(_) => committed.fetch_add(1, Ordering::Relaxed),
+                        Err(Error::TxnConflict(_)) => aborted.fetch_add(1, Ordering::Relaxed),
+                        Err(e) => panic!("transfer failed: {e}"),
+                    };
+                }
+            })
+        })
+        .collect();
+
+    let mut snapshots = 0;
+    for round in 0..40 {
+        let t = client.begin().await.unwrap();
+        let all = t.scan(b"acct-", b"acct.", 0).await.unwrap();
+        assert_eq!(all.len(), ACCOUNTS);
+        let total: u64 = all
+            .iter()
+            .map(|p| String::from_utf8_lossy(&p.value).parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(total, INITIAL * ACCOUNTS as u64, "snapshot {round}");
+        snapshots += 1;
+        // More splits while transfers run.
+        if round == 10 || round == 20 {
+            let cut = if round == 10 { 5 } else { 25 };
+            raw.split_region(encode_key(&account(cut))).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await.unwrap();
+    }
+    let (c, a) = (
+        committed.load(Ordering::Relaxed),
+        aborted.load(Ordering::Relaxed),
+    );
+    eprintln!(
+        "{c} transfers committed, {a} aborted, {snapshots} snapshots, {} regions",
+        region_ranges(&http).len()
+    );
+    assert!(c > 20, "only {c} transfers committed");
+}
