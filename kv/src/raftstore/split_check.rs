@@ -6,13 +6,17 @@
 //! parts that each fit both limits, so parts start at about half a limit
 //! and grow to a full one before they are cut again.
 //!
-//! Only the `default` column family is measured: it holds raw data, and
-//! with transactions it holds the values, which dominate the size.
+//! The `default` column family (raw pairs, large transactional values) and
+//! the `write` column family (commit records, with small values inline)
+//! are measured; a key is a raw pair or a committed version. Cuts are
+//! placed by whichever of the two holds more bytes, and a cut in the
+//! transactional key space is a user key, never between its versions.
 
 use protocol::metapb;
 
 use crate::engine::{Cf, Snapshot};
 use crate::error::Result;
+use crate::mvcc::key::{truncate_version, TXN_PREFIX};
 
 /// Most parts one check cuts a Region into (a Region far over the limit
 /// is cut again at the next check).
@@ -38,12 +42,9 @@ pub fn check_region<S: Snapshot>(
     keys_limit: u64,
 ) -> Result<SplitCheckResult> {
     let (start, end) = (&region.start_key, &region.end_key);
-    let (mut size, mut keys) = (0u64, 0u64);
-    snap.scan(Cf::Default, start, end, &mut |k, v| {
-        size += (k.len() + v.len()) as u64;
-        keys += 1;
-        true
-    })?;
+    let (default_size, raw_keys) = measure(snap, Cf::Default, start, end)?;
+    let (write_size, versions) = measure(snap, Cf::Write, start, end)?;
+    let (size, keys) = (default_size + write_size, raw_keys + versions);
     let parts = size
         .div_ceil(size_limit.max(1))
         .max(keys.div_ceil(keys_limit.max(1)))
@@ -56,21 +57,45 @@ pub fn check_region<S: Snapshot>(
     if parts < 2 {
         return Ok(result);
     }
-    let (part_size, part_keys) = (size.div_ceil(parts), keys.div_ceil(parts));
+    let (cf, cf_size, cf_keys) = if write_size > default_size {
+        (Cf::Write, write_size, versions)
+    } else {
+        (Cf::Default, default_size, raw_keys)
+    };
+    let (part_size, part_keys) = (cf_size.div_ceil(parts), cf_keys.div_ceil(parts).max(1));
     let (mut acc_size, mut acc_keys) = (0u64, 0u64);
     let cuts = &mut result.split_keys;
-    snap.scan(Cf::Default, start, end, &mut |k, v| {
+    snap.scan(cf, start, end, &mut |k, v| {
         // A cut goes before the first key past a full part.
         if acc_keys > 0 && (acc_size >= part_size || acc_keys >= part_keys) {
-            cuts.push(k.to_vec());
-            acc_size = 0;
-            acc_keys = 0;
+            let cut = truncate_version(k);
+            let after_last = cuts.last().map_or(start.as_slice(), |c| c.as_slice());
+            if cut > after_last {
+                cuts.push(cut.to_vec());
+                acc_size = 0;
+                acc_keys = 0;
+            }
         }
         acc_size += (k.len() + v.len()) as u64;
         acc_keys += 1;
         (cuts.len() as u64) < parts - 1
     })?;
     Ok(result)
+}
+
+/// Bytes and keys of `cf` in `[start, end)`. Transactional values in the
+/// `default` column family count bytes only: their versions are counted
+/// in `write`.
+fn measure<S: Snapshot>(snap: &S, cf: Cf, start: &[u8], end: &[u8]) -> Result<(u64, u64)> {
+    let (mut size, mut keys) = (0u64, 0u64);
+    snap.scan(cf, start, end, &mut |k, v| {
+        size += (k.len() + v.len()) as u64;
+        if cf == Cf::Write || k.first() != Some(&TXN_PREFIX) {
+            keys += 1;
+        }
+        true
+    })?;
+    Ok((size, keys))
 }
 
 #[cfg(test)]
@@ -88,8 +113,8 @@ mod tests {
                 vec![0u8; value_len],
             );
         }
-        // Data of other column families is not measured.
-        wb.put(Cf::Write, b"k00001".to_vec(), vec![0u8; 1 << 20]);
+        // Locks are not measured.
+        wb.put(Cf::Lock, b"k00001".to_vec(), vec![0u8; 1 << 20]);
         e.write(&wb, false).unwrap();
         e
     }
@@ -135,5 +160,26 @@ mod tests {
         let r = check_region(&e.snapshot(), &region, 10_000, 1_000_000).unwrap();
         assert_eq!(r.keys, 200);
         assert_eq!(r.split_keys, vec![b"k00200".to_vec()]);
+    }
+
+    #[test]
+    fn transactional_data_is_cut_between_keys_never_between_versions() {
+        use crate::mvcc::key::{append_ts, encode_key};
+        let e = MemEngine::new();
+        let mut wb = WriteBatch::default();
+        // 100 keys with 10 versions each, values inline in `write`.
+        for i in 0..100 {
+            let key = encode_key(format!("k{i:03}").as_bytes());
+            for ts in 1..=10u64 {
+                wb.put(Cf::Write, append_ts(&key, ts), vec![0u8; 50]);
+            }
+        }
+        e.write(&wb, false).unwrap();
+        let r = check_region(&e.snapshot(), &whole(), u64::MAX, 250).unwrap();
+        assert_eq!(r.keys, 1000);
+        assert_eq!(r.split_keys.len(), 3);
+        for (i, cut) in r.split_keys.iter().enumerate() {
+            assert_eq!(*cut, encode_key(format!("k{:03}", (i + 1) * 25).as_bytes()));
+        }
     }
 }

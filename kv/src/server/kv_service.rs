@@ -424,6 +424,11 @@ impl<E: Engine> KvService<E> {
             for k in &split_keys {
                 check_key(k)?;
             }
+            // A key's versions stay together.
+            for k in split_keys.iter_mut() {
+                let len = crate::mvcc::key::truncate_version(k).len();
+                k.truncate(len);
+            }
             split_keys.sort();
             split_keys.dedup();
             let region = local_region(&self.router, region_id)

@@ -26,6 +26,7 @@ use tokio::sync::watch;
 use super::split::{local_region, split_region};
 use super::store_loop::StoreRouter;
 use crate::engine::Engine;
+use crate::mvcc::key::truncate_version;
 use crate::pd_client::RpcPdClient;
 
 /// Keys sampled per Region per window.
@@ -236,8 +237,14 @@ fn in_region(key: &[u8], region: &metapb::Region) -> bool {
 
 /// The sampled key that best divides the samples inside `region` into
 /// those before it and the rest, if the division is even enough.
-pub fn choose_split_key(mut samples: Vec<Vec<u8>>, region: &metapb::Region) -> Option<Vec<u8>> {
-    samples.retain(|k| in_region(k, region));
+/// A sample in the transactional key space counts as its user key (a cut
+/// never separates a key's versions).
+pub fn choose_split_key(samples: Vec<Vec<u8>>, region: &metapb::Region) -> Option<Vec<u8>> {
+    let mut samples: Vec<Vec<u8>> = samples
+        .into_iter()
+        .map(|k| truncate_version(&k).to_vec())
+        .filter(|k| in_region(k, region))
+        .collect();
     if samples.len() < MIN_SAMPLES {
         return None;
     }
