@@ -82,6 +82,31 @@ fn ctl_raw_commands_and_bad_input() {
     let (code, out, _) = ctl(&pd, &["regions"]);
     assert_eq!(code, 0);
     assert!(out.lines().count() >= 2, "{out}");
+
+    // Transactions: their own key space, separate from raw keys.
+    let (code, out, _) = ctl(&pd, &["txn", "put", "hello", "txn-world", "k2", "v2"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("OK (committed at "), "{out}");
+    let (code, out, _) = ctl(&pd, &["txn", "get", "hello"]);
+    assert_eq!((code, out.trim()), (0, "txn-world"));
+    assert_eq!(ctl(&pd, &["raw", "get", "hello"]).1.trim(), "world");
+    let (code, out, _) = ctl(&pd, &["txn", "scan", "", "", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([{"key": "hello", "value": "txn-world"}, {"key": "k2", "value": "v2"}])
+    );
+    assert_eq!(ctl(&pd, &["txn", "delete", "k2"]).0, 0);
+    let (code, _, err) = ctl(&pd, &["txn", "get", "k2"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not found"), "{err}");
+    let (code, _, err) = ctl(&pd, &["txn", "put", "a", "1", "b"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("has no value"), "{err}");
+    let (code, _, err) = ctl(&pd, &["txn", "put", &big, "v"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("exceeds the limit"), "{err}");
 }
 
 #[test]

@@ -129,9 +129,10 @@ async fn regions_split_under_load_and_scans_stay_exact() {
         ranges.first().is_some_and(|f| f.1.is_empty())
             && ranges.last().is_some_and(|l| l.2.is_empty())
             && ranges.windows(2).all(|w| w[0].2 == w[1].1)
+            // Boundaries are Region-space keys: raw keys carry an `r`.
             && ranges
                 .iter()
-                .any(|r| r.1 == hex::encode_upper("key-012345x"))
+                .any(|r| r.1 == hex::encode_upper("rkey-012345x"))
     });
     wait_for("3 voters everywhere", Duration::from_secs(60), || {
         voters_per_region(&http).iter().all(|v| *v == 3)

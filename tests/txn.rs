@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{region_ranges, voters_per_region, wait_for, Cluster};
-use kv::client::{ClientOptions, RawClient, TxnClient};
-use kv::mvcc::key::encode_key;
+use kv::client::{ClientOptions, TxnClient};
 use kv::Error;
 use rand::Rng;
 
@@ -31,7 +30,7 @@ fn opts() -> ClientOptions {
     }
 }
 
-async fn start() -> (tempfile::TempDir, Cluster, TxnClient, RawClient) {
+async fn start() -> (tempfile::TempDir, Cluster, TxnClient) {
     let dir = tempfile::tempdir().unwrap();
     let cluster = Cluster::start(dir.path(), 3);
     let http = cluster.http();
@@ -39,15 +38,14 @@ async fn start() -> (tempfile::TempDir, Cluster, TxnClient, RawClient) {
         voters_per_region(&http) == vec![3]
     });
     let txn = TxnClient::connect(&cluster.pd.addr, opts()).await.unwrap();
-    let raw = RawClient::connect(&cluster.pd.addr, opts()).await.unwrap();
-    (dir, cluster, txn, raw)
+    (dir, cluster, txn)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshots_commits_and_conflicts() {
-    let (_dir, cluster, client, raw) = start().await;
+    let (_dir, cluster, client) = start().await;
     // Two Regions: "a.." and "m.." are in different ones.
-    raw.split_region(encode_key(b"m")).await.unwrap();
+    client.split_region(b"m").await.unwrap();
     assert!(region_ranges(&cluster.http()).len() >= 2);
 
     // 1PC (one Region) and 2PC (two Regions).
@@ -96,10 +94,10 @@ async fn snapshots_commits_and_conflicts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bank_total_never_changes() {
-    let (_dir, cluster, client, raw) = start().await;
+    let (_dir, cluster, client) = start().await;
     let http = cluster.http();
     for cut in [10, 20, 30] {
-        raw.split_region(encode_key(&account(cut))).await.unwrap();
+        client.split_region(&account(cut)).await.unwrap();
     }
     let mut t = client.begin().await.unwrap();
     for i in 0..ACCOUNTS {
@@ -162,7 +160,7 @@ async fn bank_total_never_changes() {
         // More splits while transfers run.
         if round == 10 || round == 20 {
             let cut = if round == 10 { 5 } else { 25 };
-            raw.split_region(encode_key(&account(cut))).await.unwrap();
+            client.split_region(&account(cut)).await.unwrap();
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

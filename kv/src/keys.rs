@@ -8,8 +8,12 @@
 //! | `0x02` region_id:u64be `0x03`         | `RaftApplyState`         |
 //! | `0x03` region_id:u64be index:u64be    | raft `Entry`             |
 //!
-//! Region data lives in the data column families under the user's key as is
-//! (raw KV); nothing in this file applies to them.
+//! Region data lives in the data column families: raw pairs under
+//! [`RAW_PREFIX`] ++ the user's key (the raw client adds it), transactional
+//! data under `x` ++ the encoded user key (see [`crate::mvcc::key`]).
+
+/// First byte of every key of the raw key space.
+pub const RAW_PREFIX: u8 = b'r';
 
 /// Largest user key a store accepts, in bytes.
 pub const MAX_KEY_SIZE: usize = 4096;
@@ -112,9 +116,33 @@ pub fn fmt_key(key: &[u8]) -> String {
     }
 }
 
+/// A Region boundary for people: `-` for the open end, a raw key as the
+/// user key, a transactional key as `txn:` and the user key, anything else
+/// in hex.
+pub fn fmt_region_key(key: &[u8]) -> String {
+    match key.split_first() {
+        None => "-".to_string(),
+        Some((&RAW_PREFIX, user)) => fmt_key(user),
+        Some((&crate::mvcc::key::TXN_PREFIX, _)) => match crate::mvcc::key::decode_key(key) {
+            Ok(user) => format!("txn:{}", fmt_key(&user)),
+            Err(_) => format!("0x{}", hex::encode(key)),
+        },
+        Some(_) => format!("0x{}", hex::encode(key)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn region_keys_show_their_key_space() {
+        assert_eq!(fmt_region_key(b""), "-");
+        assert_eq!(fmt_region_key(b"rabc"), "\"abc\"");
+        let txn = crate::mvcc::key::encode_key(b"k1");
+        assert_eq!(fmt_region_key(&txn), "txn:\"k1\"");
+        assert_eq!(fmt_region_key(b"\x01\x02"), "0x0102");
+    }
 
     #[test]
     fn log_keys_sort_by_region_then_index() {

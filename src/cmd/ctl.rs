@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
 use clap::{Args, Subcommand};
-use kv::client::{ClientOptions, RawClient};
+use kv::client::{ClientOptions, RawClient, TxnClient};
 use kv::pd_client::{PdClient, RegionRoute, RpcPdClient};
+use protocol::kvrpcpb::KvPair;
 use protocol::metapb::PeerRole;
 use serde_json::{json, Value};
 
@@ -58,10 +59,49 @@ pub enum CtlCommand {
     Tso,
     /// Split the Region holding KEY so that a Region starts at KEY, and
     /// print the Regions that cover the old one.
-    Split { key: String },
+    Split {
+        key: String,
+        /// KEY is a transactional key (default: a raw key).
+        #[arg(long)]
+        txn: bool,
+    },
     /// Raw key-value operations.
     #[command(subcommand)]
     Raw(RawCommand),
+    /// Transactional operations, each in a transaction of its own
+    /// (snapshot isolation; the transactional key space is separate from
+    /// the raw one).
+    #[command(subcommand)]
+    Txn(TxnCommand),
+}
+
+/// Transactional operations.
+#[derive(Subcommand, Debug)]
+pub enum TxnCommand {
+    /// Print the value of KEY as of now (exit code 1 if it does not exist).
+    Get { key: String },
+    /// Set KEY to VALUE, and more KEY VALUE pairs, in one transaction.
+    Put {
+        key: String,
+        value: String,
+        /// More KEY VALUE pairs.
+        more: Vec<String>,
+    },
+    /// Remove the KEYs in one transaction.
+    Delete {
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Print the pairs in [START, END) as of now; an empty END means the
+    /// end of the key space.
+    Scan {
+        start: String,
+        #[arg(default_value = "")]
+        end: String,
+        /// Print at most N pairs (0 = all).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
 }
 
 /// Store administration.
@@ -185,9 +225,15 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        CtlCommand::Split { key } => {
-            let client = raw_client(pd, args.timeout);
-            let regions = client.split_region(codec.decode(&key)?).await?;
+        CtlCommand::Split { key, txn } => {
+            let key = codec.decode(&key)?;
+            let regions = if txn {
+                TxnClient::new(pd, client_options(args.timeout))
+                    .split_region(&key)
+                    .await?
+            } else {
+                raw_client(pd, args.timeout).split_region(key).await?
+            };
             let routes: Vec<RegionRoute> = regions
                 .into_iter()
                 .map(|region| RegionRoute {
@@ -202,15 +248,116 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
             let client = raw_client(pd, args.timeout);
             raw(&client, cmd, &codec, args.json).await
         }
+        CtlCommand::Txn(cmd) => {
+            let client = TxnClient::new(pd, client_options(args.timeout));
+            txn(&client, cmd, &codec, args.json).await
+        }
+    }
+}
+
+async fn txn(
+    client: &TxnClient,
+    cmd: TxnCommand,
+    codec: &Codec,
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
+    match cmd {
+        TxnCommand::Get { key } => {
+            let v = client.begin().await?.get(&codec.decode(&key)?).await?;
+            print_value(&key, v.as_deref(), codec, as_json)
+        }
+        TxnCommand::Put { key, value, more } => {
+            if more.len() % 2 != 0 {
+                return Err(anyhow!(
+                    "KEY VALUE pairs expected: {} has no value",
+                    more[more.len() - 1]
+                ));
+            }
+            let mut t = client.begin().await?;
+            t.put(codec.decode(&key)?, codec.decode(&value)?);
+            for pair in more.chunks(2) {
+                t.put(codec.decode(&pair[0])?, codec.decode(&pair[1])?);
+            }
+            let commit_ts = t.commit().await?;
+            print_committed(commit_ts, as_json);
+            Ok(ExitCode::SUCCESS)
+        }
+        TxnCommand::Delete { keys } => {
+            let mut t = client.begin().await?;
+            for k in &keys {
+                t.delete(codec.decode(k)?);
+            }
+            let commit_ts = t.commit().await?;
+            print_committed(commit_ts, as_json);
+            Ok(ExitCode::SUCCESS)
+        }
+        TxnCommand::Scan { start, end, limit } => {
+            let t = client.begin().await?;
+            let pairs = t
+                .scan(&codec.decode(&start)?, &codec.decode(&end)?, limit)
+                .await?;
+            print_pairs(&pairs, codec, as_json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_committed(commit_ts: u64, as_json: bool) {
+    if as_json {
+        println!("{}", json!({ "ok": true, "commit_ts": commit_ts }));
+    } else {
+        println!("OK (committed at {commit_ts})");
+    }
+}
+
+/// Prints a looked-up value; exit code 1 if there is none.
+fn print_value(
+    key: &str,
+    v: Option<&[u8]>,
+    codec: &Codec,
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
+    if as_json {
+        println!(
+            "{}",
+            json!({ "key": key, "value": v.map(|v| codec.encode(v)) })
+        );
+    } else if let Some(v) = v {
+        println!("{}", codec.encode(v));
+    } else {
+        eprintln!("key not found");
+    }
+    Ok(if v.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_pairs(pairs: &[KvPair], codec: &Codec, as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        let list: Vec<Value> = pairs
+            .iter()
+            .map(|p| json!({ "key": codec.encode(&p.key), "value": codec.encode(&p.value) }))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else {
+        for p in pairs {
+            println!("{}\t{}", codec.encode(&p.key), codec.encode(&p.value));
+        }
+    }
+    Ok(())
+}
+
+fn client_options(timeout: Duration) -> ClientOptions {
+    ClientOptions {
+        timeout,
+        ..ClientOptions::default()
     }
 }
 
 fn raw_client(pd: Arc<RpcPdClient>, timeout: Duration) -> RawClient {
-    let opts = ClientOptions {
-        timeout,
-        ..ClientOptions::default()
-    };
-    RawClient::new(pd, opts)
+    RawClient::new(pd, client_options(timeout))
 }
 
 async fn operators(pd: &RpcPdClient, as_json: bool) -> anyhow::Result<ExitCode> {
@@ -338,13 +485,7 @@ fn print_regions(routes: &[RegionRoute], as_json: bool) -> anyhow::Result<()> {
     );
     for r in routes {
         let e = r.region.region_epoch.clone().unwrap_or_default();
-        let key = |k: &[u8]| {
-            if k.is_empty() {
-                "-".to_string()
-            } else {
-                kv::keys::fmt_key(k)
-            }
-        };
+        let key = kv::keys::fmt_region_key;
         let peers: Vec<String> = r
             .region
             .peers
@@ -382,23 +523,8 @@ async fn raw(
 ) -> anyhow::Result<ExitCode> {
     match cmd {
         RawCommand::Get { key } => {
-            let k = codec.decode(&key)?;
-            let v = client.get(k).await?;
-            if as_json {
-                println!(
-                    "{}",
-                    json!({ "key": key, "value": v.as_deref().map(|v| codec.encode(v)) })
-                );
-            } else if let Some(v) = &v {
-                println!("{}", codec.encode(v));
-            } else {
-                eprintln!("key not found");
-            }
-            Ok(if v.is_some() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            let v = client.get(codec.decode(&key)?).await?;
+            print_value(&key, v.as_deref(), codec, as_json)
         }
         RawCommand::Put { key, value } => {
             client
@@ -416,19 +542,7 @@ async fn raw(
             let pairs = client
                 .scan(codec.decode(&start)?, codec.decode(&end)?, limit)
                 .await?;
-            if as_json {
-                let list: Vec<Value> = pairs
-                    .iter()
-                    .map(
-                        |p| json!({ "key": codec.encode(&p.key), "value": codec.encode(&p.value) }),
-                    )
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else {
-                for p in &pairs {
-                    println!("{}\t{}", codec.encode(&p.key), codec.encode(&p.value));
-                }
-            }
+            print_pairs(&pairs, codec, as_json)?;
             Ok(ExitCode::SUCCESS)
         }
     }

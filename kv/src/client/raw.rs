@@ -1,5 +1,9 @@
 //! `RawClient`: raw key-value operations over the whole cluster, each
 //! routed and retried by [`RegionRpc`].
+//!
+//! Raw keys live in their own part of the Region key space: the client
+//! stores a user key `k` as `r` ++ `k` (transactional keys start with `x`),
+//! and strips the prefix from what it returns.
 
 use std::sync::Arc;
 
@@ -7,7 +11,8 @@ use protocol::kvrpcpb::{self, KvPair};
 use protocol::metapb;
 
 use super::rpc::{next_start, ClientOptions, RegionRpc};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::keys::{MAX_KEY_SIZE, RAW_PREFIX};
 use crate::pd_client::{PdClient, RpcPdClient};
 
 /// Raw key-value access to the cluster.
@@ -38,6 +43,7 @@ impl<P: PdClient> RawClient<P> {
 
     /// The value of `key`.
     pub async fn get(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>> {
+        let key = raw_key(&key)?;
         let (r, _) = self
             .rpc
             .request(&key, |ctx| kvrpcpb::RawGetRequest {
@@ -50,6 +56,10 @@ impl<P: PdClient> RawClient<P> {
 
     /// The values of the `keys` that exist.
     pub async fn batch_get(&self, keys: Vec<Vec<u8>>) -> Result<Vec<KvPair>> {
+        let keys = keys
+            .iter()
+            .map(|k| raw_key(k))
+            .collect::<Result<Vec<_>>>()?;
         let mut out = Vec::with_capacity(keys.len());
         self.rpc
             .batch(
@@ -59,7 +69,7 @@ impl<P: PdClient> RawClient<P> {
                     context: Some(ctx),
                     keys,
                 },
-                |r| out.extend(r.pairs),
+                |r| out.extend(r.pairs.into_iter().map(user_pair)),
             )
             .await?;
         Ok(out)
@@ -67,6 +77,7 @@ impl<P: PdClient> RawClient<P> {
 
     /// Sets `key` to `value`.
     pub async fn put(&self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
+        let key = raw_key(&key)?;
         self.rpc
             .request(&key, |ctx| kvrpcpb::RawPutRequest {
                 context: Some(ctx),
@@ -79,6 +90,15 @@ impl<P: PdClient> RawClient<P> {
 
     /// Sets every pair (atomically per Region, not across Regions).
     pub async fn batch_put(&self, pairs: Vec<KvPair>) -> Result<()> {
+        let pairs = pairs
+            .into_iter()
+            .map(|p| {
+                Ok(KvPair {
+                    key: raw_key(&p.key)?,
+                    value: p.value,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         self.rpc
             .batch(
                 pairs,
@@ -94,6 +114,7 @@ impl<P: PdClient> RawClient<P> {
 
     /// Removes `key`.
     pub async fn delete(&self, key: Vec<u8>) -> Result<()> {
+        let key = raw_key(&key)?;
         self.rpc
             .request(&key, |ctx| kvrpcpb::RawDeleteRequest {
                 context: Some(ctx),
@@ -105,7 +126,7 @@ impl<P: PdClient> RawClient<P> {
 
     /// Removes every key in `[start, end)` (empty end = end of the key space).
     pub async fn delete_range(&self, start: Vec<u8>, end: Vec<u8>) -> Result<()> {
-        let mut cur = start;
+        let (mut cur, end) = (raw_key(&start)?, raw_end(&end)?);
         loop {
             let (_, route) = self
                 .rpc
@@ -122,25 +143,16 @@ impl<P: PdClient> RawClient<P> {
         }
     }
 
-    /// Splits the Region holding `key` so that a Region starts at `key`;
-    /// returns the Regions that now cover the old one, in key order (just
-    /// the Region holding `key` if one already started there).
+    /// Splits the Region holding raw `key` so that a Region starts at it;
+    /// returns the Regions that now cover the old one, in key order.
     pub async fn split_region(&self, key: Vec<u8>) -> Result<Vec<metapb::Region>> {
-        let (r, route) = self
-            .rpc
-            .request(&key, |ctx| kvrpcpb::SplitRegionRequest {
-                context: Some(ctx),
-                split_keys: vec![key.clone()],
-            })
-            .await?;
-        self.rpc.cache.invalidate(route.region.id);
-        Ok(r.regions)
+        self.rpc.split_at(raw_key(&key)?).await
     }
 
     /// Up to `limit` pairs of `[start, end)` in key order (0 = no limit).
     pub async fn scan(&self, start: Vec<u8>, end: Vec<u8>, limit: usize) -> Result<Vec<KvPair>> {
         let mut out = Vec::new();
-        let mut cur = start;
+        let (mut cur, end) = (raw_key(&start)?, raw_end(&end)?);
         loop {
             let remaining = if limit == 0 {
                 0
@@ -156,7 +168,7 @@ impl<P: PdClient> RawClient<P> {
                     limit: remaining,
                 })
                 .await?;
-            out.extend(r.pairs);
+            out.extend(r.pairs.into_iter().map(user_pair));
             if limit != 0 && out.len() >= limit {
                 out.truncate(limit);
                 return Ok(out);
@@ -167,4 +179,33 @@ impl<P: PdClient> RawClient<P> {
             }
         }
     }
+}
+
+/// The Region-space key of a raw user key.
+fn raw_key(key: &[u8]) -> Result<Vec<u8>> {
+    if key.len() > MAX_KEY_SIZE {
+        return Err(Error::InvalidRequest(format!(
+            "key of {} bytes exceeds the limit of {MAX_KEY_SIZE} bytes",
+            key.len()
+        )));
+    }
+    let mut k = Vec::with_capacity(key.len() + 1);
+    k.push(RAW_PREFIX);
+    k.extend_from_slice(key);
+    Ok(k)
+}
+
+/// The Region-space end of a raw range (empty: the end of the raw keys).
+fn raw_end(end: &[u8]) -> Result<Vec<u8>> {
+    if end.is_empty() {
+        Ok(vec![RAW_PREFIX + 1])
+    } else {
+        raw_key(end)
+    }
+}
+
+/// A pair as the store returned it, with the user's key.
+fn user_pair(mut p: KvPair) -> KvPair {
+    p.key.remove(0);
+    p
 }

@@ -16,7 +16,8 @@ use std::time::Duration;
 use futures::future::join_all;
 use parking_lot::Mutex;
 use protocol::errorpb::{region_error::Kind, RegionError};
-use protocol::kvrpcpb::{kv_client::KvClient, Context};
+use protocol::kvrpcpb::{self, kv_client::KvClient, Context};
+use protocol::metapb;
 
 use super::batch_conn::BatchConn;
 use protocol::{BatchCommand, RawResponse};
@@ -347,6 +348,20 @@ impl<P: PdClient> RegionRpc<P> {
             }
         }
         Ok(())
+    }
+    /// Splits the Region holding the Region-space key `key` so that a
+    /// Region starts at it; returns the Regions that now cover the old
+    /// one, in key order (just the Region holding `key` if one already
+    /// started there).
+    pub async fn split_at(&self, key: Vec<u8>) -> Result<Vec<metapb::Region>> {
+        let (r, route) = self
+            .request(&key, |ctx| kvrpcpb::SplitRegionRequest {
+                context: Some(ctx),
+                split_keys: vec![key.clone()],
+            })
+            .await?;
+        self.cache.invalidate(route.region.id);
+        Ok(r.regions)
     }
 }
 

@@ -95,17 +95,29 @@ impl TxnClient {
     /// Connects to the cluster through PD at `pd_addr`.
     pub async fn connect(pd_addr: &str, opts: ClientOptions) -> Result<Self> {
         let pd = Arc::new(RpcPdClient::connect(pd_addr, opts.timeout).await?);
-        Ok(TxnClient {
+        Ok(TxnClient::new(pd, opts))
+    }
+
+    /// A client over an existing PD client (call within a Tokio runtime:
+    /// it starts the timestamp batcher).
+    pub fn new(pd: Arc<RpcPdClient>, opts: ClientOptions) -> Self {
+        TxnClient {
             shared: Arc::new(Shared {
                 rpc: RegionRpc::new(pd.clone(), opts),
                 tso: TsoBatcher::start(pd),
             }),
-        })
+        }
     }
 
     /// A fresh timestamp from PD.
     pub async fn current_ts(&self) -> Result<u64> {
         self.shared.tso.get().await
+    }
+
+    /// Splits the Region holding the transactional `key` so that a Region
+    /// starts at it; returns the Regions that now cover the old one.
+    pub async fn split_region(&self, key: &[u8]) -> Result<Vec<protocol::metapb::Region>> {
+        self.shared.rpc.split_at(encode_key(key)).await
     }
 
     /// Starts a transaction.

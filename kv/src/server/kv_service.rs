@@ -91,14 +91,23 @@ impl From<RegionError> for Failure {
 
 pub(super) type Outcome<T> = Result<T, Failure>;
 
+/// Checks a user key (of the transactional API).
 pub(super) fn check_key(key: &[u8]) -> Outcome<()> {
+    check_key_len(key, key.len())
+}
+
+/// Checks a raw key: the user key behind the raw client's one-byte prefix.
+fn check_raw_key(key: &[u8]) -> Outcome<()> {
+    check_key_len(key, key.len().saturating_sub(1))
+}
+
+fn check_key_len(key: &[u8], user_len: usize) -> Outcome<()> {
     if key.is_empty() {
         return Err(Failure::Other("key must not be empty".into()));
     }
-    if key.len() > MAX_KEY_SIZE {
+    if user_len > MAX_KEY_SIZE {
         return Err(Failure::Other(format!(
-            "key of {} bytes exceeds the limit of {MAX_KEY_SIZE} bytes",
-            key.len()
+            "key of {user_len} bytes exceeds the limit of {MAX_KEY_SIZE} bytes"
         )));
     }
     Ok(())
@@ -254,7 +263,7 @@ impl<E: Engine> KvService<E> {
     async fn handle_raw_get(&self, req: kvrpcpb::RawGetRequest) -> kvrpcpb::RawGetResponse {
         let _timer = RequestTimer::new("raw_get");
         let outcome = async {
-            check_key(&req.key)?;
+            check_raw_key(&req.key)?;
             let view = self.read(req.context, vec![req.key.clone()], None).await?;
             view.snapshot.get(Cf::Default, &req.key).map_err(engine_err)
         }
@@ -273,7 +282,7 @@ impl<E: Engine> KvService<E> {
         let _timer = RequestTimer::new("raw_batch_get");
         let outcome = async {
             for k in &req.keys {
-                check_key(k)?;
+                check_raw_key(k)?;
             }
             let view = self.read(req.context, req.keys.clone(), None).await?;
             let mut pairs = Vec::with_capacity(req.keys.len());
@@ -294,7 +303,7 @@ impl<E: Engine> KvService<E> {
     async fn handle_raw_put(&self, req: kvrpcpb::RawPutRequest) -> kvrpcpb::RawPutResponse {
         let _timer = RequestTimer::new("raw_put");
         let outcome = async {
-            check_key(&req.key)?;
+            check_raw_key(&req.key)?;
             check_value(&req.value)?;
             self.write(req.context, vec![put(req.key, req.value)]).await
         }
@@ -311,7 +320,7 @@ impl<E: Engine> KvService<E> {
         let outcome = async {
             let mut total = 0;
             for p in &req.pairs {
-                check_key(&p.key)?;
+                check_raw_key(&p.key)?;
                 check_value(&p.value)?;
                 total += p.key.len() + p.value.len();
             }
@@ -334,7 +343,7 @@ impl<E: Engine> KvService<E> {
     ) -> kvrpcpb::RawDeleteResponse {
         let _timer = RequestTimer::new("raw_delete");
         let outcome = async {
-            check_key(&req.key)?;
+            check_raw_key(&req.key)?;
             let del = raft_cmdpb::Request {
                 cmd: Some(Cmd::Delete(raft_cmdpb::DeleteRequest {
                     cf: ColumnFamily::CfDefault as i32,
@@ -354,7 +363,7 @@ impl<E: Engine> KvService<E> {
     ) -> kvrpcpb::RawDeleteRangeResponse {
         let _timer = RequestTimer::new("raw_delete_range");
         let outcome = async {
-            if req.start_key.len() > MAX_KEY_SIZE || req.end_key.len() > MAX_KEY_SIZE {
+            if req.start_key.len() > MAX_KEY_SIZE + 1 || req.end_key.len() > MAX_KEY_SIZE + 1 {
                 return Err(Failure::Other(
                     "range bound exceeds the key size limit".into(),
                 ));
@@ -379,7 +388,7 @@ impl<E: Engine> KvService<E> {
     async fn handle_raw_scan(&self, req: kvrpcpb::RawScanRequest) -> kvrpcpb::RawScanResponse {
         let _timer = RequestTimer::new("raw_scan");
         let outcome = async {
-            if req.start_key.len() > MAX_KEY_SIZE || req.end_key.len() > MAX_KEY_SIZE {
+            if req.start_key.len() > MAX_KEY_SIZE + 1 || req.end_key.len() > MAX_KEY_SIZE + 1 {
                 return Err(Failure::Other(
                     "range bound exceeds the key size limit".into(),
                 ));
@@ -421,8 +430,15 @@ impl<E: Engine> KvService<E> {
             if split_keys.is_empty() {
                 return Err(Failure::Other("no split key given".into()));
             }
-            for k in &split_keys {
-                check_key(k)?;
+            // Region-space keys: raw (prefixed) or transactional (encoded).
+            if let Some(k) = split_keys
+                .iter()
+                .find(|k| k.is_empty() || k.len() > 2 * MAX_KEY_SIZE)
+            {
+                return Err(Failure::Other(format!(
+                    "split key of {} bytes is empty or too long",
+                    k.len()
+                )));
             }
             // A key's versions stay together.
             for k in split_keys.iter_mut() {
