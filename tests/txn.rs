@@ -45,8 +45,11 @@ async fn start() -> (tempfile::TempDir, Cluster, TxnClient) {
 async fn snapshots_commits_and_conflicts() {
     let (_dir, cluster, client) = start().await;
     // Two Regions: "a.." and "m.." are in different ones.
-    client.split_region(b"m").await.unwrap();
-    assert!(region_ranges(&cluster.http()).len() >= 2);
+    assert_eq!(client.split_region(b"m").await.unwrap().len(), 2);
+    let http = cluster.http();
+    wait_for("PD to learn the split", Duration::from_secs(10), || {
+        region_ranges(&http).len() >= 2
+    });
 
     // 1PC (one Region) and 2PC (two Regions).
     let mut t = client.begin().await.unwrap();
@@ -177,4 +180,61 @@ async fn bank_total_never_changes() {
         region_ranges(&http).len()
     );
     assert!(c > 20, "only {c} transfers committed");
+}
+
+/// Sum of a counter over the stores' `/metrics`.
+fn counter_total(status_addrs: &[String], name: &str) -> u64 {
+    status_addrs
+        .iter()
+        .map(|a| {
+            common::http_get_text(a, "/metrics")
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_removes_old_versions_and_refuses_older_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let pd = common::start_pd_with(dir.path(), &["--gc-life-time", "2s"]);
+    let flags = ["--gc-interval", "1s", "--status", "127.0.0.1:0"];
+    let stores: Vec<_> = (0..3)
+        .map(|i| common::start_store_with(dir.path(), &pd.addr, i, &flags))
+        .collect();
+    let status: Vec<String> = stores.iter().filter_map(|s| s.http.clone()).collect();
+    assert_eq!(status.len(), 3);
+    let http = pd.http.clone().unwrap();
+    wait_for("3 voters", Duration::from_secs(60), || {
+        voters_per_region(&http) == vec![3]
+    });
+    let client = TxnClient::connect(&pd.addr, opts()).await.unwrap();
+    let old = client.begin().await.unwrap();
+    for i in 0..50 {
+        let mut t = client.begin().await.unwrap();
+        t.put(b"k".to_vec(), format!("v{i}").into_bytes());
+        t.put(format!("other-{i}").into_bytes(), b"x".to_vec());
+        t.commit().await.unwrap();
+    }
+    // 49 versions of k are hidden by newer ones once the safe point passes
+    // the last commit.
+    wait_for("gc", Duration::from_secs(30), || {
+        counter_total(&status, "strata_gc_versions_deleted_total") >= 49
+    });
+    let t = client.begin().await.unwrap();
+    assert_eq!(t.get(b"k").await.unwrap().as_deref(), Some(&b"v49"[..]));
+    assert_eq!(t.scan(b"other-", b"other.", 0).await.unwrap().len(), 50);
+    match old.get(b"k").await {
+        Err(Error::TxnConflict(why)) => assert!(why.contains("safe point"), "{why}"),
+        other => panic!("a read older than the safe point must fail: {other:?}"),
+    }
+    let out = common::strata()
+        .args(["ctl", "--pd", &pd.addr, "gc", "status", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["life_time_ms"], 2000);
+    assert!(v["safe_point"].as_u64().unwrap() > old.start_ts());
 }

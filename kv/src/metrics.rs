@@ -55,6 +55,14 @@ pub static KV_REQUEST_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
     )
 });
 
+/// Versions removed by GC on this store (as leader; replicas follow).
+pub static GC_VERSIONS_DELETED: LazyLock<IntCounter> = LazyLock::new(|| {
+    counter(
+        "strata_gc_versions_deleted_total",
+        "MVCC versions removed by GC",
+    )
+});
+
 /// Entries proposed to Raft by leaders on this store.
 pub static RAFT_PROPOSALS: LazyLock<IntCounter> =
     LazyLock::new(|| counter("strata_raft_proposals_total", "Raft proposals"));

@@ -199,13 +199,28 @@ impl RpcPdClient {
     }
 
     /// Sends a store heartbeat.
-    pub async fn store_heartbeat(&self, stats: pdpb::StoreStats) -> Result<()> {
-        self.call(self.client().store_heartbeat(pdpb::StoreHeartbeatRequest {
-            header: self.header(),
-            stats: Some(stats),
-        }))
-        .await?;
-        Ok(())
+    /// Sends a store heartbeat; returns the GC safe point.
+    pub async fn store_heartbeat(&self, stats: pdpb::StoreStats) -> Result<u64> {
+        let r = self
+            .call(self.client().store_heartbeat(pdpb::StoreHeartbeatRequest {
+                header: self.header(),
+                stats: Some(stats),
+            }))
+            .await?;
+        Ok(r.gc_safe_point)
+    }
+
+    /// The GC safe point and life time (ms).
+    pub async fn gc_safe_point(&self) -> Result<(u64, u64)> {
+        let r = self
+            .call(
+                self.client()
+                    .get_gc_safe_point(pdpb::GetGcSafePointRequest {
+                        header: self.header(),
+                    }),
+            )
+            .await?;
+        Ok((r.safe_point, r.life_time_ms))
     }
 
     /// Sends a Region heartbeat; the answer may carry an operator step.

@@ -48,6 +48,9 @@ pub struct ClusterConfig {
     pub hot_region_min_qps: u64,
     /// Most hot-region operators in flight at once.
     pub hot_region_schedule_limit: usize,
+    /// How far behind now the GC safe point is kept: versions a read this
+    /// old could still need are kept, older ones may be removed.
+    pub gc_life_time_ms: u64,
     /// How long hot-region leaves a Region alone after moving its leader:
     /// its clients must find the new leader and its load be measured
     /// there before another move can be judged.
@@ -66,6 +69,7 @@ impl Default for ClusterConfig {
             hot_region_min_qps: 100,
             hot_region_schedule_limit: 4,
             hot_region_cooldown_ms: 20_000,
+            gc_life_time_ms: 10 * 60 * 1000,
         }
     }
 }
@@ -242,6 +246,25 @@ impl<S: MetaStore> Cluster<S> {
                 }
             }
         }
+    }
+
+    /// The GC safe point as of `now_ms`: the timestamp of `now_ms` minus
+    /// the GC life time. It never goes back (also across restarts: it is
+    /// persisted whenever it moves by a second or more).
+    pub fn gc_safe_point(&mut self, now_ms: u64) -> Result<u64> {
+        let physical = now_ms.saturating_sub(self.cfg.gc_life_time_ms);
+        let candidate = physical << crate::tso::LOGICAL_BITS;
+        let one_second = 1000 << crate::tso::LOGICAL_BITS;
+        if candidate >= self.state.gc_safe_point + one_second {
+            self.state.gc_safe_point = candidate;
+            self.persist()?;
+        }
+        Ok(self.state.gc_safe_point)
+    }
+
+    /// The configured GC life time.
+    pub fn gc_life_time_ms(&self) -> u64 {
+        self.cfg.gc_life_time_ms
     }
 
     /// Creates the cluster's first Region on `store`. Succeeds only once.

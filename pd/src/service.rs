@@ -178,8 +178,12 @@ impl<S: MetaStore> Pd for PdService<S> {
     ) -> std::result::Result<Response<pdpb::StoreHeartbeatResponse>, Status> {
         let req = req.into_inner();
         self.call("store_heartbeat", &req.header, |c| {
-            c.store_heartbeat(req.stats.unwrap_or_default(), now_ms())?;
-            Ok(pdpb::StoreHeartbeatResponse::default())
+            let now = now_ms();
+            c.store_heartbeat(req.stats.unwrap_or_default(), now)?;
+            Ok(pdpb::StoreHeartbeatResponse {
+                header: None,
+                gc_safe_point: c.gc_safe_point(now)?,
+            })
         })
     }
 
@@ -342,6 +346,20 @@ impl<S: MetaStore> Pd for PdService<S> {
             Ok(pdpb::SetSchedulerResponse {
                 header: None,
                 schedulers,
+            })
+        })
+    }
+
+    async fn get_gc_safe_point(
+        &self,
+        req: Request<pdpb::GetGcSafePointRequest>,
+    ) -> std::result::Result<Response<pdpb::GetGcSafePointResponse>, Status> {
+        let req = req.into_inner();
+        self.call("get_gc_safe_point", &req.header, |c| {
+            Ok(pdpb::GetGcSafePointResponse {
+                header: None,
+                safe_point: c.gc_safe_point(now_ms())?,
+                life_time_ms: c.gc_life_time_ms(),
             })
         })
     }

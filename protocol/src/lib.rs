@@ -81,7 +81,8 @@ pd_response!(
     AdminTransferLeaderResponse,
     DeleteStoreResponse,
     GetOperatorsResponse,
-    SetSchedulerResponse
+    SetSchedulerResponse,
+    GetGcSafePointResponse
 );
 
 /// Responses of the KV API (raw and transactional). Each carries a

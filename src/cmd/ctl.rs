@@ -73,6 +73,18 @@ pub enum CtlCommand {
     /// the raw one).
     #[command(subcommand)]
     Txn(TxnCommand),
+    /// Garbage collection of old versions.
+    #[command(subcommand)]
+    Gc(GcCommand),
+}
+
+/// Garbage collection of old versions.
+#[derive(Subcommand, Debug)]
+pub enum GcCommand {
+    /// Print PD's GC safe point (reads and transactions older than it
+    /// fail; stores remove versions only older reads could see) and the
+    /// life time it trails now by.
+    Status,
 }
 
 /// Transactional operations.
@@ -247,6 +259,23 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
         CtlCommand::Raw(cmd) => {
             let client = raw_client(pd, args.timeout);
             raw(&client, cmd, &codec, args.json).await
+        }
+        CtlCommand::Gc(GcCommand::Status) => {
+            let (safe_point, life_ms) = pd.gc_safe_point().await?;
+            let physical = safe_point >> pd::tso::LOGICAL_BITS;
+            if args.json {
+                println!(
+                    "{}",
+                    json!({ "safe_point": safe_point, "safe_point_ms": physical, "life_time_ms": life_ms })
+                );
+            } else {
+                println!(
+                    "safe point {safe_point}\t({})\nlife time  {}",
+                    fmt_time(physical),
+                    humantime::format_duration(Duration::from_millis(life_ms))
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         CtlCommand::Txn(cmd) => {
             let client = TxnClient::new(pd, client_options(args.timeout));

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::Args;
 use kv::server::{NodeConfig, NodeHandle};
 
-use super::{parse_bytes, parse_duration, shutdown_signal};
+use super::{parse_bytes, parse_duration, parse_interval, shutdown_signal};
 
 /// Flags of `strata kv`.
 #[derive(Args, Debug)]
@@ -32,6 +32,10 @@ pub struct KvArgs {
     /// Length of one Raft tick (elections time out after 10 to 20 ticks).
     #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
     pub raft_tick: Duration,
+    /// How often GC removes old versions of transactional data (those
+    /// older than PD's safe point that newer versions hide).
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_interval)]
+    pub gc_interval: Duration,
     /// How long to keep trying to reach PD at start-up.
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
     pub pd_timeout: Duration,
@@ -72,6 +76,7 @@ impl KvArgs {
         cfg.status = self.status.clone();
         cfg.tick = self.raft_tick;
         cfg.pd_wait = self.pd_timeout;
+        cfg.gc_interval = self.gc_interval;
         self.split.apply(&mut cfg);
         cfg
     }

@@ -36,6 +36,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}"))
 }
 
+/// Parses a duration that must be more than zero (an interval).
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!("invalid interval {s:?}: must be more than 0"));
+    }
+    Ok(d)
+}
+
 /// Parses a byte size such as `256KiB`, `96MiB` or `1000000`; zero is refused.
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
     let size: bytesize::ByteSize = s.parse().map_err(|e| format!("invalid size {s:?}: {e}"))?;

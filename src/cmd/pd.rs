@@ -33,6 +33,11 @@ pub struct PdArgs {
     /// leaders over the stores by load (0 turns it off).
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub hot_region_min_qps: u64,
+    /// How long old versions of transactional data are kept: reads and
+    /// transactions older than this fail, and stores remove what only they
+    /// could see.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub gc_life_time: Duration,
 }
 
 impl PdArgs {
@@ -46,6 +51,7 @@ impl PdArgs {
                 max_replicas: self.max_replicas as usize,
                 max_store_down_ms: self.max_store_down_time.as_millis() as u64,
                 hot_region_min_qps: self.hot_region_min_qps,
+                gc_life_time_ms: self.gc_life_time.as_millis() as u64,
                 ..ClusterConfig::default()
             },
         }

@@ -2,12 +2,14 @@
 //!
 //! - [`key`]: where a user key's lock, commit records and values live.
 //! - [`reader`]: reads at a timestamp from an engine snapshot.
+//! - [`gc`]: removal of versions below the GC safe point.
 //! - [`txn`]: the Percolator actions (prewrite, commit, rollback, status
 //!   checks, lock resolution, heartbeats); each reads a snapshot and stages
 //!   its mutations in a write batch that the caller proposes through Raft.
 //!
 //! Timestamps come from PD's TSO: `physical_ms << 18 | logical`.
 
+pub mod gc;
 pub mod key;
 pub mod reader;
 pub mod txn;
@@ -71,6 +73,10 @@ pub enum MvccError {
         commit_ts: u64,
         min_commit_ts: u64,
     },
+    /// The timestamp is older than the GC safe point: versions it would
+    /// need may be gone.
+    #[error("timestamp {ts} is older than the GC safe point {safe_point}")]
+    TooOld { ts: u64, safe_point: u64 },
     /// The transaction's primary lock does not exist (yet, or any more).
     #[error("transaction {start_ts} not found at its primary {key:02x?}")]
     TxnNotFound { key: Vec<u8>, start_ts: u64 },

@@ -8,6 +8,7 @@
 //! Hot path: each handler sends one message to the store loop and awaits one
 //! answer; a read then copies only the requested values out of the engine.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,12 +46,14 @@ const MAX_BATCH_BYTES: usize = 48 << 20;
 /// The `Kv` gRPC service (its transactional handlers are in
 /// `txn_service.rs`).
 pub struct KvService<E: Engine> {
-    router: StoreRouter<E>,
+    pub(super) router: StoreRouter<E>,
     store_id: u64,
     pub(super) pd: Arc<RpcPdClient>,
     load: Arc<LoadTracker>,
     pub(super) latches: Arc<Latches>,
     pub(super) mem_locks: Arc<MemLocks>,
+    /// PD's GC safe point, as the last store heartbeat brought it.
+    pub(super) safe_point: Arc<AtomicU64>,
 }
 
 impl<E: Engine> Clone for KvService<E> {
@@ -62,6 +65,18 @@ impl<E: Engine> Clone for KvService<E> {
             load: self.load.clone(),
             latches: self.latches.clone(),
             mem_locks: self.mem_locks.clone(),
+            safe_point: self.safe_point.clone(),
+        }
+    }
+}
+
+impl Failure {
+    /// A one-line account for logs.
+    pub(super) fn describe(&self) -> String {
+        match self {
+            Failure::Region(e) => e.message.clone(),
+            Failure::Txn(e) => e.to_string(),
+            Failure::Other(e) => e.clone(),
         }
     }
 }
@@ -161,6 +176,7 @@ impl<E: Engine> KvService<E> {
         store_id: u64,
         pd: Arc<RpcPdClient>,
         load: Arc<LoadTracker>,
+        safe_point: Arc<AtomicU64>,
     ) -> Self {
         KvService {
             router,
@@ -169,6 +185,7 @@ impl<E: Engine> KvService<E> {
             load,
             latches: Arc::new(Latches::default()),
             mem_locks: Arc::new(MemLocks::default()),
+            safe_point,
         }
     }
 

@@ -1,6 +1,7 @@
 //! A store's IO edge: the store loop, gRPC services, Raft transport and PD
 //! worker around the sans-IO [`Store`](crate::raftstore::Store).
 
+mod gc;
 mod kv_service;
 mod latches;
 mod load_split;

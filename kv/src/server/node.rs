@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +55,8 @@ pub struct NodeConfig {
     pub tick: Duration,
     /// Interval of store heartbeats.
     pub heartbeat_interval: Duration,
+    /// How often GC removes versions below PD's safe point.
+    pub gc_interval: Duration,
     /// How long to wait for PD at start-up.
     pub pd_wait: Duration,
 }
@@ -71,6 +74,7 @@ impl NodeConfig {
             load_split: LoadSplitConfig::default(),
             tick: Duration::from_millis(100),
             heartbeat_interval: Duration::from_secs(1),
+            gc_interval: Duration::from_secs(60),
             pd_wait: Duration::from_secs(15),
         }
     }
@@ -297,14 +301,18 @@ impl NodeHandle {
 
         let (stop, stopped) = watch::channel(false);
         let load = Arc::new(LoadTracker::new(cfg.load_split));
-        let kv = KvServer::new(KvService::new(
+        let safe_point = Arc::new(AtomicU64::new(0));
+        let kv_service = KvService::new(
             router.clone(),
             store_id,
             pd.clone(),
             load.clone(),
-        ))
-        .max_decoding_message_size(64 << 20)
-        .max_encoding_message_size(64 << 20);
+            safe_point.clone(),
+        );
+        let gc = tokio::spawn(kv_service.clone().run_gc(cfg.gc_interval, stopped.clone()));
+        let kv = KvServer::new(kv_service)
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20);
         let raft = RaftTransportServer::new(RaftService::new(router.clone()))
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);
@@ -335,6 +343,7 @@ impl NodeHandle {
             counts,
             checker,
             load.clone(),
+            safe_point,
             cfg.heartbeat_interval,
             stopped.clone(),
         ));
@@ -345,7 +354,7 @@ impl NodeHandle {
             stopped.clone(),
         ));
         let stopped_status = stopped;
-        let mut tasks = vec![server, worker, load_splitter];
+        let mut tasks = vec![server, worker, load_splitter, gc];
         if let Some(l) = status_listener {
             tasks.push(tokio::spawn(serve_status(l, stopped_status)));
         }

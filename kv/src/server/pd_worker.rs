@@ -1,7 +1,9 @@
 //! The PD worker: carries a store's heartbeats and split reports to PD and
 //! PD's operator steps back to the store loop, and runs split checks.
-//! Heartbeats carry each Region's and the store's load (keys per second).
+//! Heartbeats carry each Region's and the store's load (keys per second);
+//! store heartbeats bring back PD's GC safe point.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +28,7 @@ pub async fn run<E: Engine>(
     counts: StoreCounts,
     checker: Arc<SplitChecker<E>>,
     load: Arc<LoadTracker>,
+    safe_point: Arc<AtomicU64>,
     heartbeat_interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -73,8 +76,11 @@ pub async fn run<E: Engine>(
                     write_qps: store_load.write,
                     ..Default::default()
                 };
-                if let Err(e) = pd.store_heartbeat(stats).await {
-                    tracing::warn!("store heartbeat failed: {e}");
+                match pd.store_heartbeat(stats).await {
+                    Ok(sp) => {
+                        safe_point.fetch_max(sp, Ordering::AcqRel);
+                    }
+                    Err(e) => tracing::warn!("store heartbeat failed: {e}"),
                 }
             }
         }

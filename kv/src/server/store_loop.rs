@@ -42,6 +42,8 @@ pub enum StoreMsg<E: Engine> {
     Split(SplitCommand, oneshot::Sender<SplitResult>),
     /// The Region of this id as this store's peer sees it, if it has one.
     QueryRegion(u64, oneshot::Sender<Option<metapb::Region>>),
+    /// The Regions this store's peers lead.
+    LeaderRegions(oneshot::Sender<Vec<metapb::Region>>),
     /// An operator step from PD.
     ChangePeer(u64, ChangePeer),
     /// PD asks the Region's leader to hand leadership to this peer.
@@ -126,6 +128,14 @@ pub fn run<E: Engine, K: Sinks>(
                 }
                 StoreMsg::QueryRegion(region_id, cb) => {
                     let _ = cb.send(store.peer(region_id).map(|p| p.region().clone()));
+                }
+                StoreMsg::LeaderRegions(cb) => {
+                    let regions = store
+                        .peers()
+                        .filter(|(_, p)| p.is_leader())
+                        .map(|(_, p)| p.region().clone())
+                        .collect();
+                    let _ = cb.send(regions);
                 }
                 StoreMsg::ChangePeer(region_id, change) => {
                     if let Err(e) = store.change_peer(region_id, &change) {

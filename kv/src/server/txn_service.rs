@@ -100,7 +100,7 @@ fn respond_txn<R: TxnResponse, T>(outcome: Outcome<T>, fill: impl FnOnce(&mut R,
 }
 
 /// The Raft commands that carry out a write batch of an action.
-fn batch_requests(wb: WriteBatch) -> Vec<raft_cmdpb::Request> {
+pub(super) fn batch_requests(wb: WriteBatch) -> Vec<raft_cmdpb::Request> {
     let cf = |cf: Cf| match cf {
         Cf::Lock => ColumnFamily::CfLock,
         Cf::Write => ColumnFamily::CfWrite,
@@ -160,8 +160,18 @@ impl<E: Engine> KvService<E> {
         range: (Vec<u8>, Vec<u8>),
         ts: u64,
     ) -> Outcome<ReadView<E::Snapshot>> {
+        self.check_not_too_old(ts)?;
         self.mem_locks.wait_clear(&range.0, &range.1, ts).await;
         self.read(ctx, keys, None).await
+    }
+
+    /// Refuses a read or transaction older than the GC safe point.
+    fn check_not_too_old(&self, ts: u64) -> Outcome<()> {
+        let safe_point = self.safe_point.load(std::sync::atomic::Ordering::Acquire);
+        if ts < safe_point {
+            return Err(MvccError::TooOld { ts, safe_point }.into());
+        }
+        Ok(())
     }
 
     /// Runs an action on `keys` (encoded) under their latches and writes
@@ -305,6 +315,7 @@ impl<E: Engine> KvService<E> {
                     value: m.value.clone(),
                 });
             }
+            self.check_not_too_old(req.start_version)?;
             let keys: Vec<Vec<u8>> = mutations.iter().map(|m| m.key.clone()).collect();
             let mut prewrite = Prewrite {
                 start_ts: req.start_version,
