@@ -3,7 +3,8 @@
 //! - snapshot reads, 1PC and 2PC commits across Regions, write conflicts;
 //! - a bank: accounts spread over several Regions, concurrent transfers,
 //!   and snapshot reads of all balances whose total never changes, while
-//!   the Regions split further.
+//!   Regions split, leaders move and a store is SIGKILLed and restarted;
+//! - GC of old versions, and reads older than the safe point refused.
 
 mod common;
 
@@ -95,9 +96,29 @@ async fn snapshots_commits_and_conflicts() {
     assert_eq!(t.get(b"a1").await.unwrap(), None);
 }
 
+/// Asks PD to move every Region's leader to another voter.
+fn move_leaders(cluster: &Cluster) {
+    let regions = common::http_get(&cluster.http(), "/api/v1/regions");
+    for r in regions["regions"].as_array().cloned().unwrap_or_default() {
+        let leader = r["leader_store_id"].as_u64().unwrap_or(0);
+        let Some(to) = r["peers"].as_array().and_then(|p| {
+            p.iter()
+                .filter_map(|p| p["store_id"].as_u64())
+                .find(|s| *s != leader)
+        }) else {
+            continue;
+        };
+        // A refusal (e.g. a transfer already running) is fine.
+        let _ = common::strata()
+            .args(["ctl", "--pd", &cluster.pd.addr, "transfer-leader"])
+            .args([r["id"].to_string(), to.to_string()])
+            .output();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bank_total_never_changes() {
-    let (_dir, cluster, client) = start().await;
+    let (_dir, mut cluster, client) = start().await;
     let http = cluster.http();
     for cut in [10, 20, 30] {
         client.split_region(&account(cut)).await.unwrap();
@@ -141,7 +162,11 @@ async fn bank_total_never_changes() {
                     t.put(account(to), (b + amount).to_string().into_bytes());
                     match t.commit().await {
                         Ok(_) => committed.fetch_add(1, Ordering::Relaxed),
-                        Err(Error::TxnConflict(_)) => aborted.fetch_add(1, Ordering::Relaxed),
+                        // Either way the transfer is all or nothing, which
+                        // the snapshots check.
+                        Err(Error::TxnConflict(_) | Error::TxnUndetermined(_)) => {
+                            aborted.fetch_add(1, Ordering::Relaxed)
+                        }
                         Err(e) => panic!("transfer failed: {e}"),
                     };
                 }
@@ -160,10 +185,17 @@ async fn bank_total_never_changes() {
             .sum();
         assert_eq!(total, INITIAL * ACCOUNTS as u64, "snapshot {round}");
         snapshots += 1;
-        // More splits while transfers run.
-        if round == 10 || round == 20 {
-            let cut = if round == 10 { 5 } else { 25 };
-            client.split_region(&account(cut)).await.unwrap();
+        // Faults while transfers run: splits, leader moves, a store
+        // SIGKILLed and restarted.
+        match round {
+            10 | 20 => {
+                let cut = if round == 10 { 5 } else { 25 };
+                client.split_region(&account(cut)).await.unwrap();
+            }
+            15 | 35 => move_leaders(&cluster),
+            25 => cluster.stores[2].kill(),
+            30 => cluster.stores[2] = common::start_store(&cluster.dir, &cluster.pd.addr, 2),
+            _ => {}
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
