@@ -34,8 +34,8 @@ use crate::mvcc::key::encode_key;
 use crate::mvcc::physical_ms;
 use crate::pd_client::RpcPdClient;
 
-/// Lock TTL of a transaction's keys, in ms (its locks may be cleaned up by
-/// others this long after its start if it has not committed by then).
+/// Lock TTL of a transaction's keys, in ms past the moment they are
+/// written (others may clean them up after that if it has not committed).
 pub const DEFAULT_LOCK_TTL: u64 = 3000;
 
 /// Hands out TSO timestamps, batching concurrent requests into one RPC.
@@ -122,9 +122,11 @@ impl TxnClient {
 
     /// Starts a transaction.
     pub async fn begin(&self) -> Result<Transaction> {
+        let start_ts = self.current_ts().await?;
         Ok(Transaction {
             shared: self.shared.clone(),
-            start_ts: self.current_ts().await?,
+            start_ts,
+            began: Instant::now(),
             buffer: BTreeMap::new(),
         })
     }
@@ -134,6 +136,8 @@ impl TxnClient {
 pub struct Transaction {
     shared: Arc<Shared>,
     start_ts: u64,
+    /// When start_ts was taken: lock TTLs count from start_ts.
+    began: Instant,
     buffer: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
@@ -395,6 +399,9 @@ impl Transaction {
             start_ts,
             primary: primary.clone(),
             txn_size: mutations.len() as u64,
+            // A lock's TTL counts from start_ts: it must outlast the time
+            // the transaction already ran.
+            lock_ttl: DEFAULT_LOCK_TTL + self.began.elapsed().as_millis() as u64,
         };
         let groups = shared.rpc.group(mutations, |m| m.0.as_slice()).await?;
         if groups.len() == 1 {
@@ -428,6 +435,7 @@ struct Committer {
     start_ts: u64,
     primary: Vec<u8>,
     txn_size: u64,
+    lock_ttl: u64,
 }
 
 impl Committer {
@@ -459,7 +467,7 @@ impl Committer {
                         mutations: group.into_iter().map(|(_, m)| m).collect(),
                         primary_lock: self.primary.clone(),
                         start_version: self.start_ts,
-                        lock_ttl: DEFAULT_LOCK_TTL,
+                        lock_ttl: self.lock_ttl,
                         txn_size: self.txn_size,
                         min_commit_ts: self.start_ts + 1,
                     },
