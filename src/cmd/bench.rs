@@ -30,6 +30,10 @@ pub enum Workload {
     /// Load data, add a store, and measure how fast PD rebalances onto it
     /// and how much write throughput drops meanwhile.
     Rebalance(super::rebalance_bench::RebalanceBench),
+    /// Transactions: a bank workload with snapshot checks of the total
+    /// (`--workload bank`), or single-key, multi-key single-Region and
+    /// cross-Region transactions.
+    Txn(super::txn_bench::TxnBench),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,5 +210,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.workload {
         Workload::Kv(b) => kv_bench(b).await,
         Workload::Rebalance(b) => super::rebalance_bench::run(b).await,
+        Workload::Txn(b) => super::txn_bench::run(b).await,
     }
 }
