@@ -120,6 +120,18 @@ fn clear_errors_for_bad_flags_and_unreachable_pd() {
 
     let out = strata().args(["kv", "--pd"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let out = strata()
+        .args(["kv", "--pd", "x", "--data-dir", "/tmp/x", "--gc-interval", "0s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("more than 0"));
+    let out = strata()
+        .args(["bench", "txn", "--workload", "multi", "--accounts", "10"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--accounts must be at least"));
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("s");
