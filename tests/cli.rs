@@ -107,6 +107,49 @@ fn ctl_raw_commands_and_bad_input() {
     let (code, _, err) = ctl(&pd, &["txn", "put", &big, "v"]);
     assert_ne!(code, 0);
     assert!(err.contains("exceeds the limit"), "{err}");
+
+    // adya's exec protocol: one transaction per line in, one answer out.
+    let mut exec = strata()
+        .args(["ctl", "--pd", &pd, "txn", "exec"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = [
+        r#"{"value":[["append",1,10],["r",1,null]]}"#,
+        r#"{"value":[["r",1,null],["append",1,11],["append",2,20]]}"#,
+        r#"{"value":[["r",1,null],["r",2,null],["r",3,null]]}"#,
+        "not json",
+        r#"{"value":[["w",1,2]]}"#,
+    ];
+    {
+        use std::io::Write;
+        let mut stdin = exec.stdin.take().unwrap();
+        for l in input {
+            writeln!(stdin, "{l}").unwrap();
+        }
+    }
+    let out = exec.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let answers: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 5);
+    assert_eq!(
+        answers[0],
+        serde_json::json!({"type": "ok", "value": [["append", 1, 10], ["r", 1, [10]]]})
+    );
+    assert_eq!(
+        answers[1],
+        serde_json::json!({"type": "ok", "value": [["r", 1, [10]], ["append", 1, 11], ["append", 2, 20]]})
+    );
+    assert_eq!(
+        answers[2],
+        serde_json::json!({"type": "ok", "value": [["r", 1, [10, 11]], ["r", 2, [20]], ["r", 3, []]]})
+    );
+    assert_eq!(answers[3]["type"], "fail");
+    assert_eq!(answers[4]["type"], "fail");
 }
 
 #[test]
@@ -121,7 +164,15 @@ fn clear_errors_for_bad_flags_and_unreachable_pd() {
     let out = strata().args(["kv", "--pd"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = strata()
-        .args(["kv", "--pd", "x", "--data-dir", "/tmp/x", "--gc-interval", "0s"])
+        .args([
+            "kv",
+            "--pd",
+            "x",
+            "--data-dir",
+            "/tmp/x",
+            "--gc-interval",
+            "0s",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

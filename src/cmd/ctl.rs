@@ -114,6 +114,10 @@ pub enum TxnCommand {
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
+    /// Run transactions read from stdin, one JSON line each, as adya's
+    /// `run exec` sends them (list-append: ["append", k, v], ["r", k, null]),
+    /// answering ok / fail / info per line on stdout.
+    Exec,
 }
 
 /// Store administration.
@@ -320,6 +324,7 @@ async fn txn(
             print_committed(commit_ts, as_json);
             Ok(ExitCode::SUCCESS)
         }
+        TxnCommand::Exec => super::txn_exec::run(client).await,
         TxnCommand::Scan { start, end, limit } => {
             let t = client.begin().await?;
             let pairs = t

@@ -7,6 +7,7 @@ pub mod pd;
 pub mod playground;
 pub mod rebalance_bench;
 pub mod txn_bench;
+pub mod txn_exec;
 
 use std::time::Duration;
 

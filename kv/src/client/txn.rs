@@ -406,7 +406,13 @@ impl Transaction {
         let groups = shared.rpc.group(mutations, |m| m.0.as_slice()).await?;
         if groups.len() == 1 {
             let all: Vec<_> = groups.into_iter().flat_map(|(_, g)| g).collect();
-            if let Some(ts) = txn.prewrite(all.clone(), true).await? {
+            // A 1PC prewrite is a commit: without an answer it may have
+            // happened.
+            let one_pc = txn.prewrite(all.clone(), true).await.map_err(|e| match e {
+                Error::Deadline(..) => Error::TxnUndetermined(e.to_string()),
+                e => e,
+            })?;
+            if let Some(ts) = one_pc {
                 return Ok(ts);
             }
             // The store did not commit at once (the Region split meanwhile):
