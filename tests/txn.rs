@@ -96,26 +96,6 @@ async fn snapshots_commits_and_conflicts() {
     assert_eq!(t.get(b"a1").await.unwrap(), None);
 }
 
-/// Asks PD to move every Region's leader to another voter.
-fn move_leaders(cluster: &Cluster) {
-    let regions = common::http_get(&cluster.http(), "/api/v1/regions");
-    for r in regions["regions"].as_array().cloned().unwrap_or_default() {
-        let leader = r["leader_store_id"].as_u64().unwrap_or(0);
-        let Some(to) = r["peers"].as_array().and_then(|p| {
-            p.iter()
-                .filter_map(|p| p["store_id"].as_u64())
-                .find(|s| *s != leader)
-        }) else {
-            continue;
-        };
-        // A refusal (e.g. a transfer already running) is fine.
-        let _ = common::strata()
-            .args(["ctl", "--pd", &cluster.pd.addr, "transfer-leader"])
-            .args([r["id"].to_string(), to.to_string()])
-            .output();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bank_total_never_changes() {
     let (_dir, mut cluster, client) = start().await;
@@ -192,7 +172,7 @@ async fn bank_total_never_changes() {
                 let cut = if round == 10 { 5 } else { 25 };
                 client.split_region(&account(cut)).await.unwrap();
             }
-            15 | 35 => move_leaders(&cluster),
+            15 | 35 => common::move_leaders(&cluster.pd.addr, &cluster.http()),
             25 => cluster.stores[2].kill(),
             30 => cluster.stores[2] = common::start_store(&cluster.dir, &cluster.pd.addr, 2),
             _ => {}

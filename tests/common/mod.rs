@@ -263,3 +263,23 @@ pub fn store_stats(http: &str) -> Vec<(u64, String, String, u64, u64)> {
         })
         .unwrap_or_default()
 }
+
+/// Asks PD (through `strata ctl`) to move every Region's leader to another
+/// of its voters; refusals (e.g. a transfer already running) are ignored.
+pub fn move_leaders(pd: &str, http: &str) {
+    let regions = http_get(http, "/api/v1/regions");
+    for r in regions["regions"].as_array().cloned().unwrap_or_default() {
+        let leader = r["leader_store_id"].as_u64().unwrap_or(0);
+        let Some(to) = r["peers"].as_array().and_then(|p| {
+            p.iter()
+                .filter_map(|p| p["store_id"].as_u64())
+                .find(|s| *s != leader)
+        }) else {
+            continue;
+        };
+        let _ = strata()
+            .args(["ctl", "--pd", pd, "transfer-leader"])
+            .args([r["id"].to_string(), to.to_string()])
+            .output();
+    }
+}

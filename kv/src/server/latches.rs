@@ -11,7 +11,7 @@
 //!   keys are marked here before the timestamp is fetched, and readers
 //!   wait for the mark to go.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,26 +61,28 @@ impl Latches {
     }
 }
 
-/// Keys of one-phase commits in flight (see the module docs).
+/// Keys of one-phase commits in flight (see the module docs), as (key,
+/// start_ts): several transactions may mark one key at once, and each
+/// mark goes only with its own transaction.
 #[derive(Default)]
 pub struct MemLocks {
-    keys: Mutex<BTreeMap<Vec<u8>, u64>>,
+    marks: Mutex<BTreeSet<(Vec<u8>, u64)>>,
     released: Notify,
 }
 
 /// Marks of one 1PC; dropping it removes them and wakes waiting readers.
 pub struct MemLockGuard {
     locks: Arc<MemLocks>,
-    keys: Vec<Vec<u8>>,
+    marks: Vec<(Vec<u8>, u64)>,
 }
 
 impl Drop for MemLockGuard {
     fn drop(&mut self) {
-        let mut map = self.locks.keys.lock();
-        for k in &self.keys {
-            map.remove(k);
+        let mut set = self.locks.marks.lock();
+        for m in &self.marks {
+            set.remove(m);
         }
-        drop(map);
+        drop(set);
         self.locks.released.notify_waiters();
     }
 }
@@ -92,22 +94,19 @@ const MAX_WAIT: Duration = Duration::from_secs(5);
 impl MemLocks {
     /// Marks `keys` (encoded) as being committed by transaction `start_ts`.
     pub fn lock(self: &Arc<Self>, keys: Vec<Vec<u8>>, start_ts: u64) -> MemLockGuard {
-        let mut map = self.keys.lock();
-        for k in &keys {
-            map.insert(k.clone(), start_ts);
-        }
+        let marks: Vec<(Vec<u8>, u64)> = keys.into_iter().map(|k| (k, start_ts)).collect();
+        self.marks.lock().extend(marks.iter().cloned());
         MemLockGuard {
             locks: self.clone(),
-            keys,
+            marks,
         }
     }
 
     /// Whether a read at `read_ts` of the encoded range `[start, end)` (an
     /// empty end: unbounded) must wait.
     fn blocked(&self, start: &[u8], end: &[u8], read_ts: u64) -> bool {
-        let map = self.keys.lock();
-        let range = map.range(start.to_vec()..);
-        for (k, start_ts) in range {
+        let set = self.marks.lock();
+        for (k, start_ts) in set.range((start.to_vec(), 0)..) {
             if !end.is_empty() && k.as_slice() >= end {
                 break;
             }
@@ -156,6 +155,8 @@ mod tests {
     async fn readers_wait_for_a_one_pc_that_may_commit_before_them() {
         let locks = Arc::new(MemLocks::default());
         let guard = locks.lock(vec![b"k".to_vec()], 10);
+        // Another 1PC on the same key ends first: the first mark stays.
+        drop(locks.lock(vec![b"k".to_vec()], 12));
         // Older readers and other keys do not wait.
         assert!(!locks.blocked(b"k", b"l", 10));
         assert!(!locks.blocked(b"a", b"b", 99));
