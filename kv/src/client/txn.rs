@@ -7,10 +7,10 @@
 //!
 //! 1. all keys in one Region: one prewrite that commits at once (1PC);
 //! 2. otherwise prewrite the primary's Region, then the other Regions in
-//!    parallel; take a commit timestamp; commit the primary (the
-//!    transaction is committed from here on); commit the secondaries in
-//!    the background (a reader that meets one resolves it through the
-//!    primary).
+//!    parallel (heartbeats keep the primary lock alive meanwhile); take a
+//!    commit timestamp; commit the primary (the transaction is committed
+//!    from here on); commit the secondaries in the background (a reader
+//!    that meets one resolves it through the primary).
 //!
 //! A reader or writer that meets another transaction's lock asks the
 //! lock's primary for the transaction's status, rolling it back if its TTL
@@ -402,6 +402,7 @@ impl Transaction {
             // A lock's TTL counts from start_ts: it must outlast the time
             // the transaction already ran.
             lock_ttl: DEFAULT_LOCK_TTL + self.began.elapsed().as_millis() as u64,
+            began: self.began,
         };
         let groups = shared.rpc.group(mutations, |m| m.0.as_slice()).await?;
         if groups.len() == 1 {
@@ -425,6 +426,8 @@ impl Transaction {
         let primary_items: Vec<_> = primary_group.into_iter().flat_map(|(_, g)| g).collect();
         let other_items: Vec<_> = others.into_iter().flat_map(|(_, g)| g).collect();
         txn.prewrite(primary_items.clone(), false).await?;
+        // From here the primary lock must outlive the commit, however slow.
+        let _keep_alive = txn.keep_alive();
         if let Err(e) = txn.prewrite(other_items.clone(), false).await {
             txn.rollback_all(primary_items.into_iter().chain(other_items).collect())
                 .await;
@@ -442,9 +445,49 @@ struct Committer {
     primary: Vec<u8>,
     txn_size: u64,
     lock_ttl: u64,
+    began: Instant,
+}
+
+/// Stops a transaction's heartbeats when dropped.
+struct KeepAlive(tokio::task::JoinHandle<()>);
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Committer {
+    /// Extends the primary lock's TTL every third of the default TTL, so
+    /// that it always reaches a full TTL past now, until dropped.
+    fn keep_alive(&self) -> KeepAlive {
+        let (shared, primary) = (self.shared.clone(), self.primary.clone());
+        let (start_ts, began) = (self.start_ts, self.began);
+        KeepAlive(tokio::spawn(async move {
+            let encoded = encode_key(&primary);
+            let period = std::time::Duration::from_millis(DEFAULT_LOCK_TTL / 3);
+            loop {
+                tokio::time::sleep(period).await;
+                let ttl = began.elapsed().as_millis() as u64 + DEFAULT_LOCK_TTL;
+                let sent = shared
+                    .rpc
+                    .request(&encoded, |ctx| kvrpcpb::KvTxnHeartBeatRequest {
+                        context: Some(ctx),
+                        primary_lock: primary.clone(),
+                        start_version: start_ts,
+                        advise_lock_ttl: ttl,
+                    })
+                    .await;
+                match sent {
+                    // The lock is gone (committed or rolled back): done.
+                    Ok((r, _)) if !r.errors.is_empty() => return,
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(start_ts, "heartbeat failed: {e}"),
+                }
+            }
+        }))
+    }
+
     /// Prewrites `items` (encoded key, mutation), resolving others' locks
     /// in the way. With `one_pc`, returns the commit timestamp if the store
     /// committed at once.
