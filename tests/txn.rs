@@ -250,3 +250,78 @@ async fn gc_removes_old_versions_and_refuses_older_reads() {
     assert_eq!(v["life_time_ms"], 2000);
     assert!(v["safe_point"].as_u64().unwrap() > old.start_ts());
 }
+
+/// A client that prewrote and died: its locks block readers only until
+/// their TTL runs out; then the first reader rolls the transaction back
+/// and reads around it, and a writer can take the keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_clients_locks_clear_after_their_ttl() {
+    use kv::pd_client::{PdClient, RpcPdClient};
+    use protocol::kvrpcpb::{kv_client::KvClient, Context, KvPrewriteRequest, Mutation};
+    use protocol::mvccpb::Op;
+
+    let (_dir, cluster, client) = start().await;
+    let mut t = client.begin().await.unwrap();
+    t.put(b"p".to_vec(), b"before".to_vec());
+    t.commit().await.unwrap();
+
+    // The "dead client": prewrites p and s straight at the store and
+    // never commits.
+    let pd = RpcPdClient::connect(&cluster.pd.addr, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let route = pd
+        .get_region(kv::mvcc::key::encode_key(b"p"))
+        .await
+        .unwrap();
+    let leader = kv::client::target_peer(&route).unwrap();
+    let store = pd.get_store(leader.store_id).await.unwrap();
+    let mut kv = KvClient::connect(format!("http://{}", store.address))
+        .await
+        .unwrap();
+    let start_ts = client.current_ts().await.unwrap();
+    let mutation = |key: &[u8]| Mutation {
+        op: Op::Put as i32,
+        key: key.to_vec(),
+        value: b"dead".to_vec(),
+    };
+    let resp = kv
+        .kv_prewrite(KvPrewriteRequest {
+            context: Some(Context {
+                region_id: route.region.id,
+                region_epoch: route.region.region_epoch.clone(),
+                peer: Some(leader),
+            }),
+            mutations: vec![mutation(b"p"), mutation(b"s")],
+            primary_lock: b"p".to_vec(),
+            start_version: start_ts,
+            lock_ttl: 3000,
+            txn_size: 2,
+            min_commit_ts: start_ts + 1,
+            try_one_pc: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        resp.region_error.is_none() && resp.errors.is_empty(),
+        "{resp:?}"
+    );
+    let locked_at = std::time::Instant::now();
+
+    // A reader waits for the TTL, then rolls the dead transaction back.
+    let t = client.begin().await.unwrap();
+    assert_eq!(t.get(b"s").await.unwrap(), None);
+    assert_eq!(t.get(b"p").await.unwrap().as_deref(), Some(&b"before"[..]));
+    let waited = locked_at.elapsed();
+    assert!(
+        waited >= Duration::from_millis(2500) && waited < Duration::from_secs(15),
+        "waited {waited:?}"
+    );
+    // A writer takes the keys; the dead transaction can never commit.
+    let mut w = client.begin().await.unwrap();
+    w.put(b"s".to_vec(), b"after".to_vec());
+    w.commit().await.unwrap();
+    let t = client.begin().await.unwrap();
+    assert_eq!(t.get(b"s").await.unwrap().as_deref(), Some(&b"after"[..]));
+}
