@@ -72,6 +72,16 @@ async fn snapshots_commits_and_conflicts() {
     assert_eq!(keys, vec![&b"a1"[..], b"a2", b"a3", b"m1"]);
     assert_eq!(t.scan(b"a2", b"m", 0).await.unwrap().len(), 2);
     assert_eq!(t.scan(b"", b"", 3).await.unwrap().len(), 3);
+    // One batch over two Regions, with a key that does not exist.
+    let keys = vec![
+        b"m1".to_vec(),
+        b"a1".to_vec(),
+        b"zz".to_vec(),
+        b"a3".to_vec(),
+    ];
+    let got = t.batch_get(&keys).await.unwrap();
+    let got: Vec<&[u8]> = got.iter().map(|p| p.key.as_slice()).collect();
+    assert_eq!(got, vec![&b"a1"[..], b"a3", b"m1"]);
 
     // A snapshot does not see later commits; its own writes it does.
     let mut old = client.begin().await.unwrap();
@@ -83,7 +93,19 @@ async fn snapshots_commits_and_conflicts() {
     assert_eq!(old.get(b"m2").await.unwrap(), None);
     old.put(b"b".to_vec(), b"mine".to_vec());
     assert_eq!(old.get(b"b").await.unwrap().as_deref(), Some(&b"mine"[..]));
-    assert_eq!(old.scan(b"a", b"c", 0).await.unwrap().len(), 4);
+    old.delete(b"a2".to_vec());
+    let seen = old
+        .batch_get(&[
+            b"a1".to_vec(),
+            b"a2".to_vec(),
+            b"b".to_vec(),
+            b"m2".to_vec(),
+        ])
+        .await
+        .unwrap();
+    let seen: Vec<&[u8]> = seen.iter().map(|p| p.key.as_slice()).collect();
+    assert_eq!(seen, vec![&b"a1"[..], b"b"]);
+    assert_eq!(old.scan(b"a", b"c", 0).await.unwrap().len(), 3);
     // ... and it may not overwrite what committed after it started.
     old.put(b"a1".to_vec(), b"stale".to_vec());
     match old.commit().await {

@@ -107,7 +107,7 @@ fn pick(workload: TxnWorkload, n: u64) -> (Vec<u64>, u64) {
     }
 }
 
-/// One transaction: read the keys, move `amount` from the first to the
+/// One transaction: read the keys (one batch), move `amount` from the first to the
 /// second (bank) or bump every key (the others), commit.
 async fn run_one(
     client: &TxnClient,
@@ -116,10 +116,14 @@ async fn run_one(
     amount: u64,
 ) -> Result<Option<(u64, u64, u64)>, Error> {
     let mut t: Transaction = client.begin().await?;
-    let mut values = Vec::with_capacity(keys.len());
-    for k in keys {
-        values.push(parse(t.get(&key(workload, *k)).await?));
-    }
+    let names: Vec<Vec<u8>> = keys.iter().map(|k| key(workload, *k)).collect();
+    let found: HashMap<Vec<u8>, Vec<u8>> = t
+        .batch_get(&names)
+        .await?
+        .into_iter()
+        .map(|p| (p.key, p.value))
+        .collect();
+    let values: Vec<u64> = names.iter().map(|n| parse(found.get(n).cloned())).collect();
     if workload == TxnWorkload::Bank {
         let amount = amount.min(values[0]);
         t.put(

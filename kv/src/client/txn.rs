@@ -278,6 +278,76 @@ impl Transaction {
         Err(shared.lock_error(&last))
     }
 
+    /// The values of the `keys` that exist, as this transaction sees them,
+    /// in key order: one request per Region, in parallel.
+    pub async fn batch_get(&self, keys: &[Vec<u8>]) -> Result<Vec<KvPair>> {
+        if let [key] = keys {
+            let value = self.get(key).await?;
+            return Ok(value
+                .map(|value| KvPair {
+                    key: key.clone(),
+                    value,
+                })
+                .into_iter()
+                .collect());
+        }
+        let mut found: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let mut remote = Vec::new();
+        for k in keys {
+            match self.buffer.get(k) {
+                Some(Some(v)) => {
+                    found.insert(k.clone(), v.clone());
+                }
+                Some(None) => {}
+                None => remote.push((encode_key(k), k.clone())),
+            }
+        }
+        remote.sort();
+        remote.dedup();
+        let shared = &self.shared;
+        let deadline = shared.rpc.deadline();
+        let mut backoff = Backoff::new(deadline);
+        let mut last = String::from("none");
+        while !remote.is_empty() && Instant::now() < deadline {
+            let mut errors = Vec::new();
+            let mut pairs = Vec::new();
+            shared
+                .rpc
+                .batch(
+                    remote.clone(),
+                    |k| k.0.as_slice(),
+                    |ctx, group| kvrpcpb::KvBatchGetRequest {
+                        context: Some(ctx),
+                        keys: group.into_iter().map(|(_, user)| user).collect(),
+                        version: self.start_ts,
+                    },
+                    |r| {
+                        errors.extend(r.errors);
+                        pairs.extend(r.pairs);
+                    },
+                )
+                .await?;
+            match classify(errors) {
+                None => {
+                    found.extend(pairs.into_iter().map(|p| (p.key, p.value)));
+                    remote.clear();
+                }
+                Some(Outcome::Abort(e)) => return Err(e),
+                Some(Outcome::Locks(locks)) => {
+                    last = format!("{} lock(s)", locks.len());
+                    shared.resolve_all(&locks, &mut backoff).await?;
+                }
+            }
+        }
+        if !remote.is_empty() {
+            return Err(shared.lock_error(&last));
+        }
+        Ok(found
+            .into_iter()
+            .map(|(key, value)| KvPair { key, value })
+            .collect())
+    }
+
     /// Up to `limit` pairs of `[start, end)` as this transaction sees them,
     /// in key order (0 = no limit; an empty end = the end of the key space).
     pub async fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KvPair>> {
