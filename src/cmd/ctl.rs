@@ -226,7 +226,7 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
         CtlCommand::Scheduler(cmd) => scheduler(&pd, cmd, args.json).await,
         CtlCommand::Tso => {
             let ts = pd.tso(1).await?;
-            let physical = ts >> pd::tso::LOGICAL_BITS;
+            let physical = pd::tso::physical_of(ts);
             let logical = ts & ((1 << pd::tso::LOGICAL_BITS) - 1);
             if args.json {
                 println!(
@@ -266,7 +266,7 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
         }
         CtlCommand::Gc(GcCommand::Status) => {
             let (safe_point, life_ms) = pd.gc_safe_point().await?;
-            let physical = safe_point >> pd::tso::LOGICAL_BITS;
+            let physical = pd::tso::physical_of(safe_point);
             if args.json {
                 println!(
                     "{}",

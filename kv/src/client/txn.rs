@@ -183,10 +183,10 @@ impl Shared {
         ))
     }
 
-    /// Settles another transaction's lock through its primary. `false`
-    /// means the owner is still running (the caller waits and retries).
-    async fn resolve(&self, lock: &LockInfo) -> Result<bool> {
-        let now = self.tso.get().await?;
+    /// Settles another transaction's lock through its primary, as of the
+    /// timestamp `now`. `false` means the owner is still running (the caller
+    /// waits and retries).
+    async fn resolve(&self, lock: &LockInfo, now: u64) -> Result<bool> {
         let expired = physical_ms(now) >= physical_ms(lock.lock_version) + lock.lock_ttl;
         let primary = encode_key(&lock.primary_lock);
         let (status, _) = self
@@ -230,9 +230,10 @@ impl Shared {
 
     /// Resolves `locks`; pauses if any owner is still running.
     async fn resolve_all(&self, locks: &[LockInfo], backoff: &mut Backoff) -> Result<()> {
+        let now = self.tso.get().await?;
         let mut waiting = false;
         for l in locks {
-            waiting |= !self.resolve(l).await?;
+            waiting |= !self.resolve(l, now).await?;
         }
         if waiting {
             backoff.wait().await;
@@ -281,16 +282,6 @@ impl Transaction {
     /// The values of the `keys` that exist, as this transaction sees them,
     /// in key order: one request per Region, in parallel.
     pub async fn batch_get(&self, keys: &[Vec<u8>]) -> Result<Vec<KvPair>> {
-        if let [key] = keys {
-            let value = self.get(key).await?;
-            return Ok(value
-                .map(|value| KvPair {
-                    key: key.clone(),
-                    value,
-                })
-                .into_iter()
-                .collect());
-        }
         let mut found: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut remote = Vec::new();
         for k in keys {
@@ -479,7 +470,7 @@ impl Transaction {
             let all: Vec<_> = groups.into_iter().flat_map(|(_, g)| g).collect();
             // A 1PC prewrite is a commit: without an answer it may have
             // happened.
-            let one_pc = txn.prewrite(all.clone(), true).await.map_err(|e| match e {
+            let one_pc = txn.prewrite(&all, true).await.map_err(|e| match e {
                 Error::Deadline(..) => Error::TxnUndetermined(e.to_string()),
                 e => e,
             })?;
@@ -495,10 +486,10 @@ impl Transaction {
             .partition(|(_, g)| g.iter().any(|m| m.1.key == primary));
         let primary_items: Vec<_> = primary_group.into_iter().flat_map(|(_, g)| g).collect();
         let other_items: Vec<_> = others.into_iter().flat_map(|(_, g)| g).collect();
-        txn.prewrite(primary_items.clone(), false).await?;
+        txn.prewrite(&primary_items, false).await?;
         // From here the primary lock must outlive the commit, however slow.
         let _keep_alive = txn.keep_alive();
-        if let Err(e) = txn.prewrite(other_items.clone(), false).await {
+        if let Err(e) = txn.prewrite(&other_items, false).await {
             txn.rollback_all(primary_items.into_iter().chain(other_items).collect())
                 .await;
             return Err(e);
@@ -561,7 +552,7 @@ impl Committer {
     /// Prewrites `items` (encoded key, mutation), resolving others' locks
     /// in the way. With `one_pc`, returns the commit timestamp if the store
     /// committed at once.
-    async fn prewrite(&self, items: Vec<(Vec<u8>, Mutation)>, one_pc: bool) -> Result<Option<u64>> {
+    async fn prewrite(&self, items: &[(Vec<u8>, Mutation)], one_pc: bool) -> Result<Option<u64>> {
         if items.is_empty() {
             return Ok(None);
         }
@@ -576,7 +567,7 @@ impl Committer {
             shared
                 .rpc
                 .batch(
-                    items.clone(),
+                    items.to_vec(),
                     |m| m.0.as_slice(),
                     // Only a request holding every key may commit at once:
                     // after a split, each Region's part is a plain prewrite.

@@ -6,13 +6,12 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use protocol::kvrpcpb::Context;
 use protocol::metapb;
 use tokio::sync::{oneshot, watch};
 
 use super::kv_service::{KvService, Outcome};
 use super::store_loop::StoreMsg;
-use super::txn_service::batch_requests;
+use super::txn_service::{batch_requests, clamp_to_region};
 use crate::engine::{Engine, WriteBatch};
 use crate::mvcc::gc::collect;
 use crate::mvcc::key::encode_range;
@@ -54,18 +53,16 @@ impl<E: Engine> KvService<E> {
         }
     }
 
-    /// Removes what `safe_point` allows in the Region's transactional keys.
+    /// Removes what `safe_point` allows in the Region's transactional keys
+    /// (not counted as the Region's load: GC must not make it look hot).
     async fn gc_region(&self, region: &metapb::Region, safe_point: u64) -> Outcome<()> {
-        let ctx = Context {
-            region_id: region.id,
-            region_epoch: region.region_epoch.clone(),
-            peer: None,
-        };
+        let epoch = region.region_epoch.clone().unwrap_or_default();
         let (start, end) = encode_range(b"", b"");
-        let mut cur = start.max(region.start_key.clone());
-        let end = crate::keys::clamp_end(&end, &region.end_key);
-        while end.is_empty() || cur < end {
-            let view = self.read(Some(ctx.clone()), vec![], None).await?;
+        let (mut cur, end) = clamp_to_region(start, end, region);
+        while cur != end && (end.is_empty() || cur < end) {
+            let view = self
+                .snapshot(region.id, epoch.clone(), vec![], None)
+                .await?;
             let (from, to) = (cur.clone(), end.clone());
             let pass = tokio::task::spawn_blocking(move || {
                 let mut wb = WriteBatch::default();
@@ -75,7 +72,8 @@ impl<E: Engine> KvService<E> {
             .map_err(|e| super::kv_service::Failure::Other(e.to_string()))?;
             let (pass, wb) = pass?;
             if !wb.is_empty() {
-                self.write(Some(ctx.clone()), batch_requests(wb)).await?;
+                self.propose(region.id, epoch.clone(), batch_requests(wb))
+                    .await?;
                 crate::metrics::GC_VERSIONS_DELETED.inc_by(pass.deleted);
             }
             match pass.next {

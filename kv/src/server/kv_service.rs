@@ -49,7 +49,7 @@ pub struct KvService<E: Engine> {
     pub(super) router: StoreRouter<E>,
     store_id: u64,
     pub(super) pd: Arc<RpcPdClient>,
-    load: Arc<LoadTracker>,
+    pub(super) load: Arc<LoadTracker>,
     pub(super) latches: Arc<Latches>,
     pub(super) mem_locks: Arc<MemLocks>,
     /// PD's GC safe point, as the last store heartbeat brought it.
@@ -189,7 +189,10 @@ impl<E: Engine> KvService<E> {
         }
     }
 
-    fn route(&self, ctx: Option<Context>) -> Outcome<(u64, protocol::metapb::RegionEpoch)> {
+    pub(super) fn route(
+        &self,
+        ctx: Option<Context>,
+    ) -> Outcome<(u64, protocol::metapb::RegionEpoch)> {
         let ctx = ctx.ok_or_else(|| Failure::Other("request without context".into()))?;
         if let Some(p) = &ctx.peer {
             if p.store_id != 0 && p.store_id != self.store_id {
@@ -222,14 +225,21 @@ impl<E: Engine> KvService<E> {
         }
     }
 
-    pub(super) async fn write(
-        &self,
-        ctx: Option<Context>,
-        requests: Vec<raft_cmdpb::Request>,
-    ) -> Outcome<()> {
+    /// Proposes a client's write and counts its keys as the Region's load.
+    async fn write(&self, ctx: Option<Context>, requests: Vec<raft_cmdpb::Request>) -> Outcome<()> {
         let (region_id, epoch) = self.route(ctx)?;
         self.load
             .record_writes(region_id, requests.iter().filter_map(written_key));
+        self.propose(region_id, epoch, requests).await
+    }
+
+    /// Proposes mutations of a routed Region and waits until they applied.
+    pub(super) async fn propose(
+        &self,
+        region_id: u64,
+        epoch: protocol::metapb::RegionEpoch,
+        requests: Vec<raft_cmdpb::Request>,
+    ) -> Outcome<()> {
         let (tx, rx) = oneshot::channel();
         let cmd = WriteCommand {
             region_id,
@@ -244,6 +254,7 @@ impl<E: Engine> KvService<E> {
         self.wait(rx).await
     }
 
+    /// A linearizable read of a client's keys, counted as the Region's load.
     pub(super) async fn read(
         &self,
         ctx: Option<Context>,
@@ -255,6 +266,17 @@ impl<E: Engine> KvService<E> {
         let scan_start = range.as_ref().map(|r| r.0.as_slice());
         self.load
             .record_reads(region_id, keys.iter().map(Vec::as_slice).chain(scan_start));
+        self.snapshot(region_id, epoch, keys, range).await
+    }
+
+    /// A view of a routed Region holding every write committed before now.
+    pub(super) async fn snapshot(
+        &self,
+        region_id: u64,
+        epoch: protocol::metapb::RegionEpoch,
+        keys: Vec<Vec<u8>>,
+        range: Option<(Vec<u8>, Vec<u8>)>,
+    ) -> Outcome<ReadView<E::Snapshot>> {
         let (tx, rx) = oneshot::channel();
         let cmd = ReadCommand {
             region_id,

@@ -137,7 +137,7 @@ fn encode_keys(keys: &[Vec<u8>]) -> Outcome<Vec<Vec<u8>>> {
 
 /// The part of the encoded range `[start, end)` inside the Region (empty
 /// if none).
-fn clamp_to_region(
+pub(super) fn clamp_to_region(
     start: Vec<u8>,
     end: Vec<u8>,
     region: &protocol::metapb::Region,
@@ -175,19 +175,25 @@ impl<E: Engine> KvService<E> {
     }
 
     /// Runs an action on `keys` (encoded) under their latches and writes
-    /// what it staged through Raft.
+    /// what it staged through Raft. Each key counts once as the Region's
+    /// write load.
     async fn txn_write<T>(
         &self,
         ctx: Option<kvrpcpb::Context>,
         keys: &[Vec<u8>],
         action: impl FnOnce(&MvccReader<'_, E::Snapshot>, &mut WriteBatch) -> crate::mvcc::Result<T>,
     ) -> Outcome<T> {
+        let (region_id, epoch) = self.route(ctx)?;
+        self.load
+            .record_writes(region_id, keys.iter().map(Vec::as_slice));
         let _latches = self.latches.acquire(keys).await;
-        let view = self.read(ctx.clone(), keys.to_vec(), None).await?;
+        let view = self
+            .snapshot(region_id, epoch.clone(), keys.to_vec(), None)
+            .await?;
         let mut wb = WriteBatch::default();
         let out = action(&MvccReader::new(&*view.snapshot), &mut wb)?;
         if !wb.is_empty() {
-            self.write(ctx, batch_requests(wb)).await?;
+            self.propose(region_id, epoch, batch_requests(wb)).await?;
         }
         Ok(out)
     }
