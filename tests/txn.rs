@@ -4,7 +4,9 @@
 //! - a bank: accounts spread over several Regions, concurrent transfers,
 //!   and snapshot reads of all balances whose total never changes, while
 //!   Regions split, leaders move and a store is SIGKILLed and restarted;
-//! - GC of old versions, and reads older than the safe point refused.
+//! - GC of old versions, kept for running transactions, old locks settled
+//!   first, and reads older than the safe point refused;
+//! - a dead client's locks cleared after their TTL.
 
 mod common;
 
@@ -229,8 +231,9 @@ fn counter_total(status_addrs: &[String], name: &str) -> u64 {
         .sum()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gc_removes_old_versions_and_refuses_older_reads() {
+/// A cluster whose GC keeps versions 2 s and runs every second, with the
+/// stores' status addresses.
+async fn start_fast_gc() -> (tempfile::TempDir, common::Proc, Vec<common::Proc>, Vec<String>, TxnClient) {
     let dir = tempfile::tempdir().unwrap();
     let pd = common::start_pd_with(dir.path(), &["--gc-life-time", "2s"]);
     let flags = ["--gc-interval", "1s", "--status", "127.0.0.1:0"];
@@ -244,81 +247,68 @@ async fn gc_removes_old_versions_and_refuses_older_reads() {
         voters_per_region(&http) == vec![3]
     });
     let client = TxnClient::connect(&pd.addr, opts()).await.unwrap();
-    let old = client.begin().await.unwrap();
-    for i in 0..50 {
-        let mut t = client.begin().await.unwrap();
-        t.put(b"k".to_vec(), format!("v{i}").into_bytes());
-        t.put(format!("other-{i}").into_bytes(), b"x".to_vec());
-        t.commit().await.unwrap();
-    }
-    // 49 versions of k are hidden by newer ones once the safe point passes
-    // the last commit.
-    wait_for("gc", Duration::from_secs(30), || {
-        counter_total(&status, "strata_gc_versions_deleted_total") >= 49
-    });
-    let t = client.begin().await.unwrap();
-    assert_eq!(t.get(b"k").await.unwrap().as_deref(), Some(&b"v49"[..]));
-    assert_eq!(t.scan(b"other-", b"other.", 0).await.unwrap().len(), 50);
-    match old.get(b"k").await {
-        Err(Error::TxnConflict(why)) => assert!(why.contains("safe point"), "{why}"),
-        other => panic!("a read older than the safe point must fail: {other:?}"),
-    }
+    (dir, pd, stores, status, client)
+}
+
+/// `strata ctl gc status --json`.
+fn gc_status(pd: &str) -> serde_json::Value {
     let out = common::strata()
-        .args(["ctl", "--pd", &pd.addr, "gc", "status", "--json"])
+        .args(["ctl", "--pd", pd, "gc", "status", "--json"])
         .output()
         .unwrap();
     assert!(out.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["life_time_ms"], 2000);
-    assert!(v["safe_point"].as_u64().unwrap() > old.start_ts());
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// A client that prewrote and died: its locks block readers only until
-/// their TTL runs out; then the first reader rolls the transaction back
-/// and reads around it, and a writer can take the keys.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dead_clients_locks_clear_after_their_ttl() {
+/// A gRPC client to the leader of the Region holding the transactional
+/// `key`, and the context to address that Region with (for tests that
+/// play a client the library would not be).
+async fn leader_of(
+    pd_addr: &str,
+    key: &[u8],
+) -> (
+    protocol::kvrpcpb::kv_client::KvClient<tonic::transport::Channel>,
+    protocol::kvrpcpb::Context,
+) {
     use kv::pd_client::{PdClient, RpcPdClient};
-    use protocol::kvrpcpb::{kv_client::KvClient, Context, KvPrewriteRequest, Mutation};
-    use protocol::mvccpb::Op;
-
-    let (_dir, cluster, client) = start().await;
-    let mut t = client.begin().await.unwrap();
-    t.put(b"p".to_vec(), b"before".to_vec());
-    t.commit().await.unwrap();
-
-    // The "dead client": prewrites p and s straight at the store and
-    // never commits.
-    let pd = RpcPdClient::connect(&cluster.pd.addr, Duration::from_secs(10))
+    let pd = RpcPdClient::connect(pd_addr, Duration::from_secs(10))
         .await
         .unwrap();
-    let route = pd
-        .get_region(kv::mvcc::key::encode_key(b"p"))
-        .await
-        .unwrap();
+    let route = pd.get_region(kv::mvcc::key::encode_key(key)).await.unwrap();
     let leader = kv::client::target_peer(&route).unwrap();
     let store = pd.get_store(leader.store_id).await.unwrap();
-    let mut kv = KvClient::connect(format!("http://{}", store.address))
+    let kv = protocol::kvrpcpb::kv_client::KvClient::connect(format!("http://{}", store.address))
         .await
         .unwrap();
-    let start_ts = client.current_ts().await.unwrap();
-    let mutation = |key: &[u8]| Mutation {
-        op: Op::Put as i32,
-        key: key.to_vec(),
-        value: b"dead".to_vec(),
+    let ctx = protocol::kvrpcpb::Context {
+        region_id: route.region.id,
+        region_epoch: route.region.region_epoch.clone(),
+        peer: Some(leader),
     };
+    (kv, ctx)
+}
+
+/// Prewrites `keys` (the first is the primary) with `value` at `start_ts`,
+/// straight at the store, as a client that then dies would.
+async fn dead_prewrite(pd_addr: &str, keys: &[&[u8]], value: &[u8], start_ts: u64) {
+    use protocol::kvrpcpb::{KvPrewriteRequest, Mutation};
+    use protocol::mvccpb::Op;
+    let (mut kv, ctx) = leader_of(pd_addr, keys[0]).await;
     let resp = kv
         .kv_prewrite(KvPrewriteRequest {
-            context: Some(Context {
-                region_id: route.region.id,
-                region_epoch: route.region.region_epoch.clone(),
-                peer: Some(leader),
-            }),
-            mutations: vec![mutation(b"p"), mutation(b"s")],
-            primary_lock: b"p".to_vec(),
+            context: Some(ctx),
+            mutations: keys
+                .iter()
+                .map(|k| Mutation {
+                    op: Op::Put as i32,
+                    key: k.to_vec(),
+                    value: value.to_vec(),
+                })
+                .collect(),
+            primary_lock: keys[0].to_vec(),
             start_version: start_ts,
             lock_ttl: 3000,
-            txn_size: 2,
+            txn_size: keys.len() as u64,
             min_commit_ts: start_ts + 1,
             try_one_pc: false,
         })
@@ -329,6 +319,124 @@ async fn a_dead_clients_locks_clear_after_their_ttl() {
         resp.region_error.is_none() && resp.errors.is_empty(),
         "{resp:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_removes_old_versions_but_not_what_running_transactions_read() {
+    let (_dir, pd, _stores, status, client) = start_fast_gc().await;
+    let mut t = client.begin().await.unwrap();
+    t.put(b"k".to_vec(), b"first".to_vec());
+    t.commit().await.unwrap();
+    // A long transaction: it reads long after the GC life time has passed.
+    let old = client.begin().await.unwrap();
+    let old_ts = old.start_ts();
+    for i in 0..50 {
+        let mut t = client.begin().await.unwrap();
+        t.put(b"k".to_vec(), format!("v{i}").into_bytes());
+        t.put(format!("other-{i}").into_bytes(), b"x".to_vec());
+        t.commit().await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let gc = gc_status(&pd.addr);
+    assert!(gc["safe_point"].as_u64().unwrap() <= old_ts, "{gc}");
+    assert!(!gc["services"].as_array().unwrap().is_empty(), "{gc}");
+    assert_eq!(old.get(b"k").await.unwrap().as_deref(), Some(&b"first"[..]));
+
+    // Once it ends, the 50 versions of k that newer ones hide go.
+    drop(old);
+    wait_for("gc", Duration::from_secs(30), || {
+        counter_total(&status, "strata_gc_versions_deleted_total") >= 50
+    });
+    let t = client.begin().await.unwrap();
+    assert_eq!(t.get(b"k").await.unwrap().as_deref(), Some(&b"v49"[..]));
+    assert_eq!(t.scan(b"other-", b"other.", 0).await.unwrap().len(), 50);
+    // A read at the old timestamp is now refused.
+    let (mut kv, ctx) = leader_of(&pd.addr, b"k").await;
+    let resp = kv
+        .kv_get(protocol::kvrpcpb::KvGetRequest {
+            context: Some(ctx),
+            key: b"k".to_vec(),
+            version: old_ts,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(format!("{resp:?}").contains("safe point"), "{resp:?}");
+    let gc = gc_status(&pd.addr);
+    assert_eq!(gc["life_time_ms"], 2000);
+    assert!(gc["safe_point"].as_u64().unwrap() > old_ts, "{gc}");
+}
+
+/// A client died between committing its primary and its secondary. GC
+/// would later remove the primary's commit record (newer versions hide
+/// it); a reader meeting the secondary's lock would then find no trace of
+/// the commit and roll it back. So GC settles such locks first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_settles_old_locks_before_their_evidence_can_go() {
+    use protocol::kvrpcpb::{KvCommitRequest, KvScanLockRequest};
+    let (_dir, pd, _stores, status, client) = start_fast_gc().await;
+    let start_ts = client.current_ts().await.unwrap();
+    dead_prewrite(&pd.addr, &[b"p", b"s"], b"orphan", start_ts).await;
+    let (mut kv, ctx) = leader_of(&pd.addr, b"p").await;
+    let commit_ts = client.current_ts().await.unwrap();
+    let resp = kv
+        .kv_commit(KvCommitRequest {
+            context: Some(ctx.clone()),
+            start_version: start_ts,
+            keys: vec![b"p".to_vec()],
+            commit_version: commit_ts,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(resp.region_error.is_none() && resp.errors.is_empty(), "{resp:?}");
+    let mut last = 0;
+    for i in 0..5 {
+        let mut t = client.begin().await.unwrap();
+        t.put(b"p".to_vec(), format!("later-{i}").into_bytes());
+        last = t.commit().await.unwrap();
+    }
+    // Nobody reads s: the safe point passes the transaction only after GC
+    // settled its lock.
+    wait_for("the safe point to pass the updates", Duration::from_secs(30), || {
+        gc_status(&pd.addr)["safe_point"].as_u64().unwrap() > last
+    });
+    wait_for("gc", Duration::from_secs(30), || {
+        counter_total(&status, "strata_gc_versions_deleted_total") >= 5
+    });
+    // GC settled the lock (committed it): no reader touched s.
+    let locks = kv
+        .kv_scan_lock(KvScanLockRequest {
+            context: Some(ctx),
+            max_version: u64::MAX,
+            start_key: vec![],
+            end_key: vec![],
+            limit: 10,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(locks.locks.is_empty(), "{locks:?}");
+    // Without that, a reader would find no trace of the commit and roll
+    // s back (reading None).
+    let t = client.begin().await.unwrap();
+    assert_eq!(t.get(b"s").await.unwrap().as_deref(), Some(&b"orphan"[..]));
+    assert_eq!(t.get(b"p").await.unwrap().as_deref(), Some(&b"later-4"[..]));
+}
+
+/// A client that prewrote and died: its locks block readers only until
+/// their TTL runs out; then the first reader rolls the transaction back
+/// and reads around it, and a writer can take the keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_clients_locks_clear_after_their_ttl() {
+    let (_dir, cluster, client) = start().await;
+    let mut t = client.begin().await.unwrap();
+    t.put(b"p".to_vec(), b"before".to_vec());
+    t.commit().await.unwrap();
+
+    // The "dead client": prewrites p and s and never commits.
+    let start_ts = client.current_ts().await.unwrap();
+    dead_prewrite(&cluster.pd.addr, &[b"p", b"s"], b"dead", start_ts).await;
     let locked_at = std::time::Instant::now();
 
     // A reader waits for the TTL, then rolls the dead transaction back.

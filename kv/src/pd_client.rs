@@ -198,29 +198,49 @@ impl RpcPdClient {
         .await
     }
 
-    /// Sends a store heartbeat.
-    /// Sends a store heartbeat; returns the GC safe point.
-    pub async fn store_heartbeat(&self, stats: pdpb::StoreStats) -> Result<u64> {
-        let r = self
-            .call(self.client().store_heartbeat(pdpb::StoreHeartbeatRequest {
-                header: self.header(),
-                stats: Some(stats),
-            }))
-            .await?;
-        Ok(r.gc_safe_point)
+    /// Sends a store heartbeat; the answer carries the GC safe point and
+    /// target.
+    pub async fn store_heartbeat(
+        &self,
+        stats: pdpb::StoreStats,
+    ) -> Result<pdpb::StoreHeartbeatResponse> {
+        self.call(self.client().store_heartbeat(pdpb::StoreHeartbeatRequest {
+            header: self.header(),
+            stats: Some(stats),
+        }))
+        .await
     }
 
-    /// The GC safe point and life time (ms).
-    pub async fn gc_safe_point(&self) -> Result<(u64, u64)> {
+    /// The GC state: safe point, life time, target and service safe points.
+    pub async fn gc_status(&self) -> Result<pdpb::GetGcSafePointResponse> {
+        self.call(
+            self.client()
+                .get_gc_safe_point(pdpb::GetGcSafePointRequest {
+                    header: self.header(),
+                }),
+        )
+        .await
+    }
+
+    /// Registers, refreshes or (`ttl_secs` 0) removes the service safe
+    /// point `service_id`; returns the GC safe point.
+    pub async fn update_service_safe_point(
+        &self,
+        service_id: &str,
+        safe_point: u64,
+        ttl_secs: u64,
+    ) -> Result<u64> {
         let r = self
-            .call(
-                self.client()
-                    .get_gc_safe_point(pdpb::GetGcSafePointRequest {
-                        header: self.header(),
-                    }),
-            )
+            .call(self.client().update_service_safe_point(
+                pdpb::UpdateServiceSafePointRequest {
+                    header: self.header(),
+                    service_id: service_id.to_string(),
+                    safe_point,
+                    ttl_secs,
+                },
+            ))
             .await?;
-        Ok((r.safe_point, r.life_time_ms))
+        Ok(r.gc_safe_point)
     }
 
     /// Sends a Region heartbeat; the answer may carry an operator step.

@@ -5,7 +5,8 @@
 //!
 //! Durable: cluster id, bootstrap flag, stores, Regions (shape, epoch,
 //! peers), the id and TSO high-water marks. Soft (rebuilt from heartbeats):
-//! leaders, sizes, pending peers, store liveness, operators.
+//! leaders, sizes, pending peers, store liveness, operators, service safe
+//! points and lock resolution reports.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -15,6 +16,7 @@ use protocol::pdpb::{
 };
 
 use crate::error::{PdError, Result};
+use crate::gc::{GcTracker, MAX_SERVICE_TTL_SECS, SERVICE_GRACE_MS};
 use crate::meta_store::MetaStore;
 use crate::region_tree::{RegionInfo, RegionTree, Update};
 use crate::schedule::{plan, OpKind, Operator, Placement, Step, View};
@@ -140,6 +142,7 @@ pub struct Cluster<S: MetaStore> {
     operators: BTreeMap<u64, Operator>,
     /// When hot-region last moved each Region's leader (ms since the epoch).
     hot_moves: HashMap<u64, u64>,
+    gc: GcTracker,
     next_id: u64,
     tso: Tso,
     cfg: ClusterConfig,
@@ -176,6 +179,7 @@ impl<S: MetaStore> Cluster<S> {
             store_heartbeats: HashMap::new(),
             operators: BTreeMap::new(),
             hot_moves: HashMap::new(),
+            gc: GcTracker::default(),
             cfg,
             started_ms: now_ms,
         };
@@ -248,18 +252,61 @@ impl<S: MetaStore> Cluster<S> {
         }
     }
 
-    /// The GC safe point as of `now_ms`: the timestamp of `now_ms` minus
-    /// the GC life time. It never goes back (also across restarts: it is
-    /// persisted whenever it moves by a second or more).
+    /// Where the GC safe point is heading as of `now_ms`: now minus the GC
+    /// life time, held back by live service safe points. Leaders resolve
+    /// their Regions' locks older than it (see [`crate::gc`]).
+    pub fn gc_target(&mut self, now_ms: u64) -> u64 {
+        if now_ms < self.started_ms + SERVICE_GRACE_MS {
+            return self.state.gc_safe_point;
+        }
+        self.gc
+            .target(self.cfg.gc_life_time_ms, now_ms, self.state.gc_safe_point)
+    }
+
+    /// The GC safe point as of `now_ms`: the target, as far as every
+    /// Region's locks below it are resolved. It never goes back (also across
+    /// restarts: it is persisted whenever it moves by a second or more).
     pub fn gc_safe_point(&mut self, now_ms: u64) -> Result<u64> {
-        let physical = now_ms.saturating_sub(self.cfg.gc_life_time_ms);
-        let candidate = physical << crate::tso::LOGICAL_BITS;
+        let target = self.gc_target(now_ms);
+        let resolved = self
+            .gc
+            .locks_resolved_in(self.regions.all().iter().map(|i| i.region.id));
+        let candidate = target.min(resolved);
         let one_second = 1000 << crate::tso::LOGICAL_BITS;
         if candidate >= self.state.gc_safe_point + one_second {
             self.state.gc_safe_point = candidate;
             self.persist()?;
         }
         Ok(self.state.gc_safe_point)
+    }
+
+    /// Registers, refreshes or (TTL 0) removes a client's service safe
+    /// point; returns the GC safe point.
+    pub fn update_service_safe_point(
+        &mut self,
+        service_id: &str,
+        safe_point: u64,
+        ttl_secs: u64,
+        now_ms: u64,
+    ) -> Result<u64> {
+        if service_id.is_empty() || service_id.len() > 128 {
+            return Err(PdError::InvalidValue(
+                "a service id must have 1 to 128 bytes".into(),
+            ));
+        }
+        if ttl_secs > MAX_SERVICE_TTL_SECS {
+            return Err(PdError::InvalidValue(format!(
+                "a service safe point TTL may be at most {MAX_SERVICE_TTL_SECS} s"
+            )));
+        }
+        self.gc
+            .update_service(service_id, safe_point, ttl_secs * 1000, now_ms);
+        self.gc_safe_point(now_ms)
+    }
+
+    /// The live service safe points, lowest first.
+    pub fn service_safe_points(&mut self, now_ms: u64) -> Vec<pdpb::ServiceSafePoint> {
+        self.gc.services(now_ms)
     }
 
     /// The configured GC life time.
@@ -603,6 +650,8 @@ impl<S: MetaStore> Cluster<S> {
         for r in regions {
             changed |= self.regions.update(r) == Update::Changed;
         }
+        self.gc
+            .split(&regions.iter().map(|r| r.id).collect::<Vec<_>>());
         tracing::info!(
             regions = ?regions.iter().map(|r| r.id).collect::<Vec<_>>(),
             "split reported"
@@ -634,6 +683,8 @@ impl<S: MetaStore> Cluster<S> {
             Update::Changed => self.persist()?,
             Update::Unchanged => {}
         }
+        self.gc
+            .region_locks_resolved(region.id, req.locks_resolved_ts);
         if let Some(info) = self.regions.get_mut(region.id) {
             // Reports may arrive out of order: an older leader's is ignored.
             if req.term >= info.term {
@@ -913,5 +964,41 @@ mod tests {
         assert_eq!(load(&c), 800);
         c.region_heartbeat(report(&other, 7, 0), 50).unwrap();
         assert_eq!(load(&c), 600);
+    }
+
+    #[test]
+    fn gc_safe_point_waits_for_every_regions_locks_and_for_services() {
+        let mut c = cluster();
+        c.bootstrap(store(1), first_region()).unwrap();
+        let life = c.gc_life_time_ms();
+        let now = life + 100_000;
+        let ts = |ms: u64| ms << crate::tso::LOGICAL_BITS;
+        let target = c.gc_target(now);
+        assert_eq!(target, ts(100_000));
+        // Region 2 has not resolved its locks yet.
+        assert_eq!(c.gc_safe_point(now).unwrap(), 0);
+        let report = |resolved| RegionHeartbeatRequest {
+            region: Some(first_region()),
+            leader: Some(first_region().peers[0].clone()),
+            term: 1,
+            locks_resolved_ts: resolved,
+            ..Default::default()
+        };
+        c.region_heartbeat(report(target), now).unwrap();
+        assert_eq!(c.gc_safe_point(now).unwrap(), target);
+        // A running transaction's service safe point holds the target.
+        let held = ts(102_000);
+        c.update_service_safe_point("client", held, 10, now).unwrap();
+        let later = now + 5_000;
+        assert_eq!(c.gc_target(later), held);
+        let target = c.gc_target(later);
+        c.region_heartbeat(report(target), later).unwrap();
+        assert_eq!(c.gc_safe_point(later).unwrap(), held);
+        assert!(matches!(
+            c.update_service_safe_point("", 1, 10, later),
+            Err(PdError::InvalidValue(_))
+        ));
+        // Gone with its TTL.
+        assert_eq!(c.gc_target(now + 10_000), ts(110_000));
     }
 }

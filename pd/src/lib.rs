@@ -6,11 +6,14 @@
 //! - [`region_tree`]: the routing table.
 //! - [`schedule`]: operators and the replica checker.
 //! - [`tso`]: the timestamp oracle.
+//! - [`gc`]: service safe points and lock resolution: where the GC safe
+//!   point may go.
 //! - [`meta_store`]: PD's durable state file.
 //! - [`service`], [`http`], [`server`]: the gRPC service, the HTTP API, start-up.
 
 pub mod cluster;
 pub mod error;
+pub mod gc;
 pub mod http;
 pub mod meta_store;
 pub mod metrics;

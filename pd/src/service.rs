@@ -183,6 +183,7 @@ impl<S: MetaStore> Pd for PdService<S> {
             Ok(pdpb::StoreHeartbeatResponse {
                 header: None,
                 gc_safe_point: c.gc_safe_point(now)?,
+                gc_target: c.gc_target(now),
             })
         })
     }
@@ -356,10 +357,31 @@ impl<S: MetaStore> Pd for PdService<S> {
     ) -> std::result::Result<Response<pdpb::GetGcSafePointResponse>, Status> {
         let req = req.into_inner();
         self.call("get_gc_safe_point", &req.header, |c| {
+            let now = now_ms();
             Ok(pdpb::GetGcSafePointResponse {
                 header: None,
-                safe_point: c.gc_safe_point(now_ms())?,
+                safe_point: c.gc_safe_point(now)?,
                 life_time_ms: c.gc_life_time_ms(),
+                target: c.gc_target(now),
+                services: c.service_safe_points(now),
+            })
+        })
+    }
+
+    async fn update_service_safe_point(
+        &self,
+        req: Request<pdpb::UpdateServiceSafePointRequest>,
+    ) -> std::result::Result<Response<pdpb::UpdateServiceSafePointResponse>, Status> {
+        let req = req.into_inner();
+        self.call("update_service_safe_point", &req.header, |c| {
+            Ok(pdpb::UpdateServiceSafePointResponse {
+                header: None,
+                gc_safe_point: c.update_service_safe_point(
+                    &req.service_id,
+                    req.safe_point,
+                    req.ttl_secs,
+                    now_ms(),
+                )?,
             })
         })
     }

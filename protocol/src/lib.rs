@@ -82,7 +82,8 @@ pd_response!(
     DeleteStoreResponse,
     GetOperatorsResponse,
     SetSchedulerResponse,
-    GetGcSafePointResponse
+    GetGcSafePointResponse,
+    UpdateServiceSafePointResponse
 );
 
 /// Responses of the KV API (raw and transactional). Each carries a

@@ -265,19 +265,39 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
             raw(&client, cmd, &codec, args.json).await
         }
         CtlCommand::Gc(GcCommand::Status) => {
-            let (safe_point, life_ms) = pd.gc_safe_point().await?;
-            let physical = pd::tso::physical_of(safe_point);
+            let gc = pd.gc_status().await?;
+            let at = |ts: u64| fmt_time(pd::tso::physical_of(ts));
             if args.json {
+                let services: Vec<_> = gc
+                    .services
+                    .iter()
+                    .map(|s| json!({ "service_id": s.service_id, "safe_point": s.safe_point, "expires_in_ms": s.expires_in_ms }))
+                    .collect();
                 println!(
                     "{}",
-                    json!({ "safe_point": safe_point, "safe_point_ms": physical, "life_time_ms": life_ms })
+                    json!({
+                        "safe_point": gc.safe_point,
+                        "safe_point_ms": pd::tso::physical_of(gc.safe_point),
+                        "target": gc.target,
+                        "life_time_ms": gc.life_time_ms,
+                        "services": services,
+                    })
                 );
             } else {
+                println!("safe point {}\t({})", gc.safe_point, at(gc.safe_point));
+                println!("target     {}\t({})", gc.target, at(gc.target));
                 println!(
-                    "safe point {safe_point}\t({})\nlife time  {}",
-                    fmt_time(physical),
-                    humantime::format_duration(Duration::from_millis(life_ms))
+                    "life time  {}",
+                    humantime::format_duration(Duration::from_millis(gc.life_time_ms))
                 );
+                for s in &gc.services {
+                    println!(
+                        "service    {}\t({})\t{}",
+                        s.safe_point,
+                        at(s.safe_point),
+                        s.service_id
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

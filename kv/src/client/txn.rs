@@ -19,9 +19,16 @@
 //! transaction with [`Error::TxnConflict`]: nothing of it is visible, and
 //! it may be retried as a whole. A commit whose outcome the client could
 //! not learn fails with [`Error::TxnUndetermined`].
+//!
+//! While transactions run, the client keeps a service safe point at PD at
+//! the oldest one's start timestamp (refreshed every second), so that GC
+//! does not overtake a long transaction.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use protocol::kvrpcpb::{self, KeyError, KvPair, LockInfo, Mutation};
 use protocol::mvccpb::Op;
@@ -80,9 +87,71 @@ impl TsoBatcher {
     }
 }
 
+/// How often the client refreshes its service safe point.
+const SERVICE_REFRESH: Duration = Duration::from_secs(1);
+/// How long PD keeps a service safe point that is not refreshed (a client
+/// that died holds GC back this long at most).
+const SERVICE_TTL_SECS: u64 = 10;
+
+/// The start timestamps of the client's running transactions.
+#[derive(Default)]
+struct Running(BTreeMap<u64, usize>);
+
+impl Running {
+    fn start(&mut self, ts: u64) {
+        *self.0.entry(ts).or_default() += 1;
+    }
+
+    fn finish(&mut self, ts: u64) {
+        if let Some(n) = self.0.get_mut(&ts) {
+            *n -= 1;
+            if *n == 0 {
+                self.0.remove(&ts);
+            }
+        }
+    }
+
+    fn oldest(&self) -> Option<u64> {
+        self.0.keys().next().copied()
+    }
+}
+
+/// Keeps PD's service safe point for this client at its oldest running
+/// transaction's start, and removes it while none runs; stops (removing
+/// it) when the client is gone.
+async fn hold_service_safe_point(pd: Arc<RpcPdClient>, running: Weak<Mutex<Running>>) {
+    let id = format!("txn-client-{:016x}", rand::random::<u64>());
+    let mut registered = false;
+    let mut ticker = tokio::time::interval(SERVICE_REFRESH);
+    loop {
+        ticker.tick().await;
+        let Some(oldest) = running.upgrade().map(|r| r.lock().oldest()) else {
+            break;
+        };
+        let r = match oldest {
+            Some(ts) => pd
+                .update_service_safe_point(&id, ts, SERVICE_TTL_SECS)
+                .await
+                .map(|_| registered = true),
+            None if registered => pd
+                .update_service_safe_point(&id, 0, 0)
+                .await
+                .map(|_| registered = false),
+            None => Ok(()),
+        };
+        if let Err(e) = r {
+            tracing::debug!("service safe point update failed: {e}");
+        }
+    }
+    if registered {
+        let _ = pd.update_service_safe_point(&id, 0, 0).await;
+    }
+}
+
 struct Shared {
     rpc: RegionRpc<RpcPdClient>,
     tso: TsoBatcher,
+    running: Arc<Mutex<Running>>,
 }
 
 /// Transactions over the cluster.
@@ -101,12 +170,25 @@ impl TxnClient {
     /// A client over an existing PD client (call within a Tokio runtime:
     /// it starts the timestamp batcher).
     pub fn new(pd: Arc<RpcPdClient>, opts: ClientOptions) -> Self {
+        let running = Arc::new(Mutex::new(Running::default()));
+        tokio::spawn(hold_service_safe_point(
+            pd.clone(),
+            Arc::downgrade(&running),
+        ));
         TxnClient {
             shared: Arc::new(Shared {
                 rpc: RegionRpc::new(pd.clone(), opts),
                 tso: TsoBatcher::start(pd),
+                running,
             }),
         }
+    }
+
+    /// Settles another transaction's lock through its primary as of the
+    /// timestamp `now` (rolling the transaction back if its TTL ran out);
+    /// `false` means its owner is still running. Stores' GC uses this.
+    pub async fn resolve_lock(&self, lock: &LockInfo, now: u64) -> Result<bool> {
+        self.shared.resolve(lock, now).await
     }
 
     /// A fresh timestamp from PD.
@@ -123,6 +205,7 @@ impl TxnClient {
     /// Starts a transaction.
     pub async fn begin(&self) -> Result<Transaction> {
         let start_ts = self.current_ts().await?;
+        self.shared.running.lock().start(start_ts);
         Ok(Transaction {
             shared: self.shared.clone(),
             start_ts,
@@ -139,6 +222,12 @@ pub struct Transaction {
     /// When start_ts was taken: lock TTLs count from start_ts.
     began: Instant,
     buffer: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        self.shared.running.lock().finish(self.start_ts);
+    }
 }
 
 /// What a response's per-key errors call for.
@@ -435,13 +524,12 @@ impl Transaction {
 
     /// Commits the buffered writes; returns the commit timestamp (the
     /// start timestamp for a transaction that wrote nothing).
-    pub async fn commit(self) -> Result<u64> {
+    pub async fn commit(mut self) -> Result<u64> {
         if self.buffer.is_empty() {
             return Ok(self.start_ts);
         }
         let shared = self.shared.clone();
-        let mutations: Vec<(Vec<u8>, Mutation)> = self
-            .buffer
+        let mutations: Vec<(Vec<u8>, Mutation)> = std::mem::take(&mut self.buffer)
             .into_iter()
             .map(|(key, v)| {
                 let op = if v.is_some() { Op::Put } else { Op::Del };

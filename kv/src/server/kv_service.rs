@@ -8,7 +8,6 @@
 //! Hot path: each handler sends one message to the store loop and awaits one
 //! answer; a read then copies only the requested values out of the engine.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +26,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::gc::GcState;
 use super::latches::{Latches, MemLocks};
 use super::load_split::LoadTracker;
 use super::split::{local_region, split_region, SplitFailure};
@@ -52,8 +52,8 @@ pub struct KvService<E: Engine> {
     pub(super) load: Arc<LoadTracker>,
     pub(super) latches: Arc<Latches>,
     pub(super) mem_locks: Arc<MemLocks>,
-    /// PD's GC safe point, as the last store heartbeat brought it.
-    pub(super) safe_point: Arc<AtomicU64>,
+    /// PD's GC progress, as store heartbeats bring it.
+    pub(super) gc: Arc<GcState>,
 }
 
 impl<E: Engine> Clone for KvService<E> {
@@ -65,7 +65,7 @@ impl<E: Engine> Clone for KvService<E> {
             load: self.load.clone(),
             latches: self.latches.clone(),
             mem_locks: self.mem_locks.clone(),
-            safe_point: self.safe_point.clone(),
+            gc: self.gc.clone(),
         }
     }
 }
@@ -176,7 +176,7 @@ impl<E: Engine> KvService<E> {
         store_id: u64,
         pd: Arc<RpcPdClient>,
         load: Arc<LoadTracker>,
-        safe_point: Arc<AtomicU64>,
+        gc: Arc<GcState>,
     ) -> Self {
         KvService {
             router,
@@ -185,7 +185,7 @@ impl<E: Engine> KvService<E> {
             load,
             latches: Arc::new(Latches::default()),
             mem_locks: Arc::new(MemLocks::default()),
-            safe_point,
+            gc,
         }
     }
 

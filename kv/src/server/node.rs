@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use super::gc::GcState;
 use super::kv_service::KvService;
 use super::load_split::{self, LoadSplitConfig, LoadTracker};
 use super::pd_worker;
@@ -23,6 +23,7 @@ use super::raft_service::RaftService;
 use super::split::{SplitChecker, SplitLimits};
 use super::store_loop::{self, StoreMsg, StoreRouter};
 use super::transport::{NodeSinks, Resolver};
+use crate::client::{ClientOptions, TxnClient};
 use crate::engine::{Cf, Engine, RocksEngine, WriteBatch};
 use crate::error::{Error, Result};
 use crate::keys;
@@ -301,15 +302,20 @@ impl NodeHandle {
 
         let (stop, stopped) = watch::channel(false);
         let load = Arc::new(LoadTracker::new(cfg.load_split));
-        let safe_point = Arc::new(AtomicU64::new(0));
+        let gc_state = Arc::new(GcState::default());
         let kv_service = KvService::new(
             router.clone(),
             store_id,
             pd.clone(),
             load.clone(),
-            safe_point.clone(),
+            gc_state.clone(),
         );
-        let gc = tokio::spawn(kv_service.clone().run_gc(cfg.gc_interval, stopped.clone()));
+        let resolver = TxnClient::new(pd.clone(), ClientOptions::default());
+        let gc = tokio::spawn(kv_service.clone().run_gc(
+            resolver,
+            cfg.gc_interval,
+            stopped.clone(),
+        ));
         let kv = KvServer::new(kv_service)
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);
@@ -343,7 +349,7 @@ impl NodeHandle {
             counts,
             checker,
             load.clone(),
-            safe_point,
+            gc_state,
             cfg.heartbeat_interval,
             stopped.clone(),
         ));

@@ -1,15 +1,16 @@
 //! The PD worker: carries a store's heartbeats and split reports to PD and
 //! PD's operator steps back to the store loop, and runs split checks.
 //! Heartbeats carry each Region's and the store's load (keys per second);
-//! store heartbeats bring back PD's GC safe point.
+//! store heartbeats bring back PD's GC safe point and target, and Region
+//! heartbeats report how far each Region's old locks are resolved.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::pdpb::{RegionHeartbeatRequest, StoreStats};
 use tokio::sync::{mpsc, watch};
 
+use super::gc::GcState;
 use super::load_split::{Load, LoadTracker};
 use super::split::SplitChecker;
 use super::store_loop::{StoreMsg, StoreRouter};
@@ -28,7 +29,7 @@ pub async fn run<E: Engine>(
     counts: StoreCounts,
     checker: Arc<SplitChecker<E>>,
     load: Arc<LoadTracker>,
-    safe_point: Arc<AtomicU64>,
+    gc: Arc<GcState>,
     heartbeat_interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -42,6 +43,7 @@ pub async fn run<E: Engine>(
                     let stats = RegionStats {
                         approximate_keys: checker.approximate_keys(hb.region.id),
                         load: load.region_load(hb.region.id),
+                        locks_resolved_ts: gc.locks_resolved(hb.region.id),
                     };
                     tokio::spawn(region_heartbeat(pd.clone(), engine.clone(), hb, stats, router.clone()));
                 }
@@ -77,9 +79,7 @@ pub async fn run<E: Engine>(
                     ..Default::default()
                 };
                 match pd.store_heartbeat(stats).await {
-                    Ok(sp) => {
-                        safe_point.fetch_max(sp, Ordering::AcqRel);
-                    }
+                    Ok(r) => gc.learn(r.gc_safe_point, r.gc_target),
                     Err(e) => tracing::warn!("store heartbeat failed: {e}"),
                 }
             }
@@ -91,6 +91,7 @@ pub async fn run<E: Engine>(
 struct RegionStats {
     approximate_keys: u64,
     load: Load,
+    locks_resolved_ts: u64,
 }
 
 async fn region_heartbeat<E: Engine>(
@@ -114,6 +115,7 @@ async fn region_heartbeat<E: Engine>(
         term: hb.term,
         read_qps: stats.load.read,
         write_qps: stats.load.write,
+        locks_resolved_ts: stats.locks_resolved_ts,
     };
     match pd.region_heartbeat(req).await {
         Ok(resp) => {

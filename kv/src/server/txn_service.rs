@@ -36,7 +36,7 @@ impl From<MvccError> for Failure {
     }
 }
 
-fn lock_info(l: LockInfo) -> kvrpcpb::LockInfo {
+pub(super) fn lock_info(l: LockInfo) -> kvrpcpb::LockInfo {
     kvrpcpb::LockInfo {
         primary_lock: decode_key(&l.lock.primary).unwrap_or(l.lock.primary),
         lock_version: l.lock.start_ts,
@@ -46,6 +46,14 @@ fn lock_info(l: LockInfo) -> kvrpcpb::LockInfo {
         lock_type: l.lock.op,
         min_commit_ts: l.lock.min_commit_ts,
     }
+}
+
+/// Fails with `TooOld` if `ts` is below `safe_point`.
+fn refuse_below(ts: u64, safe_point: u64) -> Outcome<()> {
+    if ts < safe_point {
+        return Err(MvccError::TooOld { ts, safe_point }.into());
+    }
+    Ok(())
 }
 
 /// The per-key errors a transactional failure is reported as.
@@ -165,13 +173,15 @@ impl<E: Engine> KvService<E> {
         self.read(ctx, keys, None).await
     }
 
-    /// Refuses a read or transaction older than the GC safe point.
+    /// Refuses a read older than the GC safe point.
     fn check_not_too_old(&self, ts: u64) -> Outcome<()> {
-        let safe_point = self.safe_point.load(std::sync::atomic::Ordering::Acquire);
-        if ts < safe_point {
-            return Err(MvccError::TooOld { ts, safe_point }.into());
-        }
-        Ok(())
+        refuse_below(ts, self.gc.safe_point())
+    }
+
+    /// Refuses a prewrite older than the GC target: its locks could land
+    /// behind the lock resolution that lets the safe point move there.
+    fn check_prewrite_not_too_old(&self, ts: u64) -> Outcome<()> {
+        refuse_below(ts, self.gc.target().max(self.gc.safe_point()))
     }
 
     /// Runs an action on `keys` (encoded) under their latches and writes
@@ -321,7 +331,7 @@ impl<E: Engine> KvService<E> {
                     value: m.value.clone(),
                 });
             }
-            self.check_not_too_old(req.start_version)?;
+            self.check_prewrite_not_too_old(req.start_version)?;
             let keys: Vec<Vec<u8>> = mutations.iter().map(|m| m.key.clone()).collect();
             let mut prewrite = Prewrite {
                 start_ts: req.start_version,
