@@ -178,6 +178,12 @@ fn clear_errors_for_bad_flags_and_unreachable_pd() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("more than 0"));
     let out = strata()
+        .args(["pd", "--data-dir", "/tmp/x", "--gc-life-time", "500ms"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 2s"));
+    let out = strata()
         .args(["bench", "txn", "--workload", "multi", "--accounts", "10"])
         .output()
         .unwrap();

@@ -32,8 +32,9 @@ pub struct KvArgs {
     /// Length of one Raft tick (elections time out after 10 to 20 ticks).
     #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
     pub raft_tick: Duration,
-    /// How often GC removes old versions of transactional data (those
-    /// older than PD's safe point that newer versions hide).
+    /// How often GC settles old locks and removes old versions of
+    /// transactional data (those below PD's safe point that newer versions
+    /// hide).
     #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_interval)]
     pub gc_interval: Duration,
     /// How long to keep trying to reach PD at start-up.

@@ -47,6 +47,18 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Parses the GC life time: at least 2 s, since clients refresh the
+/// service safe points of their running transactions every second.
+pub fn parse_gc_life_time(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(2) {
+        return Err(format!(
+            "invalid GC life time {s:?}: must be at least 2s (clients register their running transactions every second)"
+        ));
+    }
+    Ok(d)
+}
+
 /// Parses a byte size such as `256KiB`, `96MiB` or `1000000`; zero is refused.
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
     let size: bytesize::ByteSize = s.parse().map_err(|e| format!("invalid size {s:?}: {e}"))?;

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::Args;
 use pd::{ClusterConfig, PdConfig, PdHandle};
 
-use super::{parse_duration, shutdown_signal};
+use super::{parse_duration, parse_gc_life_time, shutdown_signal};
 
 /// Flags of `strata pd`.
 #[derive(Args, Debug)]
@@ -33,10 +33,10 @@ pub struct PdArgs {
     /// leaders over the stores by load (0 turns it off).
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub hot_region_min_qps: u64,
-    /// How long old versions of transactional data are kept: reads and
-    /// transactions older than this fail, and stores remove what only they
-    /// could see.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    /// How long old versions of transactional data are kept (longer while
+    /// a client still runs an older transaction): older reads fail, and
+    /// stores remove what only they could see. At least 2s.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_gc_life_time)]
     pub gc_life_time: Duration,
 }
 

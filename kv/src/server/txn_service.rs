@@ -170,7 +170,11 @@ impl<E: Engine> KvService<E> {
     ) -> Outcome<ReadView<E::Snapshot>> {
         self.check_not_too_old(ts)?;
         self.mem_locks.wait_clear(&range.0, &range.1, ts).await;
-        self.read(ctx, keys, None).await
+        let view = self.read(ctx, keys, None).await?;
+        // Again, now that the snapshot is taken: the safe point may have
+        // moved (and GC acted on it) while the read waited.
+        self.check_not_too_old(ts)?;
+        Ok(view)
     }
 
     /// Refuses a read older than the GC safe point.
