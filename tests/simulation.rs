@@ -299,6 +299,7 @@ impl Sim {
                 WriteCommand {
                     region_id: region.id,
                     epoch,
+                    gc_safe_point: 0,
                     requests: vec![Request {
                         cmd: Some(Cmd::Put(PutRequest {
                             cf: ColumnFamily::CfDefault as i32,

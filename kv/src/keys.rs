@@ -42,6 +42,10 @@ pub fn clamp_end(end: &[u8], region_end: &[u8]) -> Vec<u8> {
 /// Key of the store's identity (cluster id and store id).
 pub const STORE_IDENT_KEY: &[u8] = &[0x01];
 
+/// Key of the highest GC safe point this store applied deletions for
+/// (8 bytes, big-endian): reads below it are refused, also after a restart.
+pub const GC_SAFE_POINT_KEY: &[u8] = &[0x04];
+
 const REGION_META_PREFIX: u8 = 0x02;
 const RAFT_LOG_PREFIX: u8 = 0x03;
 

@@ -20,6 +20,8 @@ pub struct WriteCommand {
     pub epoch: metapb::RegionEpoch,
     /// The mutations, applied atomically in order.
     pub requests: Vec<raft_cmdpb::Request>,
+    /// For GC's deletions, the safe point they were computed at (else 0).
+    pub gc_safe_point: u64,
 }
 
 /// A split of one Region, with the ids PD handed out for it.
@@ -159,4 +161,6 @@ pub(crate) struct Outbox {
     pub reads: Vec<(Token, Result<metapb::Region, RegionError>)>,
     pub pd_tasks: Vec<PdTask>,
     pub splits: Vec<SplitApplied>,
+    /// The highest GC safe point among the commands applied this round.
+    pub gc_safe_point: u64,
 }

@@ -548,6 +548,7 @@ impl<E: Engine> Peer<E> {
             region_epoch: Some(cmd.epoch),
             requests: cmd.requests,
             admin: None,
+            gc_safe_point: cmd.gc_safe_point,
         };
         self.propose_cmd(token, req, outbox);
     }
@@ -611,6 +612,7 @@ impl<E: Engine> Peer<E> {
                 change_peers: vec![],
                 splits: Some(BatchSplitRequest { requests: cuts }),
             }),
+            gc_safe_point: 0,
         };
         self.propose_cmd(token, req, outbox);
     }
@@ -741,6 +743,7 @@ impl<E: Engine> Peer<E> {
                 }],
                 splits: None,
             }),
+            gc_safe_point: 0,
         };
         self.peer_cache.insert(target.id, target);
         let result = self.raw.propose_conf_change(ctx.encode_to_vec(), cc);
@@ -1032,6 +1035,7 @@ impl<E: Engine> Peer<E> {
                 None => {}
             }
         }
+        outbox.gc_safe_point = outbox.gc_safe_point.max(cmd.gc_safe_point);
         Ok(Ok(()))
     }
 

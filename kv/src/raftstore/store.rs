@@ -16,6 +16,7 @@
 //! is already durable).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use prost::Message as _;
@@ -54,6 +55,10 @@ pub struct Store<E: Engine> {
     /// Regions of a split this store has not applied yet. Replayed when a
     /// split creates their peers, dropped after an election timeout.
     deferred: Vec<(u64, RaftMessage)>,
+    /// The highest GC safe point this store's replicas applied deletions
+    /// for (durable under [`keys::GC_SAFE_POINT_KEY`]); shared with the
+    /// handlers, which refuse reads below it.
+    gc_safe_point: Arc<AtomicU64>,
 }
 
 /// Most messages kept waiting for a split to apply.
@@ -134,7 +139,16 @@ impl<E: Engine> Store<E> {
             outbox: Outbox::default(),
             ticks: 0,
             deferred: Vec::new(),
+            gc_safe_point: Arc::new(AtomicU64::new(0)),
         };
+        if let Some(b) = store.engine.get(Cf::Raft, keys::GC_SAFE_POINT_KEY)? {
+            let bytes: [u8; 8] = b.as_slice().try_into().map_err(|_| {
+                Error::Corruption(format!("GC safe point of {} bytes", b.len()))
+            })?;
+            store
+                .gc_safe_point
+                .store(u64::from_be_bytes(bytes), Ordering::Release);
+        }
         let (start, end) = keys::region_meta_range();
         let mut states = Vec::new();
         store.engine.scan(Cf::Raft, &start, &end, &mut |k, v| {
@@ -470,6 +484,7 @@ impl<E: Engine> Store<E> {
                 }
             }
         }
+        self.record_gc_safe_point(&mut wb);
         if !wb.is_empty() {
             let sync = pending.iter().any(|(_, p)| p.must_sync());
             self.engine.write(&wb, sync)?;
@@ -484,6 +499,7 @@ impl<E: Engine> Store<E> {
             }
         }
         self.destroy_removed_peers(&mut wb);
+        self.record_gc_safe_point(&mut wb);
         if !wb.is_empty() {
             self.engine.write(&wb, false)?;
         }
@@ -494,6 +510,21 @@ impl<E: Engine> Store<E> {
         let mut out = self.take_output();
         out.splits = splits;
         Ok(out)
+    }
+
+    /// The highest GC safe point this store applied deletions for, as the
+    /// store keeps it current.
+    pub fn gc_safe_point(&self) -> Arc<AtomicU64> {
+        self.gc_safe_point.clone()
+    }
+
+    /// Raises the store's GC safe point to what this round applied, before
+    /// the round's writes are visible to reads, and records it with them.
+    fn record_gc_safe_point(&mut self, wb: &mut WriteBatch) {
+        let applied = std::mem::take(&mut self.outbox.gc_safe_point);
+        if applied > self.gc_safe_point.fetch_max(applied, Ordering::AcqRel) {
+            wb.put(Cf::Raft, keys::GC_SAFE_POINT_KEY, applied.to_be_bytes().to_vec());
+        }
     }
 
     /// Starts the peers of the Regions a split created (their state is
@@ -609,5 +640,81 @@ impl<E: Engine> Store<E> {
     pub fn counts(&self) -> (usize, usize) {
         let leaders = self.peers.values().filter(|p| p.is_leader()).count();
         (self.peers.len(), leaders)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::metapb::{PeerRole, RegionEpoch};
+    use protocol::raft_cmdpb::{request::Cmd, ColumnFamily, PutRequest, Request};
+
+    use super::*;
+    use crate::engine::MemEngine;
+
+    /// A store of one single-voter Region, its leader elected.
+    fn single_voter_store(engine: &MemEngine) -> Store<MemEngine> {
+        let mut store = Store::open(engine.clone(), 1, StoreConfig::default(), 7).unwrap();
+        for _ in 0..200 {
+            store.tick();
+            store.handle_ready().unwrap();
+            if store.peer(1).is_some_and(|p| p.is_leader()) {
+                return store;
+            }
+        }
+        panic!("no leader");
+    }
+
+    #[test]
+    fn applied_gc_safe_point_is_shared_and_survives_a_restart() {
+        let engine = MemEngine::new();
+        let epoch = RegionEpoch {
+            conf_ver: 1,
+            version: 1,
+        };
+        let region = metapb::Region {
+            id: 1,
+            region_epoch: Some(epoch.clone()),
+            peers: vec![metapb::Peer {
+                id: 2,
+                store_id: 1,
+                role: PeerRole::Voter as i32,
+            }],
+            ..Default::default()
+        };
+        bootstrap_region(&engine, &region).unwrap();
+        let mut store = single_voter_store(&engine);
+        let applied = store.gc_safe_point();
+        assert_eq!(applied.load(Ordering::Acquire), 0);
+        let put = Request {
+            cmd: Some(Cmd::Put(PutRequest {
+                cf: ColumnFamily::CfDefault as i32,
+                key: b"rk".to_vec(),
+                value: b"v".to_vec(),
+            })),
+        };
+        store.propose_write(
+            9,
+            WriteCommand {
+                region_id: 1,
+                epoch,
+                requests: vec![put],
+                gc_safe_point: 42,
+            },
+        );
+        let mut done = false;
+        for _ in 0..50 {
+            let out = store.handle_ready().unwrap();
+            if let Some((_, r)) = out.writes.iter().find(|(t, _)| *t == 9) {
+                assert!(r.is_ok(), "{r:?}");
+                done = true;
+                break;
+            }
+            store.tick();
+        }
+        assert!(done, "the write did not apply");
+        assert_eq!(applied.load(Ordering::Acquire), 42);
+        drop(store);
+        let store = Store::open(engine.clone(), 1, StoreConfig::default(), 7).unwrap();
+        assert_eq!(store.gc_safe_point().load(Ordering::Acquire), 42);
     }
 }

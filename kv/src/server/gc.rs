@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -33,14 +34,28 @@ const LOCK_BATCH: usize = 256;
 /// What the store knows of PD's GC progress. The PD worker learns the
 /// safe point and target from store heartbeats and reports each Region's
 /// lock resolution back; handlers refuse what is older than the safe point.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct GcState {
     safe_point: AtomicU64,
+    /// The highest safe point this store's replicas applied GC deletions
+    /// for (kept by the store loop): a replica may have applied them
+    /// before its store heard of that safe point.
+    applied: Arc<AtomicU64>,
     target: AtomicU64,
     locks_resolved: Mutex<HashMap<u64, u64>>,
 }
 
 impl GcState {
+    /// State over the store's applied GC safe point.
+    pub fn new(applied: Arc<AtomicU64>) -> Self {
+        GcState {
+            safe_point: AtomicU64::new(0),
+            applied,
+            target: AtomicU64::new(0),
+            locks_resolved: Mutex::default(),
+        }
+    }
+
     /// Takes PD's latest safe point and target (neither goes back).
     pub fn learn(&self, safe_point: u64, target: u64) {
         self.safe_point.fetch_max(safe_point, Ordering::AcqRel);
@@ -49,7 +64,9 @@ impl GcState {
 
     /// The GC safe point: reads below it are refused.
     pub fn safe_point(&self) -> u64 {
-        self.safe_point.load(Ordering::Acquire)
+        self.safe_point
+            .load(Ordering::Acquire)
+            .max(self.applied.load(Ordering::Acquire))
     }
 
     /// Where the safe point is heading: prewrites below it are refused
@@ -199,7 +216,7 @@ impl<E: Engine> KvService<E> {
             .map_err(|e| Failure::Other(e.to_string()))?;
             let (pass, wb) = pass?;
             if !wb.is_empty() {
-                self.propose(region.id, epoch.clone(), batch_requests(wb))
+                self.propose(region.id, epoch.clone(), batch_requests(wb), safe_point)
                     .await?;
                 crate::metrics::GC_VERSIONS_DELETED.inc_by(pass.deleted);
             }

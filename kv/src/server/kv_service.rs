@@ -230,21 +230,24 @@ impl<E: Engine> KvService<E> {
         let (region_id, epoch) = self.route(ctx)?;
         self.load
             .record_writes(region_id, requests.iter().filter_map(written_key));
-        self.propose(region_id, epoch, requests).await
+        self.propose(region_id, epoch, requests, 0).await
     }
 
-    /// Proposes mutations of a routed Region and waits until they applied.
+    /// Proposes mutations of a routed Region and waits until they applied;
+    /// `gc_safe_point` is set (non-zero) on GC's deletions only.
     pub(super) async fn propose(
         &self,
         region_id: u64,
         epoch: protocol::metapb::RegionEpoch,
         requests: Vec<raft_cmdpb::Request>,
+        gc_safe_point: u64,
     ) -> Outcome<()> {
         let (tx, rx) = oneshot::channel();
         let cmd = WriteCommand {
             region_id,
             epoch,
             requests,
+            gc_safe_point,
         };
         if !self.router.send(StoreMsg::Write(cmd, tx)) {
             return Err(Failure::Region(region_error::server_is_busy(

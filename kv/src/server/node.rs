@@ -271,6 +271,7 @@ impl NodeHandle {
 
         let seed = rand::random();
         let store = Store::open(engine.clone(), store_id, cfg.store.clone(), seed)?;
+        let gc_state = Arc::new(GcState::new(store.gc_safe_point()));
         let (tx, rx) = std::sync::mpsc::channel::<StoreMsg<RocksEngine>>();
         let router = StoreRouter::new(tx);
         let (pd_tx, pd_rx) = mpsc::unbounded_channel();
@@ -302,7 +303,6 @@ impl NodeHandle {
 
         let (stop, stopped) = watch::channel(false);
         let load = Arc::new(LoadTracker::new(cfg.load_split));
-        let gc_state = Arc::new(GcState::default());
         let kv_service = KvService::new(
             router.clone(),
             store_id,

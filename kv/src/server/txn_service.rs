@@ -207,7 +207,7 @@ impl<E: Engine> KvService<E> {
         let mut wb = WriteBatch::default();
         let out = action(&MvccReader::new(&*view.snapshot), &mut wb)?;
         if !wb.is_empty() {
-            self.propose(region_id, epoch, batch_requests(wb)).await?;
+            self.propose(region_id, epoch, batch_requests(wb), 0).await?;
         }
         Ok(out)
     }
