@@ -7,11 +7,13 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::metapb;
 use protocol::pdpb::{self, pd_client::PdClient as PdGrpc, ErrorType};
 use protocol::PdResponse;
+use tokio::sync::{mpsc, oneshot};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::{Error, Result};
@@ -409,5 +411,49 @@ impl PdClient for RpcPdClient {
             .await?;
         r.store
             .ok_or_else(|| Error::Pd(format!("store {store_id} not found")))
+    }
+}
+
+/// Hands out TSO timestamps, batching concurrent requests into one RPC.
+pub struct TsoBatcher {
+    tx: mpsc::UnboundedSender<oneshot::Sender<Result<u64>>>,
+}
+
+impl TsoBatcher {
+    /// Starts the batcher's task (call within a Tokio runtime).
+    pub fn start(pd: Arc<RpcPdClient>) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<oneshot::Sender<Result<u64>>>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut waiters = vec![first];
+                while let Ok(w) = rx.try_recv() {
+                    waiters.push(w);
+                }
+                match pd.tso(waiters.len() as u32).await {
+                    Ok(ts) => {
+                        for (i, w) in waiters.into_iter().enumerate() {
+                            let _ = w.send(Ok(ts + i as u64));
+                        }
+                    }
+                    Err(e) => {
+                        let why = e.to_string();
+                        for w in waiters {
+                            let _ = w.send(Err(Error::Pd(why.clone())));
+                        }
+                    }
+                }
+            }
+        });
+        TsoBatcher { tx }
+    }
+
+    /// One fresh timestamp.
+    pub async fn get(&self) -> Result<u64> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(tx)
+            .map_err(|_| Error::Pd("timestamp batcher stopped".into()))?;
+        rx.await
+            .map_err(|_| Error::Pd("timestamp batcher stopped".into()))?
     }
 }

@@ -32,60 +32,17 @@ use parking_lot::Mutex;
 
 use protocol::kvrpcpb::{self, KeyError, KvPair, LockInfo, Mutation};
 use protocol::mvccpb::Op;
-use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::rpc::{next_start, Backoff, ClientOptions, RegionRpc};
 use crate::error::{Error, Result};
 use crate::mvcc::key::encode_key;
 use crate::mvcc::physical_ms;
-use crate::pd_client::RpcPdClient;
+use crate::pd_client::{RpcPdClient, TsoBatcher};
 
 /// Lock TTL of a transaction's keys, in ms past the moment they are
 /// written (others may clean them up after that if it has not committed).
 pub const DEFAULT_LOCK_TTL: u64 = 3000;
-
-/// Hands out TSO timestamps, batching concurrent requests into one RPC.
-struct TsoBatcher {
-    tx: mpsc::UnboundedSender<oneshot::Sender<Result<u64>>>,
-}
-
-impl TsoBatcher {
-    fn start(pd: Arc<RpcPdClient>) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<oneshot::Sender<Result<u64>>>();
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut waiters = vec![first];
-                while let Ok(w) = rx.try_recv() {
-                    waiters.push(w);
-                }
-                match pd.tso(waiters.len() as u32).await {
-                    Ok(ts) => {
-                        for (i, w) in waiters.into_iter().enumerate() {
-                            let _ = w.send(Ok(ts + i as u64));
-                        }
-                    }
-                    Err(e) => {
-                        let why = e.to_string();
-                        for w in waiters {
-                            let _ = w.send(Err(Error::Pd(why.clone())));
-                        }
-                    }
-                }
-            }
-        });
-        TsoBatcher { tx }
-    }
-
-    async fn get(&self) -> Result<u64> {
-        let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(tx)
-            .map_err(|_| Error::Pd("timestamp batcher stopped".into()))?;
-        rx.await
-            .map_err(|_| Error::Pd("timestamp batcher stopped".into()))?
-    }
-}
 
 /// How often the client refreshes its service safe point.
 const SERVICE_REFRESH: Duration = Duration::from_secs(1);

@@ -34,7 +34,7 @@ use super::store_loop::{StoreMsg, StoreRouter};
 use crate::engine::{Cf, Engine, Snapshot as _};
 use crate::keys::{MAX_KEY_SIZE, MAX_VALUE_SIZE};
 use crate::metrics::RequestTimer;
-use crate::pd_client::RpcPdClient;
+use crate::pd_client::{RpcPdClient, TsoBatcher};
 use crate::raftstore::{ReadCommand, ReadView, WriteCommand};
 use crate::region_error;
 
@@ -54,6 +54,8 @@ pub struct KvService<E: Engine> {
     pub(super) mem_locks: Arc<MemLocks>,
     /// PD's GC progress, as store heartbeats bring it.
     pub(super) gc: Arc<GcState>,
+    /// Commit timestamps for 1PC, concurrent requests batched.
+    pub(super) tso: Arc<TsoBatcher>,
 }
 
 impl<E: Engine> Clone for KvService<E> {
@@ -66,6 +68,7 @@ impl<E: Engine> Clone for KvService<E> {
             latches: self.latches.clone(),
             mem_locks: self.mem_locks.clone(),
             gc: self.gc.clone(),
+            tso: self.tso.clone(),
         }
     }
 }
@@ -170,7 +173,8 @@ fn respond<R: RawResponse, T>(outcome: Outcome<T>, fill: impl FnOnce(&mut R, T))
 }
 
 impl<E: Engine> KvService<E> {
-    /// A service over the store loop behind `router`.
+    /// A service over the store loop behind `router` (call within a Tokio
+    /// runtime: it starts a timestamp batcher).
     pub fn new(
         router: StoreRouter<E>,
         store_id: u64,
@@ -178,6 +182,7 @@ impl<E: Engine> KvService<E> {
         load: Arc<LoadTracker>,
         gc: Arc<GcState>,
     ) -> Self {
+        let tso = Arc::new(TsoBatcher::start(pd.clone()));
         KvService {
             router,
             store_id,
@@ -185,6 +190,7 @@ impl<E: Engine> KvService<E> {
             load,
             latches: Arc::new(Latches::default()),
             mem_locks: Arc::new(MemLocks::default()),
+            tso,
             gc,
         }
     }

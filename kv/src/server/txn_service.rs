@@ -351,8 +351,8 @@ impl<E: Engine> KvService<E> {
             let _marks = if req.try_one_pc {
                 let marks = self.mem_locks.lock(keys.clone(), req.start_version);
                 let now = self
-                    .pd
-                    .tso(1)
+                    .tso
+                    .get()
                     .await
                     .map_err(|e| Failure::Other(format!("no commit timestamp from PD: {e}")))?;
                 prewrite.one_pc_commit_ts = Some(now.max(req.min_commit_ts));
