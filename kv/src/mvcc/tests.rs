@@ -47,6 +47,7 @@ impl Db {
         muts: &[(&str, Option<&str>)],
     ) -> super::Result<()> {
         self.prewrite_with(start_ts, primary, muts, None)
+            .map(|_| ())
     }
 
     fn prewrite_with(
@@ -55,7 +56,7 @@ impl Db {
         primary: &str,
         muts: &[(&str, Option<&str>)],
         one_pc: Option<u64>,
-    ) -> super::Result<()> {
+    ) -> super::Result<Option<u64>> {
         let mutations: Vec<Mutation> = muts
             .iter()
             .map(|(key, v)| Mutation {
@@ -352,4 +353,49 @@ fn scan_sees_one_version_per_key_and_stops_at_locks() {
     ));
     // A reader older than the lock ignores it.
     assert_eq!(r.scan(&start, &end, ts(45), 0).unwrap().len(), 2);
+}
+
+#[test]
+fn a_retried_one_pc_reports_its_commit_not_a_conflict() {
+    let db = Db::new();
+    // The first attempt commits; its answer is lost.
+    let first = db.prewrite_with(ts(10), "a", &[("a", Some("1"))], Some(ts(11)));
+    assert_eq!(first.unwrap(), None);
+    // A later transaction writes the key over it.
+    db.prewrite_with(ts(12), "a", &[("a", Some("2"))], Some(ts(13)))
+        .unwrap();
+    // The retry must learn that it committed (at its first timestamp),
+    // not that it conflicted: its client would report an abort.
+    let retry = db.prewrite_with(ts(10), "a", &[("a", Some("1"))], Some(ts(20)));
+    assert_eq!(retry.unwrap(), Some(ts(11)));
+    // And it wrote nothing more.
+    assert_eq!(db.get("a", ts(30)).unwrap().as_deref(), Some("2"));
+    assert_eq!(db.get("a", ts(12)).unwrap().as_deref(), Some("1"));
+    // Also under another transaction's lock.
+    db.prewrite(ts(40), "a", &[("a", Some("3"))]).unwrap();
+    let retry = db.prewrite_with(ts(10), "a", &[("a", Some("1"))], Some(ts(41)));
+    assert_eq!(retry.unwrap(), Some(ts(11)));
+    // A transaction that did not commit there meets the lock.
+    assert!(matches!(
+        db.prewrite_with(ts(39), "a", &[("a", Some("x"))], Some(ts(42))),
+        Err(MvccError::Locked(_))
+    ));
+}
+
+#[test]
+fn a_late_prewrite_of_a_committed_transaction_writes_nothing() {
+    let db = Db::new();
+    db.prewrite(ts(10), "p", &[("p", Some("1")), ("s", Some("1"))])
+        .unwrap();
+    db.commit(ts(10), ts(11), &["p", "s"]).unwrap();
+    db.prewrite(ts(12), "s", &[("s", Some("2"))]).unwrap();
+    db.commit(ts(12), ts(13), &["s"]).unwrap();
+    // A duplicate of the first prewrite arrives late: no lock comes back.
+    db.prewrite(ts(10), "p", &[("s", Some("1"))]).unwrap();
+    assert_eq!(db.get("s", ts(20)).unwrap().as_deref(), Some("2"));
+    // A transaction that never wrote the key still conflicts.
+    assert!(matches!(
+        db.prewrite(ts(9), "s", &[("s", Some("x"))]),
+        Err(MvccError::WriteConflict { .. })
+    ));
 }

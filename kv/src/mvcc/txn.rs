@@ -60,69 +60,95 @@ fn user_key(encoded: &[u8]) -> Vec<u8> {
     super::key::decode_key(encoded).unwrap_or_else(|_| encoded.to_vec())
 }
 
+/// What a prewrite found at one of its keys.
+enum KeyCheck {
+    /// Nothing of this transaction is there yet: write it.
+    Free,
+    /// This transaction already locked the key (a retried prewrite), or
+    /// another transaction holds it (reported in `locks`).
+    Locked,
+    /// This transaction already committed the key at this timestamp: the
+    /// request is a retry of one that took effect but whose answer was
+    /// lost (a 1PC, or a prewrite overtaken by its own commit).
+    Committed(u64),
+}
+
 /// Checks that the transaction may write `key`: not locked by another
-/// transaction, no newer commit, not rolled back. `Ok(false)` means this
-/// transaction already prewrote or committed the key (a retried request).
+/// transaction, no newer commit of another, not rolled back. A newer
+/// commit is a conflict only if this transaction has not itself committed
+/// the key: a retried request must not report a conflict for a write that
+/// happened (its client would take a commit for an abort).
 fn check_prewrite<S: Snapshot + ?Sized>(
     reader: &MvccReader<'_, S>,
     key: &[u8],
     start_ts: u64,
     locks: &mut Vec<LockInfo>,
-) -> Result<bool> {
-    if let Some(lock) = reader.load_lock(key)? {
-        if lock.start_ts == start_ts {
-            return Ok(false);
-        }
-        locks.push(LockInfo {
-            key: user_key(key),
-            lock,
-        });
-        return Ok(false);
+) -> Result<KeyCheck> {
+    let lock = reader.load_lock(key)?;
+    if lock.as_ref().is_some_and(|l| l.start_ts == start_ts) {
+        return Ok(KeyCheck::Locked);
     }
-    let mut outcome = Ok(true);
+    // Newest first: the first commit of another transaction above
+    // start_ts, and this transaction's own record if it has one (looked
+    // for even under another's lock, which a retry may meet too).
+    let mut newer = None;
+    let mut own = None;
     reader.visit_writes(key, u64::MAX, &mut |commit_ts, w| {
         if commit_ts < start_ts {
             return false;
         }
         if w.start_ts == start_ts {
-            outcome = if w.op == Op::Rollback as i32 {
-                Err(MvccError::RolledBack {
-                    key: user_key(key),
-                    start_ts,
-                })
-            } else {
-                Ok(false)
-            };
+            own = Some((commit_ts, w.op == Op::Rollback as i32));
             return false;
         }
         // Another transaction's rollback is no conflict; its commit is.
-        if w.op == Op::Rollback as i32 {
-            return true;
+        if w.op != Op::Rollback as i32 && newer.is_none() {
+            newer = Some((w.start_ts, commit_ts));
         }
-        outcome = Err(MvccError::WriteConflict {
+        true
+    })?;
+    match (own, newer) {
+        (Some((_, true)), _) => Err(MvccError::RolledBack {
             key: user_key(key),
             start_ts,
-            conflict_start_ts: w.start_ts,
-            conflict_commit_ts: commit_ts,
-        });
-        false
-    })?;
-    outcome
+        }),
+        (Some((commit_ts, false)), _) => Ok(KeyCheck::Committed(commit_ts)),
+        (None, _) if lock.is_some() => {
+            locks.extend(lock.map(|lock| LockInfo {
+                key: user_key(key),
+                lock,
+            }));
+            Ok(KeyCheck::Locked)
+        }
+        (None, Some((conflict_start_ts, conflict_commit_ts))) => Err(MvccError::WriteConflict {
+            key: user_key(key),
+            start_ts,
+            conflict_start_ts,
+            conflict_commit_ts,
+        }),
+        (None, None) => Ok(KeyCheck::Free),
+    }
 }
 
 /// Prewrites `mutations` (or commits them at once, for 1PC). Fails with
 /// every lock of another transaction found, or at the first conflict.
+/// Returns the timestamp this transaction already committed its keys at,
+/// if an earlier attempt of the same request did (the answer a retried
+/// 1PC must give).
 pub fn prewrite<S: Snapshot + ?Sized>(
     reader: &MvccReader<'_, S>,
     req: &Prewrite,
     mutations: &[Mutation],
     wb: &mut WriteBatch,
-) -> Result<()> {
+) -> Result<Option<u64>> {
     let mut locks = Vec::new();
     let mut todo = Vec::with_capacity(mutations.len());
+    let mut committed = None;
     for m in mutations {
-        if check_prewrite(reader, &m.key, req.start_ts, &mut locks)? {
-            todo.push(m);
+        match check_prewrite(reader, &m.key, req.start_ts, &mut locks)? {
+            KeyCheck::Free => todo.push(m),
+            KeyCheck::Locked => {}
+            KeyCheck::Committed(ts) => committed = Some(ts),
         }
     }
     if !locks.is_empty() {
@@ -161,7 +187,7 @@ pub fn prewrite<S: Snapshot + ?Sized>(
             }
         }
     }
-    Ok(())
+    Ok(committed)
 }
 
 /// Turns the transaction's lock on `key` into a commit record.
