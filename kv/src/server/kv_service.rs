@@ -248,7 +248,23 @@ impl<E: Engine> KvService<E> {
         requests: Vec<raft_cmdpb::Request>,
         gc_safe_point: u64,
     ) -> Outcome<()> {
-        let (tx, rx) = oneshot::channel();
+        self.propose_guarded(region_id, epoch, requests, gc_safe_point, ())
+            .await
+    }
+
+    /// Like [`Self::propose`], keeping `guards` (latches, 1PC marks) alive
+    /// until the proposal's fate is known. If the wait times out, the entry
+    /// may still commit later: the keys it was computed for stay latched
+    /// until it applied or failed, so no other action reads them before.
+    pub(super) async fn propose_guarded<G: Send + 'static>(
+        &self,
+        region_id: u64,
+        epoch: protocol::metapb::RegionEpoch,
+        requests: Vec<raft_cmdpb::Request>,
+        gc_safe_point: u64,
+        guards: G,
+    ) -> Outcome<()> {
+        let (tx, mut rx) = oneshot::channel();
         let cmd = WriteCommand {
             region_id,
             epoch,
@@ -260,7 +276,22 @@ impl<E: Engine> KvService<E> {
                 "store is shutting down",
             )));
         }
-        self.wait(rx).await
+        match tokio::time::timeout(STORE_WAIT, &mut rx).await {
+            Ok(Ok(r)) => r.map_err(Failure::Region),
+            Ok(Err(_)) => Err(Failure::Region(region_error::server_is_busy(
+                "store is shutting down",
+            ))),
+            Err(_) => {
+                // The store answers or drops every proposal in the end.
+                tokio::spawn(async move {
+                    let _ = rx.await;
+                    drop(guards);
+                });
+                Err(Failure::Region(region_error::server_is_busy(
+                    "timed out waiting for raft",
+                )))
+            }
+        }
     }
 
     /// A linearizable read of a client's keys, counted as the Region's load.

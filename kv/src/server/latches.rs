@@ -87,9 +87,14 @@ impl Drop for MemLockGuard {
     }
 }
 
-/// Longest a reader waits for a 1PC before it reads anyway and lets the
-/// client retry (a 1PC holds its marks only for one Raft write).
+/// Longest a reader waits for a 1PC before it gives up and lets the client
+/// retry (a 1PC holds its marks only for one Raft write).
 const MAX_WAIT: Duration = Duration::from_secs(5);
+
+/// A 1PC that may commit below a reader's timestamp was still in flight
+/// when the reader stopped waiting: the read must not go ahead.
+#[derive(Debug)]
+pub struct StillCommitting;
 
 impl MemLocks {
     /// Marks `keys` (encoded) as being committed by transaction `start_ts`.
@@ -122,16 +127,32 @@ impl MemLocks {
     }
 
     /// Waits until no 1PC that may commit before `read_ts` is in flight on
-    /// the encoded range `[start, end)`.
-    pub async fn wait_clear(&self, start: &[u8], end: &[u8], read_ts: u64) {
-        let deadline = tokio::time::Instant::now() + MAX_WAIT;
+    /// the encoded range `[start, end)`; fails if one still is after
+    /// [`MAX_WAIT`] (reading then could miss its commit).
+    pub async fn wait_clear(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        read_ts: u64,
+    ) -> Result<(), StillCommitting> {
+        self.wait_clear_within(start, end, read_ts, MAX_WAIT).await
+    }
+
+    async fn wait_clear_within(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        read_ts: u64,
+        max_wait: Duration,
+    ) -> Result<(), StillCommitting> {
+        let deadline = tokio::time::Instant::now() + max_wait;
         loop {
             let released = self.released.notified();
             if !self.blocked(start, end, read_ts) {
-                return;
+                return Ok(());
             }
             if tokio::time::timeout_at(deadline, released).await.is_err() {
-                return;
+                return Err(StillCommitting);
             }
         }
     }
@@ -170,6 +191,14 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!reader.is_finished());
         drop(guard);
-        reader.await.unwrap();
+        assert!(reader.await.unwrap().is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_stops_waiting_for_a_one_pc_does_not_read() {
+        let locks = Arc::new(MemLocks::default());
+        let _guard = locks.lock(vec![b"k".to_vec()], 10);
+        let wait = Duration::from_millis(20);
+        assert!(locks.wait_clear_within(b"k", b"l", 11, wait).await.is_err());
     }
 }

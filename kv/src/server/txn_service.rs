@@ -169,7 +169,14 @@ impl<E: Engine> KvService<E> {
         ts: u64,
     ) -> Outcome<ReadView<E::Snapshot>> {
         self.check_not_too_old(ts)?;
-        self.mem_locks.wait_clear(&range.0, &range.1, ts).await;
+        self.mem_locks
+            .wait_clear(&range.0, &range.1, ts)
+            .await
+            .map_err(|_| {
+                Failure::Region(crate::region_error::server_is_busy(
+                    "a one-phase commit on these keys is still being written",
+                ))
+            })?;
         let view = self.read(ctx, keys, None).await?;
         // Again, now that the snapshot is taken: the safe point may have
         // moved (and GC acted on it) while the read waited.
@@ -197,17 +204,31 @@ impl<E: Engine> KvService<E> {
         keys: &[Vec<u8>],
         action: impl FnOnce(&MvccReader<'_, E::Snapshot>, &mut WriteBatch) -> crate::mvcc::Result<T>,
     ) -> Outcome<T> {
+        self.txn_write_guarded(ctx, keys, (), action).await
+    }
+
+    /// [`Self::txn_write`], keeping `guard` (a 1PC's marks) alive with the
+    /// latches until the write's fate is known.
+    async fn txn_write_guarded<T, G: Send + 'static>(
+        &self,
+        ctx: Option<kvrpcpb::Context>,
+        keys: &[Vec<u8>],
+        guard: G,
+        action: impl FnOnce(&MvccReader<'_, E::Snapshot>, &mut WriteBatch) -> crate::mvcc::Result<T>,
+    ) -> Outcome<T> {
         let (region_id, epoch) = self.route(ctx)?;
         self.load
             .record_writes(region_id, keys.iter().map(Vec::as_slice));
-        let _latches = self.latches.acquire(keys).await;
+        let latches = self.latches.acquire(keys).await;
         let view = self
             .snapshot(region_id, epoch.clone(), keys.to_vec(), None)
             .await?;
         let mut wb = WriteBatch::default();
         let out = action(&MvccReader::new(&*view.snapshot), &mut wb)?;
         if !wb.is_empty() {
-            self.propose(region_id, epoch, batch_requests(wb), 0).await?;
+            let requests = batch_requests(wb);
+            self.propose_guarded(region_id, epoch, requests, 0, (latches, guard))
+                .await?;
         }
         Ok(out)
     }
@@ -348,24 +369,35 @@ impl<E: Engine> KvService<E> {
             // 1PC: readers of these keys wait from here until the write
             // applied, so none can read at or past the commit timestamp
             // without seeing it.
-            let _marks = if req.try_one_pc {
+            let marks = if req.try_one_pc {
                 let marks = self.mem_locks.lock(keys.clone(), req.start_version);
                 let now = self
                     .tso
                     .get()
                     .await
-                    .map_err(|e| Failure::Other(format!("no commit timestamp from PD: {e}")))?;
+                    // Retryable: an earlier attempt of this 1PC may have
+                    // committed, and the client must not take this for an
+                    // answer.
+                    .map_err(|e| {
+                        Failure::Region(crate::region_error::server_is_busy(format!(
+                            "no commit timestamp from PD: {e}"
+                        )))
+                    })?;
                 prewrite.one_pc_commit_ts = Some(now.max(req.min_commit_ts));
                 Some(marks)
             } else {
                 None
             };
             let ctx = req.context;
-            self.txn_write(ctx, &keys, |r, wb| {
-                txn::prewrite(r, &prewrite, &mutations, wb)
-            })
-            .await?;
-            Ok(prewrite.one_pc_commit_ts.unwrap_or(0))
+            let committed = self
+                .txn_write_guarded(ctx, &keys, marks, |r, wb| {
+                    txn::prewrite(r, &prewrite, &mutations, wb)
+                })
+                .await?;
+            // A retry of a 1PC that took effect answers with the timestamp
+            // it committed at, also when it came back as plain prewrites
+            // (the Region split meanwhile).
+            Ok(committed.or(prewrite.one_pc_commit_ts).unwrap_or(0))
         }
         .await;
         respond_txn(outcome, |r: &mut kvrpcpb::KvPrewriteResponse, ts| {
@@ -427,6 +459,15 @@ impl<E: Engine> KvService<E> {
             let keys = [primary.clone()];
             let (lock_ts, now, rollback) = (req.lock_ts, req.current_ts, req.rollback_if_not_exist);
             self.txn_write(req.context, &keys, |r, wb| {
+                // Below the safe point GC may have removed the commit
+                // record: "not found" would be a lie, not a rollback.
+                let safe_point = self.gc.safe_point();
+                if lock_ts < safe_point {
+                    return Err(MvccError::TooOld {
+                        ts: lock_ts,
+                        safe_point,
+                    });
+                }
                 txn::check_txn_status(r, &primary, lock_ts, now, rollback, wb)
             })
             .await
