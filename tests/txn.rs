@@ -6,7 +6,8 @@
 //!   Regions split, leaders move and a store is SIGKILLed and restarted;
 //! - GC of old versions, kept for running transactions, old locks settled
 //!   first, and reads older than the safe point refused;
-//! - a dead client's locks cleared after their TTL.
+//! - a dead client's locks cleared after their TTL;
+//! - the outcome of a transaction settled from its primary.
 
 mod common;
 
@@ -233,7 +234,13 @@ fn counter_total(status_addrs: &[String], name: &str) -> u64 {
 
 /// A cluster whose GC keeps versions 2 s and runs every second, with the
 /// stores' status addresses.
-async fn start_fast_gc() -> (tempfile::TempDir, common::Proc, Vec<common::Proc>, Vec<String>, TxnClient) {
+async fn start_fast_gc() -> (
+    tempfile::TempDir,
+    common::Proc,
+    Vec<common::Proc>,
+    Vec<String>,
+    TxnClient,
+) {
     let dir = tempfile::tempdir().unwrap();
     let pd = common::start_pd_with(dir.path(), &["--gc-life-time", "2s"]);
     let flags = ["--gc-interval", "1s", "--status", "127.0.0.1:0"];
@@ -291,34 +298,44 @@ async fn leader_of(
 /// Prewrites `keys` (the first is the primary) with `value` at `start_ts`,
 /// straight at the store, as a client that then dies would.
 async fn dead_prewrite(pd_addr: &str, keys: &[&[u8]], value: &[u8], start_ts: u64) {
-    use protocol::kvrpcpb::{KvPrewriteRequest, Mutation};
-    use protocol::mvccpb::Op;
-    let (mut kv, ctx) = leader_of(pd_addr, keys[0]).await;
-    let resp = kv
-        .kv_prewrite(KvPrewriteRequest {
-            context: Some(ctx),
-            mutations: keys
-                .iter()
-                .map(|k| Mutation {
-                    op: Op::Put as i32,
-                    key: k.to_vec(),
-                    value: value.to_vec(),
-                })
-                .collect(),
-            primary_lock: keys[0].to_vec(),
-            start_version: start_ts,
-            lock_ttl: 3000,
-            txn_size: keys.len() as u64,
-            min_commit_ts: start_ts + 1,
-            try_one_pc: false,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let resp = raw_prewrite(pd_addr, keys, value, start_ts).await;
     assert!(
         resp.region_error.is_none() && resp.errors.is_empty(),
         "{resp:?}"
     );
+}
+
+/// One prewrite request of `keys` (the first is the primary), straight at
+/// the store.
+async fn raw_prewrite(
+    pd_addr: &str,
+    keys: &[&[u8]],
+    value: &[u8],
+    start_ts: u64,
+) -> protocol::kvrpcpb::KvPrewriteResponse {
+    use protocol::kvrpcpb::{KvPrewriteRequest, Mutation};
+    use protocol::mvccpb::Op;
+    let (mut kv, ctx) = leader_of(pd_addr, keys[0]).await;
+    kv.kv_prewrite(KvPrewriteRequest {
+        context: Some(ctx),
+        mutations: keys
+            .iter()
+            .map(|k| Mutation {
+                op: Op::Put as i32,
+                key: k.to_vec(),
+                value: value.to_vec(),
+            })
+            .collect(),
+        primary_lock: keys[0].to_vec(),
+        start_version: start_ts,
+        lock_ttl: 3000,
+        txn_size: keys.len() as u64,
+        min_commit_ts: start_ts + 1,
+        try_one_pc: false,
+    })
+    .await
+    .unwrap()
+    .into_inner()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -389,7 +406,10 @@ async fn gc_settles_old_locks_before_their_evidence_can_go() {
         .await
         .unwrap()
         .into_inner();
-    assert!(resp.region_error.is_none() && resp.errors.is_empty(), "{resp:?}");
+    assert!(
+        resp.region_error.is_none() && resp.errors.is_empty(),
+        "{resp:?}"
+    );
     let mut last = 0;
     for i in 0..5 {
         let mut t = client.begin().await.unwrap();
@@ -398,9 +418,11 @@ async fn gc_settles_old_locks_before_their_evidence_can_go() {
     }
     // Nobody reads s: the safe point passes the transaction only after GC
     // settled its lock.
-    wait_for("the safe point to pass the updates", Duration::from_secs(30), || {
-        gc_status(&pd.addr)["safe_point"].as_u64().unwrap() > last
-    });
+    wait_for(
+        "the safe point to pass the updates",
+        Duration::from_secs(30),
+        || gc_status(&pd.addr)["safe_point"].as_u64().unwrap() > last,
+    );
     wait_for("gc", Duration::from_secs(30), || {
         counter_total(&status, "strata_gc_versions_deleted_total") >= 5
     });
@@ -454,4 +476,40 @@ async fn a_dead_clients_locks_clear_after_their_ttl() {
     w.commit().await.unwrap();
     let t = client.begin().await.unwrap();
     assert_eq!(t.get(b"s").await.unwrap().as_deref(), Some(&b"after"[..]));
+}
+
+/// `settle` answers what became of a transaction whose commit answer was
+/// lost, for good: its commit timestamp, or that it was rolled back (after
+/// its TTL if it is locked; at once, and for ever, if its primary never
+/// arrived).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settle_tells_what_became_of_a_transaction() {
+    let (_dir, cluster, client) = start().await;
+    let mut t = client.begin().await.unwrap();
+    t.put(b"q".to_vec(), b"1".to_vec());
+    t.put(b"p".to_vec(), b"1".to_vec());
+    let (start_ts, primary) = (t.start_ts(), t.primary_key().unwrap().to_vec());
+    assert_eq!(primary, b"p");
+    let commit_ts = t.commit().await.unwrap();
+    assert_eq!(
+        client.settle(start_ts, &primary).await.unwrap(),
+        Some(commit_ts)
+    );
+
+    // Prewrote and died: rolled back once the locks' TTL ran out.
+    let dead = client.current_ts().await.unwrap();
+    dead_prewrite(&cluster.pd.addr, &[b"p", b"s"], b"dead", dead).await;
+    let locked_at = std::time::Instant::now();
+    assert_eq!(client.settle(dead, b"p").await.unwrap(), None);
+    let waited = locked_at.elapsed();
+    assert!(waited >= Duration::from_millis(2500), "waited {waited:?}");
+
+    // Its primary never arrived: rolled back, so a late prewrite fails.
+    let lost = client.current_ts().await.unwrap();
+    assert_eq!(client.settle(lost, b"x").await.unwrap(), None);
+    let late = raw_prewrite(&cluster.pd.addr, &[b"x"], b"late", lost).await;
+    assert!(late.errors.iter().any(|e| !e.abort.is_empty()), "{late:?}");
+    let t = client.begin().await.unwrap();
+    assert_eq!(t.get(b"x").await.unwrap(), None);
+    assert_eq!(t.get(b"p").await.unwrap().as_deref(), Some(&b"1"[..]));
 }

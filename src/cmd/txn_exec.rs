@@ -6,7 +6,8 @@
 //! `{"value":[["append",3,7],["r",4,null]]}`; one JSON answer per line on
 //! stdout: `{"type":"ok","value":[...]}` with the reads filled in,
 //! `{"type":"fail",...}` only when the transaction certainly did not
-//! commit, `{"type":"info",...}` when its outcome is unknown. A list lives
+//! commit, `{"type":"info",...}` when its outcome stays unknown (a commit
+//! whose answer was lost is first settled through its primary key). A list lives
 //! as a JSON array under the transactional key `adya/KEY`.
 
 use std::io::{BufRead, Write};
@@ -67,8 +68,20 @@ async fn run_txn(client: &TxnClient, ops: &[Value]) -> Result<Vec<Value>, Outcom
             other => return Err(Outcome::Fail(format!("unknown micro-op {other:?}"))),
         }
     }
-    t.commit().await?;
-    Ok(out)
+    let (start_ts, primary) = (t.start_ts(), t.primary_key().map(<[u8]>::to_vec));
+    match (t.commit().await, primary) {
+        (Ok(_), _) => Ok(out),
+        // The answer was lost: ask the transaction's primary what became
+        // of it, so that adya gets a definite answer where one exists.
+        (Err(Error::TxnUndetermined(why)), Some(primary)) => {
+            match client.settle(start_ts, &primary).await {
+                Ok(Some(_)) => Ok(out),
+                Ok(None) => Err(Outcome::Fail(format!("rolled back after: {why}"))),
+                Err(e) => Err(Outcome::Info(format!("{why}; then {e}"))),
+            }
+        }
+        (Err(e), _) => Err(e.into()),
+    }
 }
 
 /// Serves transactions from stdin until it closes.

@@ -11,4 +11,4 @@ mod txn;
 pub use raw::RawClient;
 pub use region_cache::{target_peer, RegionCache};
 pub use rpc::{ClientOptions, RegionRpc};
-pub use txn::{Transaction, TxnClient, DEFAULT_LOCK_TTL};
+pub use txn::{Transaction, TxnClient, TxnOutcome, DEFAULT_LOCK_TTL};

@@ -148,6 +148,29 @@ impl TxnClient {
         self.shared.resolve(lock, now).await
     }
 
+    /// Settles the outcome of a transaction whose commit ended with
+    /// [`Error::TxnUndetermined`], from its start timestamp and primary key
+    /// ([`Transaction::primary_key`]): waits until its locks' TTL ran out
+    /// if it is still locked, and rolls back a primary that was never
+    /// prewritten, so that the answer is final. Returns the commit
+    /// timestamp, or `None` if it did not (and never will) commit.
+    pub async fn settle(&self, start_ts: u64, primary: &[u8]) -> Result<Option<u64>> {
+        let shared = &self.shared;
+        let deadline = shared.rpc.deadline();
+        let mut backoff = Backoff::new(deadline);
+        while Instant::now() < deadline {
+            let now = shared.tso.get().await?;
+            match shared.status(primary, start_ts, now, true).await? {
+                Some(TxnOutcome::Committed(ts)) => return Ok(Some(ts)),
+                Some(TxnOutcome::RolledBack) => return Ok(None),
+                None | Some(TxnOutcome::Running) => backoff.wait().await,
+            }
+        }
+        Err(shared
+            .rpc
+            .deadline_error("the transaction's primary stayed locked"))
+    }
+
     /// A fresh timestamp from PD.
     pub async fn current_ts(&self) -> Result<u64> {
         self.shared.tso.get().await
@@ -185,6 +208,17 @@ impl Drop for Transaction {
     fn drop(&mut self) {
         self.shared.running.lock().finish(self.start_ts);
     }
+}
+
+/// What became of a transaction, as its primary key tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnOutcome {
+    /// Still running: its primary is locked and the lock's TTL holds.
+    Running,
+    /// Committed at this timestamp.
+    Committed(u64),
+    /// Rolled back: nothing of it is or will be visible.
+    RolledBack,
 }
 
 /// What a response's per-key errors call for.
@@ -229,33 +263,58 @@ impl Shared {
         ))
     }
 
+    /// What became of the transaction `start_ts` as its primary key shows
+    /// it at the timestamp `now`; the primary's store rolls it back if its
+    /// TTL ran out, and, with `rollback_if_missing`, if it never got there.
+    /// `None`: the primary was not prewritten (yet).
+    async fn status(
+        &self,
+        primary: &[u8],
+        start_ts: u64,
+        now: u64,
+        rollback_if_missing: bool,
+    ) -> Result<Option<TxnOutcome>> {
+        let (status, _) = self
+            .rpc
+            .request(&encode_key(primary), |ctx| {
+                kvrpcpb::KvCheckTxnStatusRequest {
+                    context: Some(ctx),
+                    primary_key: primary.to_vec(),
+                    lock_ts: start_ts,
+                    current_ts: now,
+                    rollback_if_not_exist: rollback_if_missing,
+                }
+            })
+            .await?;
+        if status.errors.iter().any(|e| e.txn_not_found) {
+            return Ok(None);
+        }
+        if let Some(e) = status.errors.into_iter().next() {
+            return Err(Error::Remote(format!(
+                "checking a transaction's primary: {e:?}"
+            )));
+        }
+        Ok(Some(match kvrpcpb::TxnState::try_from(status.state) {
+            Ok(kvrpcpb::TxnState::Locked) => TxnOutcome::Running,
+            Ok(kvrpcpb::TxnState::Committed) => TxnOutcome::Committed(status.commit_version),
+            _ => TxnOutcome::RolledBack,
+        }))
+    }
+
     /// Settles another transaction's lock through its primary, as of the
     /// timestamp `now`. `false` means the owner is still running (the caller
     /// waits and retries).
     async fn resolve(&self, lock: &LockInfo, now: u64) -> Result<bool> {
-        let expired = physical_ms(now) >= physical_ms(lock.lock_version) + lock.lock_ttl;
-        let primary = encode_key(&lock.primary_lock);
-        let (status, _) = self
-            .rpc
-            .request(&primary, |ctx| kvrpcpb::KvCheckTxnStatusRequest {
-                context: Some(ctx),
-                primary_key: lock.primary_lock.clone(),
-                lock_ts: lock.lock_version,
-                current_ts: now,
-                rollback_if_not_exist: expired,
-            })
-            .await?;
-        if status.errors.iter().any(|e| e.txn_not_found) {
+        let expired =
+            physical_ms(now) >= physical_ms(lock.lock_version).saturating_add(lock.lock_ttl);
+        let commit_version = match self
+            .status(&lock.primary_lock, lock.lock_version, now, expired)
+            .await?
+        {
             // The primary's prewrite may still be on its way.
-            return Ok(false);
-        }
-        if let Some(e) = status.errors.into_iter().next() {
-            return Err(Error::Remote(format!("checking a lock's primary: {e:?}")));
-        }
-        let commit_version = match kvrpcpb::TxnState::try_from(status.state) {
-            Ok(kvrpcpb::TxnState::Locked) => return Ok(false),
-            Ok(kvrpcpb::TxnState::Committed) => status.commit_version,
-            _ => 0,
+            None | Some(TxnOutcome::Running) => return Ok(false),
+            Some(TxnOutcome::Committed(ts)) => ts,
+            Some(TxnOutcome::RolledBack) => 0,
         };
         let (resp, _) = self
             .rpc
@@ -466,6 +525,13 @@ impl Transaction {
         Err(shared.lock_error(&last))
     }
 
+    /// The key whose commit decides the transaction (its smallest written
+    /// key), once it wrote one: with [`Transaction::start_ts`], what
+    /// [`TxnClient::settle`] needs after an undetermined commit.
+    pub fn primary_key(&self) -> Option<&[u8]> {
+        self.buffer.keys().next().map(Vec::as_slice)
+    }
+
     /// Sets `key` to `value` when the transaction commits.
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.buffer.insert(key, Some(value));
@@ -663,7 +729,11 @@ impl Committer {
             .await;
         let resp = match outcome {
             Ok((r, _)) => r,
-            Err(e @ Error::Deadline(..)) => return Err(Error::TxnUndetermined(e.to_string())),
+            // Prewritten keys passed every check, so a store error here is
+            // no verdict: an earlier attempt may have committed.
+            Err(e @ (Error::Deadline(..) | Error::Remote(_))) => {
+                return Err(Error::TxnUndetermined(e.to_string()))
+            }
             Err(e) => return Err(e),
         };
         match classify(resp.errors) {
