@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use super::gc::GcState;
 use super::kv_service::KvService;
 use super::load_split::{self, LoadSplitConfig, LoadTracker};
-use super::pd_worker;
+use super::pd_worker::PdWorker;
 use super::raft_service::RaftService;
 use super::split::{SplitChecker, SplitLimits};
 use super::store_loop::{self, StoreMsg, StoreRouter};
@@ -340,19 +340,18 @@ impl NodeHandle {
             keys: cfg.store.region_split_keys,
         };
         let checker = Arc::new(SplitChecker::new(engine.clone(), limits));
-        let worker = tokio::spawn(pd_worker::run(
-            pd.clone(),
+        let pd_worker = PdWorker {
+            pd: pd.clone(),
             store_id,
             engine,
-            pd_rx,
-            router.clone(),
+            router: router.clone(),
             counts,
             checker,
-            load.clone(),
-            gc_state,
-            cfg.heartbeat_interval,
-            stopped.clone(),
-        ));
+            load: load.clone(),
+            gc: gc_state,
+            heartbeat_interval: cfg.heartbeat_interval,
+        };
+        let worker = tokio::spawn(pd_worker.run(pd_rx, stopped.clone()));
         let load_splitter = tokio::spawn(load_split::run(
             load,
             pd.clone(),

@@ -19,68 +19,96 @@ use crate::metrics::StoreCounts;
 use crate::pd_client::RpcPdClient;
 use crate::raftstore::{PdTask, RegionHeartbeat};
 
-/// Runs until `stop` turns true.
-pub async fn run<E: Engine>(
-    pd: Arc<RpcPdClient>,
-    store_id: u64,
-    engine: E,
-    mut tasks: mpsc::UnboundedReceiver<PdTask>,
-    router: StoreRouter<E>,
-    counts: StoreCounts,
-    checker: Arc<SplitChecker<E>>,
-    load: Arc<LoadTracker>,
-    gc: Arc<GcState>,
-    heartbeat_interval: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut ticker = tokio::time::interval(heartbeat_interval);
-    loop {
-        tokio::select! {
-            // Only `true` is ever sent: any change (or a dropped sender) means stop.
-            _ = stop.changed() => return,
-            task = tasks.recv() => match task {
-                Some(PdTask::RegionHeartbeat(hb)) => {
-                    let stats = RegionStats {
-                        approximate_keys: checker.approximate_keys(hb.region.id),
-                        load: load.region_load(hb.region.id),
-                        locks_resolved_ts: gc.locks_resolved(hb.region.id),
+/// What the PD worker works with: a store's PD client and the parts of the
+/// store whose state its heartbeats report or whose work it starts.
+pub struct PdWorker<E: Engine> {
+    /// The store's PD client.
+    pub pd: Arc<RpcPdClient>,
+    /// This store's id.
+    pub store_id: u64,
+    /// The store's engine (used size, Region sizes).
+    pub engine: E,
+    /// Where PD's operator steps go.
+    pub router: StoreRouter<E>,
+    /// Region and leader counts of the store.
+    pub counts: StoreCounts,
+    /// Split checks, and Regions' approximate key counts.
+    pub checker: Arc<SplitChecker<E>>,
+    /// Keys served per Region and store.
+    pub load: Arc<LoadTracker>,
+    /// GC's state: learns PD's safe point, reports resolved locks.
+    pub gc: Arc<GcState>,
+    /// How often the store heartbeats.
+    pub heartbeat_interval: Duration,
+}
+
+impl<E: Engine> PdWorker<E> {
+    /// Runs the store's `tasks` and heartbeats until `stop` turns true.
+    pub async fn run(
+        self,
+        mut tasks: mpsc::UnboundedReceiver<PdTask>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let PdWorker {
+            pd,
+            store_id,
+            engine,
+            router,
+            counts,
+            checker,
+            load,
+            gc,
+            heartbeat_interval,
+        } = self;
+        let mut ticker = tokio::time::interval(heartbeat_interval);
+        loop {
+            tokio::select! {
+                // Only `true` is ever sent: any change (or a dropped sender) means stop.
+                _ = stop.changed() => return,
+                task = tasks.recv() => match task {
+                    Some(PdTask::RegionHeartbeat(hb)) => {
+                        let stats = RegionStats {
+                            approximate_keys: checker.approximate_keys(hb.region.id),
+                            load: load.region_load(hb.region.id),
+                            locks_resolved_ts: gc.locks_resolved(hb.region.id),
+                        };
+                        tokio::spawn(region_heartbeat(pd.clone(), engine.clone(), hb, stats, router.clone()));
+                    }
+                    Some(PdTask::ReportSplit(regions)) => {
+                        let pd = pd.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = pd.report_batch_split(regions).await {
+                                // The new Regions' heartbeats will tell PD anyway.
+                                tracing::debug!("split report failed: {e}");
+                            }
+                        });
+                    }
+                    Some(PdTask::SplitCheck(check)) => {
+                        tokio::spawn(checker.clone().run(pd.clone(), router.clone(), check));
+                    }
+                    None => return,
+                },
+                _ = ticker.tick() => {
+                    let engine = engine.clone();
+                    let used_size = tokio::task::spawn_blocking(move || engine.used_size())
+                        .await
+                        .ok()
+                        .and_then(|r| r.ok())
+                        .unwrap_or(0);
+                    let store_load = load.store_load();
+                    let stats = StoreStats {
+                        store_id,
+                        region_count: counts.regions.get() as u32,
+                        leader_count: counts.leaders.get() as u32,
+                        used_size,
+                        read_qps: store_load.read,
+                        write_qps: store_load.write,
+                        ..Default::default()
                     };
-                    tokio::spawn(region_heartbeat(pd.clone(), engine.clone(), hb, stats, router.clone()));
-                }
-                Some(PdTask::ReportSplit(regions)) => {
-                    let pd = pd.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = pd.report_batch_split(regions).await {
-                            // The new Regions' heartbeats will tell PD anyway.
-                            tracing::debug!("split report failed: {e}");
-                        }
-                    });
-                }
-                Some(PdTask::SplitCheck(check)) => {
-                    tokio::spawn(checker.clone().run(pd.clone(), router.clone(), check));
-                }
-                None => return,
-            },
-            _ = ticker.tick() => {
-                let engine = engine.clone();
-                let used_size = tokio::task::spawn_blocking(move || engine.used_size())
-                    .await
-                    .ok()
-                    .and_then(|r| r.ok())
-                    .unwrap_or(0);
-                let store_load = load.store_load();
-                let stats = StoreStats {
-                    store_id,
-                    region_count: counts.regions.get() as u32,
-                    leader_count: counts.leaders.get() as u32,
-                    used_size,
-                    read_qps: store_load.read,
-                    write_qps: store_load.write,
-                    ..Default::default()
-                };
-                match pd.store_heartbeat(stats).await {
-                    Ok(r) => gc.learn(r.gc_safe_point, r.gc_target),
-                    Err(e) => tracing::warn!("store heartbeat failed: {e}"),
+                    match pd.store_heartbeat(stats).await {
+                        Ok(r) => gc.learn(r.gc_safe_point, r.gc_target),
+                        Err(e) => tracing::warn!("store heartbeat failed: {e}"),
+                    }
                 }
             }
         }
