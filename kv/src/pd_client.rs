@@ -232,8 +232,8 @@ impl RpcPdClient {
         safe_point: u64,
         ttl_secs: u64,
     ) -> Result<u64> {
-        let r = self
-            .call(self.client().update_service_safe_point(
+        let r =
+            self.call(self.client().update_service_safe_point(
                 pdpb::UpdateServiceSafePointRequest {
                     header: self.header(),
                     service_id: service_id.to_string(),

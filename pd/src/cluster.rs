@@ -988,7 +988,8 @@ mod tests {
         assert_eq!(c.gc_safe_point(now).unwrap(), target);
         // A running transaction's service safe point holds the target.
         let held = ts(102_000);
-        c.update_service_safe_point("client", held, 10, now).unwrap();
+        c.update_service_safe_point("client", held, 10, now)
+            .unwrap();
         let later = now + 5_000;
         assert_eq!(c.gc_target(later), held);
         let target = c.gc_target(later);

@@ -142,9 +142,10 @@ impl<E: Engine> Store<E> {
             gc_safe_point: Arc::new(AtomicU64::new(0)),
         };
         if let Some(b) = store.engine.get(Cf::Raft, keys::GC_SAFE_POINT_KEY)? {
-            let bytes: [u8; 8] = b.as_slice().try_into().map_err(|_| {
-                Error::Corruption(format!("GC safe point of {} bytes", b.len()))
-            })?;
+            let bytes: [u8; 8] = b
+                .as_slice()
+                .try_into()
+                .map_err(|_| Error::Corruption(format!("GC safe point of {} bytes", b.len())))?;
             store
                 .gc_safe_point
                 .store(u64::from_be_bytes(bytes), Ordering::Release);
@@ -523,7 +524,11 @@ impl<E: Engine> Store<E> {
     fn record_gc_safe_point(&mut self, wb: &mut WriteBatch) {
         let applied = std::mem::take(&mut self.outbox.gc_safe_point);
         if applied > self.gc_safe_point.fetch_max(applied, Ordering::AcqRel) {
-            wb.put(Cf::Raft, keys::GC_SAFE_POINT_KEY, applied.to_be_bytes().to_vec());
+            wb.put(
+                Cf::Raft,
+                keys::GC_SAFE_POINT_KEY,
+                applied.to_be_bytes().to_vec(),
+            );
         }
     }
 

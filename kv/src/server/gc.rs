@@ -128,7 +128,11 @@ impl<E: Engine> KvService<E> {
                             "a transaction older than the GC target is still running"
                         ),
                         Err(e) => {
-                            tracing::debug!(region = region.id, "lock resolution skipped: {}", e.describe())
+                            tracing::debug!(
+                                region = region.id,
+                                "lock resolution skipped: {}",
+                                e.describe()
+                            )
                         }
                     }
                 }
