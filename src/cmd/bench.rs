@@ -33,6 +33,15 @@ pub enum Workload {
     /// Transactions: a bank workload with snapshot checks of the total
     /// (`--workload bank`), or single-key, multi-key single-Region and
     /// cross-Region transactions.
+    ///
+    /// Prints, per concurrency level, the committed, aborted (conflicts,
+    /// retried as new transactions) and unknown-outcome transactions,
+    /// throughput and p50/p99 latency. The bank keeps going through store
+    /// failures; at the end it settles unknown outcomes through their
+    /// primaries, checks the final balances against every committed
+    /// transfer, and prints as its last line whether every snapshot total
+    /// equalled the initial total. Exit code 1: a wrong total or a lost
+    /// transfer.
     Txn(super::txn_bench::TxnBench),
 }
 
