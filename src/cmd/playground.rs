@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
@@ -31,6 +32,13 @@ pub struct PlaygroundArgs {
     /// metrics on this plus 19+N.
     #[arg(long, default_value_t = 20160)]
     pub store_port: u16,
+    /// How long old versions of transactional data are kept (as `strata pd
+    /// --gc-life-time`). At least 2s.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = super::parse_gc_life_time)]
+    pub gc_life_time: Duration,
+    /// How often each store runs GC (as `strata kv --gc-interval`).
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = super::parse_interval)]
+    pub gc_interval: Duration,
     #[command(flatten)]
     pub split: super::kv::SplitArgs,
 }
@@ -55,6 +63,7 @@ pub async fn run(args: PlaygroundArgs) -> anyhow::Result<ExitCode> {
         http: format!("{}:{}", args.host, port(args.pd_port, 1)),
         cluster: ClusterConfig {
             max_replicas: replicas,
+            gc_life_time_ms: args.gc_life_time.as_millis() as u64,
             ..ClusterConfig::default()
         },
     })
@@ -69,6 +78,7 @@ pub async fn run(args: PlaygroundArgs) -> anyhow::Result<ExitCode> {
             format!("{}:{}", args.host, port(args.store_port, i)),
         );
         cfg.status = Some(format!("{}:{}", args.host, port(args.store_port, 20 + i)));
+        cfg.gc_interval = args.gc_interval;
         args.split.apply(&mut cfg);
         let node = NodeHandle::start(cfg)
             .await
