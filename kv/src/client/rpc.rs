@@ -271,6 +271,7 @@ impl<P: PdClient> RegionRpc<P> {
                     backoff: pause,
                     why,
                 } => {
+                    tracing::debug!(region = route.region.id, "retrying: {why}");
                     last = why;
                     if pause {
                         backoff.wait().await;
@@ -337,6 +338,7 @@ impl<P: PdClient> RegionRpc<P> {
                     Attempt::Done(resp) => merge(resp),
                     Attempt::Fail(e) => return Err(e),
                     Attempt::Retry { backoff: p, why } => {
+                        tracing::debug!("retrying part of a batch: {why}");
                         pause |= p;
                         last = why;
                         pending.extend(items);

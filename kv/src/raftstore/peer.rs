@@ -58,6 +58,11 @@ use crate::region_error;
 /// before the followers' promise not to vote does.
 const LEASE_MARGIN_TICKS: u64 = 2;
 
+/// Most log entries a leadership transfer's target may lag behind: a
+/// leader stops taking proposals while it hands over, so the target must
+/// be able to catch up at once.
+const MAX_TRANSFER_LAG: u64 = 128;
+
 /// A write waiting for its entry to be applied.
 struct Proposal {
     index: u64,
@@ -688,6 +693,25 @@ impl<E: Engine> Peer<E> {
         // the peer it removes, and would then lead a group without it.
         let conf_change_pending = self.raw.raft.has_pending_conf();
         if !self.is_leader() || to.id == self.meta.id || !is_voter || conf_change_pending {
+            return;
+        }
+        // Not to a peer that is down or far behind: the leader takes no
+        // proposals until the transfer ends (an election timeout if the
+        // target never answers), and PD repeats a move it still wants, so
+        // a move to a dead store would stall the Region until PD notices.
+        let last_index = self.raw.raft.raft_log.last_index();
+        let ready = self
+            .raw
+            .raft
+            .prs()
+            .get(to.id)
+            .is_some_and(|p| p.recent_active && p.matched + MAX_TRANSFER_LAG >= last_index);
+        if !ready {
+            tracing::debug!(
+                region = self.region().id,
+                to = to.id,
+                "leader transfer refused: the target is not active or lags"
+            );
             return;
         }
         self.lease_until = None;
