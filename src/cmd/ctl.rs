@@ -117,7 +117,12 @@ pub enum TxnCommand {
     /// Run transactions read from stdin, one JSON line each, as adya's
     /// `run exec` sends them (list-append: ["append", k, v], ["r", k, null]),
     /// answering ok / fail / info per line on stdout.
-    Exec,
+    Exec {
+        /// Lists live under this prefix + the key: give each adya run a
+        /// prefix of its own, or it reads the lists an earlier run left.
+        #[arg(long, default_value = "adya/")]
+        prefix: String,
+    },
 }
 
 /// Store administration.
@@ -344,7 +349,7 @@ async fn txn(
             print_committed(commit_ts, as_json);
             Ok(ExitCode::SUCCESS)
         }
-        TxnCommand::Exec => super::txn_exec::run(client).await,
+        TxnCommand::Exec { prefix } => super::txn_exec::run(client, &prefix).await,
         TxnCommand::Scan { start, end, limit } => {
             let t = client.begin().await?;
             let pairs = t

@@ -7,8 +7,9 @@
 //! stdout: `{"type":"ok","value":[...]}` with the reads filled in,
 //! `{"type":"fail",...}` only when the transaction certainly did not
 //! commit, `{"type":"info",...}` when its outcome stays unknown (a commit
-//! whose answer was lost is first settled through its primary key). A list lives
-//! as a JSON array under the transactional key `adya/KEY`.
+//! whose answer was lost is first settled through its primary key). A
+//! list lives as a JSON array under the transactional key PREFIX + KEY
+//! (`--prefix`, default `adya/`).
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -35,8 +36,8 @@ impl From<Error> for Outcome {
     }
 }
 
-fn list_key(k: &Value) -> Vec<u8> {
-    format!("adya/{k}").into_bytes()
+fn list_key(prefix: &str, k: &Value) -> Vec<u8> {
+    format!("{prefix}{k}").into_bytes()
 }
 
 fn parse_list(v: Option<Vec<u8>>) -> Result<Vec<Value>, Outcome> {
@@ -48,7 +49,7 @@ fn parse_list(v: Option<Vec<u8>>) -> Result<Vec<Value>, Outcome> {
 }
 
 /// Runs one transaction of micro-operations; returns them with reads filled.
-async fn run_txn(client: &TxnClient, ops: &[Value]) -> Result<Vec<Value>, Outcome> {
+async fn run_txn(client: &TxnClient, prefix: &str, ops: &[Value]) -> Result<Vec<Value>, Outcome> {
     let mut t = client.begin().await?;
     let mut out = Vec::with_capacity(ops.len());
     for op in ops {
@@ -56,7 +57,7 @@ async fn run_txn(client: &TxnClient, ops: &[Value]) -> Result<Vec<Value>, Outcom
             Some([f, k, v]) => (f.as_str().unwrap_or(""), k, v),
             _ => return Err(Outcome::Fail(format!("bad micro-op {op}"))),
         };
-        let key = list_key(k);
+        let key = list_key(prefix, k);
         let mut list = parse_list(t.get(&key).await?)?;
         match f {
             "append" => {
@@ -85,7 +86,7 @@ async fn run_txn(client: &TxnClient, ops: &[Value]) -> Result<Vec<Value>, Outcom
 }
 
 /// Serves transactions from stdin until it closes.
-pub async fn run(client: &TxnClient) -> anyhow::Result<ExitCode> {
+pub async fn run(client: &TxnClient, prefix: &str) -> anyhow::Result<ExitCode> {
     let stdin = std::io::stdin();
     let mut stdout = std::io::stdout();
     for line in stdin.lock().lines() {
@@ -95,7 +96,7 @@ pub async fn run(client: &TxnClient) -> anyhow::Result<ExitCode> {
         }
         let answer = match serde_json::from_str::<Value>(&line) {
             Ok(txn) => match txn["value"].as_array() {
-                Some(ops) => match run_txn(client, ops).await {
+                Some(ops) => match run_txn(client, prefix, ops).await {
                     Ok(value) => json!({ "type": "ok", "value": value }),
                     Err(Outcome::Fail(e)) => json!({ "type": "fail", "error": e }),
                     Err(Outcome::Info(e)) => json!({ "type": "info", "error": e }),
