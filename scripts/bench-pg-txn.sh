@@ -26,9 +26,10 @@ cat > "$pgdir/bank.sql" <<SQL
 \set from random(0, $accounts - 1)
 \set to (:from + random(1, $accounts - 1)) % $accounts
 \set amount random(1, 10)
+\set debit 0 - :amount
 begin isolation level repeatable read;
 select k, v from bank where k in (:from, :to);
-update bank set v = v + case when k = :from then -:amount else :amount end where k in (:from, :to);
+update bank set v = v + case when k = :from then :debit::bigint else :amount::bigint end where k in (:from, :to);
 commit;
 SQL
 cat > "$pgdir/single.sql" <<SQL
