@@ -165,6 +165,29 @@ async fn prepare_one(
     Ok((t, None))
 }
 
+/// Commits a prepared transaction; one whose answer was lost goes to
+/// `unsettled`.
+async fn commit_one(
+    t: Transaction,
+    transfer: Option<Transfer>,
+    unsettled: &mut Vec<Unsettled>,
+) -> Result<Option<Transfer>, Error> {
+    let start_ts = t.start_ts();
+    let primary = t.primary_key().map(<[u8]>::to_vec);
+    match (t.commit().await, primary) {
+        (Ok(_), _) => Ok(transfer),
+        (Err(e @ Error::TxnUndetermined(_)), Some(primary)) => {
+            unsettled.push(Unsettled {
+                start_ts,
+                primary,
+                transfer,
+            });
+            Err(e)
+        }
+        (Err(e), _) => Err(e),
+    }
+}
+
 /// Applies a committed transfer to the balances it should leave.
 fn account(expected: &Mutex<Vec<i64>>, transfer: Option<Transfer>) {
     if let Some(t) = transfer {
@@ -262,25 +285,7 @@ pub async fn run(b: TxnBench) -> anyhow::Result<ExitCode> {
                         let (keys, amount) = pick(workload, n);
                         let began = Instant::now();
                         let outcome = match prepare_one(&client, workload, &keys, amount).await {
-                            Ok((t, transfer)) => {
-                                let start_ts = t.start_ts();
-                                let primary = t.primary_key().map(<[u8]>::to_vec);
-                                t.commit()
-                                    .await
-                                    .map_err(|e| {
-                                        if let (Error::TxnUndetermined(_), Some(primary)) =
-                                            (&e, primary)
-                                        {
-                                            unsettled.push(Unsettled {
-                                                start_ts,
-                                                primary,
-                                                transfer,
-                                            });
-                                        }
-                                        e
-                                    })
-                                    .map(|_| transfer)
-                            }
+                            Ok((t, transfer)) => commit_one(t, transfer, &mut unsettled).await,
                             Err(e) => Err(e),
                         };
                         match outcome {
