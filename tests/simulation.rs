@@ -1030,3 +1030,48 @@ fn a_restarted_follower_does_not_elect_a_second_leader_inside_a_lease() {
         check_history(&sim);
     }
 }
+
+/// A leader must not hand over to a peer whose store is down: while a
+/// transfer is under way it takes no writes, and PD repeats a move it
+/// still wants (the store counts as Up for 20 s after its last
+/// heartbeat), so the Region would stall until PD gave up on the store.
+#[test]
+fn a_leader_does_not_hand_over_to_a_dead_peer() {
+    let mut sim = Sim::new(7);
+    for _ in 0..3000 {
+        sim.one_step(false, 0.0);
+    }
+    let (leader, region) = sim.leader_for(b"a").expect("a stable leader");
+    let dead = (1..=STORES).find(|s| *s != leader).unwrap();
+    let target = region
+        .peers
+        .iter()
+        .find(|p| p.store_id == dead)
+        .unwrap()
+        .clone();
+    sim.crash(dead);
+    // Two election timeouts: the leader notices the peer is silent.
+    for _ in 0..100 {
+        sim.one_step(false, 0.0);
+    }
+    let first = sim.ops.len();
+    for i in 0..400 {
+        if i % 20 == 0 {
+            // As PD's heartbeat responses would, again and again.
+            let store = sim.nodes[(leader - 1) as usize].store.as_mut().unwrap();
+            store.transfer_leader(region.id, &target);
+            sim.issue(leader, b"a", OpKind::Put);
+        }
+        sim.one_step(false, 0.0);
+    }
+    assert_eq!(sim.leader_store(b"a"), Some(leader));
+    for op in &sim.ops[first..] {
+        assert!(
+            // A stall is an election timeout (50 steps) or more; a write
+            // takes a few message delays.
+            op.ok && op.completed.is_some_and(|c| c - op.invoked < 50),
+            "a write stalled or failed while the leader was asked to hand over: {op:?}"
+        );
+    }
+    check_history(&sim);
+}
