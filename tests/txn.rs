@@ -7,7 +7,8 @@
 //! - GC of old versions, kept for running transactions, old locks settled
 //!   first, and reads older than the safe point refused;
 //! - a dead client's locks cleared after their TTL;
-//! - the outcome of a transaction settled from its primary.
+//! - the outcome of a transaction settled from its primary;
+//! - a writer blocked by a running transaction's lock gives up in time.
 
 mod common;
 
@@ -512,4 +513,40 @@ async fn settle_tells_what_became_of_a_transaction() {
     let t = client.begin().await.unwrap();
     assert_eq!(t.get(b"x").await.unwrap(), None);
     assert_eq!(t.get(b"p").await.unwrap().as_deref(), Some(&b"1"[..]));
+}
+
+/// A writer that meets the lock of a transaction that is still running
+/// (its client heartbeats it) waits only so long, then aborts: two writers
+/// each holding a key the other wants would otherwise wait for each other
+/// until their deadlines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_blocked_by_a_running_transaction_gives_up() {
+    let (_dir, cluster, client) = start().await;
+    // The "running" transaction: holds k, and its client keeps it alive.
+    let holder = client.current_ts().await.unwrap();
+    dead_prewrite(&cluster.pd.addr, &[b"k"], b"held", holder).await;
+    let pd = cluster.pd.addr.clone();
+    let heartbeats = tokio::spawn(async move {
+        loop {
+            let (mut kv, ctx) = leader_of(&pd, b"k").await;
+            let _ = kv
+                .kv_txn_heart_beat(protocol::kvrpcpb::KvTxnHeartBeatRequest {
+                    context: Some(ctx),
+                    primary_lock: b"k".to_vec(),
+                    start_version: holder,
+                    advise_lock_ttl: 60_000,
+                })
+                .await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    let began = std::time::Instant::now();
+    let mut t = client.begin().await.unwrap();
+    t.put(b"k".to_vec(), b"mine".to_vec());
+    let outcome = t.commit().await;
+    let waited = began.elapsed();
+    heartbeats.abort();
+    assert!(matches!(outcome, Err(Error::TxnConflict(_))), "{outcome:?}");
+    // Well before the client's 30 s deadline.
+    assert!(waited < Duration::from_secs(15), "waited {waited:?}");
 }

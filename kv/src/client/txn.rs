@@ -17,8 +17,10 @@
 //! ran out, settles the lock the same way, and retries. A write-write
 //! conflict, or a lock that does not clear before the deadline, fails the
 //! transaction with [`Error::TxnConflict`]: nothing of it is visible, and
-//! it may be retried as a whole. A commit whose outcome the client could
-//! not learn fails with [`Error::TxnUndetermined`].
+//! it may be retried as a whole. So does a prewrite that waited
+//! `MAX_LOCK_WAIT` for locks of running transactions (two writers could
+//! otherwise wait for each other for ever). A commit whose outcome the
+//! client could not learn fails with [`Error::TxnUndetermined`].
 //!
 //! While transactions run, the client keeps a service safe point at PD at
 //! the oldest one's start timestamp (refreshed every second), so that GC
@@ -43,6 +45,11 @@ use crate::pd_client::{RpcPdClient, TsoBatcher};
 /// Lock TTL of a transaction's keys, in ms past the moment they are
 /// written (others may clean them up after that if it has not committed).
 pub const DEFAULT_LOCK_TTL: u64 = 3000;
+
+/// Longest a prewrite waits for other transactions' locks whose owners are
+/// still running before it aborts (a lock whose owner died is rolled back
+/// within the lock TTL, so this outlasts that).
+const MAX_LOCK_WAIT: Duration = Duration::from_millis(DEFAULT_LOCK_TTL + 500);
 
 /// How often the client refreshes its service safe point.
 const SERVICE_REFRESH: Duration = Duration::from_secs(1);
@@ -333,8 +340,9 @@ impl Shared {
         Ok(true)
     }
 
-    /// Resolves `locks`; pauses if any owner is still running.
-    async fn resolve_all(&self, locks: &[LockInfo], backoff: &mut Backoff) -> Result<()> {
+    /// Resolves `locks`; pauses and returns `true` if any owner is still
+    /// running.
+    async fn resolve_all(&self, locks: &[LockInfo], backoff: &mut Backoff) -> Result<bool> {
         let now = self.tso.get().await?;
         let mut waiting = false;
         for l in locks {
@@ -343,7 +351,7 @@ impl Shared {
         if waiting {
             backoff.wait().await;
         }
-        Ok(())
+        Ok(waiting)
     }
 }
 
@@ -671,6 +679,7 @@ impl Committer {
         let deadline = shared.rpc.deadline();
         let mut backoff = Backoff::new(deadline);
         let mut last = String::from("none");
+        let mut blocked_since = None;
         while Instant::now() < deadline {
             let mut errors = Vec::new();
             let mut one_pc_ts = None;
@@ -705,7 +714,18 @@ impl Committer {
                 Some(Outcome::Abort(e)) => return Err(e),
                 Some(Outcome::Locks(locks)) => {
                     last = format!("{} lock(s)", locks.len());
-                    shared.resolve_all(&locks, &mut backoff).await?;
+                    if !shared.resolve_all(&locks, &mut backoff).await? {
+                        continue;
+                    }
+                    // Two writers each holding a key the other wants would
+                    // wait for each other for ever (heartbeats keep both
+                    // alive): one that waited this long gives up.
+                    let since = *blocked_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= MAX_LOCK_WAIT {
+                        return Err(Error::TxnConflict(format!(
+                            "{last} held by running transactions for {MAX_LOCK_WAIT:?}"
+                        )));
+                    }
                 }
             }
         }
