@@ -100,6 +100,7 @@ pub async fn run(args: PlaygroundArgs) -> anyhow::Result<ExitCode> {
     println!("  data:      {}", data_dir.display());
     println!("  logs:      {}", data_dir.join("strata.log").display());
     println!("Try:  strata ctl --pd {pd_addr} raw put hello world");
+    println!("      strata ctl --pd {pd_addr} txn put alice 100 bob 50");
     println!("      strata ctl --pd {pd_addr} regions");
     println!("Press Ctrl-C to stop.");
     let failures = futures::future::select_all(stores.iter().map(|s| Box::pin(s.failed())));
