@@ -219,15 +219,30 @@ impl<E: Engine> KvService<E> {
         Ok((ctx.region_id, ctx.region_epoch.unwrap_or_default()))
     }
 
-    async fn wait<T>(&self, rx: oneshot::Receiver<Result<T, RegionError>>) -> Outcome<T> {
-        match tokio::time::timeout(STORE_WAIT, rx).await {
+    /// Waits for the store's answer, keeping `guards` (latches, 1PC marks)
+    /// alive until the command's fate is known: if the wait times out, a
+    /// proposal may still commit later, and the keys it was computed for
+    /// stay latched until it applied or failed.
+    async fn wait<T: Send + 'static, G: Send + 'static>(
+        &self,
+        mut rx: oneshot::Receiver<Result<T, RegionError>>,
+        guards: G,
+    ) -> Outcome<T> {
+        match tokio::time::timeout(STORE_WAIT, &mut rx).await {
             Ok(Ok(r)) => r.map_err(Failure::Region),
             Ok(Err(_)) => Err(Failure::Region(region_error::server_is_busy(
                 "store is shutting down",
             ))),
-            Err(_) => Err(Failure::Region(region_error::server_is_busy(
-                "timed out waiting for raft",
-            ))),
+            Err(_) => {
+                // The store answers or drops every command in the end.
+                tokio::spawn(async move {
+                    let _ = rx.await;
+                    drop(guards);
+                });
+                Err(Failure::Region(region_error::server_is_busy(
+                    "timed out waiting for raft",
+                )))
+            }
         }
     }
 
@@ -252,10 +267,8 @@ impl<E: Engine> KvService<E> {
             .await
     }
 
-    /// Like [`Self::propose`], keeping `guards` (latches, 1PC marks) alive
-    /// until the proposal's fate is known. If the wait times out, the entry
-    /// may still commit later: the keys it was computed for stay latched
-    /// until it applied or failed, so no other action reads them before.
+    /// Like [`Self::propose`], keeping `guards` alive until the proposal's
+    /// fate is known (see [`Self::wait`]).
     pub(super) async fn propose_guarded<G: Send + 'static>(
         &self,
         region_id: u64,
@@ -264,7 +277,7 @@ impl<E: Engine> KvService<E> {
         gc_safe_point: u64,
         guards: G,
     ) -> Outcome<()> {
-        let (tx, mut rx) = oneshot::channel();
+        let (tx, rx) = oneshot::channel();
         let cmd = WriteCommand {
             region_id,
             epoch,
@@ -276,22 +289,7 @@ impl<E: Engine> KvService<E> {
                 "store is shutting down",
             )));
         }
-        match tokio::time::timeout(STORE_WAIT, &mut rx).await {
-            Ok(Ok(r)) => r.map_err(Failure::Region),
-            Ok(Err(_)) => Err(Failure::Region(region_error::server_is_busy(
-                "store is shutting down",
-            ))),
-            Err(_) => {
-                // The store answers or drops every proposal in the end.
-                tokio::spawn(async move {
-                    let _ = rx.await;
-                    drop(guards);
-                });
-                Err(Failure::Region(region_error::server_is_busy(
-                    "timed out waiting for raft",
-                )))
-            }
-        }
+        self.wait(rx, guards).await
     }
 
     /// A linearizable read of a client's keys, counted as the Region's load.
@@ -329,7 +327,7 @@ impl<E: Engine> KvService<E> {
                 "store is shutting down",
             )));
         }
-        self.wait(rx).await
+        self.wait(rx, ()).await
     }
 }
 
