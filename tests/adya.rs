@@ -15,9 +15,9 @@ use std::time::Duration;
 use adya::gen::{GenOpts, TxnOp};
 use adya::run::{Client, Outcome, RunOpts};
 use adya::{check, History, Opts, Valid, Workload};
+use client::Error;
+use client::{ClientOptions, TxnClient};
 use common::{voters_per_region, wait_for, Cluster};
-use kv::client::{ClientOptions, TxnClient};
-use kv::Error;
 
 fn list_key(k: i64) -> Vec<u8> {
     format!("adya/{k:08}").into_bytes()

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use client::{ClientOptions, RawClient};
 use common::{http_get, start_pd, start_store, voters_per_region, wait_for, Cluster};
-use kv::client::{ClientOptions, RawClient};
 use parking_lot::Mutex;
 
 const KEYS: usize = 10_000;

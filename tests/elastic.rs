@@ -19,11 +19,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use client::{ClientOptions, RawClient};
 use common::{
     http_get, region_ranges, start_pd_with, start_store_with, store_stats, strata,
     voters_per_region, wait_for, Proc,
 };
-use kv::client::{ClientOptions, RawClient};
 use parking_lot::Mutex;
 use protocol::kvrpcpb::KvPair;
 

@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use client::{ClientOptions, RawClient};
 use common::{http_get, region_ranges, start_pd, start_store_with, voters_per_region, wait_for};
-use kv::client::{ClientOptions, RawClient};
 use parking_lot::Mutex;
 use protocol::kvrpcpb::KvPair;
 use rand::Rng;

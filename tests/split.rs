@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use client::{ClientOptions, RawClient};
 use common::{region_ranges, strata, voters_per_region, wait_for, Cluster};
-use kv::client::{ClientOptions, RawClient};
 use protocol::kvrpcpb::KvPair;
 
 const KEYS: usize = 24_000;

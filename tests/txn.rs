@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use client::Error;
+use client::{ClientOptions, TxnClient};
 use common::{region_ranges, voters_per_region, wait_for, Cluster};
-use kv::client::{ClientOptions, TxnClient};
-use kv::Error;
 use rand::Rng;
 
 const ACCOUNTS: usize = 40;
@@ -278,12 +278,12 @@ async fn leader_of(
     protocol::kvrpcpb::kv_client::KvClient<tonic::transport::Channel>,
     protocol::kvrpcpb::Context,
 ) {
-    use kv::pd_client::{PdClient, RpcPdClient};
+    use client::pd_client::{PdClient, RpcPdClient};
     let pd = RpcPdClient::connect(pd_addr, Duration::from_secs(10))
         .await
         .unwrap();
     let route = pd.get_region(kv::mvcc::key::encode_key(key)).await.unwrap();
-    let leader = kv::client::target_peer(&route).unwrap();
+    let leader = client::target_peer(&route).unwrap();
     let store = pd.get_store(leader.store_id).await.unwrap();
     let kv = protocol::kvrpcpb::kv_client::KvClient::connect(format!("http://{}", store.address))
         .await
@@ -549,4 +549,45 @@ async fn a_writer_blocked_by_a_running_transaction_gives_up() {
     assert!(matches!(outcome, Err(Error::TxnConflict(_))), "{outcome:?}");
     // Well before the client's 30 s deadline.
     assert!(waited < Duration::from_secs(15), "waited {waited:?}");
+}
+
+/// The cluster client passes the same `TxnKv` conformance suite as the
+/// local in-memory store, also with the checked range cut by a Region
+/// boundary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_passes_the_txn_kv_conformance_suite() {
+    let (_dir, _cluster, client) = start().await;
+    client.split_region(b"cluster/ranges/m").await.unwrap();
+    let kv: client::SharedKv = Arc::new(client.clone());
+    let parts = kv
+        .ranges(b"cluster/ranges/", b"cluster/ranges/~")
+        .await
+        .unwrap();
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    client::conformance::run_all(kv, "cluster").await;
+}
+
+/// A Region holding more than one answer may carry comes back in pages,
+/// for raw and transactional scans alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_regions_are_scanned_in_pages() {
+    let (_dir, cluster, client) = start().await;
+    let raw = client::RawClient::connect(&cluster.pd.addr, opts())
+        .await
+        .unwrap();
+    let value = vec![7u8; 256 << 10];
+    let mut t = client.begin().await.unwrap();
+    for i in 0..48 {
+        let k = format!("big-{i:03}").into_bytes();
+        raw.put(k.clone(), value.clone()).await.unwrap();
+        t.put(k, value.clone());
+    }
+    t.commit().await.unwrap();
+    // 12 MiB in one Region: three times the store's cap for one answer.
+    let all = raw.scan(Vec::new(), Vec::new(), 0).await.unwrap();
+    assert_eq!(all.len(), 48);
+    let t = client.begin().await.unwrap();
+    let all = t.scan(b"big-", b"big-~", 0).await.unwrap();
+    assert_eq!(all.len(), 48);
+    assert!(all.iter().all(|p| p.value.len() == value.len()));
 }

@@ -49,6 +49,23 @@ pub enum Error {
 /// Results of the `kv` crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
+impl From<client::Error> for Error {
+    fn from(e: client::Error) -> Self {
+        use client::Error as C;
+        match e {
+            C::InvalidRequest(m) => Error::InvalidRequest(m),
+            C::IdentityMismatch(m) => Error::IdentityMismatch(m),
+            C::Pd(m) => Error::Pd(m),
+            C::Deadline(d, m) => Error::Deadline(d, m),
+            C::Remote(m) => Error::Remote(m),
+            C::Corruption(m) => Error::Corruption(m),
+            C::TxnConflict(m) => Error::TxnConflict(m),
+            C::TxnUndetermined(m) => Error::TxnUndetermined(m),
+            C::TxnTooLarge(m) => Error::InvalidRequest(m),
+        }
+    }
+}
+
 impl From<prost::DecodeError> for Error {
     fn from(e: prost::DecodeError) -> Self {
         Error::Corruption(e.to_string())

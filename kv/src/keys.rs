@@ -12,13 +12,7 @@
 //! [`RAW_PREFIX`] ++ the user's key (the raw client adds it), transactional
 //! data under `x` ++ the encoded user key (see [`crate::mvcc::key`]).
 
-/// First byte of every key of the raw key space.
-pub const RAW_PREFIX: u8 = b'r';
-
-/// Largest user key a store accepts, in bytes.
-pub const MAX_KEY_SIZE: usize = 4096;
-/// Largest value a store accepts, in bytes.
-pub const MAX_VALUE_SIZE: usize = 8 << 20;
+pub use client::keys::{fmt_key, in_range, MAX_KEY_SIZE, MAX_VALUE_SIZE, RAW_PREFIX};
 
 /// `end` as an explicit exclusive bound for engine range deletions: an empty
 /// end (the end of the key space) becomes a key above every valid user key.
@@ -106,20 +100,6 @@ pub fn raft_log_index(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key[9..17].try_into().ok()?))
 }
 
-/// Whether `key` lies in `[start, end)`, an empty `end` meaning unbounded.
-pub fn in_range(key: &[u8], start: &[u8], end: &[u8]) -> bool {
-    key >= start && (end.is_empty() || key < end)
-}
-
-/// Formats a key for logs and CLI output: UTF-8 text when printable,
-/// hex otherwise.
-pub fn fmt_key(key: &[u8]) -> String {
-    match std::str::from_utf8(key) {
-        Ok(s) if s.chars().all(|c| !c.is_control()) => format!("{s:?}"),
-        _ => format!("0x{}", hex::encode(key)),
-    }
-}
-
 /// A Region boundary for people: `-` for the open end, a raw key as the
 /// user key, a transactional key as `txn:` and the user key, anything else
 /// in hex.
@@ -162,13 +142,5 @@ mod tests {
         assert_eq!(decode_region_state_key(&hard_state_key(99)), None);
         let (lo, hi) = region_meta_range();
         assert!(k > lo && k < hi);
-    }
-
-    #[test]
-    fn ranges_and_formatting() {
-        assert!(in_range(b"b", b"a", b""));
-        assert!(!in_range(b"c", b"a", b"c"));
-        assert_eq!(fmt_key(b"abc"), "\"abc\"");
-        assert_eq!(fmt_key(&[0, 1]), "0x0001");
     }
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand, ValueEnum};
+use client::{ClientOptions, RawClient};
 use hdrhistogram::Histogram;
-use kv::client::{ClientOptions, RawClient};
 use protocol::kvrpcpb::KvPair;
 use rand::Rng;
 

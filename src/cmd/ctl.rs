@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
 use clap::{Args, Subcommand};
-use kv::client::{ClientOptions, RawClient, TxnClient};
-use kv::pd_client::{PdClient, RegionRoute, RpcPdClient};
+use client::pd_client::{PdClient, RegionRoute, RpcPdClient};
+use client::{ClientOptions, RawClient, TxnClient};
 use protocol::kvrpcpb::KvPair;
 use protocol::metapb::PeerRole;
 use serde_json::{json, Value};

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
-use kv::client::{ClientOptions, RawClient};
-use kv::pd_client::{PdClient, RpcPdClient};
+use client::pd_client::{PdClient, RpcPdClient};
+use client::{ClientOptions, RawClient};
 use protocol::kvrpcpb::KvPair;
 
 use super::bench::{machine, run_load, KvBench, Op};

@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
+use client::Error;
+use client::{ClientOptions, Transaction, TxnClient};
 use hdrhistogram::Histogram;
-use kv::client::{ClientOptions, Transaction, TxnClient};
-use kv::Error;
 use parking_lot::Mutex;
 use rand::Rng;
 

@@ -15,8 +15,8 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use kv::client::TxnClient;
-use kv::Error;
+use client::Error;
+use client::TxnClient;
 use serde_json::{json, Value};
 
 /// Why a transaction ended without committing, or may have.

@@ -1,6 +1,7 @@
 //! Multi-version data and Percolator transactions over a store's engine.
 //!
-//! - [`key`]: where a user key's lock, commit records and values live.
+//! - [`key`]: where a user key's lock, commit records and values live
+//!   (the layout lives in the client library, `client::txn_key`).
 //! - [`reader`]: reads at a timestamp from an engine snapshot.
 //! - [`gc`]: removal of versions below the GC safe point.
 //! - [`txn`]: the Percolator actions (prewrite, commit, rollback, status
@@ -10,7 +11,6 @@
 //! Timestamps come from PD's TSO: `physical_ms << 18 | logical`.
 
 pub mod gc;
-pub mod key;
 pub mod reader;
 pub mod txn;
 
@@ -21,12 +21,12 @@ use crate::engine::EngineError;
 
 pub use reader::MvccReader;
 
-/// Bits of a timestamp below its physical milliseconds.
-pub const PHYSICAL_SHIFT: u32 = 18;
+pub use client::pd_client::{physical_ms, PHYSICAL_SHIFT};
 
-/// The physical milliseconds of a TSO timestamp.
-pub fn physical_ms(ts: u64) -> u64 {
-    ts >> PHYSICAL_SHIFT
+/// Where a user key's lock, commit records and values live: the layout is
+/// shared with the client library, which owns it.
+pub mod key {
+    pub use client::txn_key::*;
 }
 
 /// A lock found on a key, as readers and writers report it.
@@ -91,6 +91,12 @@ pub enum MvccError {
 impl From<prost::DecodeError> for MvccError {
     fn from(e: prost::DecodeError) -> Self {
         MvccError::Corrupt(e.to_string())
+    }
+}
+
+impl From<key::BadKey> for MvccError {
+    fn from(e: key::BadKey) -> Self {
+        MvccError::Corrupt(e.0)
     }
 }
 

@@ -55,7 +55,9 @@ impl<'a, S: Snapshot + ?Sized> MvccReader<'a, S> {
         let start = append_ts(encoded, ts);
         self.snap
             .scan(Cf::Write, &start, &versions_end(encoded), &mut |k, v| {
-                let decoded = split_ts(k).and_then(|(_, ts)| Ok((ts, Write::decode(v)?)));
+                let decoded = split_ts(k)
+                    .map_err(MvccError::from)
+                    .and_then(|(_, ts)| Ok((ts, Write::decode(v)?)));
                 match decoded {
                     Ok((commit_ts, w)) => visit(commit_ts, w),
                     Err(e) => {
@@ -180,7 +182,25 @@ impl<'a, S: Snapshot + ?Sized> MvccReader<'a, S> {
         ts: u64,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.scan_page(start, end, ts, limit, 0)
+            .map(|(pairs, _)| pairs)
+    }
+
+    /// [`MvccReader::scan`] that also stops once the pairs hold `max_bytes`
+    /// bytes (0 = no cap; at least one pair is returned). The flag says the
+    /// byte cap cut the answer short: the caller asks again from just
+    /// after the last key.
+    pub fn scan_page(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        ts: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, bool)> {
         let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut bytes = 0usize;
+        let mut capped = false;
         let mut current: Vec<u8> = Vec::new();
         let mut settled = false;
         let mut failed = None;
@@ -197,12 +217,18 @@ impl<'a, S: Snapshot + ?Sized> MvccReader<'a, S> {
                 }
                 let w = Write::decode(v)?;
                 if w.op == Op::Put as i32 {
-                    pairs.push((decode_key(encoded)?, self.value_of(encoded, w)?));
+                    let pair = (decode_key(encoded)?, self.value_of(encoded, w)?);
+                    bytes += pair.0.len() + pair.1.len();
+                    pairs.push(pair);
                     last_encoded = encoded.to_vec();
                 } else if w.op != Op::Del as i32 {
                     return Ok(true);
                 }
                 settled = true;
+                if max_bytes != 0 && bytes >= max_bytes {
+                    capped = true;
+                    return Ok(false);
+                }
                 Ok(limit == 0 || pairs.len() < limit)
             };
             step().unwrap_or_else(|e| {
@@ -215,7 +241,7 @@ impl<'a, S: Snapshot + ?Sized> MvccReader<'a, S> {
         }
         // Locks matter up to the last key returned (all of the range when
         // it was not cut short by the limit).
-        let lock_end = if limit != 0 && pairs.len() == limit {
+        let lock_end = if capped || (limit != 0 && pairs.len() == limit) {
             versions_end(&last_encoded)
         } else {
             end.to_vec()
@@ -233,7 +259,8 @@ impl<'a, S: Snapshot + ?Sized> MvccReader<'a, S> {
                 .collect::<Result<Vec<_>>>()?;
             return Err(MvccError::Locked(locks));
         }
-        Ok(pairs)
+        let more = capped && (limit == 0 || pairs.len() < limit);
+        Ok((pairs, more))
     }
 }
 

@@ -19,12 +19,12 @@ use tokio::sync::{oneshot, watch};
 use super::kv_service::{Failure, KvService, Outcome};
 use super::store_loop::StoreMsg;
 use super::txn_service::{batch_requests, clamp_to_region, lock_info};
-use crate::client::TxnClient;
 use crate::engine::{Engine, WriteBatch};
 use crate::mvcc::gc::collect;
 use crate::mvcc::key::{decode_key, encode_range};
 use crate::mvcc::reader::MvccReader;
 use crate::mvcc::LockInfo;
+use client::TxnClient;
 
 /// Most versions one Raft entry of GC deletes.
 const BATCH: u64 = 4096;
@@ -186,7 +186,7 @@ impl<E: Engine> KvService<E> {
             let now = resolver.current_ts().await.map_err(client_failure)?;
             for (key, lock) in locks {
                 let info = lock_info(LockInfo {
-                    key: decode_key(&key)?,
+                    key: decode_key(&key).map_err(|e| Failure::Other(e.to_string()))?,
                     lock,
                 });
                 all_settled &= resolver
@@ -233,6 +233,6 @@ impl<E: Engine> KvService<E> {
     }
 }
 
-fn client_failure(e: crate::error::Error) -> Failure {
+fn client_failure(e: client::Error) -> Failure {
     Failure::Other(e.to_string())
 }

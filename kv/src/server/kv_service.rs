@@ -42,6 +42,25 @@ use crate::region_error;
 const STORE_WAIT: Duration = Duration::from_secs(20);
 /// Largest total payload of one batch write.
 const MAX_BATCH_BYTES: usize = 48 << 20;
+/// Most bytes of pairs one scan answer carries: a Region of any size comes
+/// back in pages, each far below the gRPC message limit.
+pub(super) const MAX_SCAN_BYTES: usize = 4 << 20;
+/// Most bytes of answers one `BatchCommands` stream message carries (one
+/// answer alone may be larger; it then goes alone).
+const MAX_STREAM_MESSAGE_BYTES: usize = 16 << 20;
+
+fn push_response(batch: &mut kvrpcpb::BatchCommandsResponse, (id, cmd): (u64, Resp)) {
+    batch.request_ids.push(id);
+    batch.responses.push(BatchResponse { cmd: Some(cmd) });
+}
+
+/// The byte cap of a scan that asked for `requested` bytes (0 = the cap).
+pub(super) fn scan_byte_cap(requested: u64) -> usize {
+    match usize::try_from(requested) {
+        Ok(n) if n > 0 => n.min(MAX_SCAN_BYTES),
+        _ => MAX_SCAN_BYTES,
+    }
+}
 
 /// The `Kv` gRPC service (its transactional handlers are in
 /// `txn_service.rs`).
@@ -478,20 +497,27 @@ impl<E: Engine> KvService<E> {
             } else {
                 req.limit as usize
             };
-            let mut pairs = Vec::new();
+            let max_bytes = scan_byte_cap(req.max_bytes);
+            let (mut pairs, mut bytes, mut capped) = (Vec::new(), 0, false);
             view.snapshot
                 .scan(Cf::Default, &req.start_key, &end, &mut |k, v| {
+                    bytes += k.len() + v.len();
                     pairs.push(KvPair {
                         key: k.to_vec(),
                         value: v.to_vec(),
                     });
-                    pairs.len() < limit
+                    capped = bytes >= max_bytes;
+                    !capped && pairs.len() < limit
                 })
                 .map_err(engine_err)?;
-            Ok(pairs)
+            let more = capped && pairs.len() < limit;
+            Ok((pairs, more))
         }
         .await;
-        respond(outcome, |r: &mut kvrpcpb::RawScanResponse, p| r.pairs = p)
+        respond(outcome, |r: &mut kvrpcpb::RawScanResponse, (p, more)| {
+            r.pairs = p;
+            r.more = more;
+        })
     }
 
     /// Serves one `SplitRegionRequest`: the keys are sorted and checked,
@@ -600,15 +626,29 @@ impl<E: Engine> Kv for KvService<E> {
             }
         });
         tokio::spawn(async move {
-            while let Some(first) = done_rx.recv().await {
-                let mut batch = kvrpcpb::BatchCommandsResponse::default();
-                let mut push = |(id, cmd): (u64, Resp)| {
-                    batch.request_ids.push(id);
-                    batch.responses.push(BatchResponse { cmd: Some(cmd) });
+            // Answers that arrived meanwhile go out in one stream message,
+            // up to a size: an answer that would overflow it waits for the
+            // next one.
+            let mut carried: Option<(u64, Resp)> = None;
+            loop {
+                let first = match carried.take() {
+                    Some(r) => r,
+                    None => match done_rx.recv().await {
+                        Some(r) => r,
+                        None => return,
+                    },
                 };
-                push(first);
+                let mut batch = kvrpcpb::BatchCommandsResponse::default();
+                let mut bytes = first.1.encoded_len();
+                push_response(&mut batch, first);
                 while let Ok(r) = done_rx.try_recv() {
-                    push(r);
+                    let size = r.1.encoded_len();
+                    if bytes + size > MAX_STREAM_MESSAGE_BYTES {
+                        carried = Some(r);
+                        break;
+                    }
+                    bytes += size;
+                    push_response(&mut batch, r);
                 }
                 if out_tx.send(Ok(batch)).await.is_err() {
                     return;

@@ -23,7 +23,6 @@ use super::raft_service::RaftService;
 use super::split::{SplitChecker, SplitLimits};
 use super::store_loop::{self, StoreMsg, StoreRouter};
 use super::transport::{NodeSinks, Resolver};
-use crate::client::{ClientOptions, TxnClient};
 use crate::engine::{Cf, Engine, RocksEngine, WriteBatch};
 use crate::error::{Error, Result};
 use crate::keys;
@@ -31,6 +30,7 @@ use crate::pd_client::{is_already_bootstrapped, RpcPdClient};
 use crate::raftstore::{
     bootstrap_region, first_region, load_store_ident, save_store_ident, Store, StoreConfig,
 };
+use client::{ClientOptions, TxnClient};
 
 /// How long servers may take to finish in-flight requests at shutdown.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -199,7 +199,7 @@ async fn maybe_bootstrap(
             Ok(())
         }
         Err(e) if is_already_bootstrapped(&e) => discard_region(engine, region.id),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 

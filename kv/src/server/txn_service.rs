@@ -15,7 +15,7 @@ use protocol::mvccpb::Op;
 use protocol::raft_cmdpb::{self, request::Cmd, ColumnFamily};
 use protocol::TxnResponse;
 
-use super::kv_service::{check_key, check_value, Failure, KvService, Outcome};
+use super::kv_service::{check_key, check_value, scan_byte_cap, Failure, KvService, Outcome};
 use crate::engine::{Cf, Engine, WriteBatch, WriteOp};
 use crate::metrics::RequestTimer;
 use crate::mvcc::key::{decode_key, encode_key, encode_range, versions_end};
@@ -314,21 +314,26 @@ impl<E: Engine> KvService<E> {
                 .await?;
             let (start, end) = clamp_to_region(start, end, &view.region);
             if start == end {
-                return Ok(Vec::new());
+                return Ok((Vec::new(), false));
             }
-            let pairs = MvccReader::new(&*view.snapshot).scan(
+            let (pairs, more) = MvccReader::new(&*view.snapshot).scan_page(
                 &start,
                 &end,
                 req.version,
                 req.limit as usize,
+                scan_byte_cap(req.max_bytes),
             )?;
-            Ok(pairs
+            let pairs = pairs
                 .into_iter()
                 .map(|(key, value)| KvPair { key, value })
-                .collect())
+                .collect();
+            Ok((pairs, more))
         }
         .await;
-        respond_txn(outcome, |r: &mut kvrpcpb::KvScanResponse, p| r.pairs = p)
+        respond_txn(outcome, |r: &mut kvrpcpb::KvScanResponse, (p, more)| {
+            r.pairs = p;
+            r.more = more;
+        })
     }
 
     /// Serves one `KvPrewriteRequest`, committing at once for 1PC.

@@ -36,11 +36,12 @@ use protocol::kvrpcpb::{self, KeyError, KvPair, LockInfo, Mutation};
 use protocol::mvccpb::Op;
 use tokio::time::Instant;
 
-use super::rpc::{next_start, Backoff, ClientOptions, RegionRpc};
+use super::rpc::{key_after, next_start, Backoff, ClientOptions, RegionRpc};
 use crate::error::{Error, Result};
-use crate::mvcc::key::encode_key;
-use crate::mvcc::physical_ms;
-use crate::pd_client::{RpcPdClient, TsoBatcher};
+use crate::pd_client::PdClient;
+use crate::pd_client::{physical_ms, RpcPdClient, TsoBatcher};
+use crate::txn_key::{decode_key, encode_key, encode_range};
+use crate::txn_kv::{Change, KeyRange, Page, Pair, StartTs, TxnKv};
 
 /// Lock TTL of a transaction's keys, in ms past the moment they are
 /// written (others may clean them up after that if it has not committed).
@@ -217,6 +218,15 @@ impl Drop for Transaction {
     }
 }
 
+/// One page of a transactional scan.
+#[derive(Debug, Default)]
+pub struct ScanPage {
+    /// Pairs in key order.
+    pub pairs: Vec<KvPair>,
+    /// Where the next page starts; `None` once the range is done.
+    pub resume: Option<Vec<u8>>,
+}
+
 /// What became of a transaction, as its primary key tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxnOutcome {
@@ -260,6 +270,165 @@ fn classify(errors: Vec<KeyError>) -> Option<Outcome> {
         }
     }
     Some(Outcome::Locks(locks))
+}
+
+impl Shared {
+    /// The committed value of `key` as of `ts`.
+    pub(crate) async fn get_at(&self, ts: u64, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let shared = self;
+        let deadline = shared.rpc.deadline();
+        let mut backoff = Backoff::new(deadline);
+        let encoded = encode_key(key);
+        let mut last = String::from("none");
+        while Instant::now() < deadline {
+            let (resp, _) = shared
+                .rpc
+                .request(&encoded, |ctx| kvrpcpb::KvGetRequest {
+                    context: Some(ctx),
+                    key: key.to_vec(),
+                    version: ts,
+                })
+                .await?;
+            match classify(resp.errors) {
+                None => return Ok((!resp.not_found).then_some(resp.value)),
+                Some(Outcome::Abort(e)) => return Err(e),
+                Some(Outcome::Locks(locks)) => {
+                    last = format!("{} lock(s)", locks.len());
+                    shared.resolve_all(&locks, &mut backoff).await?;
+                }
+            }
+        }
+        Err(shared.lock_error(&last))
+    }
+
+    /// The committed values of the keys in `remote` ((encoded, user) key
+    /// pairs, sorted) that exist as of `ts`: one request per Region, in
+    /// parallel.
+    pub(crate) async fn batch_get_at(
+        &self,
+        ts: u64,
+        mut remote: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut found = Vec::new();
+        let shared = self;
+        let deadline = shared.rpc.deadline();
+        let mut backoff = Backoff::new(deadline);
+        let mut last = String::from("none");
+        while !remote.is_empty() && Instant::now() < deadline {
+            let mut errors = Vec::new();
+            let mut pairs = Vec::new();
+            shared
+                .rpc
+                .batch(
+                    remote.clone(),
+                    |k| k.0.as_slice(),
+                    |ctx, group| kvrpcpb::KvBatchGetRequest {
+                        context: Some(ctx),
+                        keys: group.into_iter().map(|(_, user)| user).collect(),
+                        version: ts,
+                    },
+                    |r| {
+                        errors.extend(r.errors);
+                        pairs.extend(r.pairs);
+                    },
+                )
+                .await?;
+            match classify(errors) {
+                None => {
+                    found.extend(pairs.into_iter().map(|p| (p.key, p.value)));
+                    remote.clear();
+                }
+                Some(Outcome::Abort(e)) => return Err(e),
+                Some(Outcome::Locks(locks)) => {
+                    last = format!("{} lock(s)", locks.len());
+                    shared.resolve_all(&locks, &mut backoff).await?;
+                }
+            }
+        }
+        if !remote.is_empty() {
+            return Err(shared.lock_error(&last));
+        }
+        Ok(found)
+    }
+
+    /// Committed pairs of `[start, end)` as of `ts`, up to the caps; the
+    /// user key the next page starts at when a cap cut it.
+    pub(crate) async fn scan_at(
+        &self,
+        ts: u64,
+        start: &[u8],
+        end: &[u8],
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<KvPair>, Option<Vec<u8>>)> {
+        let shared = self;
+        let deadline = shared.rpc.deadline();
+        let mut backoff = Backoff::new(deadline);
+        let (enc_start, enc_end) = encode_range(start, end);
+        let mut out: Vec<KvPair> = Vec::new();
+        let mut bytes = 0usize;
+        // Where the next request starts: the user key (the store clamps it
+        // to the Region) and its encoded form (which Region to ask).
+        let mut from = start.to_vec();
+        let mut cur = enc_start;
+        let mut last = String::from("none");
+        while Instant::now() < deadline {
+            let rows_left = if max_rows == 0 {
+                0
+            } else {
+                max_rows - out.len()
+            };
+            let bytes_left = if max_bytes == 0 { 0 } else { max_bytes - bytes };
+            let (resp, route) = shared
+                .rpc
+                .request(&cur, |ctx| kvrpcpb::KvScanRequest {
+                    context: Some(ctx),
+                    start_key: from.clone(),
+                    end_key: end.to_vec(),
+                    limit: rows_left as u32,
+                    version: ts,
+                    max_bytes: bytes_left as u64,
+                })
+                .await?;
+            match classify(resp.errors) {
+                Some(Outcome::Abort(e)) => return Err(e),
+                Some(Outcome::Locks(locks)) => {
+                    last = format!("{} lock(s)", locks.len());
+                    shared.resolve_all(&locks, &mut backoff).await?;
+                    continue;
+                }
+                None => {}
+            }
+            // Pairs of earlier Regions may be repeated if a Region split
+            // meanwhile: keep only keys past what we have.
+            for p in resp.pairs {
+                if out.last().is_none_or(|l: &KvPair| p.key > l.key) {
+                    bytes += p.key.len() + p.value.len();
+                    out.push(p);
+                }
+            }
+            let full =
+                (max_rows != 0 && out.len() >= max_rows) || (max_bytes != 0 && bytes >= max_bytes);
+            if full || resp.more {
+                // The store's cap or ours cut the page: the next one starts
+                // just after the last key, in the same Region.
+                let Some(last_key) = out.last().map(|p| key_after(&p.key)) else {
+                    return Ok((out, None));
+                };
+                if full {
+                    return Ok((out, Some(last_key)));
+                }
+                cur = encode_key(&last_key);
+                from = last_key;
+                continue;
+            }
+            match next_start(&route, &enc_end) {
+                Some(next) => cur = next,
+                None => return Ok((out, None)),
+            }
+        }
+        Err(shared.lock_error(&last))
+    }
 }
 
 impl Shared {
@@ -366,30 +535,7 @@ impl Transaction {
         if let Some(v) = self.buffer.get(key) {
             return Ok(v.clone());
         }
-        let shared = &self.shared;
-        let deadline = shared.rpc.deadline();
-        let mut backoff = Backoff::new(deadline);
-        let encoded = encode_key(key);
-        let mut last = String::from("none");
-        while Instant::now() < deadline {
-            let (resp, _) = shared
-                .rpc
-                .request(&encoded, |ctx| kvrpcpb::KvGetRequest {
-                    context: Some(ctx),
-                    key: key.to_vec(),
-                    version: self.start_ts,
-                })
-                .await?;
-            match classify(resp.errors) {
-                None => return Ok((!resp.not_found).then_some(resp.value)),
-                Some(Outcome::Abort(e)) => return Err(e),
-                Some(Outcome::Locks(locks)) => {
-                    last = format!("{} lock(s)", locks.len());
-                    shared.resolve_all(&locks, &mut backoff).await?;
-                }
-            }
-        }
-        Err(shared.lock_error(&last))
+        self.shared.get_at(self.start_ts, key).await
     }
 
     /// The values of the `keys` that exist, as this transaction sees them,
@@ -408,44 +554,7 @@ impl Transaction {
         }
         remote.sort();
         remote.dedup();
-        let shared = &self.shared;
-        let deadline = shared.rpc.deadline();
-        let mut backoff = Backoff::new(deadline);
-        let mut last = String::from("none");
-        while !remote.is_empty() && Instant::now() < deadline {
-            let mut errors = Vec::new();
-            let mut pairs = Vec::new();
-            shared
-                .rpc
-                .batch(
-                    remote.clone(),
-                    |k| k.0.as_slice(),
-                    |ctx, group| kvrpcpb::KvBatchGetRequest {
-                        context: Some(ctx),
-                        keys: group.into_iter().map(|(_, user)| user).collect(),
-                        version: self.start_ts,
-                    },
-                    |r| {
-                        errors.extend(r.errors);
-                        pairs.extend(r.pairs);
-                    },
-                )
-                .await?;
-            match classify(errors) {
-                None => {
-                    found.extend(pairs.into_iter().map(|p| (p.key, p.value)));
-                    remote.clear();
-                }
-                Some(Outcome::Abort(e)) => return Err(e),
-                Some(Outcome::Locks(locks)) => {
-                    last = format!("{} lock(s)", locks.len());
-                    shared.resolve_all(&locks, &mut backoff).await?;
-                }
-            }
-        }
-        if !remote.is_empty() {
-            return Err(shared.lock_error(&last));
-        }
+        found.extend(self.shared.batch_get_at(self.start_ts, remote).await?);
         Ok(found
             .into_iter()
             .map(|(key, value)| KvPair { key, value })
@@ -455,14 +564,47 @@ impl Transaction {
     /// Up to `limit` pairs of `[start, end)` as this transaction sees them,
     /// in key order (0 = no limit; an empty end = the end of the key space).
     pub async fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KvPair>> {
-        let committed = self.scan_committed(start, end, limit).await?;
-        // Overlay the buffer: its writes replace what they touch.
+        let mut out = Vec::new();
+        let mut from = start.to_vec();
+        loop {
+            let want = if limit == 0 { 0 } else { limit - out.len() };
+            let page = self.scan_page(&from, end, want, 0).await?;
+            out.extend(page.pairs);
+            match page.resume {
+                Some(next) if limit == 0 || out.len() < limit => from = next,
+                _ => break,
+            }
+        }
+        if limit != 0 {
+            out.truncate(limit);
+        }
+        Ok(out)
+    }
+
+    /// One page of `[start, end)` as this transaction sees them: pairs in
+    /// key order until about `max_rows` pairs or `max_bytes` bytes (0 = no
+    /// cap; the store caps each answer anyway), and where the next page
+    /// starts (`None`: the range is done). Memory stays bounded by the
+    /// caps whatever the range holds.
+    pub async fn scan_page(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Result<ScanPage> {
+        let (committed, resume) = self
+            .shared
+            .scan_at(self.start_ts, start, end, max_rows, max_bytes)
+            .await?;
+        // Overlay the buffer on what the committed page covers: its writes
+        // replace what they touch.
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
             committed.into_iter().map(|p| (p.key, p.value)).collect();
-        let upper = if end.is_empty() {
-            std::ops::Bound::Unbounded
-        } else {
-            std::ops::Bound::Excluded(end.to_vec())
+        let upper = match (&resume, end.is_empty()) {
+            (Some(r), _) => std::ops::Bound::Excluded(r.clone()),
+            (None, true) => std::ops::Bound::Unbounded,
+            (None, false) => std::ops::Bound::Excluded(end.to_vec()),
         };
         for (k, v) in self
             .buffer
@@ -473,64 +615,11 @@ impl Transaction {
                 None => merged.remove(k),
             };
         }
-        let mut out: Vec<KvPair> = merged
+        let pairs = merged
             .into_iter()
             .map(|(key, value)| KvPair { key, value })
             .collect();
-        if limit != 0 {
-            // Buffered deletes may have removed pairs the limit cut: a
-            // caller that needs exactly `limit` asks again from the last key.
-            out.truncate(limit);
-        }
-        Ok(out)
-    }
-
-    async fn scan_committed(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<KvPair>> {
-        let shared = &self.shared;
-        let deadline = shared.rpc.deadline();
-        let mut backoff = Backoff::new(deadline);
-        let (enc_start, enc_end) = crate::mvcc::key::encode_range(start, end);
-        let mut out = Vec::new();
-        let mut cur = enc_start;
-        let mut last = String::from("none");
-        while Instant::now() < deadline {
-            let remaining = if limit == 0 { 0 } else { limit - out.len() };
-            let (resp, route) = shared
-                .rpc
-                .request(&cur, |ctx| kvrpcpb::KvScanRequest {
-                    context: Some(ctx),
-                    start_key: start.to_vec(),
-                    end_key: end.to_vec(),
-                    limit: remaining as u32,
-                    version: self.start_ts,
-                })
-                .await?;
-            match classify(resp.errors) {
-                Some(Outcome::Abort(e)) => return Err(e),
-                Some(Outcome::Locks(locks)) => {
-                    last = format!("{} lock(s)", locks.len());
-                    shared.resolve_all(&locks, &mut backoff).await?;
-                    continue;
-                }
-                None => {}
-            }
-            // Pairs of earlier Regions may be repeated if a Region split
-            // meanwhile: keep only keys past what we have.
-            for p in resp.pairs {
-                if out.last().is_none_or(|l: &KvPair| p.key > l.key) {
-                    out.push(p);
-                }
-            }
-            if limit != 0 && out.len() >= limit {
-                out.truncate(limit);
-                return Ok(out);
-            }
-            match next_start(&route, &enc_end) {
-                Some(next) => cur = next,
-                None => return Ok(out),
-            }
-        }
-        Err(shared.lock_error(&last))
+        Ok(ScanPage { pairs, resume })
     }
 
     /// The key whose commit decides the transaction (its smallest written
@@ -559,21 +648,38 @@ impl Transaction {
         if self.buffer.is_empty() {
             return Ok(self.start_ts);
         }
-        let shared = self.shared.clone();
-        let mutations: Vec<(Vec<u8>, Mutation)> = std::mem::take(&mut self.buffer)
+        let mutations = std::mem::take(&mut self.buffer)
             .into_iter()
-            .map(|(key, v)| {
-                let op = if v.is_some() { Op::Put } else { Op::Del };
+            .map(|(key, v)| match v {
+                Some(v) => (key, Op::Put, v),
+                None => (key, Op::Del, Vec::new()),
+            })
+            .collect();
+        Shared::commit_mutations(&self.shared, self.start_ts, self.began, mutations).await
+    }
+}
+
+impl Shared {
+    /// Commits `mutations` ((user key, op, value), sorted by key, not
+    /// empty) as the transaction that started at `start_ts` (at `began`).
+    pub(crate) async fn commit_mutations(
+        shared: &Arc<Shared>,
+        start_ts: u64,
+        began: Instant,
+        mutations: Vec<(Vec<u8>, Op, Vec<u8>)>,
+    ) -> Result<u64> {
+        let mutations: Vec<(Vec<u8>, Mutation)> = mutations
+            .into_iter()
+            .map(|(key, op, value)| {
                 let m = Mutation {
                     op: op as i32,
                     key: key.clone(),
-                    value: v.unwrap_or_default(),
+                    value,
                 };
                 (encode_key(&key), m)
             })
             .collect();
         let primary = mutations[0].1.key.clone();
-        let start_ts = self.start_ts;
         let txn = Committer {
             shared: shared.clone(),
             start_ts,
@@ -581,8 +687,8 @@ impl Transaction {
             txn_size: mutations.len() as u64,
             // A lock's TTL counts from start_ts: it must outlast the time
             // the transaction already ran.
-            lock_ttl: DEFAULT_LOCK_TTL + self.began.elapsed().as_millis() as u64,
-            began: self.began,
+            lock_ttl: DEFAULT_LOCK_TTL + began.elapsed().as_millis() as u64,
+            began,
         };
         let groups = shared.rpc.group(mutations, |m| m.0.as_slice()).await?;
         if groups.len() == 1 {
@@ -811,5 +917,116 @@ impl Committer {
             // Its locks expire after the TTL and others roll them back.
             tracing::debug!(start_ts, "rollback failed: {e}");
         }
+    }
+}
+
+/// A running transaction's hold on GC: released when dropped.
+struct RunningHold {
+    running: Arc<Mutex<Running>>,
+    ts: u64,
+}
+
+impl Drop for RunningHold {
+    fn drop(&mut self) {
+        self.running.lock().finish(self.ts);
+    }
+}
+
+#[async_trait::async_trait]
+impl TxnKv for TxnClient {
+    async fn begin(&self) -> Result<StartTs> {
+        let ts = self.current_ts().await?;
+        self.shared.running.lock().start(ts);
+        let hold = RunningHold {
+            running: self.shared.running.clone(),
+            ts,
+        };
+        Ok(StartTs::new(ts, Some(Box::new(hold))))
+    }
+
+    async fn get(&self, ts: u64, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.shared.get_at(ts, key).await
+    }
+
+    async fn batch_get(&self, ts: u64, keys: Vec<Vec<u8>>) -> Result<Vec<Pair>> {
+        let mut remote: Vec<_> = keys.into_iter().map(|k| (encode_key(&k), k)).collect();
+        remote.sort();
+        remote.dedup();
+        let mut found = self.shared.batch_get_at(ts, remote).await?;
+        found.sort();
+        Ok(found
+            .into_iter()
+            .map(|(key, value)| Pair { key, value })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        ts: u64,
+        start: &[u8],
+        end: &[u8],
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Result<Page> {
+        let (pairs, resume) = self
+            .shared
+            .scan_at(ts, start, end, max_rows, max_bytes)
+            .await?;
+        let pairs = pairs
+            .into_iter()
+            .map(|p| Pair {
+                key: p.key,
+                value: p.value,
+            })
+            .collect();
+        Ok(Page { pairs, resume })
+    }
+
+    async fn commit(&self, start: &StartTs, changes: Vec<(Vec<u8>, Change)>) -> Result<u64> {
+        if changes.is_empty() {
+            return Ok(start.ts);
+        }
+        let mutations = changes
+            .into_iter()
+            .map(|(key, change)| match change {
+                Change::Put(v) => (key, Op::Put, v),
+                Change::Delete => (key, Op::Del, Vec::new()),
+                Change::Lock => (key, Op::Lock, Vec::new()),
+            })
+            .collect();
+        Shared::commit_mutations(&self.shared, start.ts, start.began, mutations).await
+    }
+
+    async fn ranges(&self, start: &[u8], end: &[u8]) -> Result<Vec<KeyRange>> {
+        let (enc_start, enc_end) = encode_range(start, end);
+        let routes = self
+            .shared
+            .rpc
+            .pd()
+            .scan_regions(enc_start.clone(), enc_end.clone(), 0)
+            .await?;
+        // Region boundaries strictly inside the range, as user keys (a
+        // boundary that is not a transactional key cuts nothing here).
+        let cuts = routes.iter().filter_map(|r| {
+            let b = &r.region.start_key;
+            (*b > enc_start && *b < enc_end)
+                .then(|| decode_key(b).ok())
+                .flatten()
+        });
+        let mut out = Vec::new();
+        let mut from = start.to_vec();
+        for cut in cuts {
+            if cut > from {
+                out.push(KeyRange {
+                    start: std::mem::replace(&mut from, cut.clone()),
+                    end: cut,
+                });
+            }
+        }
+        out.push(KeyRange {
+            start: from,
+            end: end.to_vec(),
+        });
+        Ok(out)
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use protocol::kvrpcpb::{self, KvPair};
 use protocol::metapb;
 
-use super::rpc::{next_start, ClientOptions, RegionRpc};
+use super::rpc::{key_after, next_start, ClientOptions, RegionRpc};
 use crate::error::{Error, Result};
 use crate::keys::{MAX_KEY_SIZE, RAW_PREFIX};
 use crate::pd_client::{PdClient, RpcPdClient};
@@ -166,12 +166,22 @@ impl<P: PdClient> RawClient<P> {
                     start_key: cur.clone(),
                     end_key: end.clone(),
                     limit: remaining,
+                    max_bytes: 0,
                 })
                 .await?;
+            // A page cut by the store's byte cap goes on in the same Region.
+            let resume = match (r.more, r.pairs.last()) {
+                (true, Some(last)) => Some(key_after(&last.key)),
+                _ => None,
+            };
             out.extend(r.pairs.into_iter().map(user_pair));
             if limit != 0 && out.len() >= limit {
                 out.truncate(limit);
                 return Ok(out);
+            }
+            if let Some(resume) = resume {
+                cur = resume;
+                continue;
             }
             match next_start(&route, &end) {
                 Some(next) => cur = next,

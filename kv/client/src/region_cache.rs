@@ -166,7 +166,7 @@ mod tests {
                 .iter()
                 .find(|r| contains(&r.region, &key))
                 .cloned()
-                .ok_or_else(|| crate::Error::Pd("no region".into()))
+                .ok_or_else(|| crate::error::Error::Pd("no region".into()))
         }
         async fn scan_regions(&self, _: Vec<u8>, _: Vec<u8>, _: u32) -> Result<Vec<RegionRoute>> {
             Ok(self.regions.lock().clone())

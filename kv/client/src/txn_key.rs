@@ -18,7 +18,10 @@
 //!
 //! The `x` prefix keeps transactional keys apart from raw keys.
 
-use super::MvccError;
+/// A byte string that is not a well-formed transactional key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadKey(pub String);
 
 /// First byte of every key of the transactional key space.
 pub const TXN_PREFIX: u8 = b'x';
@@ -47,8 +50,8 @@ pub fn encode_key(user_key: &[u8]) -> Vec<u8> {
 }
 
 /// The user key of an encoded key (one without a version suffix).
-pub fn decode_key(encoded: &[u8]) -> Result<Vec<u8>, MvccError> {
-    let bad = || MvccError::Corrupt(format!("bad encoded key {encoded:02x?}"));
+pub fn decode_key(encoded: &[u8]) -> Result<Vec<u8>, BadKey> {
+    let bad = || BadKey(format!("bad encoded key {encoded:02x?}"));
     let body = match encoded.split_first() {
         Some((&TXN_PREFIX, body)) => body,
         _ => return Err(bad()),
@@ -83,12 +86,12 @@ pub fn append_ts(encoded: &[u8], ts: u64) -> Vec<u8> {
 }
 
 /// Splits a versioned key into its encoded key and timestamp.
-pub fn split_ts(versioned: &[u8]) -> Result<(&[u8], u64), MvccError> {
+pub fn split_ts(versioned: &[u8]) -> Result<(&[u8], u64), BadKey> {
     let at = versioned
         .len()
         .checked_sub(TS_LEN)
         .filter(|at| *at > 0)
-        .ok_or_else(|| MvccError::Corrupt(format!("bad versioned key {versioned:02x?}")))?;
+        .ok_or_else(|| BadKey(format!("bad versioned key {versioned:02x?}")))?;
     let (key, ts) = versioned.split_at(at);
     let mut buf = [0u8; TS_LEN];
     buf.copy_from_slice(ts);

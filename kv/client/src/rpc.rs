@@ -183,6 +183,15 @@ impl<P: PdClient> RegionRpc<P> {
                     ))
                 }
             },
+            // A request the store cannot take, or an answer too large to
+            // carry, fails the same way every time: no retry.
+            Ok(Ok(Err(status))) if !retryable(&status) => {
+                self.conns.forget(store_id);
+                return Attempt::Fail(Error::Remote(format!(
+                    "store {store_id}: {}",
+                    status.message()
+                )));
+            }
             Ok(Ok(Err(status))) => {
                 self.conns.forget(store_id);
                 self.cache.on_peer_unreachable(region_id, store_id);
@@ -305,7 +314,7 @@ impl<P: PdClient> RegionRpc<P> {
     /// Runs a multi-key request: one request per Region, in parallel; keys
     /// of Regions that answered with a routing error are regrouped and
     /// retried. `merge` receives each successful response.
-    pub(super) async fn batch<T: Clone, Q: BatchCommand>(
+    pub(super) async fn batch<T: Clone + Weigh, Q: BatchCommand>(
         &self,
         items: Vec<T>,
         key: impl Fn(&T) -> &[u8] + Copy,
@@ -324,7 +333,10 @@ impl<P: PdClient> RegionRpc<P> {
                 Ok(g) => g,
                 Err(e) => return Err(e),
             };
-            let attempts = groups.into_iter().map(|(route, items)| {
+            let attempts = groups.into_iter().flat_map(|(route, items)| {
+                chunks(items).into_iter().map(move |c| (route.clone(), c))
+            });
+            let attempts = attempts.map(|(route, items)| {
                 let build = &build;
                 async move {
                     let batch = items.clone();
@@ -365,6 +377,83 @@ impl<P: PdClient> RegionRpc<P> {
         self.cache.invalidate(route.region.id);
         Ok(r.regions)
     }
+}
+
+/// Most keys one multi-key request carries.
+const MAX_REQUEST_KEYS: usize = 4096;
+/// About the most bytes one multi-key request carries (one item alone may
+/// be larger): a transaction of any size prewrites in requests the store
+/// takes.
+const MAX_REQUEST_BYTES: usize = 4 << 20;
+
+/// What an item of a multi-key request adds to the request's size.
+pub(super) trait Weigh {
+    /// Bytes of keys and values.
+    fn weight(&self) -> usize;
+}
+
+impl Weigh for Vec<u8> {
+    fn weight(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Weigh for (Vec<u8>, Vec<u8>) {
+    fn weight(&self) -> usize {
+        self.0.len() + self.1.len()
+    }
+}
+
+impl Weigh for kvrpcpb::KvPair {
+    fn weight(&self) -> usize {
+        self.key.len() + self.value.len()
+    }
+}
+
+impl Weigh for (Vec<u8>, kvrpcpb::Mutation) {
+    fn weight(&self) -> usize {
+        self.1.key.len() + self.1.value.len()
+    }
+}
+
+/// One Region's items cut into requests of at most [`MAX_REQUEST_KEYS`]
+/// keys and about [`MAX_REQUEST_BYTES`] bytes.
+fn chunks<T: Weigh>(items: Vec<T>) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = Vec::new();
+    let mut bytes = 0;
+    for item in items {
+        let w = item.weight();
+        match out.last_mut() {
+            Some(c) if c.len() < MAX_REQUEST_KEYS && bytes + w <= MAX_REQUEST_BYTES => {
+                bytes += w;
+                c.push(item);
+            }
+            _ => {
+                bytes = w;
+                out.push(vec![item]);
+            }
+        }
+    }
+    out
+}
+
+/// Whether a failed gRPC call may succeed when repeated (a broken
+/// connection, an overloaded store) rather than fail the same way again
+/// (a message over the size limit, a request the store does not know).
+fn retryable(status: &tonic::Status) -> bool {
+    use tonic::Code;
+    !matches!(
+        status.code(),
+        Code::OutOfRange | Code::InvalidArgument | Code::Unimplemented | Code::FailedPrecondition
+    )
+}
+
+/// The smallest key after `key`.
+pub(super) fn key_after(key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 1);
+    k.extend_from_slice(key);
+    k.push(0);
+    k
 }
 
 /// Where a range walk continues after `route`'s Region, if it does.

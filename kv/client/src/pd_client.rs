@@ -18,6 +18,15 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::error::{Error, Result};
 
+/// Bits of a TSO timestamp below its physical milliseconds:
+/// a timestamp is `physical_ms << PHYSICAL_SHIFT | logical`.
+pub const PHYSICAL_SHIFT: u32 = 18;
+
+/// The physical milliseconds of a TSO timestamp.
+pub fn physical_ms(ts: u64) -> u64 {
+    ts >> PHYSICAL_SHIFT
+}
+
 /// A Region and its leader, as PD last heard of them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RegionRoute {

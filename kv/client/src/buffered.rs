@@ -1,0 +1,249 @@
+//! [`BufferedTxn`]: a transaction over any [`TxnKv`]: writes stay in a
+//! buffer until commit, reads see the transaction's own writes, savepoints
+//! roll the buffer back, and a transaction whose buffer outgrows its limit
+//! fails with a clear error instead of taking the process's memory.
+//!
+//! Reads go through a [`TxnReader`], a frozen view (the start timestamp and
+//! the buffer as it was when the reader was made) that is cheap to clone
+//! and can be shared by parallel scans. Freezing is what a SQL statement
+//! needs: `INSERT INTO t SELECT … FROM t` reads the table as it was when
+//! the statement started, not the rows it is inserting. The buffer is
+//! shared copy-on-write: making a reader costs nothing, and the first write
+//! after it copies the buffer only if the reader is still alive.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::txn_kv::{Change, Page, Pair, SharedKv, StartTs};
+
+/// Default limit of a transaction's buffered writes, in bytes.
+pub const DEFAULT_TXN_SIZE_LIMIT: usize = 256 << 20;
+
+type Buffer = BTreeMap<Vec<u8>, Change>;
+
+/// Bytes a buffered change of `key` holds.
+fn weight(key: &[u8], change: &Change) -> usize {
+    // Per-entry overhead of the map counts too: a million empty puts are
+    // not free.
+    let value = match change {
+        Change::Put(v) => v.len(),
+        Change::Delete | Change::Lock => 0,
+    };
+    key.len() + value + 48
+}
+
+/// A transaction with buffered writes.
+pub struct BufferedTxn {
+    kv: SharedKv,
+    start: Arc<StartTs>,
+    buffer: Arc<Buffer>,
+    bytes: usize,
+    limit: usize,
+}
+
+/// The state of a transaction's buffer at a savepoint.
+#[derive(Clone)]
+pub struct Savepoint {
+    buffer: Arc<Buffer>,
+    bytes: usize,
+}
+
+impl BufferedTxn {
+    /// Starts a transaction whose buffered writes may hold `limit` bytes.
+    pub async fn begin(kv: SharedKv, limit: usize) -> Result<BufferedTxn> {
+        let start = Arc::new(kv.begin().await?);
+        Ok(BufferedTxn {
+            kv,
+            start,
+            buffer: Arc::default(),
+            bytes: 0,
+            limit,
+        })
+    }
+
+    /// The start timestamp: reads see what committed before it.
+    pub fn start_ts(&self) -> u64 {
+        self.start.ts
+    }
+
+    /// Whether the transaction has buffered any change.
+    pub fn is_empty(&self) -> bool {
+        self.buffer.is_empty()
+    }
+
+    /// A frozen view of the database as this transaction sees it now.
+    pub fn reader(&self) -> TxnReader {
+        TxnReader {
+            kv: self.kv.clone(),
+            start: self.start.clone(),
+            buffer: self.buffer.clone(),
+        }
+    }
+
+    fn stage(&mut self, key: Vec<u8>, change: Change) -> Result<()> {
+        let added = weight(&key, &change);
+        if self.bytes + added > self.limit {
+            return Err(Error::TxnTooLarge(format!(
+                "its writes exceed the limit of {} MiB",
+                self.limit >> 20
+            )));
+        }
+        // A key's earlier change is replaced; its bytes stay counted (an
+        // upper bound is enough for a limit).
+        self.bytes += added;
+        Arc::make_mut(&mut self.buffer).insert(key, change);
+        Ok(())
+    }
+
+    /// Sets `key` to `value` at commit.
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
+        self.stage(key, Change::Put(value))
+    }
+
+    /// Removes `key` at commit.
+    pub fn delete(&mut self, key: Vec<u8>) -> Result<()> {
+        self.stage(key, Change::Delete)
+    }
+
+    /// Makes the commit fail if another transaction committed `key` after
+    /// this one started; a key this transaction writes is locked anyway.
+    pub fn lock(&mut self, key: Vec<u8>) -> Result<()> {
+        if self.buffer.contains_key(&key) {
+            return Ok(());
+        }
+        self.stage(key, Change::Lock)
+    }
+
+    /// The buffer's state now, to roll back to later.
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            buffer: self.buffer.clone(),
+            bytes: self.bytes,
+        }
+    }
+
+    /// Forgets every change made since `sp`.
+    pub fn rollback_to(&mut self, sp: &Savepoint) {
+        self.buffer = sp.buffer.clone();
+        self.bytes = sp.bytes;
+    }
+
+    /// Commits the buffered changes; returns the commit timestamp (the
+    /// start timestamp for a transaction that changed nothing).
+    pub async fn commit(self) -> Result<u64> {
+        if self.buffer.is_empty() {
+            return Ok(self.start.ts);
+        }
+        let changes: Vec<(Vec<u8>, Change)> =
+            Arc::unwrap_or_clone(self.buffer).into_iter().collect();
+        self.kv.commit(&self.start, changes).await
+    }
+}
+
+/// A frozen view for reads: the start timestamp and the buffer as it was.
+#[derive(Clone)]
+pub struct TxnReader {
+    kv: SharedKv,
+    start: Arc<StartTs>,
+    buffer: Arc<Buffer>,
+}
+
+impl TxnReader {
+    /// A read-only view of what committed before a fresh timestamp.
+    pub async fn snapshot(kv: SharedKv) -> Result<TxnReader> {
+        let start = Arc::new(kv.begin().await?);
+        Ok(TxnReader {
+            kv,
+            start,
+            buffer: Arc::default(),
+        })
+    }
+
+    /// The timestamp the view reads at.
+    pub fn ts(&self) -> u64 {
+        self.start.ts
+    }
+
+    /// The value of `key`.
+    pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.buffer.get(key) {
+            Some(Change::Put(v)) => Ok(Some(v.clone())),
+            Some(Change::Delete) => Ok(None),
+            Some(Change::Lock) | None => self.kv.get(self.start.ts, key).await,
+        }
+    }
+
+    /// The pairs among `keys` that exist, in key order.
+    pub async fn batch_get(&self, keys: Vec<Vec<u8>>) -> Result<Vec<Pair>> {
+        let mut found = BTreeMap::new();
+        let mut remote = Vec::new();
+        for key in keys {
+            match self.buffer.get(&key) {
+                Some(Change::Put(v)) => {
+                    found.insert(key, v.clone());
+                }
+                Some(Change::Delete) => {}
+                Some(Change::Lock) | None => remote.push(key),
+            }
+        }
+        if !remote.is_empty() {
+            for p in self.kv.batch_get(self.start.ts, remote).await? {
+                found.insert(p.key, p.value);
+            }
+        }
+        Ok(found
+            .into_iter()
+            .map(|(key, value)| Pair { key, value })
+            .collect())
+    }
+
+    /// One page of `[start, end)` (see [`crate::TxnKv::scan`]), with this
+    /// view's buffered writes laid over what committed.
+    pub async fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Result<Page> {
+        let page = self
+            .kv
+            .scan(self.start.ts, start, end, max_rows, max_bytes)
+            .await?;
+        if self.buffer.is_empty() {
+            return Ok(page);
+        }
+        // The committed page covers [start, resume): lay the buffer's
+        // changes in that part over it.
+        let upper = match (&page.resume, end.is_empty()) {
+            (Some(r), _) => Bound::Excluded(r.clone()),
+            (None, true) => Bound::Unbounded,
+            (None, false) => Bound::Excluded(end.to_vec()),
+        };
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
+            page.pairs.into_iter().map(|p| (p.key, p.value)).collect();
+        for (k, change) in self
+            .buffer
+            .range::<Vec<u8>, _>((Bound::Included(start.to_vec()), upper))
+        {
+            match change {
+                Change::Put(v) => {
+                    merged.insert(k.clone(), v.clone());
+                }
+                Change::Delete => {
+                    merged.remove(k);
+                }
+                Change::Lock => {}
+            }
+        }
+        Ok(Page {
+            pairs: merged
+                .into_iter()
+                .map(|(key, value)| Pair { key, value })
+                .collect(),
+            resume: page.resume,
+        })
+    }
+}

@@ -1,0 +1,123 @@
+//! [`TxnKv`]: what the SQL layer needs of a transactional key-value store,
+//! as one trait with two implementations: the cluster ([`TxnClient`]) and
+//! a local in-memory store (`kv::local::LocalTxnKv`, the MVCC actions over
+//! the in-memory engine) that lets SQL tests run in milliseconds. Both are
+//! checked by the same suite ([`crate::conformance`]).
+//!
+//! The trait is deliberately small: timestamps, reads at a timestamp,
+//! atomic commit of a set of changes, and Region boundaries. Buffering,
+//! read-your-writes, savepoints and size limits are built once on top of it
+//! ([`crate::BufferedTxn`]). No protobuf type appears here.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+
+use crate::error::Result;
+
+/// A key and its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair {
+    /// The user key.
+    pub key: Vec<u8>,
+    /// Its value.
+    pub value: Vec<u8>,
+}
+
+/// One page of a scan.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// Pairs in key order.
+    pub pairs: Vec<Pair>,
+    /// Where the next page starts; `None` once the range is done.
+    pub resume: Option<Vec<u8>>,
+}
+
+/// A range of user keys `[start, end)`; an empty `end` is unbounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRange {
+    /// First key of the range.
+    pub start: Vec<u8>,
+    /// First key past the range (empty: the end of the key space).
+    pub end: Vec<u8>,
+}
+
+/// What a transaction does to one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Sets the key.
+    Put(Vec<u8>),
+    /// Removes the key.
+    Delete,
+    /// Writes nothing but makes the commit fail if another transaction
+    /// committed the key after this one started (`SELECT … FOR UPDATE`,
+    /// foreign-key checks).
+    Lock,
+}
+
+/// A transaction's start timestamp, held against GC while it lives.
+pub struct StartTs {
+    /// The timestamp: reads see what committed before it.
+    pub ts: u64,
+    /// When it was taken (lock lifetimes count from here).
+    pub began: Instant,
+    /// Releases the timestamp's hold on GC when dropped.
+    _hold: Option<Box<dyn Send + Sync>>,
+}
+
+impl StartTs {
+    /// A start timestamp; `hold` is dropped with it.
+    pub fn new(ts: u64, hold: Option<Box<dyn Send + Sync>>) -> StartTs {
+        StartTs {
+            ts,
+            began: Instant::now(),
+            _hold: hold,
+        }
+    }
+}
+
+/// A transactional key-value store: the SQL layer's only door to data.
+///
+/// Contract: reads at `ts` see exactly the changes committed before `ts`
+/// (snapshot isolation); `commit` applies all changes or none, and fails
+/// with [`crate::Error::TxnConflict`] if another transaction committed one
+/// of the keys after `start.ts` (then nothing is visible and the caller may
+/// retry the whole transaction). Other errors of `commit` other than
+/// [`crate::Error::TxnUndetermined`] mean nothing was committed.
+#[async_trait]
+pub trait TxnKv: Send + Sync + 'static {
+    /// A fresh start timestamp for a transaction or a read-only snapshot.
+    async fn begin(&self) -> Result<StartTs>;
+
+    /// The value of `key` as of `ts`.
+    async fn get(&self, ts: u64, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// The pairs among `keys` that exist as of `ts`, in key order.
+    async fn batch_get(&self, ts: u64, keys: Vec<Vec<u8>>) -> Result<Vec<Pair>>;
+
+    /// One page of `[start, end)` as of `ts`: pairs in key order until
+    /// about `max_rows` pairs or `max_bytes` bytes (0 = no cap of the
+    /// caller's; the store caps each answer anyway, and at least one pair
+    /// comes back if any is left).
+    async fn scan(
+        &self,
+        ts: u64,
+        start: &[u8],
+        end: &[u8],
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Result<Page>;
+
+    /// Commits `changes` (sorted by key, unique, not empty) atomically as
+    /// the transaction that started at `start`; returns the commit
+    /// timestamp.
+    async fn commit(&self, start: &StartTs, changes: Vec<(Vec<u8>, Change)>) -> Result<u64>;
+
+    /// `[start, end)` cut at Region boundaries, in key order: parts that
+    /// can be read in parallel.
+    async fn ranges(&self, start: &[u8], end: &[u8]) -> Result<Vec<KeyRange>>;
+}
+
+/// A shared store.
+pub type SharedKv = Arc<dyn TxnKv>;

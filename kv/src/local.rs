@@ -1,0 +1,203 @@
+//! [`LocalTxnKv`]: a whole transactional store in one process, for tests
+//! of the layers above the client (the SQL layer runs most of its tests on
+//! it, in milliseconds, without a cluster).
+//!
+//! It is the real MVCC code ([`crate::mvcc`]: the Percolator actions and
+//! the reader) over the in-memory engine, with the cluster's parts taken
+//! out: no Raft, no Regions (unless asked to pretend, see
+//! [`LocalTxnKv::with_split_keys`]), and a local clock instead of PD's TSO.
+//! A commit is one 1PC prewrite under a mutex that also guards the clock, so
+//! a timestamp taken after a commit returned always sees it, and no lock is
+//! ever left for a reader to meet. It passes the same conformance suite
+//! (`client::conformance`) as the cluster client.
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use protocol::mvccpb::Op;
+
+use client::txn_key::{encode_key, encode_range};
+use client::{Change, Error, KeyRange, Page, Pair, Result, StartTs, TxnKv};
+
+use crate::engine::{Engine, MemEngine, WriteBatch};
+use crate::mvcc::txn::{self, Mutation, Prewrite};
+use crate::mvcc::{MvccError, MvccReader, PHYSICAL_SHIFT};
+
+/// A transactional store in memory.
+pub struct LocalTxnKv {
+    engine: MemEngine,
+    /// The last timestamp handed out; held while a commit writes.
+    clock: Mutex<u64>,
+    /// Where [`TxnKv::ranges`] pretends Regions begin.
+    split_keys: Vec<Vec<u8>>,
+}
+
+impl Default for LocalTxnKv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LocalTxnKv {
+    /// An empty store.
+    pub fn new() -> LocalTxnKv {
+        LocalTxnKv {
+            engine: MemEngine::new(),
+            clock: Mutex::new(0),
+            split_keys: Vec::new(),
+        }
+    }
+
+    /// An empty store whose [`TxnKv::ranges`] cuts ranges at these user
+    /// keys, as a cluster would at Region boundaries.
+    pub fn with_split_keys(mut split_keys: Vec<Vec<u8>>) -> LocalTxnKv {
+        split_keys.sort();
+        split_keys.dedup();
+        LocalTxnKv {
+            split_keys,
+            ..LocalTxnKv::new()
+        }
+    }
+
+    fn tick(clock: &mut u64) -> u64 {
+        // Timestamps look like PD's: physical milliseconds and a logical
+        // part; only their order matters here.
+        *clock += 1;
+        *clock << PHYSICAL_SHIFT
+    }
+}
+
+fn mvcc_err(e: MvccError) -> Error {
+    match e {
+        MvccError::WriteConflict { .. } | MvccError::Locked(_) => Error::TxnConflict(e.to_string()),
+        e => Error::Remote(e.to_string()),
+    }
+}
+
+#[async_trait]
+impl TxnKv for LocalTxnKv {
+    async fn begin(&self) -> Result<StartTs> {
+        Ok(StartTs::new(Self::tick(&mut self.clock.lock()), None))
+    }
+
+    async fn get(&self, ts: u64, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let snap = self.engine.snapshot();
+        MvccReader::new(&snap)
+            .get(&encode_key(key), ts)
+            .map_err(mvcc_err)
+    }
+
+    async fn batch_get(&self, ts: u64, mut keys: Vec<Vec<u8>>) -> Result<Vec<Pair>> {
+        keys.sort();
+        keys.dedup();
+        let snap = self.engine.snapshot();
+        let reader = MvccReader::new(&snap);
+        let mut out = Vec::new();
+        for key in keys {
+            if let Some(value) = reader.get(&encode_key(&key), ts).map_err(mvcc_err)? {
+                out.push(Pair { key, value });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn scan(
+        &self,
+        ts: u64,
+        start: &[u8],
+        end: &[u8],
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Result<Page> {
+        let (enc_start, enc_end) = encode_range(start, end);
+        let snap = self.engine.snapshot();
+        // The cluster's stores cap every answer; so does this one.
+        let cap = if max_bytes == 0 { 4 << 20 } else { max_bytes };
+        let (pairs, more) = MvccReader::new(&snap)
+            .scan_page(&enc_start, &enc_end, ts, max_rows, cap)
+            .map_err(mvcc_err)?;
+        let full = more || (max_rows != 0 && pairs.len() >= max_rows);
+        let resume = match (full, pairs.last()) {
+            (true, Some((k, _))) => {
+                let mut next = k.clone();
+                next.push(0);
+                Some(next)
+            }
+            _ => None,
+        };
+        let pairs = pairs
+            .into_iter()
+            .map(|(key, value)| Pair { key, value })
+            .collect();
+        Ok(Page { pairs, resume })
+    }
+
+    async fn commit(&self, start: &StartTs, changes: Vec<(Vec<u8>, Change)>) -> Result<u64> {
+        if changes.is_empty() {
+            return Ok(start.ts);
+        }
+        let mutations: Vec<Mutation> = changes
+            .into_iter()
+            .map(|(key, change)| {
+                let (op, value) = match change {
+                    Change::Put(v) => (Op::Put, v),
+                    Change::Delete => (Op::Del, Vec::new()),
+                    Change::Lock => (Op::Lock, Vec::new()),
+                };
+                Mutation {
+                    op,
+                    key: encode_key(&key),
+                    value,
+                }
+            })
+            .collect();
+        let mut clock = self.clock.lock();
+        let commit_ts = Self::tick(&mut clock);
+        let req = Prewrite {
+            start_ts: start.ts,
+            primary: mutations[0].key.clone(),
+            lock_ttl: 3000,
+            txn_size: mutations.len() as u64,
+            min_commit_ts: start.ts + 1,
+            one_pc_commit_ts: Some(commit_ts),
+        };
+        let snap = self.engine.snapshot();
+        let mut wb = WriteBatch::default();
+        txn::prewrite(&MvccReader::new(&snap), &req, &mutations, &mut wb).map_err(mvcc_err)?;
+        self.engine
+            .write(&wb, false)
+            .map_err(|e| Error::Remote(e.to_string()))?;
+        Ok(commit_ts)
+    }
+
+    async fn ranges(&self, start: &[u8], end: &[u8]) -> Result<Vec<KeyRange>> {
+        let mut out = Vec::new();
+        let mut from = start.to_vec();
+        for cut in &self.split_keys {
+            if *cut > from && (end.is_empty() || cut.as_slice() < end) {
+                out.push(KeyRange {
+                    start: std::mem::replace(&mut from, cut.clone()),
+                    end: cut.clone(),
+                });
+            }
+        }
+        out.push(KeyRange {
+            start: from,
+            end: end.to_vec(),
+        });
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_local_store_passes_the_conformance_suite() {
+        client::conformance::run_all(Arc::new(LocalTxnKv::new()), "local").await;
+        let split = LocalTxnKv::with_split_keys(vec![b"split/ranges/m".to_vec()]);
+        client::conformance::run_all(Arc::new(split), "split").await;
+    }
+}
