@@ -25,7 +25,9 @@ enum Command {
     Pd(cmd::pd::PdArgs),
     /// Run a storage node that serves Regions over gRPC.
     Kv(cmd::kv::KvArgs),
-    /// Run PD and several stores on loopback in one process.
+    /// Run a SQL node: the PostgreSQL wire protocol over the cluster.
+    Sql(cmd::sql::SqlArgs),
+    /// Run PD, several stores and a SQL node on loopback in one process.
     Playground(cmd::playground::PlaygroundArgs),
     /// Inspect and operate a running cluster.
     Ctl(cmd::ctl::CtlArgs),
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Pd(a) => cmd::pd::run(a).await,
             Command::Kv(a) => cmd::kv::run(a).await,
+            Command::Sql(a) => cmd::sql::run(a).await,
             Command::Playground(a) => cmd::playground::run(a).await,
             Command::Ctl(a) => cmd::ctl::run(a).await,
             Command::Bench(a) => cmd::bench::run(a).await,

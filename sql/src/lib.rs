@@ -7,6 +7,11 @@
 //! - [`catalog`]: descriptors in the KV store, the cached catalog and its
 //!   schema lease.
 //! - [`error`]: errors with their SQLSTATE.
+//! - [`plan`]: key ranges from predicates, type names.
+//! - [`exec`]: tables for DataFusion (scans), DDL, INSERT, number blocks.
+//! - [`session`]: a node and one connection's session (transactions,
+//!   settings, statement dispatch).
+//! - [`server`]: the pgwire edge.
 //!
 //! Invariant: the only door to data is `client::TxnKv`; this crate sees
 //! no protobuf type and links no storage engine.
@@ -14,6 +19,14 @@
 pub mod catalog;
 pub mod codec;
 pub mod error;
+pub mod exec;
+pub mod plan;
+pub mod server;
+pub mod session;
 pub mod types;
 
 pub use error::{Error, Result};
+
+/// The `server_version` reported to clients: PostgreSQL 15's behaviour is
+/// the reference, and clients pick their catalog queries by this number.
+pub const SERVER_VERSION: &str = "15.18 (Strata 0.1.0)";

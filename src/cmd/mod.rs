@@ -6,6 +6,7 @@ pub mod kv;
 pub mod pd;
 pub mod playground;
 pub mod rebalance_bench;
+pub mod sql;
 pub mod txn_bench;
 pub mod txn_exec;
 

@@ -1,5 +1,5 @@
-//! `strata playground`: PD and several stores on loopback, in one process,
-//! over the same gRPC paths as a real deployment.
+//! `strata playground`: PD, several stores and a SQL node on loopback, in
+//! one process, over the same gRPC paths as a real deployment.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,8 +39,13 @@ pub struct PlaygroundArgs {
     /// How often each store runs GC (as `strata kv --gc-interval`).
     #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = super::parse_interval)]
     pub gc_interval: Duration,
+    /// Port of the SQL node (PostgreSQL wire protocol).
+    #[arg(long, default_value_t = 5432)]
+    pub sql_port: u16,
     #[command(flatten)]
     pub split: super::kv::SplitArgs,
+    #[command(flatten)]
+    pub sql: super::sql::SqlNodeArgs,
 }
 
 fn port(base: u16, offset: u16) -> u16 {
@@ -85,6 +90,13 @@ pub async fn run(args: PlaygroundArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot start store {}", i + 1))?;
         stores.push(node);
     }
+    let sql = super::sql::start(
+        &pd_addr,
+        &format!("{}:{}", args.host, args.sql_port),
+        &args.sql,
+    )
+    .await
+    .context("cannot start the SQL node")?;
     println!("Strata playground is running.");
     println!(
         "  PD:        {pd_addr}   (HTTP API: http://{}/api/v1/stores)",
@@ -97,8 +109,14 @@ pub async fn run(args: PlaygroundArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default();
         println!("  store {:<3} {}{status}", s.store_id, s.addr);
     }
+    println!("  SQL:       {}   (PostgreSQL wire protocol)", sql.addr);
     println!("  data:      {}", data_dir.display());
     println!("  logs:      {}", data_dir.join("strata.log").display());
+    println!(
+        "Connect:  psql -h {} -p {} -U postgres",
+        sql.addr.ip(),
+        sql.addr.port()
+    );
     println!("Try:  strata ctl --pd {pd_addr} raw put hello world");
     println!("      strata ctl --pd {pd_addr} txn put alice 100 bob 50");
     println!("      strata ctl --pd {pd_addr} regions");
@@ -109,6 +127,7 @@ pub async fn run(args: PlaygroundArgs) -> anyhow::Result<ExitCode> {
         (why, i, _) = failures => anyhow::bail!("store {} failed: {why}", stores[i].store_id),
     }
     println!("stopping...");
+    sql.shutdown();
     futures::future::join_all(stores.into_iter().map(|s| s.shutdown())).await;
     pd.shutdown().await;
     println!("stopped; data kept in {}", data_dir.display());

@@ -166,6 +166,11 @@ impl TxnReader {
         self.start.ts
     }
 
+    /// `[start, end)` cut at Region boundaries (see [`crate::TxnKv::ranges`]).
+    pub async fn ranges(&self, start: &[u8], end: &[u8]) -> Result<Vec<crate::KeyRange>> {
+        self.kv.ranges(start, end).await
+    }
+
     /// The value of `key`.
     pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         match self.buffer.get(key) {

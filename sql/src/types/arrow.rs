@@ -288,7 +288,7 @@ pub fn format_uuid(u: &[u8; 16]) -> String {
 /// The value at `row` of `array`, as a datum of the SQL type `ty` the
 /// column is reported as (see [`sql_type_of`]).
 pub fn datum_at(array: &dyn Array, row: usize, ty: SqlType) -> Result<Datum> {
-    if array.is_null(row) {
+    if array.is_null(row) || *array.data_type() == DataType::Null {
         return Ok(Datum::Null);
     }
     let unsupported = || {

@@ -19,6 +19,7 @@
 
 pub mod arrow;
 pub mod binary;
+pub mod cast;
 pub mod decimal;
 pub mod text;
 

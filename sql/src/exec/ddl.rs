@@ -1,0 +1,292 @@
+//! DDL: statements that change the catalog. Each writes descriptors into
+//! the session's transaction (so DDL commits or rolls back with it) and
+//! bumps the catalog version once.
+
+use std::sync::Arc;
+
+use client::BufferedTxn;
+use datafusion::sql::sqlparser::ast::{
+    ColumnDef, ColumnOption, CreateTable, ObjectName, ObjectType, TableConstraint,
+};
+
+use crate::catalog::desc::{ColumnDesc, DefaultExpr, IndexDesc, ObjectKind, ROWID_COLUMN};
+use crate::catalog::store::CatalogWriter;
+use crate::catalog::{Catalog, Constraint, TableDesc, DEFAULT_SCHEMA};
+use crate::codec::key::PRIMARY_INDEX_ID;
+use crate::error::{code, Error, Result};
+use crate::plan::types::{column_type, ColumnType};
+use crate::types::SqlType;
+
+/// `(schema, name)` of an object name (`t` or `s.t`), lower-cased as
+/// PostgreSQL folds unquoted identifiers (the parser keeps quoted ones).
+pub fn split_name(name: &ObjectName) -> Result<(String, String)> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| {
+            p.as_ident()
+                .map(ident_name)
+                .ok_or_else(|| Error::syntax(format!("invalid name {name}")))
+        })
+        .collect::<Result<_>>()?;
+    match parts.as_slice() {
+        [t] => Ok((DEFAULT_SCHEMA.to_string(), t.clone())),
+        [s, t] => Ok((s.clone(), t.clone())),
+        [db, s, t] if db == crate::catalog::DEFAULT_DATABASE => Ok((s.clone(), t.clone())),
+        _ => Err(Error::unsupported(format!("the name {name}"))),
+    }
+}
+
+/// An identifier as PostgreSQL names it: unquoted ones fold to lower case.
+pub fn ident_name(i: &datafusion::sql::sqlparser::ast::Ident) -> String {
+    if i.quote_style.is_some() {
+        i.value.clone()
+    } else {
+        i.value.to_lowercase()
+    }
+}
+
+fn schema_id(catalog: &Catalog, schema: &str) -> Result<u32> {
+    catalog.schema(schema).map(|s| s.id).ok_or_else(|| {
+        Error::new(
+            code::UNDEFINED_SCHEMA,
+            format!("schema \"{schema}\" does not exist"),
+        )
+    })
+}
+
+/// What a CREATE TABLE did.
+pub enum Created {
+    /// The table was created.
+    Table,
+    /// IF NOT EXISTS found it there: a notice, nothing done.
+    AlreadyExists(String),
+}
+
+/// `CREATE TABLE`.
+pub async fn create_table(
+    catalog: &Catalog,
+    txn: &mut BufferedTxn,
+    ct: &CreateTable,
+) -> Result<Created> {
+    if ct.query.is_some() {
+        return Err(Error::unsupported("CREATE TABLE … AS"));
+    }
+    if ct.temporary {
+        return Err(Error::unsupported("temporary tables"));
+    }
+    let (schema, name) = split_name(&ct.name)?;
+    let schema_id = schema_id(catalog, &schema)?;
+    if catalog.table(schema_id, &name).is_some() {
+        if ct.if_not_exists {
+            return Ok(Created::AlreadyExists(format!(
+                "relation \"{name}\" already exists, skipping"
+            )));
+        }
+        return Err(Error::new(
+            code::DUPLICATE_TABLE,
+            format!("relation \"{name}\" already exists"),
+        ));
+    }
+    let mut columns: Vec<ColumnDesc> = Vec::new();
+    let mut primary: Option<Vec<String>> = None;
+    for (i, def) in ct.columns.iter().enumerate() {
+        let col = column(def, i as u32 + 1, &mut primary)?;
+        if columns.iter().any(|c| c.name == col.name) {
+            return Err(Error::new(
+                code::DUPLICATE_COLUMN,
+                format!("column \"{}\" specified more than once", col.name),
+            ));
+        }
+        columns.push(col);
+    }
+    for c in &ct.constraints {
+        match c {
+            TableConstraint::PrimaryKey(pk) => {
+                if primary.is_some() {
+                    return Err(multiple_primary_keys(&name));
+                }
+                let names = pk
+                    .columns
+                    .iter()
+                    .map(|ic| match &ic.column.expr {
+                        datafusion::sql::sqlparser::ast::Expr::Identifier(id) => Ok(ident_name(id)),
+                        e => Err(Error::unsupported(format!("primary key on expression {e}"))),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                primary = Some(names);
+            }
+            other => {
+                return Err(Error::unsupported(format!(
+                    "the table constraint \"{other}\" (coming: UNIQUE, CHECK and FOREIGN KEY)"
+                )))
+            }
+        }
+    }
+    let mut next_column_id = columns.len() as u32 + 1;
+    let key_columns: Vec<(u32, bool)> = match primary {
+        Some(names) => {
+            let mut ids = Vec::new();
+            for n in names {
+                let c = columns.iter_mut().find(|c| c.name == n).ok_or_else(|| {
+                    Error::undefined_column(&n).with_detail("named in the primary key")
+                })?;
+                if matches!(c.ty, SqlType::Json) {
+                    return Err(Error::new(
+                        code::UNDEFINED_FUNCTION,
+                        "data type json has no default operator class for access method \"btree\"",
+                    ));
+                }
+                c.not_null = true;
+                if ids.iter().any(|(id, _)| *id == c.id) {
+                    return Err(Error::new(
+                        code::DUPLICATE_COLUMN,
+                        format!("column \"{n}\" appears twice in primary key constraint"),
+                    ));
+                }
+                ids.push((c.id, false));
+            }
+            ids
+        }
+        None => {
+            let id = next_column_id;
+            next_column_id += 1;
+            columns.push(ColumnDesc {
+                id,
+                name: ROWID_COLUMN.to_string(),
+                ty: SqlType::Int8,
+                not_null: true,
+                default: None,
+                identity: None,
+                hidden: true,
+            });
+            vec![(id, false)]
+        }
+    };
+    let has_pk = !columns.iter().any(|c| c.hidden);
+    let mut w = CatalogWriter::new(txn);
+    let id = w.allocate_id().await?;
+    let version = w.bump_version().await?;
+    let pkey = format!("{name}_pkey");
+    let desc = TableDesc {
+        id,
+        schema_id,
+        name,
+        kind: ObjectKind::Table,
+        columns,
+        next_column_id,
+        primary: IndexDesc {
+            id: PRIMARY_INDEX_ID,
+            name: pkey.clone(),
+            columns: key_columns,
+            unique: true,
+        },
+        indexes: Vec::new(),
+        next_index_id: PRIMARY_INDEX_ID + 1,
+        constraints: if has_pk {
+            vec![Constraint::PrimaryKey { name: pkey }]
+        } else {
+            Vec::new()
+        },
+        version,
+    };
+    w.put_table(&desc)?;
+    Ok(Created::Table)
+}
+
+fn multiple_primary_keys(table: &str) -> Error {
+    Error::new(
+        code::INVALID_TABLE_DEFINITION,
+        format!("multiple primary keys for table \"{table}\" are not allowed"),
+    )
+}
+
+fn column(def: &ColumnDef, id: u32, primary: &mut Option<Vec<String>>) -> Result<ColumnDesc> {
+    let name = ident_name(&def.name);
+    let ty = match column_type(&def.data_type)? {
+        ColumnType::Plain(t) => t,
+        ColumnType::Serial(_) => {
+            return Err(Error::unsupported(
+                "SERIAL (coming with sequences; use an explicit key for now)",
+            ))
+        }
+    };
+    let mut col = ColumnDesc {
+        id,
+        name: name.clone(),
+        ty,
+        not_null: false,
+        default: None,
+        identity: None,
+        hidden: false,
+    };
+    for opt in &def.options {
+        match &opt.option {
+            ColumnOption::Null => {}
+            ColumnOption::NotNull => col.not_null = true,
+            ColumnOption::Default(e) => col.default = Some(DefaultExpr::Sql(e.to_string())),
+            ColumnOption::PrimaryKey(_) => {
+                if primary.is_some() {
+                    return Err(multiple_primary_keys(&name));
+                }
+                *primary = Some(vec![name.clone()]);
+                col.not_null = true;
+            }
+            other => {
+                return Err(Error::unsupported(format!(
+                    "the column option \"{other}\" (coming: UNIQUE, CHECK, REFERENCES)"
+                )))
+            }
+        }
+    }
+    Ok(col)
+}
+
+/// `DROP TABLE`/`DROP VIEW` of `names`; returns notices for names that
+/// did not exist under IF EXISTS.
+pub async fn drop_objects(
+    catalog: &Catalog,
+    txn: &mut BufferedTxn,
+    kind: ObjectType,
+    names: &[ObjectName],
+    if_exists: bool,
+) -> Result<Vec<String>> {
+    let what = match kind {
+        ObjectType::Table => "table",
+        ObjectType::View => "view",
+        other => return Err(Error::unsupported(format!("DROP {other}"))),
+    };
+    let mut found: Vec<Arc<TableDesc>> = Vec::new();
+    let mut notices = Vec::new();
+    for n in names {
+        let (schema, name) = split_name(n)?;
+        match catalog.find(&schema, &name) {
+            Some(t) if t.is_table() == (kind == ObjectType::Table) => found.push(t.clone()),
+            Some(_) => {
+                return Err(Error::new(
+                    code::WRONG_OBJECT_TYPE,
+                    format!("\"{name}\" is not a {what}"),
+                ))
+            }
+            None if if_exists => {
+                notices.push(format!("{what} \"{name}\" does not exist, skipping"));
+            }
+            None => {
+                return Err(Error::new(
+                    code::UNDEFINED_TABLE,
+                    format!("{what} \"{name}\" does not exist"),
+                ))
+            }
+        }
+    }
+    if !found.is_empty() {
+        let mut w = CatalogWriter::new(txn);
+        w.bump_version().await?;
+        for t in found {
+            // The rows stay behind under the dropped table's id, which is
+            // never reused; nothing can reach them.
+            w.delete_table(t.id)?;
+        }
+    }
+    Ok(notices)
+}

@@ -1,0 +1,13 @@
+//! Executing statements against the KV store.
+//!
+//! - [`scan`]: tables for DataFusion and the key-range scan node.
+//! - [`query`]: DataFusion contexts, the catalog provider, error mapping.
+//! - [`ddl`]: CREATE/DROP.
+//! - [`insert`]: INSERT.
+//! - [`blocks`]: numbers from KV counters (hidden row ids).
+
+pub mod blocks;
+pub mod ddl;
+pub mod insert;
+pub mod query;
+pub mod scan;

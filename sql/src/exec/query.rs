@@ -1,0 +1,189 @@
+//! DataFusion for queries: one `SessionContext` per connection, configured
+//! for PostgreSQL, whose `postgres` catalog shows the tables of a
+//! [`Catalog`] snapshot read through one transaction view.
+//!
+//! Before each statement the session registers a fresh
+//! [`StrataCatalogProvider`] (the catalog version and the view the
+//! statement must use); DataFusion resolves table names through it while
+//! planning, and every [`KvTable`] it hands out keeps that view, so the
+//! whole statement reads one snapshot.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use client::TxnReader;
+use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
+use datafusion::error::Result as DfResult;
+use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::Statement;
+
+use super::scan::KvTable;
+use crate::catalog::{Catalog, DEFAULT_DATABASE, DEFAULT_SCHEMA};
+use crate::error::{code, Error, Result};
+
+/// A new DataFusion context for one connection.
+pub fn new_context() -> SessionContext {
+    let mut config = SessionConfig::new()
+        .with_default_catalog_and_schema(DEFAULT_DATABASE, DEFAULT_SCHEMA)
+        .with_create_default_catalog_and_schema(false)
+        .with_information_schema(false)
+        .with_target_partitions(4);
+    let opts = config.options_mut();
+    opts.sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
+    opts.sql_parser.parse_float_as_decimal = true;
+    opts.sql_parser.map_string_types_to_utf8view = false;
+    opts.execution.time_zone = Some("UTC".into());
+    SessionContext::new_with_config(config)
+}
+
+/// The `postgres` catalog of one statement.
+#[derive(Debug)]
+pub struct StrataCatalogProvider {
+    catalog: Arc<Catalog>,
+    reader: super::scan::Reader,
+}
+
+impl StrataCatalogProvider {
+    /// The tables of `catalog`, read through `reader`.
+    pub fn new(catalog: Arc<Catalog>, reader: TxnReader) -> Self {
+        StrataCatalogProvider {
+            catalog,
+            reader: super::scan::Reader(reader),
+        }
+    }
+}
+
+impl CatalogProvider for StrataCatalogProvider {
+    fn schema_names(&self) -> Vec<String> {
+        self.catalog.schemas.keys().cloned().collect()
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        let s = self.catalog.schema(name)?;
+        Some(Arc::new(StrataSchemaProvider {
+            catalog: self.catalog.clone(),
+            reader: self.reader.clone(),
+            schema_id: s.id,
+        }))
+    }
+}
+
+/// One schema of a statement's catalog.
+#[derive(Debug)]
+struct StrataSchemaProvider {
+    catalog: Arc<Catalog>,
+    reader: super::scan::Reader,
+    schema_id: u32,
+}
+
+#[async_trait]
+impl SchemaProvider for StrataSchemaProvider {
+    fn table_names(&self) -> Vec<String> {
+        self.catalog
+            .tables_in(self.schema_id)
+            .map(|t| t.name.clone())
+            .collect()
+    }
+
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        Ok(self
+            .catalog
+            .table(self.schema_id, name)
+            .filter(|t| t.is_table())
+            .map(|t| Arc::new(KvTable::new(t.clone(), self.reader.0.clone())) as _))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.catalog.table(self.schema_id, name).is_some()
+    }
+}
+
+/// Plans one parsed statement with DataFusion, against `catalog` read
+/// through `reader`.
+pub async fn plan(
+    ctx: &SessionContext,
+    catalog: Arc<Catalog>,
+    reader: TxnReader,
+    stmt: Statement,
+) -> Result<LogicalPlan> {
+    ctx.register_catalog(
+        DEFAULT_DATABASE,
+        Arc::new(StrataCatalogProvider::new(catalog, reader)),
+    );
+    let state = ctx.state();
+    state
+        .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
+        .await
+        .map_err(from_datafusion)
+}
+
+/// A DataFusion error as the SQL error PostgreSQL would give.
+pub fn from_datafusion(e: datafusion::error::DataFusionError) -> Error {
+    use datafusion::error::DataFusionError as D;
+    match e {
+        D::External(inner) => match inner.downcast::<Error>() {
+            Ok(e) => *e,
+            Err(other) => Error::internal(other),
+        },
+        D::Context(_, inner) | D::Diagnostic(_, inner) => from_datafusion(*inner),
+        D::Collection(mut all) if !all.is_empty() => from_datafusion(all.swap_remove(0)),
+        D::Shared(inner) => from_datafusion(D::External(Box::new(Error::internal(inner)))),
+        D::ArrowError(inner, _) => {
+            let m = inner.to_string();
+            if m.contains("Divide by zero") {
+                Error::new(code::DIVISION_BY_ZERO, "division by zero")
+            } else if m.contains("Overflow") || m.contains("overflow") {
+                Error::new(code::NUMERIC_VALUE_OUT_OF_RANGE, m)
+            } else if m.contains("Cast error") || m.contains("Cannot cast") {
+                Error::new(code::INVALID_TEXT_REPRESENTATION, m)
+            } else {
+                Error::new(code::DATA_EXCEPTION, m)
+            }
+        }
+        D::SQL(inner, _) => Error::syntax(inner.to_string()),
+        D::SchemaError(inner, _) => schema_error(inner.to_string()),
+        D::Plan(m) => plan_error(m),
+        D::NotImplemented(m) => Error::new(code::FEATURE_NOT_SUPPORTED, m),
+        D::Execution(m) => {
+            if m.contains("Divide by zero") || m.contains("division by zero") {
+                Error::new(code::DIVISION_BY_ZERO, "division by zero")
+            } else {
+                Error::new(code::DATA_EXCEPTION, m)
+            }
+        }
+        other => Error::internal(other),
+    }
+}
+
+fn schema_error(m: String) -> Error {
+    // "No field named x. Valid fields are ..." / "Ambiguous reference ..."
+    if let Some(rest) = m.strip_prefix("No field named ") {
+        let name = rest
+            .split(['.', ' '])
+            .next()
+            .unwrap_or(rest)
+            .trim_matches('"');
+        return Error::undefined_column(name);
+    }
+    if m.contains("Ambiguous reference") {
+        return Error::new(code::AMBIGUOUS_COLUMN, m);
+    }
+    Error::new(code::UNDEFINED_COLUMN, m)
+}
+
+fn plan_error(m: String) -> Error {
+    if let Some(rest) = m.strip_prefix("table '") {
+        let name = rest.split('\'').next().unwrap_or(rest);
+        let short = name.rsplit('.').next().unwrap_or(name);
+        return Error::undefined_table(short);
+    }
+    if m.contains("Invalid function") || m.contains("function") && m.contains("not found") {
+        return Error::new(code::UNDEFINED_FUNCTION, m);
+    }
+    if m.contains("No function matches") || m.contains("Cannot infer common") {
+        return Error::new(code::UNDEFINED_FUNCTION, m);
+    }
+    Error::new(code::SYNTAX_ERROR, m)
+}

@@ -1,0 +1,387 @@
+//! Tables as DataFusion sees them: [`KvTable`] (a `TableProvider`) and
+//! [`KvScanExec`] (the plan node that reads key ranges).
+//!
+//! `KvTable::scan` turns the pushed-down filters into key ranges
+//! ([`crate::plan::ranges`]), cuts them at Region boundaries and spreads
+//! the parts over partitions that DataFusion reads in parallel. Each
+//! partition pages through its ranges (at most [`PAGE_ROWS`] rows or
+//! [`PAGE_BYTES`] bytes per request) and turns each page into one Arrow
+//! batch, so memory stays bounded however large the table. Point ranges
+//! (every key column fixed) are read with one batch get instead.
+//!
+//! Hot path (point select): no Region lookup for points, one RPC per
+//! Region for a batch of points, no copy of a value beyond decoding it.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use client::TxnReader;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::Session;
+use datafusion::catalog::TableProvider;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::Result as DfResult;
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    SendableRecordBatchStream,
+};
+
+use crate::catalog::TableDesc;
+use crate::codec::key::{index_prefix, PRIMARY_INDEX_ID};
+use crate::codec::row::decode_row;
+use crate::error::Error;
+use crate::plan::ranges::{describe, plan_ranges, EncodedRange, KeyPart};
+use crate::types::arrow::{batch, field, ColumnBuilder};
+use crate::types::SqlType;
+
+/// Rows per scan request (and per Arrow batch).
+pub const PAGE_ROWS: usize = 1024;
+/// Bytes per scan request.
+pub const PAGE_BYTES: usize = 4 << 20;
+
+/// A SQL error as DataFusion carries it.
+pub fn df_err(e: Error) -> datafusion::error::DataFusionError {
+    datafusion::error::DataFusionError::External(Box::new(e))
+}
+
+/// A table of the catalog, read through one transaction's view.
+#[derive(Debug)]
+pub struct KvTable {
+    desc: Arc<TableDesc>,
+    reader: Reader,
+    schema: SchemaRef,
+}
+
+/// The transaction view a table reads through.
+#[derive(Clone)]
+pub struct Reader(pub TxnReader);
+
+impl fmt::Debug for Reader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Reader@{}", self.0.ts())
+    }
+}
+
+impl KvTable {
+    /// `desc` read through `reader`.
+    pub fn new(desc: Arc<TableDesc>, reader: TxnReader) -> KvTable {
+        let fields: Vec<_> = desc
+            .visible_columns()
+            .map(|c| field(&c.name, c.ty, !c.not_null))
+            .collect();
+        KvTable {
+            desc,
+            reader: Reader(reader),
+            schema: Arc::new(Schema::new(fields)),
+        }
+    }
+
+    fn key_parts(&self) -> Vec<KeyPart> {
+        self.desc
+            .primary
+            .columns
+            .iter()
+            .filter_map(|(id, _)| self.desc.column_by_id(*id))
+            .map(|c| KeyPart {
+                name: c.name.clone(),
+                ty: c.ty,
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl TableProvider for KvTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        let plan = plan_ranges(self.desc.id, &self.key_parts(), filters);
+        Ok(plan
+            .exact
+            .into_iter()
+            .map(|exact| {
+                if exact {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let visible: Vec<_> = self.desc.visible_columns().collect();
+        let indices: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..visible.len()).collect(),
+        };
+        let columns: Vec<(u32, SqlType)> = indices
+            .iter()
+            .map(|i| (visible[*i].id, visible[*i].ty))
+            .collect();
+        let schema = Arc::new(self.schema.project(&indices)?);
+        let refs: Vec<&Expr> = filters.iter().collect();
+        let plan = plan_ranges(self.desc.id, &self.key_parts(), &refs);
+        let work = if !plan.ranges.is_empty() && plan.ranges.iter().all(|r| r.point) {
+            vec![Work::Points(
+                plan.ranges.iter().map(|r| r.start.clone()).collect(),
+            )]
+        } else {
+            // Cut the ranges at Region boundaries, then give each
+            // partition a contiguous run of parts.
+            let mut parts = Vec::new();
+            for r in &plan.ranges {
+                for p in self
+                    .reader
+                    .0
+                    .ranges(&r.start, &r.end)
+                    .await
+                    .map_err(|e| df_err(e.into()))?
+                {
+                    parts.push((p.start, p.end));
+                }
+            }
+            let n = state
+                .config()
+                .target_partitions()
+                .clamp(1, parts.len().max(1));
+            let per = parts.len().div_ceil(n).max(1);
+            parts
+                .chunks(per)
+                .map(|c| Work::Ranges(c.to_vec()))
+                .collect::<Vec<_>>()
+        };
+        let work = if work.is_empty() {
+            vec![Work::Ranges(Vec::new())]
+        } else {
+            work
+        };
+        Ok(Arc::new(KvScanExec::new(
+            self.desc.clone(),
+            self.reader.clone(),
+            schema,
+            columns,
+            plan.ranges,
+            work,
+            limit,
+        )))
+    }
+}
+
+/// What one partition reads.
+#[derive(Debug, Clone)]
+enum Work {
+    /// Keys of single rows.
+    Points(Vec<Vec<u8>>),
+    /// Ranges `[start, end)`, in key order.
+    Ranges(Vec<(Vec<u8>, Vec<u8>)>),
+}
+
+/// Reads rows of one table from key ranges, one partition per run of
+/// Region-sized parts.
+#[derive(Debug)]
+pub struct KvScanExec {
+    desc: Arc<TableDesc>,
+    reader: Reader,
+    schema: SchemaRef,
+    columns: Vec<(u32, SqlType)>,
+    ranges: Vec<EncodedRange>,
+    work: Vec<Work>,
+    limit: Option<usize>,
+    properties: Arc<PlanProperties>,
+}
+
+impl KvScanExec {
+    fn new(
+        desc: Arc<TableDesc>,
+        reader: Reader,
+        schema: SchemaRef,
+        columns: Vec<(u32, SqlType)>,
+        ranges: Vec<EncodedRange>,
+        work: Vec<Work>,
+        limit: Option<usize>,
+    ) -> KvScanExec {
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(schema.clone()),
+            Partitioning::UnknownPartitioning(work.len()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        KvScanExec {
+            desc,
+            reader,
+            schema,
+            columns,
+            ranges,
+            work,
+            limit,
+            properties,
+        }
+    }
+}
+
+impl DisplayAs for KvScanExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let prefix = index_prefix(self.desc.id, PRIMARY_INDEX_ID).len();
+        let ranges: Vec<String> = self.ranges.iter().map(|r| describe(r, prefix)).collect();
+        let shown = if ranges.len() > 8 {
+            format!("{} … ({} ranges)", ranges[..8].join(", "), ranges.len())
+        } else {
+            ranges.join(", ")
+        };
+        write!(
+            f,
+            "KvScan: table={} ranges=[{}] partitions={}",
+            self.desc.name,
+            shown,
+            self.work.len()
+        )?;
+        if let Some(l) = self.limit {
+            write!(f, " limit={l}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ExecutionPlan for KvScanExec {
+    fn name(&self) -> &'static str {
+        "KvScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
+        let work = self
+            .work
+            .get(partition)
+            .cloned()
+            .ok_or_else(|| df_err(Error::internal(format!("no scan partition {partition}"))))?;
+        let state = ScanState {
+            reader: self.reader.0.clone(),
+            schema: self.schema.clone(),
+            columns: self.columns.clone(),
+            work: match work {
+                Work::Points(keys) => Pending::Points(Some(keys)),
+                Work::Ranges(r) => Pending::Ranges(r.into()),
+            },
+            left: self.limit.unwrap_or(usize::MAX),
+        };
+        let stream = futures::stream::try_unfold(state, |mut st| async move {
+            let next = st.next_batch().await.map_err(df_err)?;
+            Ok(next.map(|b| (b, st)))
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema.clone(),
+            stream,
+        )))
+    }
+}
+
+enum Pending {
+    Points(Option<Vec<Vec<u8>>>),
+    Ranges(VecDeque<(Vec<u8>, Vec<u8>)>),
+}
+
+struct ScanState {
+    reader: TxnReader,
+    schema: SchemaRef,
+    columns: Vec<(u32, SqlType)>,
+    work: Pending,
+    /// Rows still wanted (the limit).
+    left: usize,
+}
+
+impl ScanState {
+    /// The next non-empty batch, or `None` when done.
+    async fn next_batch(&mut self) -> crate::Result<Option<RecordBatch>> {
+        loop {
+            if self.left == 0 {
+                return Ok(None);
+            }
+            let values = match &mut self.work {
+                Pending::Points(keys) => match keys.take() {
+                    Some(keys) => self.reader.batch_get(keys).await?,
+                    None => return Ok(None),
+                },
+                Pending::Ranges(ranges) => {
+                    let Some((start, end)) = ranges.front_mut() else {
+                        return Ok(None);
+                    };
+                    let rows = PAGE_ROWS.min(self.left);
+                    let page = self.reader.scan(start, end, rows, PAGE_BYTES).await?;
+                    match page.resume {
+                        Some(next) => *start = next,
+                        None => {
+                            ranges.pop_front();
+                        }
+                    }
+                    page.pairs
+                }
+            };
+            if values.is_empty() {
+                continue;
+            }
+            let n = values.len().min(self.left);
+            let mut builders: Vec<ColumnBuilder> = self
+                .columns
+                .iter()
+                .map(|(_, ty)| ColumnBuilder::new(*ty, n))
+                .collect();
+            for pair in values.iter().take(n) {
+                let row = decode_row(&pair.value, &self.columns)?;
+                for (b, d) in builders.iter_mut().zip(&row) {
+                    b.push(d)?;
+                }
+            }
+            self.left -= n;
+            return batch(self.schema.clone(), &mut builders, n).map(Some);
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Planning helpers that are pure functions of the statement and catalog.
+//!
+//! - [`ranges`]: predicates on primary-key columns into key ranges.
+//! - [`types`]: SQL type names into column types.
+
+pub mod ranges;
+pub mod types;

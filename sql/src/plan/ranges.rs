@@ -1,0 +1,413 @@
+//! Planning predicates on primary-key columns into key ranges.
+//!
+//! Given the filters DataFusion pushes into a table scan (a conjunction),
+//! [`plan_ranges`] finds, column by column along the primary key,
+//! equalities and `IN` lists (which fix a column to a set of values) and
+//! then at most one range (`<`, `<=`, `>`, `>=`, `BETWEEN`) on the next
+//! column, and turns them into ranges of encoded keys:
+//!
+//! - `id = 5` → one point (a get of one key);
+//! - `id IN (1, 7)` → two points;
+//! - `id BETWEEN 10 AND 20` → one range;
+//! - `a = 1 AND b > 3` on `PRIMARY KEY (a, b)` → one range within `a = 1`.
+//!
+//! A filter is *exact* when the ranges implement it entirely (DataFusion
+//! then drops it); any other filter is left to DataFusion to apply above
+//! the scan. No filter usable: the whole table.
+
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{Expr, Operator};
+
+use crate::codec::key::{encode_key_datum, index_prefix, prefix_end, NULL_MARKER};
+use crate::types::arrow::datum_at;
+use crate::types::{Datum, SqlType};
+
+/// Most points an `IN` product may make before it is not worth it.
+const MAX_POINTS: usize = 1024;
+
+/// One primary-key column, as the range planner needs it.
+#[derive(Debug, Clone)]
+pub struct KeyPart {
+    /// The column's name (as DataFusion refers to it).
+    pub name: String,
+    /// Its type.
+    pub ty: SqlType,
+}
+
+/// A range of encoded keys `[start, end)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedRange {
+    /// First key.
+    pub start: Vec<u8>,
+    /// First key past the range.
+    pub end: Vec<u8>,
+    /// Whether the range holds exactly one key (`start` itself).
+    pub point: bool,
+}
+
+/// The ranges to read and which filters they implement exactly.
+#[derive(Debug, Clone)]
+pub struct RangePlan {
+    /// Ranges in key order, not overlapping.
+    pub ranges: Vec<EncodedRange>,
+    /// For each filter given, whether the ranges implement it entirely.
+    pub exact: Vec<bool>,
+}
+
+/// What one filter says about one key column.
+#[derive(Debug, Clone)]
+enum Constraint {
+    /// The column is one of these values.
+    In(Vec<Datum>),
+    /// A lower bound (value, inclusive).
+    Lower(Datum, bool),
+    /// An upper bound (value, inclusive).
+    Upper(Datum, bool),
+    /// Both.
+    Between(Datum, Datum),
+    /// No row can match (`= NULL`).
+    Nothing,
+}
+
+/// The ranges of the primary index of `table_id` that hold every row
+/// matching `filters`.
+pub fn plan_ranges(table_id: u32, key: &[KeyPart], filters: &[&Expr]) -> RangePlan {
+    let prefix = index_prefix(table_id, crate::codec::key::PRIMARY_INDEX_ID);
+    let parsed: Vec<Option<(usize, Constraint)>> =
+        filters.iter().map(|f| constraint_of(f, key)).collect();
+    let mut exact = vec![false; filters.len()];
+
+    // Fix key columns to value sets while filters allow it.
+    let mut points: Vec<Vec<u8>> = vec![prefix.clone()];
+    let mut fixed_all = true;
+    let mut col = 0;
+    while col < key.len() {
+        let eq = parsed.iter().enumerate().find_map(|(i, p)| match p {
+            Some((c, Constraint::In(vals))) if *c == col => Some((i, vals.clone())),
+            Some((c, Constraint::Nothing)) if *c == col => Some((i, Vec::new())),
+            _ => None,
+        });
+        let Some((i, vals)) = eq else {
+            fixed_all = false;
+            break;
+        };
+        if points.len() * vals.len().max(1) > MAX_POINTS {
+            fixed_all = false;
+            break;
+        }
+        let mut next = Vec::with_capacity(points.len() * vals.len());
+        for p in &points {
+            for v in &vals {
+                let mut k = p.clone();
+                if encode_key_datum(&mut k, v, key[col].ty, false).is_err() {
+                    return whole(prefix, filters.len());
+                }
+                next.push(k);
+            }
+        }
+        next.sort();
+        next.dedup();
+        points = next;
+        exact[i] = true;
+        col += 1;
+    }
+    if fixed_all {
+        // Every key column fixed: points.
+        let ranges = points
+            .into_iter()
+            .map(|k| EncodedRange {
+                end: key_after(&k),
+                start: k,
+                point: true,
+            })
+            .collect();
+        return RangePlan { ranges, exact };
+    }
+    // Then one range on the next column, within each point prefix.
+    let mut lower: Option<(Datum, bool)> = None;
+    let mut upper: Option<(Datum, bool)> = None;
+    for (i, p) in parsed.iter().enumerate() {
+        match p {
+            Some((c, Constraint::Lower(v, inc))) if *c == col && lower.is_none() => {
+                lower = Some((v.clone(), *inc));
+                exact[i] = true;
+            }
+            Some((c, Constraint::Upper(v, inc))) if *c == col && upper.is_none() => {
+                upper = Some((v.clone(), *inc));
+                exact[i] = true;
+            }
+            Some((c, Constraint::Between(lo, hi)))
+                if *c == col && lower.is_none() && upper.is_none() =>
+            {
+                lower = Some((lo.clone(), true));
+                upper = Some((hi.clone(), true));
+                exact[i] = true;
+            }
+            _ => {}
+        }
+    }
+    let mut ranges = Vec::with_capacity(points.len());
+    for p in points {
+        let encode = |v: &Datum| -> Option<Vec<u8>> {
+            let mut k = p.clone();
+            encode_key_datum(&mut k, v, key[col].ty, false).ok()?;
+            Some(k)
+        };
+        let start = match &lower {
+            None => p.clone(),
+            Some((v, true)) => match encode(v) {
+                Some(k) => k,
+                None => return whole(prefix, filters.len()),
+            },
+            Some((v, false)) => match encode(v) {
+                Some(k) => prefix_end(&k),
+                None => return whole(prefix, filters.len()),
+            },
+        };
+        let end = match &upper {
+            // Key columns are never NULL, but a bound must still stop
+            // below where NULLs would sort.
+            None if lower.is_some() => {
+                let mut k = p.clone();
+                k.push(NULL_MARKER);
+                k
+            }
+            None => prefix_end(&p),
+            Some((v, true)) => match encode(v) {
+                Some(k) => prefix_end(&k),
+                None => return whole(prefix, filters.len()),
+            },
+            Some((v, false)) => match encode(v) {
+                Some(k) => k,
+                None => return whole(prefix, filters.len()),
+            },
+        };
+        if start < end {
+            ranges.push(EncodedRange {
+                start,
+                end,
+                point: false,
+            });
+        }
+    }
+    RangePlan { ranges, exact }
+}
+
+/// The whole table.
+fn whole(prefix: Vec<u8>, filters: usize) -> RangePlan {
+    RangePlan {
+        ranges: vec![EncodedRange {
+            end: prefix_end(&prefix),
+            start: prefix,
+            point: false,
+        }],
+        exact: vec![false; filters],
+    }
+}
+
+fn key_after(k: &[u8]) -> Vec<u8> {
+    let mut e = k.to_vec();
+    e.push(0);
+    e
+}
+
+/// The key column and constraint a filter states, if it is one of the
+/// simple forms.
+fn constraint_of(e: &Expr, key: &[KeyPart]) -> Option<(usize, Constraint)> {
+    match e {
+        Expr::BinaryExpr(b) => {
+            let (col, lit, op) = match (column_of(&b.left, key), literal_of(&b.right)) {
+                (Some(c), Some(l)) => (c, l, b.op),
+                _ => match (column_of(&b.right, key), literal_of(&b.left)) {
+                    (Some(c), Some(l)) => (c, l, b.op.swap()?),
+                    _ => return None,
+                },
+            };
+            let v = key_value(lit, key[col].ty)?;
+            if v.is_null() {
+                // Comparisons with NULL match nothing.
+                return Some((col, Constraint::Nothing));
+            }
+            let c = match op {
+                Operator::Eq => Constraint::In(vec![v]),
+                Operator::Gt => Constraint::Lower(v, false),
+                Operator::GtEq => Constraint::Lower(v, true),
+                Operator::Lt => Constraint::Upper(v, false),
+                Operator::LtEq => Constraint::Upper(v, true),
+                _ => return None,
+            };
+            Some((col, c))
+        }
+        Expr::InList(l) if !l.negated => {
+            let col = column_of(&l.expr, key)?;
+            let mut vals = Vec::with_capacity(l.list.len());
+            for item in &l.list {
+                let v = key_value(literal_of(item)?, key[col].ty)?;
+                if !v.is_null() {
+                    vals.push(v);
+                }
+            }
+            if vals.is_empty() {
+                return Some((col, Constraint::Nothing));
+            }
+            Some((col, Constraint::In(vals)))
+        }
+        Expr::Between(b) if !b.negated => {
+            let col = column_of(&b.expr, key)?;
+            let lo = key_value(literal_of(&b.low)?, key[col].ty)?;
+            let hi = key_value(literal_of(&b.high)?, key[col].ty)?;
+            if lo.is_null() || hi.is_null() {
+                return Some((col, Constraint::Nothing));
+            }
+            Some((col, Constraint::Between(lo, hi)))
+        }
+        _ => None,
+    }
+}
+
+/// The key column `e` refers to (through widening integer casts).
+fn column_of(e: &Expr, key: &[KeyPart]) -> Option<usize> {
+    match e {
+        Expr::Column(c) => key.iter().position(|k| k.name == c.name),
+        Expr::Cast(c) if c.field.data_type().is_integer() => {
+            let i = column_of(&c.expr, key)?;
+            matches!(key[i].ty, SqlType::Int2 | SqlType::Int4 | SqlType::Int8).then_some(i)
+        }
+        _ => None,
+    }
+}
+
+fn literal_of(e: &Expr) -> Option<&ScalarValue> {
+    match e {
+        Expr::Literal(v, _) => Some(v),
+        _ => None,
+    }
+}
+
+/// A literal as a key value of a column of type `ty`, when it converts
+/// without loss (otherwise the filter is not used for ranges).
+fn key_value(v: &ScalarValue, ty: SqlType) -> Option<Datum> {
+    let array = v.to_array().ok()?;
+    let d = datum_at(&array, 0, ty).ok()?;
+    let as_int = |d: &Datum| match d {
+        Datum::Int2(v) => Some(*v as i64),
+        Datum::Int4(v) => Some(*v as i64),
+        Datum::Int8(v) => Some(*v),
+        _ => None,
+    };
+    Some(match (ty, d) {
+        (_, Datum::Null) => Datum::Null,
+        (SqlType::Int2 | SqlType::Int4 | SqlType::Int8, d) => Datum::Int8(as_int(&d)?),
+        (SqlType::Numeric(_), Datum::Numeric(n)) => Datum::Numeric(n),
+        (SqlType::Numeric(_), d) => Datum::Numeric(crate::types::Decimal::from_i64(as_int(&d)?)),
+        (SqlType::Float8 | SqlType::Float4, Datum::Float8(f)) => Datum::Float8(f),
+        (SqlType::Float8 | SqlType::Float4, Datum::Float4(f)) => Datum::Float8(f as f64),
+        (SqlType::Text | SqlType::Varchar(_), d @ Datum::Text(_)) => d,
+        (SqlType::Uuid, d @ Datum::Uuid(_)) => d,
+        (SqlType::Bool, d @ Datum::Bool(_))
+        | (SqlType::Bytea, d @ Datum::Bytea(_))
+        | (SqlType::Date, d @ Datum::Date(_))
+        | (SqlType::Time, d @ Datum::Time(_))
+        | (SqlType::Timestamp, d @ Datum::Timestamp(_))
+        | (SqlType::TimestampTz, d @ Datum::TimestampTz(_)) => d,
+        _ => return None,
+    })
+}
+
+/// Readable form of an encoded range for `EXPLAIN`.
+pub fn describe(r: &EncodedRange, prefix_len: usize) -> String {
+    let show = |k: &[u8]| {
+        if k.len() <= prefix_len {
+            "-".to_string()
+        } else {
+            format!("0x{}", hex_string(&k[prefix_len..]))
+        }
+    };
+    if r.point {
+        format!("point {}", show(&r.start))
+    } else {
+        format!("[{}, {})", show(&r.start), show(&r.end))
+    }
+}
+
+fn hex_string(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::logical_expr::{col, lit};
+
+    use super::*;
+
+    fn key1() -> Vec<KeyPart> {
+        vec![KeyPart {
+            name: "id".into(),
+            ty: SqlType::Int4,
+        }]
+    }
+
+    #[test]
+    fn an_equality_on_the_key_is_one_point() {
+        let f = col("id").eq(lit(5i32));
+        let plan = plan_ranges(7, &key1(), &[&f]);
+        assert_eq!(plan.ranges.len(), 1);
+        assert!(plan.ranges[0].point);
+        assert_eq!(plan.exact, vec![true]);
+    }
+
+    #[test]
+    fn in_lists_are_points_and_between_is_one_range() {
+        let f = col("id").in_list(vec![lit(3i64), lit(1i64), lit(3i64)], false);
+        let plan = plan_ranges(7, &key1(), &[&f]);
+        assert_eq!(plan.ranges.len(), 2);
+        assert!(plan.ranges[0].start < plan.ranges[1].start);
+        let f = col("id").between(lit(10i32), lit(20i32));
+        let plan = plan_ranges(7, &key1(), &[&f]);
+        assert_eq!(plan.ranges.len(), 1);
+        assert!(!plan.ranges[0].point);
+        assert_eq!(plan.exact, vec![true]);
+    }
+
+    #[test]
+    fn other_filters_scan_the_table_and_stay_inexact() {
+        let f = col("name").eq(lit("x"));
+        let plan = plan_ranges(7, &key1(), &[&f]);
+        assert_eq!(plan.ranges.len(), 1);
+        assert_eq!(plan.exact, vec![false]);
+        let prefix = index_prefix(7, 1);
+        assert_eq!(plan.ranges[0].start, prefix);
+    }
+
+    #[test]
+    fn a_composite_key_takes_equalities_then_a_range() {
+        let key = vec![
+            KeyPart {
+                name: "a".into(),
+                ty: SqlType::Int8,
+            },
+            KeyPart {
+                name: "b".into(),
+                ty: SqlType::Text,
+            },
+        ];
+        let (f1, f2, f3) = (
+            col("a").eq(lit(1i64)),
+            col("b").gt(lit("m")),
+            col("c").eq(lit(2i64)),
+        );
+        let plan = plan_ranges(9, &key, &[&f1, &f2, &f3]);
+        assert_eq!(plan.exact, vec![true, true, false]);
+        assert_eq!(plan.ranges.len(), 1);
+        // A range on b alone is not usable.
+        let plan = plan_ranges(9, &key, &[&f2]);
+        assert_eq!(plan.exact, vec![false]);
+    }
+
+    #[test]
+    fn comparing_with_null_reads_nothing() {
+        let f = col("id").eq(lit(ScalarValue::Int32(None)));
+        let plan = plan_ranges(7, &key1(), &[&f]);
+        assert!(plan.ranges.is_empty());
+    }
+}

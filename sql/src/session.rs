@@ -1,0 +1,635 @@
+//! A SQL node ([`Node`], shared by its connections) and one connection's
+//! [`Session`]: its transaction, settings and DataFusion context.
+//!
+//! **How a statement runs.** [`Session::execute`] gets one parsed
+//! statement. Transaction control, SET/SHOW and DDL are handled here;
+//! queries go to DataFusion with the session's catalog and view; INSERT
+//! goes to `exec::insert`. Outside BEGIN … COMMIT a statement runs in a
+//! transaction of its own (autocommit); a write that meets a conflict is
+//! retried here, whole, before anything was sent to the client. Inside a
+//! block, an error fails the block: later statements get 25P02 until
+//! ROLLBACK, and COMMIT of a failed block rolls back.
+//!
+//! Isolation: every transaction runs at snapshot isolation, which is
+//! reported as REPEATABLE READ; READ COMMITTED (what drivers ask for) is
+//! accepted and runs the same way; SERIALIZABLE is refused (0A000).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use client::{BufferedTxn, Savepoint, SharedKv, TxnReader};
+use datafusion::execution::context::SessionContext;
+use datafusion::physical_plan::{displayable, SendableRecordBatchStream};
+use datafusion::sql::sqlparser::ast::{
+    Expr, Set, Statement, TransactionIsolationLevel, TransactionMode, Value,
+};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+use crate::catalog::cache::CatalogCache;
+use crate::catalog::{store, Catalog};
+use crate::error::{code, Error, Result};
+use crate::exec::blocks::Blocks;
+use crate::exec::ddl::{self, ident_name, Created};
+use crate::exec::insert::{insert, InsertCtx};
+use crate::exec::query::{from_datafusion, new_context, plan};
+use crate::types::arrow::sql_columns;
+use crate::types::text::{TextFormat, TimeZoneSetting};
+use crate::types::SqlType;
+
+/// How a SQL node behaves.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The schema lease (see `catalog::cache`).
+    pub schema_lease: Duration,
+    /// Largest transaction, in bytes of buffered writes.
+    pub txn_size_limit: usize,
+    /// Times an autocommit statement is retried after a conflict.
+    pub autocommit_retries: usize,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            schema_lease: Duration::from_millis(500),
+            txn_size_limit: client::DEFAULT_TXN_SIZE_LIMIT,
+            autocommit_retries: 10,
+        }
+    }
+}
+
+/// What every connection of a SQL node shares.
+pub struct Node {
+    kv: SharedKv,
+    catalog: Arc<CatalogCache>,
+    blocks: Blocks,
+    config: NodeConfig,
+}
+
+impl Node {
+    /// Starts a node over `kv`: bootstraps the catalog on a new cluster
+    /// and loads it.
+    pub async fn start(kv: SharedKv, config: NodeConfig) -> Result<Arc<Node>> {
+        store::bootstrap(kv.clone(), "postgres").await?;
+        let catalog = CatalogCache::start(kv.clone(), config.schema_lease).await?;
+        Ok(Arc::new(Node {
+            kv,
+            catalog,
+            blocks: Blocks::default(),
+            config,
+        }))
+    }
+
+    /// The store.
+    pub fn kv(&self) -> &SharedKv {
+        &self.kv
+    }
+}
+
+/// What a statement produced.
+pub enum Outcome {
+    /// Rows: their columns and a stream of Arrow batches.
+    Rows {
+        /// Column names and types.
+        columns: Vec<(String, SqlType)>,
+        /// The rows.
+        batches: SendableRecordBatchStream,
+    },
+    /// A command's completion tag (`CREATE TABLE`, `INSERT 0 3`, …).
+    Command(String),
+    /// A transaction began (`BEGIN`).
+    Began,
+    /// A transaction ended (`COMMIT` or `ROLLBACK`, the tag).
+    Ended(String),
+}
+
+/// The transaction a session is in.
+struct OpenTxn {
+    txn: BufferedTxn,
+    /// An error happened: only ROLLBACK (or COMMIT, which rolls back) now.
+    failed: bool,
+    /// The block ran DDL: statements read the catalog through it, and
+    /// COMMIT waits out the schema lease.
+    ddl: bool,
+    savepoints: Vec<(String, Savepoint, bool)>,
+}
+
+/// The state PostgreSQL reports in ReadyForQuery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnStatus {
+    /// Not in a block.
+    Idle,
+    /// In a block.
+    InBlock,
+    /// In a failed block.
+    Failed,
+}
+
+/// One connection.
+pub struct Session {
+    node: Arc<Node>,
+    df: SessionContext,
+    txn: Option<OpenTxn>,
+    /// Value formatting settings (DateStyle, TimeZone, extra_float_digits).
+    pub format: TextFormat,
+    vars: HashMap<String, String>,
+    notices: Vec<String>,
+}
+
+impl Session {
+    /// A new session on `node`.
+    pub fn new(node: Arc<Node>) -> Session {
+        Session {
+            node,
+            df: new_context(),
+            txn: None,
+            format: TextFormat::default(),
+            vars: HashMap::new(),
+            notices: Vec::new(),
+        }
+    }
+
+    /// Where the session stands, for ReadyForQuery.
+    pub fn status(&self) -> TxnStatus {
+        match &self.txn {
+            None => TxnStatus::Idle,
+            Some(t) if t.failed => TxnStatus::Failed,
+            Some(_) => TxnStatus::InBlock,
+        }
+    }
+
+    /// Applies a setting a client sent in its startup message (unknown
+    /// names are kept, as PostgreSQL accepts any GUC there).
+    pub fn apply_startup_setting(&mut self, name: &str, value: &str) -> Result<()> {
+        match name {
+            "user" | "database" | "options" | "replication" => Ok(()),
+            "client_encoding" => Ok(()),
+            other => self.set_var(&other.to_lowercase(), value),
+        }
+    }
+
+    /// Notices raised since the last call.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// Parses a query string into statements (PostgreSQL dialect).
+    pub fn parse(sql: &str) -> Result<Vec<Statement>> {
+        Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| Error::syntax(e.to_string()))
+    }
+
+    /// Runs one statement. An error inside a block fails the block.
+    pub async fn execute(&mut self, stmt: Statement) -> Result<Outcome> {
+        if let Some(t) = &self.txn {
+            if t.failed && !ends_block(&stmt) {
+                return Err(Error::new(
+                    code::IN_FAILED_SQL_TRANSACTION,
+                    "current transaction is aborted, commands ignored until end of transaction block",
+                ));
+            }
+        }
+        let r = self.dispatch(stmt).await;
+        if r.is_err() {
+            if let Some(t) = &mut self.txn {
+                t.failed = true;
+            }
+        }
+        r
+    }
+
+    async fn dispatch(&mut self, stmt: Statement) -> Result<Outcome> {
+        match stmt {
+            Statement::StartTransaction { modes, .. } => self.begin(&modes).await,
+            Statement::Commit { .. } => self.commit().await,
+            Statement::Rollback {
+                savepoint: None, ..
+            } => {
+                self.rollback();
+                Ok(Outcome::Ended("ROLLBACK".into()))
+            }
+            Statement::Rollback {
+                savepoint: Some(name),
+                ..
+            } => self.rollback_to(&ident_name(&name)),
+            Statement::Savepoint { name } => self.savepoint(ident_name(&name)),
+            Statement::ReleaseSavepoint { name } => self.release(&ident_name(&name)),
+            Statement::Set(set) => self.set(set),
+            Statement::ShowVariable { variable } => {
+                let name: Vec<String> = variable.iter().map(ident_name).collect();
+                self.show(&name.join(" "))
+            }
+            Statement::Query(_) => self.query(stmt).await,
+            Statement::Explain {
+                statement, analyze, ..
+            } => self.explain(*statement, analyze).await,
+            Statement::Insert(_) | Statement::CreateTable(_) | Statement::Drop { .. } => {
+                self.write(stmt).await
+            }
+            other => Err(Error::unsupported(format!(
+                "the statement \"{}\"",
+                first_words(&other.to_string())
+            ))),
+        }
+    }
+
+    async fn begin(&mut self, modes: &[TransactionMode]) -> Result<Outcome> {
+        check_isolation(modes)?;
+        if self.txn.is_some() {
+            self.notices
+                .push("there is already a transaction in progress".into());
+            return Ok(Outcome::Began);
+        }
+        let txn = BufferedTxn::begin(self.node.kv.clone(), self.node.config.txn_size_limit).await?;
+        self.txn = Some(OpenTxn {
+            txn,
+            failed: false,
+            ddl: false,
+            savepoints: Vec::new(),
+        });
+        Ok(Outcome::Began)
+    }
+
+    async fn commit(&mut self) -> Result<Outcome> {
+        let Some(t) = self.txn.take() else {
+            self.notices
+                .push("there is no transaction in progress".into());
+            return Ok(Outcome::Ended("COMMIT".into()));
+        };
+        if t.failed {
+            return Ok(Outcome::Ended("ROLLBACK".into()));
+        }
+        t.txn.commit().await?;
+        if t.ddl {
+            self.after_ddl().await?;
+        }
+        Ok(Outcome::Ended("COMMIT".into()))
+    }
+
+    fn rollback(&mut self) {
+        if self.txn.take().is_none() {
+            self.notices
+                .push("there is no transaction in progress".into());
+        }
+    }
+
+    fn savepoint(&mut self, name: String) -> Result<Outcome> {
+        let Some(t) = &mut self.txn else {
+            return Err(Error::new(
+                code::NO_ACTIVE_SQL_TRANSACTION,
+                "SAVEPOINT can only be used in transaction blocks",
+            ));
+        };
+        let sp = t.txn.savepoint();
+        t.savepoints.push((name, sp, t.ddl));
+        Ok(Outcome::Command("SAVEPOINT".into()))
+    }
+
+    fn find_savepoint(&mut self, name: &str, what: &str) -> Result<(&mut OpenTxn, usize)> {
+        let Some(t) = &mut self.txn else {
+            return Err(Error::new(
+                code::NO_ACTIVE_SQL_TRANSACTION,
+                format!("{what} can only be used in transaction blocks"),
+            ));
+        };
+        match t.savepoints.iter().rposition(|(n, _, _)| n == name) {
+            Some(i) => Ok((t, i)),
+            None => Err(Error::new(
+                code::INVALID_SAVEPOINT,
+                format!("savepoint \"{name}\" does not exist"),
+            )),
+        }
+    }
+
+    fn rollback_to(&mut self, name: &str) -> Result<Outcome> {
+        let (t, i) = self.find_savepoint(name, "ROLLBACK TO SAVEPOINT")?;
+        let (_, sp, ddl) = t.savepoints[i].clone();
+        t.txn.rollback_to(&sp);
+        t.ddl = ddl;
+        t.failed = false;
+        // The savepoint stays; later ones go.
+        t.savepoints.truncate(i + 1);
+        Ok(Outcome::Command("ROLLBACK".into()))
+    }
+
+    fn release(&mut self, name: &str) -> Result<Outcome> {
+        let (t, i) = self.find_savepoint(name, "RELEASE SAVEPOINT")?;
+        t.savepoints.truncate(i);
+        Ok(Outcome::Command("RELEASE".into()))
+    }
+
+    /// The catalog a statement plans against: the node's (lease-checked),
+    /// or the transaction's own when it ran DDL.
+    async fn catalog(&self) -> Result<Arc<Catalog>> {
+        match &self.txn {
+            Some(t) if t.ddl => Ok(Arc::new(store::load(&t.txn.reader()).await?)),
+            _ => self.node.catalog.current().await,
+        }
+    }
+
+    /// The view a read runs at: the block's, or a fresh snapshot.
+    async fn reader(&self) -> Result<TxnReader> {
+        match &self.txn {
+            Some(t) => Ok(t.txn.reader()),
+            None => Ok(TxnReader::snapshot(self.node.kv.clone()).await?),
+        }
+    }
+
+    async fn query(&mut self, stmt: Statement) -> Result<Outcome> {
+        let catalog = self.catalog().await?;
+        let reader = self.reader().await?;
+        let plan = plan(&self.df, catalog, reader, stmt).await?;
+        let columns = sql_columns(plan.schema().as_arrow());
+        let batches = self
+            .df
+            .execute_logical_plan(plan)
+            .await
+            .map_err(from_datafusion)?
+            .execute_stream()
+            .await
+            .map_err(from_datafusion)?;
+        Ok(Outcome::Rows { columns, batches })
+    }
+
+    async fn explain(&mut self, stmt: Statement, analyze: bool) -> Result<Outcome> {
+        if analyze {
+            return Err(Error::unsupported("EXPLAIN ANALYZE"));
+        }
+        if !matches!(stmt, Statement::Query(_)) {
+            return Err(Error::unsupported(
+                "EXPLAIN of statements other than queries",
+            ));
+        }
+        let catalog = self.catalog().await?;
+        let reader = self.reader().await?;
+        let plan = plan(&self.df, catalog, reader, stmt).await?;
+        let physical = self
+            .df
+            .state()
+            .create_physical_plan(&plan)
+            .await
+            .map_err(from_datafusion)?;
+        let text = displayable(physical.as_ref()).indent(false).to_string();
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        Ok(Outcome::Rows {
+            columns: vec![("QUERY PLAN".into(), SqlType::Text)],
+            batches: text_rows("QUERY PLAN", lines)?,
+        })
+    }
+
+    /// A statement that writes: in the block, or in a transaction of its
+    /// own, retried on conflict.
+    async fn write(&mut self, stmt: Statement) -> Result<Outcome> {
+        if let Some(mut t) = self.txn.take() {
+            let r = self.write_in(&mut t.txn, &stmt, t.ddl).await;
+            if matches!(stmt, Statement::CreateTable(_) | Statement::Drop { .. }) && r.is_ok() {
+                t.ddl = true;
+            }
+            self.txn = Some(t);
+            return r.map(|(o, _)| o);
+        }
+        let mut attempt = 0;
+        loop {
+            let mut txn =
+                BufferedTxn::begin(self.node.kv.clone(), self.node.config.txn_size_limit).await?;
+            let (outcome, ddl) = self.write_in(&mut txn, &stmt, false).await?;
+            match txn.commit().await {
+                Ok(_) => {
+                    if ddl {
+                        self.after_ddl().await?;
+                    }
+                    return Ok(outcome);
+                }
+                Err(client::Error::TxnConflict(_))
+                    if attempt < self.node.config.autocommit_retries =>
+                {
+                    attempt += 1;
+                    tracing::debug!(attempt, "retrying an autocommit statement after a conflict");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Runs a writing statement in `txn`; says whether it changed the
+    /// catalog.
+    async fn write_in(
+        &mut self,
+        txn: &mut BufferedTxn,
+        stmt: &Statement,
+        ddl_block: bool,
+    ) -> Result<(Outcome, bool)> {
+        let catalog = if ddl_block {
+            Arc::new(store::load(&txn.reader()).await?)
+        } else {
+            self.node.catalog.current().await?
+        };
+        match stmt {
+            Statement::Insert(ins) => {
+                let n = insert(
+                    InsertCtx {
+                        catalog,
+                        df: &self.df,
+                        txn,
+                        kv: &self.node.kv,
+                        blocks: &self.node.blocks,
+                        format: &self.format,
+                    },
+                    ins,
+                )
+                .await?;
+                Ok((Outcome::Command(format!("INSERT 0 {n}")), false))
+            }
+            Statement::CreateTable(ct) => match ddl::create_table(&catalog, txn, ct).await? {
+                Created::Table => Ok((Outcome::Command("CREATE TABLE".into()), true)),
+                Created::AlreadyExists(notice) => {
+                    self.notices.push(notice);
+                    Ok((Outcome::Command("CREATE TABLE".into()), false))
+                }
+            },
+            Statement::Drop {
+                object_type,
+                if_exists,
+                names,
+                ..
+            } => {
+                let notices =
+                    ddl::drop_objects(&catalog, txn, *object_type, names, *if_exists).await?;
+                let changed = notices.len() < names.len();
+                self.notices.extend(notices);
+                Ok((
+                    Outcome::Command(format!("DROP {}", object_type.to_string().to_uppercase())),
+                    changed,
+                ))
+            }
+            _ => Err(Error::internal("not a writing statement")),
+        }
+    }
+
+    /// After a DDL commit: the local cache learns it at once, and the
+    /// statement returns only once every node's lease on older versions ran
+    /// out.
+    async fn after_ddl(&self) -> Result<()> {
+        self.node.catalog.refresh().await?;
+        tokio::time::sleep(self.node.catalog.lease()).await;
+        Ok(())
+    }
+
+    fn set(&mut self, set: Set) -> Result<Outcome> {
+        match set {
+            Set::SingleAssignment {
+                variable, values, ..
+            } => {
+                let name = variable.to_string().to_lowercase();
+                let value = values
+                    .iter()
+                    .map(setting_value)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.set_var(&name, &value)?;
+            }
+            Set::SetTimeZone { value, .. } => {
+                let v = setting_value(&value);
+                self.set_var("timezone", &v)?;
+            }
+            Set::SetTransaction { modes, .. } => check_isolation(&modes)?,
+            other => return Err(Error::unsupported(format!("\"{other}\""))),
+        }
+        Ok(Outcome::Command("SET".into()))
+    }
+
+    fn set_var(&mut self, name: &str, value: &str) -> Result<()> {
+        let bad = |e: String| Error::new(code::INVALID_PARAMETER_VALUE, e);
+        match name {
+            "extra_float_digits" => {
+                let n: i32 = value.trim().parse().map_err(|_| {
+                    bad(format!(
+                        "invalid value for parameter \"extra_float_digits\": \"{value}\""
+                    ))
+                })?;
+                if !(-15..=3).contains(&n) {
+                    return Err(bad(format!(
+                        "{n} is outside the valid range for parameter \"extra_float_digits\" (-15 .. 3)"
+                    )));
+                }
+                self.format.extra_float_digits = n;
+            }
+            "datestyle" => {
+                self.format.set_date_style(value).map_err(Error::from)?;
+            }
+            "timezone" | "time zone" => {
+                let tz = if value.eq_ignore_ascii_case("local")
+                    || value.eq_ignore_ascii_case("default")
+                {
+                    TimeZoneSetting::default()
+                } else {
+                    TimeZoneSetting::parse(value).map_err(Error::from)?
+                };
+                self.format.time_zone = tz;
+            }
+            "transaction_isolation" | "default_transaction_isolation" => {
+                if value.to_lowercase().contains("serializable") {
+                    return Err(serializable_refused());
+                }
+            }
+            _ => {}
+        }
+        self.vars.insert(name.to_string(), value.to_string());
+        Ok(())
+    }
+
+    fn show(&mut self, name: &str) -> Result<Outcome> {
+        let name = name.to_lowercase();
+        let value = match name.as_str() {
+            "transaction isolation level" | "transaction_isolation" => {
+                "repeatable read".to_string()
+            }
+            "extra_float_digits" => self.format.extra_float_digits.to_string(),
+            "datestyle" => self.format.date_style_name(),
+            "timezone" | "time zone" => self.format.time_zone.name(),
+            "server_version" => crate::SERVER_VERSION.to_string(),
+            "server_encoding" | "client_encoding" => "UTF8".to_string(),
+            "standard_conforming_strings" => "on".to_string(),
+            "integer_datetimes" => "on".to_string(),
+            "intervalstyle" => "postgres".to_string(),
+            "search_path" => self
+                .vars
+                .get("search_path")
+                .cloned()
+                .unwrap_or_else(|| "\"$user\", public".into()),
+            other => match self.vars.get(other) {
+                Some(v) => v.clone(),
+                None => {
+                    return Err(Error::new(
+                        code::UNDEFINED_OBJECT,
+                        format!("unrecognized configuration parameter \"{other}\""),
+                    ))
+                }
+            },
+        };
+        let column = name.rsplit(' ').next().unwrap_or(&name).to_string();
+        Ok(Outcome::Rows {
+            columns: vec![(column.clone(), SqlType::Text)],
+            batches: text_rows(&column, vec![value])?,
+        })
+    }
+}
+
+/// Whether a statement may run in a failed block.
+fn ends_block(stmt: &Statement) -> bool {
+    matches!(stmt, Statement::Commit { .. } | Statement::Rollback { .. })
+}
+
+fn serializable_refused() -> Error {
+    Error::new(
+        code::FEATURE_NOT_SUPPORTED,
+        "SERIALIZABLE isolation is not supported",
+    )
+    .with_detail("Strata runs every transaction at snapshot isolation (REPEATABLE READ).")
+    .with_hint("Use REPEATABLE READ or READ COMMITTED.")
+}
+
+fn check_isolation(modes: &[TransactionMode]) -> Result<()> {
+    for m in modes {
+        match m {
+            TransactionMode::IsolationLevel(TransactionIsolationLevel::Serializable) => {
+                return Err(serializable_refused())
+            }
+            TransactionMode::AccessMode(_) | TransactionMode::IsolationLevel(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// A SET value as text (`'UTC'` → `UTC`, `3` → `3`, `DEFAULT`).
+fn setting_value(e: &Expr) -> String {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        Expr::Identifier(i) => i.value.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn first_words(sql: &str) -> String {
+    sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// A one-column text result.
+fn text_rows(column: &str, values: Vec<String>) -> Result<SendableRecordBatchStream> {
+    use datafusion::arrow::array::StringArray;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+    let schema = Arc::new(Schema::new(vec![Field::new(column, DataType::Utf8, false)]));
+    let batch = datafusion::arrow::record_batch::RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(StringArray::from(values))],
+    )
+    .map_err(|e| Error::internal(e))?;
+    Ok(Box::pin(RecordBatchStreamAdapter::new(
+        schema,
+        futures::stream::iter(vec![Ok(batch)]),
+    )))
+}

@@ -1,0 +1,259 @@
+//! A SQL node over the local in-memory store, driven through pgwire by
+//! tokio-postgres: tables, rows, key ranges, transactions and errors.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use strata_sql::session::{Node, NodeConfig};
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+
+async fn start() -> Client {
+    let kv: client::SharedKv = Arc::new(kv::local::LocalTxnKv::new());
+    connect(kv).await
+}
+
+async fn connect(kv: client::SharedKv) -> Client {
+    let config = NodeConfig {
+        schema_lease: Duration::from_millis(20),
+        ..NodeConfig::default()
+    };
+    let node = Node::start(kv, config).await.expect("node");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(strata_sql::server::serve(listener, node));
+    let (client, conn) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={port} user=postgres dbname=postgres"),
+        NoTls,
+    )
+    .await
+    .expect("connect");
+    tokio::spawn(conn);
+    client
+}
+
+/// The rows of a simple query, as text (None for NULL).
+async fn rows(c: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    c.simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn flat(rows: Vec<Vec<Option<String>>>) -> Vec<String> {
+    rows.into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|v| v.unwrap_or_else(|| "NULL".into()))
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect()
+}
+
+async fn sqlstate(c: &Client, sql: &str) -> String {
+    match c.simple_query(sql).await {
+        Ok(_) => panic!("{sql}: expected an error"),
+        Err(e) => {
+            let code = e
+                .code()
+                .map(|c| c.code().to_string())
+                .unwrap_or_else(|| panic!("{sql}: no SQLSTATE in {e}"));
+            eprintln!("{sql}: {code} {:?}", e.as_db_error().map(|d| d.message()));
+            code
+        }
+    }
+}
+
+#[tokio::test]
+async fn tables_are_created_filled_and_queried() {
+    let c = start().await;
+    c.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY, name text NOT NULL, price numeric(10,2), ok boolean)",
+    )
+    .await
+    .unwrap();
+    let done = c
+        .simple_query("INSERT INTO t VALUES (1, 'one', 1.5, true), (2, 'two', NULL, false), (3, 'three', 10, NULL)")
+        .await
+        .unwrap();
+    assert!(done
+        .iter()
+        .any(|m| matches!(m, SimpleQueryMessage::CommandComplete(3))));
+    assert_eq!(
+        flat(rows(&c, "SELECT * FROM t ORDER BY id").await),
+        vec!["1|one|1.50|t", "2|two|NULL|f", "3|three|10.00|NULL"]
+    );
+    assert_eq!(
+        flat(rows(&c, "SELECT name FROM t WHERE id = 2").await),
+        vec!["two"]
+    );
+    assert_eq!(
+        flat(
+            rows(
+                &c,
+                "SELECT count(*), sum(price) FROM t WHERE id BETWEEN 1 AND 2"
+            )
+            .await
+        ),
+        vec!["2|1.50"]
+    );
+    assert_eq!(
+        flat(rows(&c, "SELECT id FROM t WHERE id IN (3, 1) ORDER BY id").await),
+        vec!["1", "3"]
+    );
+    // The key ranges read are visible in EXPLAIN.
+    let plan = flat(rows(&c, "EXPLAIN SELECT * FROM t WHERE id = 2").await).join("\n");
+    assert!(plan.contains("KvScan: table=t ranges=[point"), "{plan}");
+    let plan = flat(rows(&c, "EXPLAIN SELECT * FROM t WHERE id >= 2").await).join("\n");
+    assert!(plan.contains("ranges=[["), "{plan}");
+}
+
+#[tokio::test]
+async fn constraint_violations_change_nothing() {
+    let c = start().await;
+    c.batch_execute("CREATE TABLE t (id bigint PRIMARY KEY, v varchar(3) NOT NULL)")
+        .await
+        .unwrap();
+    c.batch_execute("INSERT INTO t VALUES (1, 'a')")
+        .await
+        .unwrap();
+    assert_eq!(
+        sqlstate(&c, "INSERT INTO t VALUES (2, 'b'), (1, 'c')").await,
+        "23505"
+    );
+    assert_eq!(
+        sqlstate(&c, "INSERT INTO t VALUES (3, NULL)").await,
+        "23502"
+    );
+    assert_eq!(
+        sqlstate(&c, "INSERT INTO t VALUES (4, 'abcd')").await,
+        "22001"
+    );
+    assert_eq!(
+        sqlstate(&c, "INSERT INTO t VALUES (3000000000000000000000, 'x')").await,
+        "22003"
+    );
+    assert_eq!(
+        sqlstate(&c, "INSERT INTO t VALUES ('x', 'x')").await,
+        "22P02"
+    );
+    assert_eq!(flat(rows(&c, "SELECT * FROM t").await), vec!["1|a"]);
+    assert_eq!(sqlstate(&c, "SELECT * FROM nope").await, "42P01");
+    assert_eq!(sqlstate(&c, "SELECT nope FROM t").await, "42703");
+    assert_eq!(sqlstate(&c, "SELEC 1").await, "42601");
+    assert_eq!(sqlstate(&c, "CREATE TABLE t (a int)").await, "42P07");
+    assert_eq!(sqlstate(&c, "SELECT 1/0").await, "22012");
+}
+
+#[tokio::test]
+async fn transactions_commit_roll_back_and_fail() {
+    let c = start().await;
+    c.batch_execute("CREATE TABLE acct (id int PRIMARY KEY, balance bigint)")
+        .await
+        .unwrap();
+    c.batch_execute(
+        "BEGIN; INSERT INTO acct VALUES (1, 100); INSERT INTO acct VALUES (2, 50); COMMIT",
+    )
+    .await
+    .unwrap();
+    c.batch_execute("BEGIN; INSERT INTO acct VALUES (3, 1); ROLLBACK")
+        .await
+        .unwrap();
+    assert_eq!(
+        flat(rows(&c, "SELECT sum(balance) FROM acct").await),
+        vec!["150"]
+    );
+    // Inside a block, an error fails the block until ROLLBACK.
+    c.batch_execute("BEGIN").await.unwrap();
+    assert_eq!(
+        sqlstate(&c, "INSERT INTO acct VALUES (1, 0)").await,
+        "23505"
+    );
+    assert_eq!(sqlstate(&c, "SELECT 1").await, "25P02");
+    c.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(flat(rows(&c, "SELECT count(*) FROM acct").await), vec!["2"]);
+    // A transaction sees its own writes; savepoints undo part of it.
+    c.batch_execute(
+        "BEGIN; INSERT INTO acct VALUES (5, 5); SAVEPOINT s; INSERT INTO acct VALUES (6, 6)",
+    )
+    .await
+    .unwrap();
+    assert_eq!(flat(rows(&c, "SELECT count(*) FROM acct").await), vec!["4"]);
+    c.batch_execute("ROLLBACK TO SAVEPOINT s; COMMIT")
+        .await
+        .unwrap();
+    assert_eq!(
+        flat(rows(&c, "SELECT id FROM acct ORDER BY id").await),
+        vec!["1", "2", "5"]
+    );
+    // DDL is transactional.
+    c.batch_execute("BEGIN; CREATE TABLE gone (a int); INSERT INTO gone VALUES (1); ROLLBACK")
+        .await
+        .unwrap();
+    assert_eq!(sqlstate(&c, "SELECT * FROM gone").await, "42P01");
+    assert_eq!(
+        sqlstate(&c, "BEGIN ISOLATION LEVEL SERIALIZABLE").await,
+        "0A000"
+    );
+    assert_eq!(
+        flat(rows(&c, "SHOW transaction isolation level").await),
+        vec!["repeatable read"]
+    );
+}
+
+#[tokio::test]
+async fn two_sessions_see_each_others_commits() {
+    let kv: client::SharedKv = Arc::new(kv::local::LocalTxnKv::new());
+    let a = connect(kv.clone()).await;
+    let b = connect(kv).await;
+    a.batch_execute("CREATE TABLE t (k text PRIMARY KEY, v int)")
+        .await
+        .unwrap();
+    b.batch_execute("INSERT INTO t VALUES ('x', 1)")
+        .await
+        .unwrap();
+    assert_eq!(flat(rows(&a, "SELECT * FROM t").await), vec!["x|1"]);
+    // A block reads one snapshot.
+    a.batch_execute("BEGIN").await.unwrap();
+    assert_eq!(flat(rows(&a, "SELECT count(*) FROM t").await), vec!["1"]);
+    b.batch_execute("INSERT INTO t VALUES ('y', 2)")
+        .await
+        .unwrap();
+    assert_eq!(flat(rows(&a, "SELECT count(*) FROM t").await), vec!["1"]);
+    a.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(flat(rows(&a, "SELECT count(*) FROM t").await), vec!["2"]);
+}
+
+#[tokio::test]
+async fn tables_without_a_key_and_large_results() {
+    let c = start().await;
+    c.batch_execute("CREATE TABLE log (msg text, n int)")
+        .await
+        .unwrap();
+    let values: Vec<String> = (0..3000).map(|i| format!("('m{i}', {i})")).collect();
+    c.batch_execute(&format!("INSERT INTO log VALUES {}", values.join(",")))
+        .await
+        .unwrap();
+    assert_eq!(
+        flat(
+            rows(
+                &c,
+                "SELECT count(*), min(n), max(n), count(DISTINCT msg) FROM log"
+            )
+            .await
+        ),
+        vec!["3000|0|2999|3000"]
+    );
+    // The hidden row id is not a column.
+    assert_eq!(
+        flat(rows(&c, "SELECT * FROM log WHERE n = 7").await),
+        vec!["m7|7"]
+    );
+}
