@@ -27,6 +27,8 @@ pub mod code {
     pub const INVALID_PARAMETER_VALUE: &str = "22023";
     /// invalid_text_representation.
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+    /// character_not_in_repertoire (invalid UTF-8).
+    pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
     /// invalid_binary_representation.
     pub const INVALID_BINARY_REPRESENTATION: &str = "22P03";
     /// data_exception (generic).

@@ -351,6 +351,39 @@ impl Session {
         Ok(Outcome::Rows { columns, batches })
     }
 
+    /// The parameter types DataFusion infers for a query (by `$n` name)
+    /// and its result columns, for the extended protocol's Describe.
+    pub async fn describe_query(
+        &mut self,
+        stmt: Statement,
+    ) -> Result<(
+        HashMap<String, Option<datafusion::arrow::datatypes::DataType>>,
+        Vec<(String, SqlType)>,
+    )> {
+        let catalog = self.catalog().await?;
+        let reader = self.reader().await?;
+        let plan = plan(&self.df, catalog, reader, stmt).await?;
+        let params = plan.get_parameter_types().map_err(from_datafusion)?;
+        Ok((params, sql_columns(plan.schema().as_arrow())))
+    }
+
+    /// The types of the `$n` an `INSERT … VALUES` puts into columns.
+    pub async fn insert_param_types(
+        &mut self,
+        ins: &datafusion::sql::sqlparser::ast::Insert,
+    ) -> Result<Vec<(usize, SqlType)>> {
+        let (schema, name) = crate::server::extended::insert_target(ins)?;
+        let catalog = self.catalog().await?;
+        let Some(t) = catalog.find(&schema, &name) else {
+            return Err(Error::undefined_table(&name));
+        };
+        let cols: Vec<(String, SqlType)> = t
+            .visible_columns()
+            .map(|c| (c.name.clone(), c.ty))
+            .collect();
+        Ok(crate::server::extended::values_params(ins, &cols))
+    }
+
     async fn explain(&mut self, stmt: Statement, analyze: bool) -> Result<Outcome> {
         if analyze {
             return Err(Error::unsupported("EXPLAIN ANALYZE"));

@@ -257,3 +257,54 @@ async fn tables_without_a_key_and_large_results() {
         vec!["m7|7"]
     );
 }
+
+#[tokio::test]
+async fn the_extended_protocol_binds_parameters_and_returns_binary() {
+    let c = start().await;
+    c.batch_execute(
+        "CREATE TABLE p (id bigint PRIMARY KEY, name text, score double precision, born date, ok bool)",
+    )
+    .await
+    .unwrap();
+    let ins = c
+        .prepare("INSERT INTO p VALUES ($1, $2, $3, $4, $5)")
+        .await
+        .unwrap();
+    let born = chrono::NaiveDate::from_ymd_opt(1990, 5, 17).unwrap();
+    for i in 0..5i64 {
+        let name = format!("n{i}");
+        let n = c
+            .execute(&ins, &[&i, &name, &(i as f64 * 1.5), &born, &(i % 2 == 0)])
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    let row = c
+        .query_one(
+            "SELECT name, score, born, ok FROM p WHERE id = $1",
+            &[&3i64],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "n3");
+    assert_eq!(row.get::<_, f64>(1), 4.5);
+    assert_eq!(row.get::<_, chrono::NaiveDate>(2), born);
+    assert!(!row.get::<_, bool>(3));
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM p WHERE id >= $1 AND name <> $2",
+            &[&1i64, &"n2"],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 3);
+    // Errors keep their SQLSTATE in the extended protocol too.
+    let e = c
+        .execute(&ins, &[&1i64, &"x", &0.0f64, &born, &true])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("23505"));
+    let e = c.prepare("SELECT * FROM missing").await.unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("42P01"));
+}

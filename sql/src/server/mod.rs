@@ -7,6 +7,7 @@
 //! behind). Values are formatted once, here ([`rows`]); errors carry the
 //! SQLSTATE the layers below chose.
 
+pub mod extended;
 pub mod rows;
 
 use std::collections::HashMap;
@@ -19,7 +20,8 @@ use pgwire::api::auth::{
     finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
     ServerParameterProvider, StartupHandler,
 };
-use pgwire::api::query::SimpleQueryHandler;
+use pgwire::api::portal::Portal;
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldFormat, QueryResponse, Response, Tag};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers};
@@ -32,6 +34,7 @@ use tokio::sync::Mutex;
 
 use crate::error::Error;
 use crate::session::{Node, Outcome, Session, TxnStatus};
+use extended::{bind_params, result_formats, substitute, Prepared, StatementParser};
 
 /// An error as pgwire sends it.
 pub fn to_pgwire(e: Error) -> PgWireError {
@@ -66,15 +69,20 @@ pub struct Connection {
 
 /// A connection's state, shared by its handlers.
 pub struct ConnState {
-    session: Mutex<Session>,
+    session: Arc<Mutex<Session>>,
+    parser: Arc<StatementParser>,
 }
 
 impl Connection {
     /// A connection served by `node`.
     pub fn new(node: Arc<Node>) -> Connection {
+        let session = Arc::new(Mutex::new(Session::new(node)));
         Connection {
             inner: Arc::new(ConnState {
-                session: Mutex::new(Session::new(node)),
+                parser: Arc::new(StatementParser {
+                    session: session.clone(),
+                }),
+                session,
             }),
         }
     }
@@ -86,6 +94,10 @@ impl PgWireServerHandlers for Connection {
     }
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        self.inner.clone()
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
         self.inner.clone()
     }
 }
@@ -191,15 +203,6 @@ impl SimpleQueryHandler for ConnState {
                     .await?;
             }
             match r {
-                Ok(Outcome::Rows { columns, batches }) => {
-                    let formats = vec![FieldFormat::Text; columns.len()];
-                    let fields = Arc::new(rows::fields(&columns, |_| FieldFormat::Text));
-                    let data = rows::data_rows(batches, columns, formats, session.format.clone());
-                    out.push(Response::Query(QueryResponse::new(fields, data)));
-                }
-                Ok(Outcome::Command(tag)) => out.push(Response::Execution(tag_of(&tag))),
-                Ok(Outcome::Began) => out.push(Response::TransactionStart(Tag::new("BEGIN"))),
-                Ok(Outcome::Ended(tag)) => out.push(Response::TransactionEnd(Tag::new(&tag))),
                 Err(e) if is_commit => {
                     // A failed COMMIT ends the block: the client is idle.
                     client.set_transaction_status(status_of(session.status()));
@@ -209,9 +212,82 @@ impl SimpleQueryHandler for ConnState {
                     out.push(Response::Error(Box::new(error_info(e))));
                     break;
                 }
+                Ok(outcome) => out.push(response(outcome, &session, |_| FieldFormat::Text)),
             }
         }
         Ok(out)
+    }
+}
+
+/// The response to a statement's outcome, with columns in `format`.
+fn response(
+    outcome: Outcome,
+    session: &Session,
+    format: impl Fn(usize) -> FieldFormat,
+) -> Response {
+    match outcome {
+        Outcome::Rows { columns, batches } => {
+            let formats: Vec<FieldFormat> = (0..columns.len()).map(&format).collect();
+            let fields = Arc::new(rows::fields(&columns, &format));
+            let data = rows::data_rows(batches, columns, formats, session.format.clone());
+            Response::Query(QueryResponse::new(fields, data))
+        }
+        Outcome::Command(tag) => Response::Execution(tag_of(&tag)),
+        Outcome::Began => Response::TransactionStart(Tag::new("BEGIN")),
+        Outcome::Ended(tag) => Response::TransactionEnd(Tag::new(&tag)),
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for ConnState {
+    type Statement = Arc<Prepared>;
+    type QueryParser = StatementParser;
+
+    fn query_parser(&self) -> Arc<StatementParser> {
+        self.parser.clone()
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Arc<Prepared>>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut session = self.session.lock().await;
+        let prepared = &portal.statement.statement;
+        let params = bind_params(portal, &session.format).map_err(to_pgwire)?;
+        let typed: Vec<_> = params
+            .into_iter()
+            .zip(prepared.params.iter().copied())
+            .collect();
+        let stmt = substitute(&prepared.stmt, &typed, &session.format);
+        let is_commit = matches!(
+            stmt,
+            datafusion::sql::sqlparser::ast::Statement::Commit { .. }
+        );
+        match session.execute(stmt).await {
+            Ok(outcome) => {
+                let formats = match &outcome {
+                    Outcome::Rows { columns, .. } => result_formats(portal, columns.len()),
+                    _ => Vec::new(),
+                };
+                Ok(response(outcome, &session, |i| {
+                    formats.get(i).copied().unwrap_or(FieldFormat::Text)
+                }))
+            }
+            Err(e) => {
+                if is_commit {
+                    client.set_transaction_status(status_of(session.status()));
+                }
+                Err(to_pgwire(e))
+            }
+        }
     }
 }
 
