@@ -3,6 +3,7 @@
 #
 # RocksDB's Rust bindings are generated with bindgen, which needs libclang
 # (Debian: libclang-dev). protoc is not needed: it comes vendored from a crate.
+# The SQL tests need psql (Debian: postgresql-client).
 # Safe to run repeatedly; does nothing when everything is present.
 set -euo pipefail
 
@@ -20,6 +21,17 @@ if ! have_libclang; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq libclang-dev >/dev/null
+fi
+
+# The SQL tests (tests/sql.rs) run the real PostgreSQL client against the
+# playground.
+if ! command -v psql >/dev/null; then
+  echo "setup: installing postgresql-client (psql, used by the SQL tests)" >&2
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq postgresql-client >/dev/null
 fi
 
 if ! command -v cargo >/dev/null; then

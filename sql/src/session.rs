@@ -34,6 +34,7 @@ use crate::exec::blocks::Blocks;
 use crate::exec::ddl::{self, ident_name, Created};
 use crate::exec::insert::{insert, InsertCtx};
 use crate::exec::query::{from_datafusion, new_context, plan};
+use crate::plan::names::output_names;
 use crate::types::arrow::sql_columns;
 use crate::types::text::{TextFormat, TimeZoneSetting};
 use crate::types::SqlType;
@@ -163,7 +164,11 @@ impl Session {
     /// names are kept, as PostgreSQL accepts any GUC there).
     pub fn apply_startup_setting(&mut self, name: &str, value: &str) -> Result<()> {
         match name {
-            "user" | "database" | "options" | "replication" => Ok(()),
+            "user" => {
+                crate::exec::functions::register(&self.df, value);
+                Ok(())
+            }
+            "database" | "options" | "replication" => Ok(()),
             "client_encoding" => Ok(()),
             other => self.set_var(&other.to_lowercase(), value),
         }
@@ -336,10 +341,11 @@ impl Session {
     }
 
     async fn query(&mut self, stmt: Statement) -> Result<Outcome> {
+        let names = output_names(&stmt);
         let catalog = self.catalog().await?;
         let reader = self.reader().await?;
         let plan = plan(&self.df, catalog, reader, stmt).await?;
-        let columns = sql_columns(plan.schema().as_arrow());
+        let columns = named(sql_columns(plan.schema().as_arrow()), names);
         let batches = self
             .df
             .execute_logical_plan(plan)
@@ -362,9 +368,10 @@ impl Session {
     )> {
         let catalog = self.catalog().await?;
         let reader = self.reader().await?;
+        let names = output_names(&stmt);
         let plan = plan(&self.df, catalog, reader, stmt).await?;
         let params = plan.get_parameter_types().map_err(from_datafusion)?;
-        Ok((params, sql_columns(plan.schema().as_arrow())))
+        Ok((params, named(sql_columns(plan.schema().as_arrow()), names)))
     }
 
     /// The types of the `$n` an `INSERT … VALUES` puts into columns.
@@ -606,6 +613,21 @@ impl Session {
             batches: text_rows(&column, vec![value])?,
         })
     }
+}
+
+/// Result columns with PostgreSQL's names where the query text tells them.
+fn named(
+    mut columns: Vec<(String, SqlType)>,
+    names: Option<Vec<Option<String>>>,
+) -> Vec<(String, SqlType)> {
+    if let Some(names) = names.filter(|n| n.len() == columns.len()) {
+        for (c, n) in columns.iter_mut().zip(names) {
+            if let Some(n) = n {
+                c.0 = n;
+            }
+        }
+    }
+    columns
 }
 
 /// Whether a statement may run in a failed block.

@@ -108,6 +108,25 @@ async fn tables_are_created_filled_and_queried() {
         flat(rows(&c, "SELECT id FROM t WHERE id IN (3, 1) ORDER BY id").await),
         vec!["1", "3"]
     );
+    // PostgreSQL's column names and session functions.
+    let msgs = c
+        .simple_query("SELECT 1, id, count(*) AS n, 2::int FROM t GROUP BY id LIMIT 1")
+        .await
+        .unwrap();
+    let SimpleQueryMessage::RowDescription(cols) = &msgs[0] else {
+        panic!("no row description")
+    };
+    let names: Vec<&str> = cols.iter().map(|c| c.name()).collect();
+    assert_eq!(names, vec!["?column?", "id", "n", "int4"]);
+    let v = flat(
+        rows(
+            &c,
+            "SELECT version(), current_database(), current_schema(), current_user",
+        )
+        .await,
+    );
+    assert!(v[0].starts_with("PostgreSQL 15.18 (Strata"), "{v:?}");
+    assert!(v[0].ends_with("|postgres|public|postgres"), "{v:?}");
     // The key ranges read are visible in EXPLAIN.
     let plan = flat(rows(&c, "EXPLAIN SELECT * FROM t WHERE id = 2").await).join("\n");
     assert!(plan.contains("KvScan: table=t ranges=[point"), "{plan}");

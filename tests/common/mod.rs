@@ -28,26 +28,7 @@ impl Proc {
     /// Starts `strata ARGS...` and waits until it prints a line containing
     /// "listening on ADDR".
     pub fn start(args: &[&str]) -> Proc {
-        let mut child = strata()
-            .args(args)
-            .env(
-                "STRATA_LOG",
-                std::env::var("STRATA_TEST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn strata");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            // Keep draining so the process never blocks on a full pipe.
-            for _ in lines {}
-        });
+        let (mut child, rx) = spawn(args);
         let line = match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(l) => l,
             Err(_) => {
@@ -94,6 +75,92 @@ impl Proc {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+/// Starts `strata ARGS...` with its stdout piped; its lines arrive on the
+/// receiver, in order.
+fn spawn(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+    let mut child = strata()
+        .args(args)
+        .env(
+            "STRATA_LOG",
+            std::env::var("STRATA_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn strata");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Keep draining after the reader has what it wanted (sends then
+        // fail), so the process never blocks on a full pipe.
+        for line in BufReader::new(stdout).lines() {
+            match line {
+                Ok(line) => {
+                    let _ = tx.send(line);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {}
+                Err(_) => break,
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Starts `strata playground` on `data_dir` with every part (PD, stores,
+/// the SQL node) on a loopback port chosen by the OS, and waits until it
+/// reports that it runs. `addr` is the SQL node's address (PostgreSQL wire
+/// protocol), `http` PD's HTTP API.
+pub fn start_playground(data_dir: &Path, extra: &[&str]) -> Proc {
+    let mut args = vec![
+        "playground",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+        "--pd-port",
+        "0",
+        "--store-port",
+        "0",
+        "--sql-port",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    let (mut child, rx) = spawn(&args);
+    // It prints PD's line ("  PD:  ADDR  (HTTP API: http://HTTP/api/...)")
+    // before the SQL node's ("  SQL:  ADDR  (PostgreSQL wire protocol)").
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut printed = Vec::new();
+    let mut http = None;
+    loop {
+        let line = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("strata {args:?} did not report its SQL address; it printed {printed:?}");
+            }
+        };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.first() {
+            Some(&"PD:") => {
+                http = line
+                    .split("http://")
+                    .nth(1)
+                    .and_then(|s| s.split('/').next())
+                    .map(String::from);
+            }
+            Some(&"SQL:") if words.len() > 1 => {
+                return Proc {
+                    child,
+                    addr: words[1].to_string(),
+                    http,
+                    args: args.iter().map(|s| s.to_string()).collect(),
+                };
+            }
+            _ => {}
+        }
+        printed.push(line);
     }
 }
 

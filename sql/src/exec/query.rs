@@ -35,7 +35,9 @@ pub fn new_context() -> SessionContext {
     opts.sql_parser.parse_float_as_decimal = true;
     opts.sql_parser.map_string_types_to_utf8view = false;
     opts.execution.time_zone = Some("UTC".into());
-    SessionContext::new_with_config(config)
+    let ctx = SessionContext::new_with_config(config);
+    super::functions::register(&ctx, "postgres");
+    ctx
 }
 
 /// The `postgres` catalog of one statement.

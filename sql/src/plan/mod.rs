@@ -2,6 +2,8 @@
 //!
 //! - [`ranges`]: predicates on primary-key columns into key ranges.
 //! - [`types`]: SQL type names into column types.
+//! - [`names`]: result column names as PostgreSQL gives them.
 
+pub mod names;
 pub mod ranges;
 pub mod types;
