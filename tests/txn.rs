@@ -559,11 +559,22 @@ async fn the_cluster_passes_the_txn_kv_conformance_suite() {
     let (_dir, _cluster, client) = start().await;
     client.split_region(b"cluster/ranges/m").await.unwrap();
     let kv: client::SharedKv = Arc::new(client.clone());
-    let parts = kv
-        .ranges(b"cluster/ranges/", b"cluster/ranges/~")
-        .await
-        .unwrap();
-    assert_eq!(parts.len(), 2, "{parts:?}");
+    // PD learns of the split from the new Region's first heartbeat.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let parts = kv
+            .ranges(b"cluster/ranges/", b"cluster/ranges/~")
+            .await
+            .unwrap();
+        if parts.len() == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "PD never showed the split: {parts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     client::conformance::run_all(kv, "cluster").await;
 }
 

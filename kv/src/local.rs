@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use protocol::mvccpb::Op;
 
+use client::keys::key_after;
 use client::txn_key::{encode_key, encode_range};
 use client::{Change, Error, KeyRange, Page, Pair, Result, StartTs, TxnKv};
 
@@ -117,11 +118,7 @@ impl TxnKv for LocalTxnKv {
             .map_err(mvcc_err)?;
         let full = more || (max_rows != 0 && pairs.len() >= max_rows);
         let resume = match (full, pairs.last()) {
-            (true, Some((k, _))) => {
-                let mut next = k.clone();
-                next.push(0);
-                Some(next)
-            }
+            (true, Some((k, _))) => Some(key_after(k)),
             _ => None,
         };
         let pairs = pairs
@@ -170,21 +167,7 @@ impl TxnKv for LocalTxnKv {
     }
 
     async fn ranges(&self, start: &[u8], end: &[u8]) -> Result<Vec<KeyRange>> {
-        let mut out = Vec::new();
-        let mut from = start.to_vec();
-        for cut in &self.split_keys {
-            if *cut > from && (end.is_empty() || cut.as_slice() < end) {
-                out.push(KeyRange {
-                    start: std::mem::replace(&mut from, cut.clone()),
-                    end: cut.clone(),
-                });
-            }
-        }
-        out.push(KeyRange {
-            start: from,
-            end: end.to_vec(),
-        });
-        Ok(out)
+        Ok(KeyRange::cut(start, end, self.split_keys.iter().cloned()))
     }
 }
 

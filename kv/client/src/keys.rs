@@ -18,6 +18,14 @@ pub fn in_range(key: &[u8], start: &[u8], end: &[u8]) -> bool {
     key >= start && (end.is_empty() || key < end)
 }
 
+/// The smallest key after `key` (where a scan resumes past it).
+pub fn key_after(key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 1);
+    k.extend_from_slice(key);
+    k.push(0);
+    k
+}
+
 /// Formats a key for logs and CLI output: UTF-8 text when printable,
 /// hex otherwise.
 pub fn fmt_key(key: &[u8]) -> String {

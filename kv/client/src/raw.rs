@@ -10,9 +10,9 @@ use std::sync::Arc;
 use protocol::kvrpcpb::{self, KvPair};
 use protocol::metapb;
 
-use super::rpc::{key_after, next_start, ClientOptions, RegionRpc};
+use super::rpc::{next_start, ClientOptions, RegionRpc};
 use crate::error::{Error, Result};
-use crate::keys::{MAX_KEY_SIZE, RAW_PREFIX};
+use crate::keys::{key_after, MAX_KEY_SIZE, RAW_PREFIX};
 use crate::pd_client::{PdClient, RpcPdClient};
 
 /// Raw key-value access to the cluster.

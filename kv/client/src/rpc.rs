@@ -448,14 +448,6 @@ fn retryable(status: &tonic::Status) -> bool {
     )
 }
 
-/// The smallest key after `key`.
-pub(super) fn key_after(key: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(key.len() + 1);
-    k.extend_from_slice(key);
-    k.push(0);
-    k
-}
-
 /// Where a range walk continues after `route`'s Region, if it does.
 pub(super) fn next_start(route: &RegionRoute, end: &[u8]) -> Option<Vec<u8>> {
     let region_end = &route.region.end_key;

@@ -36,8 +36,9 @@ use protocol::kvrpcpb::{self, KeyError, KvPair, LockInfo, Mutation};
 use protocol::mvccpb::Op;
 use tokio::time::Instant;
 
-use super::rpc::{key_after, next_start, Backoff, ClientOptions, RegionRpc};
+use super::rpc::{next_start, Backoff, ClientOptions, RegionRpc};
 use crate::error::{Error, Result};
+use crate::keys::key_after;
 use crate::pd_client::PdClient;
 use crate::pd_client::{physical_ms, RpcPdClient, TsoBatcher};
 use crate::txn_key::{decode_key, encode_key, encode_range};
@@ -1005,28 +1006,14 @@ impl TxnKv for TxnClient {
             .pd()
             .scan_regions(enc_start.clone(), enc_end.clone(), 0)
             .await?;
-        // Region boundaries strictly inside the range, as user keys (a
-        // boundary that is not a transactional key cuts nothing here).
+        // Region boundaries inside the range, as user keys (a boundary
+        // that is not a transactional key cuts nothing here).
         let cuts = routes.iter().filter_map(|r| {
             let b = &r.region.start_key;
             (*b > enc_start && *b < enc_end)
                 .then(|| decode_key(b).ok())
                 .flatten()
         });
-        let mut out = Vec::new();
-        let mut from = start.to_vec();
-        for cut in cuts {
-            if cut > from {
-                out.push(KeyRange {
-                    start: std::mem::replace(&mut from, cut.clone()),
-                    end: cut,
-                });
-            }
-        }
-        out.push(KeyRange {
-            start: from,
-            end: end.to_vec(),
-        });
-        Ok(out)
+        Ok(KeyRange::cut(start, end, cuts))
     }
 }

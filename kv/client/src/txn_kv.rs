@@ -43,6 +43,27 @@ pub struct KeyRange {
     pub end: Vec<u8>,
 }
 
+impl KeyRange {
+    /// `[start, end)` cut at those of `cuts` (sorted) strictly inside it.
+    pub fn cut(start: &[u8], end: &[u8], cuts: impl IntoIterator<Item = Vec<u8>>) -> Vec<KeyRange> {
+        let mut out = Vec::new();
+        let mut from = start.to_vec();
+        for cut in cuts {
+            if cut > from && (end.is_empty() || cut.as_slice() < end) {
+                out.push(KeyRange {
+                    start: std::mem::replace(&mut from, cut.clone()),
+                    end: cut,
+                });
+            }
+        }
+        out.push(KeyRange {
+            start: from,
+            end: end.to_vec(),
+        });
+        out
+    }
+}
+
 /// What a transaction does to one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {

@@ -15,6 +15,7 @@
 //! then drops it); any other filter is left to DataFusion to apply above
 //! the scan. No filter usable: the whole table.
 
+use client::keys::key_after;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, Operator};
 
@@ -203,12 +204,6 @@ fn whole(prefix: Vec<u8>, filters: usize) -> RangePlan {
         }],
         exact: vec![false; filters],
     }
-}
-
-fn key_after(k: &[u8]) -> Vec<u8> {
-    let mut e = k.to_vec();
-    e.push(0);
-    e
 }
 
 /// The key column and constraint a filter states, if it is one of the
