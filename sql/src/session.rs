@@ -422,9 +422,7 @@ impl Session {
     async fn write(&mut self, stmt: Statement) -> Result<Outcome> {
         if let Some(mut t) = self.txn.take() {
             let r = self.write_in(&mut t.txn, &stmt, t.ddl).await;
-            if matches!(stmt, Statement::CreateTable(_) | Statement::Drop { .. }) && r.is_ok() {
-                t.ddl = true;
-            }
+            t.ddl |= matches!(r, Ok((_, true)));
             self.txn = Some(t);
             return r.map(|(o, _)| o);
         }
