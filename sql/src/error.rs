@@ -61,6 +61,8 @@ pub mod code {
     pub const SERIALIZATION_FAILURE: &str = "40001";
     /// syntax_error.
     pub const SYNTAX_ERROR: &str = "42601";
+    /// invalid_name (e.g. a malformed relation name given as text).
+    pub const INVALID_NAME: &str = "42602";
     /// insufficient_privilege.
     pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     /// undefined_column.
@@ -109,6 +111,12 @@ pub mod code {
     pub const CONNECTION_FAILURE: &str = "08006";
     /// sequence_generator_limit_exceeded.
     pub const SEQUENCE_LIMIT: &str = "2200H";
+    /// A value given for a `GENERATED ALWAYS` column.
+    pub const GENERATED_ALWAYS: &str = "428C9";
+    /// A foreign key that references no unique key.
+    pub const INVALID_FOREIGN_KEY: &str = "42830";
+    /// An ON CONFLICT target that names no unique key.
+    pub const INVALID_COLUMN_REFERENCE: &str = "42P10";
 }
 
 /// An error as PostgreSQL reports it.

@@ -32,9 +32,11 @@ use crate::catalog::{store, Catalog};
 use crate::error::{code, Error, Result};
 use crate::exec::blocks::Blocks;
 use crate::exec::ddl::{self, ident_name, Created};
-use crate::exec::insert::{insert, InsertCtx};
+use crate::exec::insert::insert;
+use crate::exec::update::{delete, update};
+use crate::exec::write::DmlCtx;
 use crate::exec::query::{from_datafusion, new_context, plan};
-use crate::plan::names::output_names;
+use crate::plan::names::{named, output_names};
 use crate::types::arrow::sql_columns;
 use crate::types::text::{TextFormat, TimeZoneSetting};
 use crate::types::SqlType;
@@ -96,6 +98,9 @@ pub enum Outcome {
         columns: Vec<(String, SqlType)>,
         /// The rows.
         batches: SendableRecordBatchStream,
+        /// The completion tag, before the row count (`SELECT`, `INSERT 0`,
+        /// `UPDATE`, `DELETE`: RETURNING gives rows too).
+        command: &'static str,
     },
     /// A command's completion tag (`CREATE TABLE`, `INSERT 0 3`, …).
     Command(String),
@@ -141,9 +146,16 @@ pub struct Session {
 impl Session {
     /// A new session on `node`.
     pub fn new(node: Arc<Node>) -> Session {
+        let df = new_context();
+        crate::exec::sequence::register(
+            &df,
+            node.kv.clone(),
+            node.blocks.clone(),
+            node.catalog.clone(),
+        );
         Session {
             node,
-            df: new_context(),
+            df,
             txn: None,
             format: TextFormat::default(),
             vars: HashMap::new(),
@@ -181,7 +193,8 @@ impl Session {
 
     /// Parses a query string into statements (PostgreSQL dialect).
     pub fn parse(sql: &str) -> Result<Vec<Statement>> {
-        Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| Error::syntax(e.to_string()))
+        Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .or_else(|e| crate::exec::sequence::reparse(sql, e))
     }
 
     /// Runs one statement. An error inside a block fails the block.
@@ -228,9 +241,14 @@ impl Session {
             Statement::Explain {
                 statement, analyze, ..
             } => self.explain(*statement, analyze).await,
-            Statement::Insert(_) | Statement::CreateTable(_) | Statement::Drop { .. } => {
+            Statement::Insert(_)
+            | Statement::Update(_)
+            | Statement::Delete(_)
+            | Statement::CreateTable(_)
+            | Statement::Drop { .. } => {
                 self.write(stmt).await
             }
+            Statement::CreateSequence { .. } => self.write(stmt).await,
             other => Err(Error::unsupported(format!(
                 "the statement \"{}\"",
                 first_words(&other.to_string())
@@ -354,7 +372,11 @@ impl Session {
             .execute_stream()
             .await
             .map_err(from_datafusion)?;
-        Ok(Outcome::Rows { columns, batches })
+        Ok(Outcome::Rows {
+            columns,
+            batches,
+            command: "SELECT",
+        })
     }
 
     /// The parameter types DataFusion infers for a query (by `$n` name)
@@ -414,6 +436,7 @@ impl Session {
         Ok(Outcome::Rows {
             columns: vec![("QUERY PLAN".into(), SqlType::Text)],
             batches: text_rows("QUERY PLAN", lines)?,
+            command: "SELECT",
         })
     }
 
@@ -463,36 +486,77 @@ impl Session {
             self.node.catalog.current().await?
         };
         match stmt {
-            Statement::Insert(ins) => {
-                let n = insert(
-                    InsertCtx {
-                        catalog,
-                        df: &self.df,
-                        txn,
-                        kv: &self.node.kv,
-                        blocks: &self.node.blocks,
-                        format: &self.format,
+            Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+                let mut cx = DmlCtx {
+                    catalog,
+                    df: &self.df,
+                    txn,
+                    kv: &self.node.kv,
+                    blocks: &self.node.blocks,
+                    format: &self.format,
+                };
+                let (written, command) = match stmt {
+                    Statement::Insert(ins) => (insert(&mut cx, ins).await?, "INSERT 0"),
+                    Statement::Update(upd) => (update(&mut cx, upd).await?, "UPDATE"),
+                    Statement::Delete(del) => (delete(&mut cx, del).await?, "DELETE"),
+                    _ => unreachable!("matched above"),
+                };
+                let outcome = match written.returned {
+                    Some(r) => Outcome::Rows {
+                        columns: r.columns,
+                        batches: r.batches,
+                        command,
                     },
-                    ins,
-                )
-                .await?;
-                Ok((Outcome::Command(format!("INSERT 0 {n}")), false))
+                    None => Outcome::Command(format!("{command} {}", written.count)),
+                };
+                Ok((outcome, false))
             }
-            Statement::CreateTable(ct) => match ddl::create_table(&catalog, txn, ct).await? {
+            Statement::CreateTable(ct) => match ddl::create_table(&catalog, &self.df, txn, ct).await? {
                 Created::Table => Ok((Outcome::Command("CREATE TABLE".into()), true)),
                 Created::AlreadyExists(notice) => {
                     self.notices.push(notice);
                     Ok((Outcome::Command("CREATE TABLE".into()), false))
                 }
             },
+            Statement::CreateSequence { .. } => {
+                let done = "CREATE SEQUENCE".to_string();
+                match crate::exec::sequence::create_sequence(&catalog, txn, stmt).await? {
+                    Created::Table => Ok((Outcome::Command(done), true)),
+                    Created::AlreadyExists(notice) => {
+                        self.notices.push(notice);
+                        Ok((Outcome::Command(done), false))
+                    }
+                }
+            }
+            Statement::Drop {
+                object_type: datafusion::sql::sqlparser::ast::ObjectType::Sequence,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => {
+                let dropped =
+                    crate::exec::sequence::drop_sequences(&catalog, txn, names, *if_exists, *cascade)
+                        .await?;
+                self.notices.extend(dropped.notices);
+                Ok((Outcome::Command("DROP SEQUENCE".into()), dropped.changed))
+            }
             Statement::Drop {
                 object_type,
                 if_exists,
                 names,
+                cascade,
                 ..
             } => {
-                let notices =
-                    ddl::drop_objects(&catalog, txn, *object_type, names, *if_exists).await?;
+                let notices = ddl::drop_objects(
+                    &catalog,
+                    txn,
+                    *object_type,
+                    names,
+                    *if_exists,
+                    *cascade,
+                )
+                .await?;
                 let changed = notices.len() < names.len();
                 self.notices.extend(notices);
                 Ok((
@@ -609,24 +673,11 @@ impl Session {
         Ok(Outcome::Rows {
             columns: vec![(column.clone(), SqlType::Text)],
             batches: text_rows(&column, vec![value])?,
+            command: "SELECT",
         })
     }
 }
 
-/// Result columns with PostgreSQL's names where the query text tells them.
-fn named(
-    mut columns: Vec<(String, SqlType)>,
-    names: Option<Vec<Option<String>>>,
-) -> Vec<(String, SqlType)> {
-    if let Some(names) = names.filter(|n| n.len() == columns.len()) {
-        for (c, n) in columns.iter_mut().zip(names) {
-            if let Some(n) = n {
-                c.0 = n;
-            }
-        }
-    }
-    columns
-}
 
 /// Whether a statement may run in a failed block.
 fn ends_block(stmt: &Statement) -> bool {

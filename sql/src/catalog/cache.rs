@@ -78,6 +78,14 @@ impl CatalogCache {
         Ok(self.cached.lock().catalog.clone())
     }
 
+    /// The cached catalog if its lease is still valid, without waiting:
+    /// for synchronous callers (the sequence functions), which fall back
+    /// to [`CatalogCache::current`] when it is not.
+    pub fn cached(&self) -> Option<Arc<Catalog>> {
+        let c = self.cached.lock();
+        (Instant::now() < c.valid_until).then(|| c.catalog.clone())
+    }
+
     /// Checks the version and reloads if it moved.
     pub async fn refresh(&self) -> Result<()> {
         let _one = self.refreshing.lock().await;

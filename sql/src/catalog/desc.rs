@@ -44,9 +44,14 @@ pub enum ObjectKind {
     Sequence(SequenceDesc),
 }
 
-/// A sequence's parameters (its current value lives under its own key).
+/// A sequence's parameters (its current value lives under its own key,
+/// `catalog::store::sequence_key`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SequenceDesc {
+    /// Its data type (`AS smallint|integer|bigint`; `pg_sequence.seqtypid`):
+    /// it bounded MINVALUE and MAXVALUE when the sequence was made.
+    #[serde(default = "int8")]
+    pub ty: SqlType,
     /// First value.
     pub start: i64,
     /// Step.
@@ -61,6 +66,10 @@ pub struct SequenceDesc {
     pub cache: i64,
     /// The column that owns it (SERIAL, IDENTITY): dropped with it.
     pub owned_by: Option<(u32, u32)>,
+}
+
+fn int8() -> SqlType {
+    SqlType::Int8
 }
 
 /// A column's default.

@@ -10,7 +10,15 @@
 //! | `m` `d` id:u32be        | [`TableDesc`] (JSON): table, view, sequence |
 //! | `m` `s` name            | [`SchemaDesc`] (JSON)                    |
 //! | `m` `u` name            | [`UserDesc`] (JSON)                      |
-//! | `m` `q` id:u32be        | a sequence's next free value, i64 big-endian |
+//! | `m` `q` id:u32be        | a sequence's state: last value, i64 big-endian, then 1 byte: 1 if it was handed out (PostgreSQL's `last_value`, `is_called`) |
+//! | `m` `r` id:u32be        | a table's hidden row id counter (`exec::blocks`) |
+//!
+//! A sequence's state key is absent until its first `nextval`/`setval`
+//! (absent: `START`, not yet handed out). It is written only by those
+//! functions, each in a short transaction of its own (sequences are not
+//! transactional), never by DDL: a block that creates a sequence and calls
+//! `nextval` on it must not conflict with itself at COMMIT. It outlives a
+//! dropped sequence, like a dropped table's rows: ids are never reused.
 //!
 //! DDL writes these keys in the session's transaction, so it commits or
 //! rolls back with it, and bumps the version key: two DDLs that run at the
@@ -47,7 +55,7 @@ fn with_name(prefix: &[u8], name: &str) -> Vec<u8> {
     k
 }
 
-/// Key of a sequence's next free value.
+/// Key of a sequence's state (see the table above).
 pub fn sequence_key(id: u32) -> Vec<u8> {
     with_id(SEQUENCE_PREFIX, id)
 }

@@ -1,5 +1,7 @@
 //! Blocks of numbers taken from a counter in the KV store, handed out from
-//! memory: hidden row ids of tables without a primary key (and sequences).
+//! memory: hidden row ids of tables without a primary key, and the values
+//! of sequences (their runs live in [`SequenceBlocks`], which knows
+//! increments, bounds and cycling; see `exec::sequence`).
 //!
 //! A node takes [`BLOCK`] numbers at a time in a short transaction of its
 //! own, so numbers are unique across SQL nodes, increase within a node,
@@ -7,22 +9,32 @@
 //! in PostgreSQL's sequences).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use client::{BufferedTxn, SharedKv};
 use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
+use crate::exec::sequence::SequenceBlocks;
 
 /// Numbers taken at once.
 const BLOCK: u64 = 1000;
 
-/// Counters' blocks held by this node, by counter key.
-#[derive(Default)]
+/// Counters' blocks held by this node, by counter key. Clones share the
+/// blocks: a node has one, and every session's sequence functions hold a
+/// clone of it.
+#[derive(Default, Clone)]
 pub struct Blocks {
-    held: Mutex<HashMap<Vec<u8>, (u64, u64)>>,
+    held: Arc<Mutex<HashMap<Vec<u8>, (u64, u64)>>>,
+    sequences: SequenceBlocks,
 }
 
 impl Blocks {
+    /// The runs of sequence values this node holds.
+    pub fn sequences(&self) -> &SequenceBlocks {
+        &self.sequences
+    }
+
     /// The next number of the counter at `key` (numbers start at 1).
     pub async fn next(&self, kv: &SharedKv, key: &[u8]) -> Result<u64> {
         loop {

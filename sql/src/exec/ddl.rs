@@ -9,6 +9,9 @@ use datafusion::sql::sqlparser::ast::{
     ColumnDef, ColumnOption, CreateTable, ObjectName, ObjectType, TableConstraint,
 };
 
+use super::constraints::{self, Declared};
+use super::sequence;
+use datafusion::execution::context::SessionContext;
 use crate::catalog::desc::{ColumnDesc, DefaultExpr, IndexDesc, ObjectKind, ROWID_COLUMN};
 use crate::catalog::store::CatalogWriter;
 use crate::catalog::{Catalog, Constraint, TableDesc, DEFAULT_SCHEMA};
@@ -46,6 +49,11 @@ pub fn ident_name(i: &datafusion::sql::sqlparser::ast::Ident) -> String {
     }
 }
 
+/// `name` as a quoted identifier, for SQL text the node writes itself.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 fn schema_id(catalog: &Catalog, schema: &str) -> Result<u32> {
     catalog.schema(schema).map(|s| s.id).ok_or_else(|| {
         Error::new(
@@ -66,6 +74,7 @@ pub enum Created {
 /// `CREATE TABLE`.
 pub async fn create_table(
     catalog: &Catalog,
+    df: &SessionContext,
     txn: &mut BufferedTxn,
     ct: &CreateTable,
 ) -> Result<Created> {
@@ -90,8 +99,14 @@ pub async fn create_table(
     }
     let mut columns: Vec<ColumnDesc> = Vec::new();
     let mut primary: Option<Vec<String>> = None;
+    let mut declared: Vec<Declared> = Vec::new();
+    // Sequences of SERIAL and IDENTITY columns, made with the table.
+    let mut owned = Vec::new();
     for (i, def) in ct.columns.iter().enumerate() {
-        let col = column(def, i as u32 + 1, &mut primary)?;
+        let mut col = column(def, i as u32 + 1, &mut primary, &mut declared)?;
+        if let Some(s) = sequence::ddl::column_sequence(&name, def, &mut col)? {
+            owned.push(s);
+        }
         if columns.iter().any(|c| c.name == col.name) {
             return Err(Error::new(
                 code::DUPLICATE_COLUMN,
@@ -106,21 +121,9 @@ pub async fn create_table(
                 if primary.is_some() {
                     return Err(multiple_primary_keys(&name));
                 }
-                let names = pk
-                    .columns
-                    .iter()
-                    .map(|ic| match &ic.column.expr {
-                        datafusion::sql::sqlparser::ast::Expr::Identifier(id) => Ok(ident_name(id)),
-                        e => Err(Error::unsupported(format!("primary key on expression {e}"))),
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                primary = Some(names);
+                primary = Some(constraints::index_columns(&pk.columns)?);
             }
-            other => {
-                return Err(Error::unsupported(format!(
-                    "the table constraint \"{other}\" (coming: UNIQUE, CHECK and FOREIGN KEY)"
-                )))
-            }
+            other => declared.push(constraints::from_table_constraint(other)?),
         }
     }
     let mut next_column_id = columns.len() as u32 + 1;
@@ -167,8 +170,10 @@ pub async fn create_table(
     let mut w = CatalogWriter::new(txn);
     let id = w.allocate_id().await?;
     let version = w.bump_version().await?;
+    sequence::ddl::create_owned(&mut w, catalog, schema_id, &name, id, version, &mut columns, owned)
+        .await?;
     let pkey = format!("{name}_pkey");
-    let desc = TableDesc {
+    let mut desc = TableDesc {
         id,
         schema_id,
         name,
@@ -190,6 +195,9 @@ pub async fn create_table(
         },
         version,
     };
+    for d in declared {
+        constraints::add(catalog, df, &mut desc, d)?;
+    }
     w.put_table(&desc)?;
     Ok(Created::Table)
 }
@@ -201,15 +209,17 @@ fn multiple_primary_keys(table: &str) -> Error {
     )
 }
 
-fn column(def: &ColumnDef, id: u32, primary: &mut Option<Vec<String>>) -> Result<ColumnDesc> {
+fn column(
+    def: &ColumnDef,
+    id: u32,
+    primary: &mut Option<Vec<String>>,
+    declared: &mut Vec<Declared>,
+) -> Result<ColumnDesc> {
     let name = ident_name(&def.name);
     let ty = match column_type(&def.data_type)? {
         ColumnType::Plain(t) => t,
-        ColumnType::Serial(_) => {
-            return Err(Error::unsupported(
-                "SERIAL (coming with sequences; use an explicit key for now)",
-            ))
-        }
+        // Its sequence and NOT NULL: `sequence::ddl::column_sequence`.
+        ColumnType::Serial(t) => t,
     };
     let mut col = ColumnDesc {
         id,
@@ -221,6 +231,10 @@ fn column(def: &ColumnDef, id: u32, primary: &mut Option<Vec<String>>) -> Result
         hidden: false,
     };
     for opt in &def.options {
+        if let Some(d) = constraints::from_column_option(&name, opt)? {
+            declared.push(d);
+            continue;
+        }
         match &opt.option {
             ColumnOption::Null => {}
             ColumnOption::NotNull => col.not_null = true,
@@ -232,9 +246,14 @@ fn column(def: &ColumnDef, id: u32, primary: &mut Option<Vec<String>>) -> Result
                 *primary = Some(vec![name.clone()]);
                 col.not_null = true;
             }
+            // IDENTITY: `sequence::ddl::column_sequence`.
+            ColumnOption::Generated {
+                generation_expr: None,
+                ..
+            } => {}
             other => {
                 return Err(Error::unsupported(format!(
-                    "the column option \"{other}\" (coming: UNIQUE, CHECK, REFERENCES)"
+                    "the column option \"{other}\""
                 )))
             }
         }
@@ -250,6 +269,7 @@ pub async fn drop_objects(
     kind: ObjectType,
     names: &[ObjectName],
     if_exists: bool,
+    cascade: bool,
 ) -> Result<Vec<String>> {
     let what = match kind {
         ObjectType::Table => "table",
@@ -261,13 +281,15 @@ pub async fn drop_objects(
     for n in names {
         let (schema, name) = split_name(n)?;
         match catalog.find(&schema, &name) {
-            Some(t) if t.is_table() == (kind == ObjectType::Table) => found.push(t.clone()),
-            Some(_) => {
-                return Err(Error::new(
-                    code::WRONG_OBJECT_TYPE,
-                    format!("\"{name}\" is not a {what}"),
-                ))
+            Some(t)
+                if matches!(
+                    (&t.kind, kind),
+                    (ObjectKind::Table, ObjectType::Table) | (ObjectKind::View { .. }, ObjectType::View)
+                ) =>
+            {
+                found.push(t.clone())
             }
+            Some(t) => return Err(wrong_object_kind(&name, what, &t.kind)),
             None if if_exists => {
                 notices.push(format!("{what} \"{name}\" does not exist, skipping"));
             }
@@ -280,13 +302,75 @@ pub async fn drop_objects(
         }
     }
     if !found.is_empty() {
+        let dependents = referencing(catalog, &found);
+        if let Some((child, constraint, parent)) = dependents.first() {
+            if !cascade {
+                return Err(Error::new(
+                    code::DEPENDENT_OBJECTS_STILL_EXIST,
+                    format!("cannot drop table {parent} because other objects depend on it"),
+                )
+                .with_detail(format!(
+                    "constraint {constraint} on table {} depends on table {parent}",
+                    child.name
+                ))
+                .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+            }
+        }
         let mut w = CatalogWriter::new(txn);
         w.bump_version().await?;
+        // CASCADE: the foreign keys that reference dropped tables go.
+        let mut children: Vec<TableDesc> = Vec::new();
+        for (child, constraint, _) in dependents {
+            let i = match children.iter().position(|c| c.id == child.id) {
+                Some(i) => i,
+                None => {
+                    children.push((*child).clone());
+                    children.len() - 1
+                }
+            };
+            children[i].constraints.retain(|c| c.name() != constraint);
+        }
+        for mut child in children {
+            child.version += 1;
+            w.put_table(&child)?;
+        }
         for t in found {
             // The rows stay behind under the dropped table's id, which is
             // never reused; nothing can reach them.
             w.delete_table(t.id)?;
+            sequence::ddl::drop_owned(&mut w, catalog, t.id)?;
         }
     }
     Ok(notices)
+}
+
+/// Foreign keys of tables not in `dropped` that reference a table in it:
+/// (referencing table, constraint name, referenced table's name).
+fn referencing(catalog: &Catalog, dropped: &[Arc<TableDesc>]) -> Vec<(Arc<TableDesc>, String, String)> {
+    let mut out = Vec::new();
+    for t in catalog.tables.values() {
+        if dropped.iter().any(|d| d.id == t.id) {
+            continue;
+        }
+        for c in &t.constraints {
+            if let Constraint::ForeignKey { name, ref_table, .. } = c {
+                if let Some(p) = dropped.iter().find(|d| d.id == *ref_table) {
+                    out.push((t.clone(), name.clone(), p.name.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// 42809 for DROP `what` naming an object of another kind, with
+/// PostgreSQL's hint naming the right statement.
+pub fn wrong_object_kind(name: &str, what: &str, kind: &ObjectKind) -> Error {
+    let right = match kind {
+        ObjectKind::Table => "DROP TABLE to remove a table",
+        ObjectKind::View { .. } => "DROP VIEW to remove a view",
+        ObjectKind::Sequence(_) => "DROP SEQUENCE to remove a sequence",
+    };
+    Error::new(code::WRONG_OBJECT_TYPE, format!("\"{name}\" is not a {what}"))
+        .with_hint(format!("Use {right}."))
 }

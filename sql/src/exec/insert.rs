@@ -1,57 +1,50 @@
-//! `INSERT`: the SQL layer owns the write path. DataFusion evaluates the
-//! source (`VALUES` or a query) against the statement's frozen view; each
-//! row is completed with defaults, cast to the column types with
-//! PostgreSQL's assignment rules, checked (NOT NULL, primary key
-//! uniqueness) and written into the transaction's buffer. A violation
-//! fails the statement before anything of it is committed.
+//! `INSERT`: DataFusion evaluates the source (`VALUES` or a query)
+//! against the statement's frozen view; each row is completed with
+//! defaults, cast to the column types with PostgreSQL's assignment rules,
+//! and handed to [`write::apply`], which checks the constraints and stages
+//! it. The source streams: rows are written a batch at a time, so an
+//! `INSERT … SELECT` of any size holds one batch in memory (and the
+//! transaction's buffer, which has its size limit).
+//!
+//! `ON CONFLICT`: each proposed row is probed on the arbiter keys (the
+//! constraint named, the unique key on the columns named, or any unique
+//! key); a row that conflicts is skipped (`DO NOTHING`) or turns into an
+//! update of the existing row (`DO UPDATE`, whose expressions see the
+//! existing row by the table's name and the proposed one as `excluded`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use client::{BufferedTxn, SharedKv, TxnReader};
-use datafusion::execution::context::SessionContext;
-use datafusion::sql::sqlparser::ast::{Insert, Query, TableObject};
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
-use futures::TryStreamExt;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::DFSchema;
+use datafusion::sql::sqlparser::ast::{
+    Assignment, AssignmentTarget, ConflictTarget, Expr, Insert, OnConflict, OnConflictAction,
+    OnInsert, Query, SetExpr, TableObject,
+};
+use futures::StreamExt;
 
-use super::blocks::{rowid_counter_key, spread_rowid, Blocks};
 use super::ddl::{ident_name, split_name};
 use super::query::{from_datafusion, plan};
-use crate::catalog::desc::DefaultExpr;
-use crate::catalog::{Catalog, TableDesc};
-use crate::codec::key::row_key;
-use crate::codec::row::encode_row;
+use super::returning::{returning, Returned, Returning};
+use super::write::{apply, eval_column, rows_batch, row_key, unique_entry, DmlCtx, RowChange};
+use crate::catalog::desc::{DefaultExpr, Identity, IndexDesc};
+use crate::catalog::TableDesc;
+use crate::codec::row::decode_row;
 use crate::error::{code, Error, Result};
 use crate::types::arrow::{datum_at, sql_type_of};
 use crate::types::cast::assign;
-use crate::types::text::{format_text, TextFormat};
-use crate::types::Datum;
+use crate::types::{Datum, SqlType};
 
-/// What an INSERT needs besides the statement.
-pub struct InsertCtx<'a> {
-    /// The statement's catalog.
-    pub catalog: Arc<Catalog>,
-    /// The connection's DataFusion context.
-    pub df: &'a SessionContext,
-    /// The transaction written into.
-    pub txn: &'a mut BufferedTxn,
-    /// The store (row id blocks).
-    pub kv: &'a SharedKv,
-    /// The node's number blocks.
-    pub blocks: &'a Blocks,
-    /// Session formatting settings (text to value conversions).
-    pub format: &'a TextFormat,
+/// What a writing statement did.
+pub struct Written {
+    /// Rows inserted, updated or deleted.
+    pub count: u64,
+    /// The RETURNING rows, if asked.
+    pub returned: Option<Returned>,
 }
 
-/// Runs one INSERT; returns the number of rows inserted.
-pub async fn insert(cx: InsertCtx<'_>, ins: &Insert) -> Result<u64> {
-    if ins.on.is_some() {
-        return Err(Error::unsupported("INSERT … ON CONFLICT (coming)"));
-    }
-    if ins.returning.is_some() {
-        return Err(Error::unsupported("INSERT … RETURNING (coming)"));
-    }
+/// Runs one INSERT.
+pub async fn insert(cx: &mut DmlCtx<'_>, ins: &Insert) -> Result<Written> {
     let TableObject::TableName(name) = &ins.table else {
         return Err(Error::unsupported("INSERT into a table function"));
     };
@@ -62,231 +55,568 @@ pub async fn insert(cx: InsertCtx<'_>, ins: &Insert) -> Result<u64> {
         .filter(|t| t.is_table())
         .cloned()
         .ok_or_else(|| Error::undefined_table(&table))?;
-    // Target columns, by position in the table.
-    let targets: Vec<usize> = if ins.columns.is_empty() {
-        desc.columns
+    let alias = ins.table_alias.as_ref().map(|a| ident_name(&a.alias));
+    let targets = target_columns(&desc, &ins.columns)?;
+    let conflict = match &ins.on {
+        None => None,
+        Some(OnInsert::OnConflict(oc)) => Some(Conflict::new(&desc, oc, alias.as_deref())?),
+        Some(_) => return Err(Error::unsupported("ON DUPLICATE KEY UPDATE (use ON CONFLICT)")),
+    };
+    let reader = cx.txn.reader();
+    let defaults = statement_defaults(cx, &desc, &reader).await?;
+    let mut written = Vec::new();
+    let mut count = 0u64;
+    let mut state = ConflictState::default();
+    match &ins.source {
+        None => {
+            // DEFAULT VALUES.
+            let rows = complete(cx, &desc, &targets, &defaults, vec![(Vec::new(), Vec::new())]).await?;
+            count += write_rows(cx, &desc, rows, conflict.as_ref(), &mut state, &mut written, ins.returning.is_some()).await?;
+        }
+        Some(q) => {
+            let (q, default_cells) = strip_defaults(q);
+            let stmt = datafusion::sql::sqlparser::ast::Statement::Query(Box::new(q));
+            let plan = plan(cx.df, cx.catalog.clone(), reader, stmt).await?;
+            let schema = plan.schema().as_arrow().clone();
+            if schema.fields().len() != targets.len() {
+                let msg = if schema.fields().len() > targets.len() {
+                    "INSERT has more expressions than target columns"
+                } else {
+                    "INSERT has more target columns than expressions"
+                };
+                return Err(Error::syntax(msg));
+            }
+            let types: Vec<SqlType> = schema.fields().iter().map(|f| sql_type_of(f)).collect();
+            let mut stream = cx
+                .df
+                .execute_logical_plan(plan)
+                .await
+                .map_err(from_datafusion)?
+                .execute_stream()
+                .await
+                .map_err(from_datafusion)?;
+            let mut row_no = 0usize;
+            while let Some(b) = stream.next().await {
+                let b = b.map_err(from_datafusion)?;
+                let mut source = Vec::with_capacity(b.num_rows());
+                for r in 0..b.num_rows() {
+                    let values = b
+                        .columns()
+                        .iter()
+                        .zip(&types)
+                        .map(|(a, ty)| datum_at(a.as_ref(), r, *ty))
+                        .collect::<Result<Vec<_>>>()?;
+                    let defaulted = default_cells.get(&row_no).cloned().unwrap_or_default();
+                    check_identity(&desc, &targets, &defaulted)?;
+                    source.push((values, defaulted));
+                    row_no += 1;
+                }
+                let rows = complete(cx, &desc, &targets, &defaults, source).await?;
+                count += write_rows(cx, &desc, rows, conflict.as_ref(), &mut state, &mut written, ins.returning.is_some()).await?;
+            }
+        }
+    }
+    let returned = match &ins.returning {
+        Some(items) => Some(returning(cx, &desc, &Returning { items, alias }, &written).await?),
+        None => None,
+    };
+    Ok(Written { count, returned })
+}
+
+/// The columns an INSERT fills, by position in the table.
+fn target_columns(desc: &TableDesc, columns: &[datafusion::sql::sqlparser::ast::ObjectName]) -> Result<Vec<usize>> {
+    if columns.is_empty() {
+        return Ok(desc
+            .columns
             .iter()
             .enumerate()
             .filter(|(_, c)| !c.hidden)
             .map(|(i, _)| i)
-            .collect()
-    } else {
-        let mut seen = HashSet::new();
-        ins.columns
-            .iter()
-            .map(|n| {
-                let col =
-                    n.0.last()
-                        .and_then(|p| p.as_ident())
-                        .map(ident_name)
-                        .unwrap_or_default();
-                let i = desc
-                    .columns
-                    .iter()
-                    .position(|c| c.name == col && !c.hidden)
-                    .ok_or_else(|| {
-                        Error::new(
-                            code::UNDEFINED_COLUMN,
-                            format!("column \"{col}\" of relation \"{table}\" does not exist"),
-                        )
-                    })?;
-                if !seen.insert(i) {
-                    return Err(Error::syntax(format!(
-                        "column \"{col}\" specified more than once"
-                    )));
+            .collect());
+    }
+    let mut seen = HashSet::new();
+    columns
+        .iter()
+        .map(|n| {
+            let col = n.0.last().and_then(|p| p.as_ident()).map(ident_name).unwrap_or_default();
+            let i = column_position(desc, &col)?;
+            if !seen.insert(i) {
+                return Err(Error::syntax(format!("column \"{col}\" specified more than once")));
+            }
+            Ok(i)
+        })
+        .collect()
+}
+
+/// The position of the visible column `col`, or 42703.
+pub fn column_position(desc: &TableDesc, col: &str) -> Result<usize> {
+    desc.columns
+        .iter()
+        .position(|c| c.name == col && !c.hidden)
+        .ok_or_else(|| {
+            Error::new(
+                code::UNDEFINED_COLUMN,
+                format!("column \"{col}\" of relation \"{}\" does not exist", desc.name),
+            )
+        })
+}
+
+/// A `VALUES` source with its `DEFAULT` items replaced by NULL, and which
+/// (row, item) were `DEFAULT`.
+fn strip_defaults(q: &Query) -> (Query, HashMap<usize, Vec<usize>>) {
+    let mut q = q.clone();
+    let mut cells: HashMap<usize, Vec<usize>> = HashMap::new();
+    if let SetExpr::Values(values) = q.body.as_mut() {
+        for (r, row) in values.rows.iter_mut().enumerate() {
+            for (c, e) in row.iter_mut().enumerate() {
+                if is_default(e) {
+                    *e = Expr::value(datafusion::sql::sqlparser::ast::Value::Null);
+                    cells.entry(r).or_default().push(c);
                 }
-                Ok(i)
-            })
-            .collect::<Result<_>>()?
-    };
-    let reader = cx.txn.reader();
-    let defaults = defaults(&cx, &desc, &targets, &reader).await?;
-    let rows = match &ins.source {
-        Some(q) => source_rows(&cx, q, &reader, targets.len()).await?,
-        // DEFAULT VALUES.
-        None => vec![Vec::new()],
-    };
-    let mut written: HashSet<Vec<u8>> = HashSet::new();
-    let mut pending = Vec::with_capacity(rows.len());
-    for src in rows {
-        let mut row = defaults.clone();
-        for (value, &i) in src.into_iter().zip(&targets) {
-            row[i] = assign(value, desc.columns[i].ty, cx.format)?;
-        }
-        for (i, c) in desc.columns.iter().enumerate() {
-            if c.hidden {
-                let n = cx.blocks.next(cx.kv, &rowid_counter_key(desc.id)).await?;
-                row[i] = Datum::Int8(spread_rowid(n));
-            }
-            if c.not_null && row[i].is_null() {
-                return Err(Error::new(
-                    code::NOT_NULL_VIOLATION,
-                    format!(
-                        "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
-                        c.name, desc.name
-                    ),
-                )
-                .with_detail(failing_row(&desc, &row, cx.format)));
             }
         }
-        let key = primary_key(&desc, &row)?;
-        if !written.insert(key.clone()) {
-            return Err(duplicate_key(&desc, &row, cx.format));
+    }
+    (q, cells)
+}
+
+/// Whether an expression is the `DEFAULT` keyword.
+pub fn is_default(e: &Expr) -> bool {
+    matches!(e, Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))
+}
+
+/// `GENERATED ALWAYS AS IDENTITY` columns take no value but DEFAULT:
+/// the error for a row that gives one (`defaulted`: its DEFAULT items).
+fn check_identity(desc: &TableDesc, targets: &[usize], defaulted: &[usize]) -> Result<()> {
+    for (pos, &i) in targets.iter().enumerate() {
+        let c = &desc.columns[i];
+        if c.identity == Some(Identity::Always) && !defaulted.contains(&pos) {
+            return Err(Error::new(
+                code::GENERATED_ALWAYS,
+                format!("cannot insert a non-DEFAULT value into column \"{}\"", c.name),
+            )
+            .with_detail(format!(
+                "Column \"{}\" is an identity column defined as GENERATED ALWAYS.",
+                c.name
+            ))
+            .with_hint("Use OVERRIDING SYSTEM VALUE to override."));
         }
-        pending.push((key, row));
     }
-    // Keys that exist already (committed, or written earlier in the
-    // transaction) are duplicates.
-    let existing = reader
-        .batch_get(pending.iter().map(|(k, _)| k.clone()).collect())
-        .await?;
-    if let Some(dup) = existing.first() {
-        let row = pending
-            .iter()
-            .find(|(k, _)| *k == dup.key)
-            .map(|(_, r)| r.clone())
-            .unwrap_or_default();
-        return Err(duplicate_key(&desc, &row, cx.format));
-    }
-    let n = pending.len() as u64;
-    for (key, row) in pending {
-        let values: Vec<(u32, &Datum)> =
-            desc.columns.iter().map(|c| c.id).zip(row.iter()).collect();
-        cx.txn.put(key, encode_row(&values))?;
-    }
-    Ok(n)
+    Ok(())
 }
 
-/// The encoded primary key of a full row.
-pub fn primary_key(desc: &TableDesc, row: &[Datum]) -> Result<Vec<u8>> {
-    let cols: Vec<(&Datum, crate::types::SqlType, bool)> = desc
-        .primary
-        .columns
-        .iter()
-        .map(|(id, desc_order)| {
-            let i = desc.columns.iter().position(|c| c.id == *id).unwrap_or(0);
-            (&row[i], desc.columns[i].ty, *desc_order)
-        })
-        .collect();
-    Ok(row_key(desc.id, &cols)?)
-}
-
-fn duplicate_key(desc: &TableDesc, row: &[Datum], f: &TextFormat) -> Error {
-    let (names, values): (Vec<String>, Vec<String>) = desc
-        .primary
-        .columns
-        .iter()
-        .filter_map(|(id, _)| {
-            let i = desc.columns.iter().position(|c| c.id == *id)?;
-            let c = &desc.columns[i];
-            Some((c.name.clone(), format_text(&row[i], c.ty, f)))
-        })
-        .unzip();
-    Error::new(
-        code::UNIQUE_VIOLATION,
-        format!(
-            "duplicate key value violates unique constraint \"{}\"",
-            desc.primary.name
-        ),
-    )
-    .with_detail(format!(
-        "Key ({})=({}) already exists.",
-        names.join(", "),
-        values.join(", ")
-    ))
-}
-
-fn failing_row(desc: &TableDesc, row: &[Datum], f: &TextFormat) -> String {
-    let values: Vec<String> = desc
-        .columns
-        .iter()
-        .zip(row)
-        .filter(|(c, _)| !c.hidden)
-        .map(|(c, d)| match d {
-            Datum::Null => "null".to_string(),
-            d => format_text(d, c.ty, f),
-        })
-        .collect();
-    format!("Failing row contains ({}).", values.join(", "))
-}
-
-/// Each column's default for this statement (NULL where none): defaults
-/// are evaluated once per statement.
-async fn defaults(
-    cx: &InsertCtx<'_>,
+/// Column defaults that are the same for every row of a statement
+/// (expressions, evaluated once); per-row ones (sequences) are `None`.
+async fn statement_defaults(
+    cx: &DmlCtx<'_>,
     desc: &TableDesc,
-    targets: &[usize],
-    reader: &TxnReader,
-) -> Result<Vec<Datum>> {
-    let mut out = vec![Datum::Null; desc.columns.len()];
-    for (i, c) in desc.columns.iter().enumerate() {
-        if targets.contains(&i) {
-            continue;
-        }
-        match &c.default {
-            None => {}
+    reader: &client::TxnReader,
+) -> Result<Vec<Option<Datum>>> {
+    let mut out = Vec::with_capacity(desc.columns.len());
+    for c in &desc.columns {
+        out.push(match &c.default {
+            None if c.hidden => None,
+            None => Some(Datum::Null),
             Some(DefaultExpr::Sql(expr)) => {
-                let q = parse_query(&format!("SELECT {expr}"))?;
-                let mut rows = source_rows(cx, &q, reader, 1).await?;
-                let v = rows.pop().and_then(|mut r| r.pop()).unwrap_or(Datum::Null);
-                out[i] = assign(v, c.ty, cx.format)?;
+                let v = eval_constant(cx, expr, reader).await?;
+                Some(assign(v, c.ty, cx.format)?)
             }
-            Some(DefaultExpr::Sequence(_)) => {
-                return Err(Error::unsupported("sequence defaults (coming)"));
-            }
-        }
+            Some(DefaultExpr::Sequence(_)) => None,
+        });
     }
     Ok(out)
 }
 
-fn parse_query(sql: &str) -> Result<Query> {
-    let mut p = Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(sql)
-        .map_err(|e| Error::syntax(e.to_string()))?;
-    p.parse_query()
-        .map(|q| *q)
-        .map_err(|e| Error::syntax(e.to_string()))
-}
-
-/// The rows a source query yields, as datums of its own column types.
-async fn source_rows(
-    cx: &InsertCtx<'_>,
-    q: &Query,
-    reader: &TxnReader,
-    width: usize,
-) -> Result<Vec<Vec<Datum>>> {
-    let stmt = datafusion::sql::sqlparser::ast::Statement::Query(Box::new(q.clone()));
+/// The value of a constant SQL expression.
+pub async fn eval_constant(cx: &DmlCtx<'_>, expr: &str, reader: &client::TxnReader) -> Result<Datum> {
+    let stmt = crate::session::Session::parse(&format!("SELECT {expr}"))?
+        .pop()
+        .ok_or_else(|| Error::internal("an empty default"))?;
     let plan = plan(cx.df, cx.catalog.clone(), reader.clone(), stmt).await?;
-    let schema = plan.schema().as_arrow().clone();
-    if schema.fields().len() != width {
-        let msg = if schema.fields().len() > width {
-            "INSERT has more expressions than target columns"
-        } else {
-            "INSERT has more target columns than expressions"
-        };
-        return Err(Error::syntax(msg));
-    }
-    let types: Vec<_> = schema.fields().iter().map(|f| sql_type_of(f)).collect();
-    let stream = cx
+    let ty = plan.schema().as_arrow().fields().first().map(|f| sql_type_of(f));
+    let batches = cx
         .df
         .execute_logical_plan(plan)
         .await
         .map_err(from_datafusion)?
-        .execute_stream()
+        .collect()
         .await
         .map_err(from_datafusion)?;
-    let batches: Vec<_> = stream.try_collect().await.map_err(from_datafusion)?;
-    let mut rows = Vec::new();
-    for b in batches {
-        for r in 0..b.num_rows() {
-            let row = b
-                .columns()
-                .iter()
-                .zip(&types)
-                .map(|(a, ty)| datum_at(a.as_ref(), r, *ty))
-                .collect::<Result<Vec<_>>>()?;
-            rows.push(row);
+    match (batches.iter().find(|b| b.num_rows() > 0), ty) {
+        (Some(b), Some(ty)) => datum_at(b.column(0).as_ref(), 0, ty),
+        _ => Ok(Datum::Null),
+    }
+}
+
+/// Full rows from source rows: target values cast to their columns, the
+/// rest (and `DEFAULT` items) from defaults, hidden row ids drawn.
+async fn complete(
+    cx: &DmlCtx<'_>,
+    desc: &TableDesc,
+    targets: &[usize],
+    defaults: &[Option<Datum>],
+    source: Vec<(Vec<Datum>, Vec<usize>)>,
+) -> Result<Vec<Vec<Datum>>> {
+    let mut rows = Vec::with_capacity(source.len());
+    for (values, defaulted) in source {
+        let mut row: Vec<Option<Datum>> = defaults.to_vec();
+        for (pos, (value, &i)) in values.into_iter().zip(targets).enumerate() {
+            if !defaulted.contains(&pos) {
+                row[i] = Some(assign(value, desc.columns[i].ty, cx.format)?);
+            }
         }
+        let mut full = Vec::with_capacity(row.len());
+        for (i, v) in row.into_iter().enumerate() {
+            full.push(match v {
+                Some(v) => v,
+                None => column_default(cx, desc, i).await?,
+            });
+        }
+        rows.push(full);
     }
     Ok(rows)
+}
+
+/// A per-row default: the next row id or sequence value.
+async fn column_default(cx: &DmlCtx<'_>, desc: &TableDesc, i: usize) -> Result<Datum> {
+    let c = &desc.columns[i];
+    match &c.default {
+        Some(DefaultExpr::Sequence(_)) => Err(Error::unsupported("sequence defaults (wiring)")),
+        _ if c.hidden => {
+            let n = cx
+                .blocks
+                .next(cx.kv, &super::blocks::rowid_counter_key(desc.id))
+                .await?;
+            Ok(Datum::Int8(super::blocks::spread_rowid(n)))
+        }
+        _ => Ok(Datum::Null),
+    }
+}
+
+/// Writes complete rows (through ON CONFLICT when asked); returns how many
+/// rows were inserted or updated, and keeps them when RETURNING wants them.
+async fn write_rows(
+    cx: &mut DmlCtx<'_>,
+    desc: &Arc<TableDesc>,
+    rows: Vec<Vec<Datum>>,
+    conflict: Option<&Conflict>,
+    state: &mut ConflictState,
+    written: &mut Vec<Vec<Datum>>,
+    keep: bool,
+) -> Result<u64> {
+    let changes = match conflict {
+        None => rows.into_iter().map(RowChange::Insert).collect(),
+        Some(c) => c.resolve(cx, desc, rows, state).await?,
+    };
+    let n = changes.len() as u64;
+    if keep {
+        for c in &changes {
+            if let RowChange::Insert(r) | RowChange::Update(_, r) = c {
+                written.push(r.clone());
+            }
+        }
+    }
+    apply(cx, desc, changes).await?;
+    Ok(n)
+}
+
+/// An ON CONFLICT clause, resolved against the table.
+struct Conflict {
+    /// The arbiter keys: `None` for the primary key, else an index of
+    /// `desc.indexes`.
+    arbiters: Vec<Option<usize>>,
+    /// `DO UPDATE`: column positions and their expressions, and the WHERE.
+    update: Option<(Vec<(usize, String)>, Option<String>)>,
+    /// How the existing row is named in the expressions.
+    name: String,
+}
+
+/// Keys the statement has claimed so far, by arbiter key → whether the
+/// row holding it was written by an ON CONFLICT update.
+#[derive(Default)]
+struct ConflictState {
+    claimed: HashMap<Vec<u8>, bool>,
+}
+
+impl Conflict {
+    fn new(desc: &TableDesc, oc: &OnConflict, alias: Option<&str>) -> Result<Conflict> {
+        let matches = |idx: &IndexDesc, cols: &[usize]| {
+            let mut a: Vec<usize> = idx
+                .columns
+                .iter()
+                .filter_map(|(id, _)| desc.columns.iter().position(|c| c.id == *id))
+                .collect();
+            let mut b = cols.to_vec();
+            a.sort_unstable();
+            b.sort_unstable();
+            b.dedup();
+            a == b
+        };
+        let no_match = || {
+            Error::new(
+                code::INVALID_COLUMN_REFERENCE,
+                "there is no unique or exclusion constraint matching the ON CONFLICT specification",
+            )
+        };
+        let has_pk = !desc.has_hidden_rowid();
+        let arbiters: Vec<Option<usize>> = match &oc.conflict_target {
+            None => {
+                let mut all: Vec<Option<usize>> = Vec::new();
+                if has_pk {
+                    all.push(None);
+                }
+                all.extend((0..desc.indexes.len()).filter(|i| desc.indexes[*i].unique).map(Some));
+                all
+            }
+            Some(ConflictTarget::Columns(cols)) => {
+                let cols: Vec<usize> = cols
+                    .iter()
+                    .map(|c| column_position(desc, &ident_name(c)))
+                    .collect::<Result<_>>()?;
+                if has_pk && matches(&desc.primary, &cols) {
+                    vec![None]
+                } else {
+                    let i = (0..desc.indexes.len())
+                        .find(|i| desc.indexes[*i].unique && matches(&desc.indexes[*i], &cols))
+                        .ok_or_else(no_match)?;
+                    vec![Some(i)]
+                }
+            }
+            Some(ConflictTarget::OnConstraint(name)) => {
+                let name = name.0.last().and_then(|p| p.as_ident()).map(ident_name).unwrap_or_default();
+                if has_pk && desc.primary.name == name {
+                    vec![None]
+                } else {
+                    let i = (0..desc.indexes.len())
+                        .find(|i| desc.indexes[*i].unique && desc.indexes[*i].name == name)
+                        .ok_or_else(|| {
+                            Error::new(
+                                code::UNDEFINED_OBJECT,
+                                format!("constraint \"{name}\" for table \"{}\" does not exist", desc.name),
+                            )
+                        })?;
+                    vec![Some(i)]
+                }
+            }
+        };
+        let update = match &oc.action {
+            OnConflictAction::DoNothing => None,
+            OnConflictAction::DoUpdate(du) => {
+                if oc.conflict_target.is_none() {
+                    return Err(Error::syntax(
+                        "ON CONFLICT DO UPDATE requires inference specification or constraint name",
+                    )
+                    .with_hint("For example, ON CONFLICT (column_name)."));
+                }
+                let sets = assignments(desc, &du.assignments)?;
+                Some((sets, du.selection.as_ref().map(|e| e.to_string())))
+            }
+        };
+        Ok(Conflict {
+            arbiters,
+            update,
+            name: alias.map(str::to_string).unwrap_or_else(|| desc.name.clone()),
+        })
+    }
+
+    /// The arbiter keys of a row (those that can collide).
+    fn keys(&self, desc: &TableDesc, row: &[Datum]) -> Result<Vec<Vec<u8>>> {
+        let key = row_key(desc, row)?;
+        let mut out = Vec::new();
+        for a in &self.arbiters {
+            match a {
+                None => out.push(key.clone()),
+                Some(i) => {
+                    let (entry, claims) = unique_entry(desc, &desc.indexes[*i], row, &key)?;
+                    if claims {
+                        out.push(entry);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Turns proposed rows into inserts, updates of the rows they collide
+    /// with, or nothing.
+    async fn resolve(
+        &self,
+        cx: &DmlCtx<'_>,
+        desc: &Arc<TableDesc>,
+        rows: Vec<Vec<Datum>>,
+        state: &mut ConflictState,
+    ) -> Result<Vec<RowChange>> {
+        let keys: Vec<Vec<Vec<u8>>> = rows.iter().map(|r| self.keys(desc, r)).collect::<Result<_>>()?;
+        let reader = cx.txn.reader();
+        let probe: Vec<Vec<u8>> = keys.iter().flatten().cloned().collect();
+        let found: HashMap<Vec<u8>, Vec<u8>> = reader
+            .batch_get(probe)
+            .await?
+            .into_iter()
+            .map(|p| (p.key, p.value))
+            .collect();
+        let mut inserts = Vec::new();
+        // (existing row key, proposed row)
+        let mut collisions: Vec<(Vec<u8>, Vec<Datum>)> = Vec::new();
+        for (row, keys) in rows.into_iter().zip(keys) {
+            if keys.iter().any(|k| state.claimed.contains_key(k)) {
+                if self.update.is_some() {
+                    return Err(Error::new(
+                        code::CARDINALITY_VIOLATION,
+                        "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                    )
+                    .with_hint("Ensure that no rows proposed for insertion within the same command have duplicate constrained values."));
+                }
+                continue;
+            }
+            match keys.iter().find_map(|k| found.get(k).map(|v| (k, v))) {
+                None => {
+                    for k in keys {
+                        state.claimed.insert(k, false);
+                    }
+                    inserts.push(RowChange::Insert(row));
+                }
+                Some((k, v)) => {
+                    if self.update.is_none() {
+                        continue;
+                    }
+                    // A row key's value is the row; an index entry's is the
+                    // row's key.
+                    let row_key = if row_key(desc, &row)? == *k { k.clone() } else { v.clone() };
+                    for k in keys {
+                        state.claimed.insert(k, true);
+                    }
+                    collisions.push((row_key, row));
+                }
+            }
+        }
+        let mut changes = inserts;
+        if let Some((sets, selection)) = &self.update {
+            changes.extend(self.updates(cx, desc, sets, selection.as_deref(), collisions).await?);
+        }
+        Ok(changes)
+    }
+
+    /// DO UPDATE of the existing rows the proposed ones collided with.
+    async fn updates(
+        &self,
+        cx: &DmlCtx<'_>,
+        desc: &Arc<TableDesc>,
+        sets: &[(usize, String)],
+        selection: Option<&str>,
+        collisions: Vec<(Vec<u8>, Vec<Datum>)>,
+    ) -> Result<Vec<RowChange>> {
+        if collisions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let columns: Vec<(u32, SqlType)> = desc.columns.iter().map(|c| (c.id, c.ty)).collect();
+        let found: HashMap<Vec<u8>, Vec<u8>> = cx
+            .txn
+            .reader()
+            .batch_get(collisions.iter().map(|(k, _)| k.clone()).collect())
+            .await?
+            .into_iter()
+            .map(|p| (p.key, p.value))
+            .collect();
+        let mut existing = Vec::with_capacity(collisions.len());
+        for (k, _) in &collisions {
+            let bytes = found
+                .get(k)
+                .ok_or_else(|| Error::internal("a conflicting row vanished"))?;
+            existing.push(decode_row(bytes, &columns)?);
+        }
+        let (rb, schema) = pair_batch(desc, &self.name, &existing, &collisions)?;
+        let keep: Vec<bool> = match selection {
+            Some(w) => super::write::eval_bool(cx.df, w, &rb, &schema)?
+                .into_iter()
+                .map(|v| v == Some(true))
+                .collect(),
+            None => vec![true; existing.len()],
+        };
+        let mut new_rows = existing.clone();
+        for (i, expr) in sets {
+            let values = eval_column(cx.df, expr, &rb, &schema)?;
+            for (row, v) in new_rows.iter_mut().zip(values) {
+                row[*i] = assign(v, desc.columns[*i].ty, cx.format)?;
+            }
+        }
+        Ok(existing
+            .into_iter()
+            .zip(new_rows)
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|((old, new), _)| RowChange::Update(old, new))
+            .collect())
+    }
+}
+
+/// The existing rows (named `name`) beside the proposed ones (named
+/// `excluded`), as one batch.
+fn pair_batch(
+    desc: &TableDesc,
+    name: &str,
+    existing: &[Vec<Datum>],
+    collisions: &[(Vec<u8>, Vec<Datum>)],
+) -> Result<(RecordBatch, DFSchema)> {
+    let old: Vec<&Vec<Datum>> = existing.iter().collect();
+    let proposed: Vec<&Vec<Datum>> = collisions.iter().map(|(_, r)| r).collect();
+    let (a, _) = rows_batch(desc, &old)?;
+    let (b, _) = rows_batch(desc, &proposed)?;
+    let sa = DFSchema::try_from_qualified_schema(name, a.schema().as_ref()).map_err(from_datafusion)?;
+    let sb = DFSchema::try_from_qualified_schema("excluded", b.schema().as_ref()).map_err(from_datafusion)?;
+    let mut schema = sa;
+    schema.merge(&sb);
+    let columns = a.columns().iter().chain(b.columns()).cloned().collect::<Vec<_>>();
+    let rb = RecordBatch::try_new(Arc::new(schema.as_arrow().clone()), columns)
+        .map_err(|e| Error::internal(format!("building a batch: {e}")))?;
+    Ok((rb, schema))
+}
+
+/// `SET` assignments as (column position, expression text); `DEFAULT`
+/// becomes the column's default expression (or NULL).
+pub fn assignments(desc: &TableDesc, list: &[Assignment]) -> Result<Vec<(usize, String)>> {
+    let mut out: Vec<(usize, String)> = Vec::new();
+    let mut push = |name: &datafusion::sql::sqlparser::ast::ObjectName, value: &Expr| -> Result<()> {
+        let col = name.0.last().and_then(|p| p.as_ident()).map(ident_name).unwrap_or_default();
+        let i = column_position(desc, &col)?;
+        if out.iter().any(|(j, _)| *j == i) {
+            return Err(Error::syntax(format!("multiple assignments to same column \"{col}\"")));
+        }
+        let c = &desc.columns[i];
+        if c.identity == Some(Identity::Always) && !is_default(value) {
+            return Err(Error::new(
+                code::GENERATED_ALWAYS,
+                format!("column \"{col}\" can only be updated to DEFAULT"),
+            )
+            .with_detail(format!("Column \"{col}\" is an identity column defined as GENERATED ALWAYS.")));
+        }
+        let text = if is_default(value) {
+            match &c.default {
+                Some(DefaultExpr::Sql(e)) => e.clone(),
+                Some(DefaultExpr::Sequence(_)) => {
+                    return Err(Error::unsupported("SET … = DEFAULT on a sequence column"))
+                }
+                None => "NULL".to_string(),
+            }
+        } else {
+            value.to_string()
+        };
+        out.push((i, text));
+        Ok(())
+    };
+    for a in list {
+        match (&a.target, &a.value) {
+            (AssignmentTarget::ColumnName(n), v) => push(n, v)?,
+            (AssignmentTarget::Tuple(names), Expr::Tuple(values)) if names.len() == values.len() => {
+                for (n, v) in names.iter().zip(values) {
+                    push(n, v)?;
+                }
+            }
+            (AssignmentTarget::Tuple(_), _) => {
+                return Err(Error::unsupported(
+                    "assigning a column list from anything but a parenthesised list of values",
+                ))
+            }
+        }
+    }
+    Ok(out)
 }

@@ -3,13 +3,27 @@
 //! - [`scan`]: tables for DataFusion and the key-range scan node.
 //! - [`query`]: DataFusion contexts, the catalog provider, error mapping.
 //! - [`ddl`]: CREATE/DROP.
+//! - [`constraints`]: declaring UNIQUE, CHECK and FOREIGN KEY.
 //! - [`functions`]: session information functions (`version()`, …).
-//! - [`insert`]: INSERT.
-//! - [`blocks`]: numbers from KV counters (hidden row ids).
+//! - [`pg`]: PostgreSQL's arithmetic and math where DataFusion's differs.
+//! - [`write`]: the one path rows are written by: constraint checks,
+//!   index entries, foreign-key actions.
+//! - [`insert`]: INSERT (and ON CONFLICT).
+//! - [`update`]: UPDATE and DELETE.
+//! - [`returning`]: RETURNING lists.
+//! - [`blocks`]: numbers from KV counters (hidden row ids, sequence runs).
+//! - [`sequence`]: sequences (CREATE/DROP SEQUENCE, SERIAL/IDENTITY,
+//!   `nextval` and friends).
 
 pub mod blocks;
+pub mod constraints;
 pub mod ddl;
 pub mod functions;
 pub mod insert;
+pub mod pg;
 pub mod query;
+pub mod returning;
 pub mod scan;
+pub mod sequence;
+pub mod update;
+pub mod write;

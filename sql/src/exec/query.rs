@@ -15,6 +15,7 @@ use client::TxnReader;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::Result as DfResult;
 use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement;
@@ -35,9 +36,25 @@ pub fn new_context() -> SessionContext {
     opts.sql_parser.parse_float_as_decimal = true;
     opts.sql_parser.map_string_types_to_utf8view = false;
     opts.execution.time_zone = Some("UTC".into());
-    let ctx = SessionContext::new_with_config(config);
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features();
+    let ctx = SessionContext::new_with_state(crate::plan::pg_rules::install(state).build());
     super::functions::register(&ctx, "postgres");
+    super::pg::register(&ctx);
     ctx
+}
+
+/// How a statement's tables differ from the catalog's, for the queries
+/// the DML path plans.
+#[derive(Debug, Default, Clone)]
+pub struct Scope {
+    /// The table (by id) whose hidden columns are shown: the target of an
+    /// UPDATE or DELETE, whose row ids locate the rows to change.
+    pub hidden_of: Option<u32>,
+    /// A table (by id) that reads as the given provider instead: the rows
+    /// a statement wrote, for its RETURNING list.
+    pub replaced: Option<(u32, Arc<dyn TableProvider>)>,
 }
 
 /// The `postgres` catalog of one statement.
@@ -45,14 +62,16 @@ pub fn new_context() -> SessionContext {
 pub struct StrataCatalogProvider {
     catalog: Arc<Catalog>,
     reader: super::scan::Reader,
+    scope: Arc<Scope>,
 }
 
 impl StrataCatalogProvider {
-    /// The tables of `catalog`, read through `reader`.
-    pub fn new(catalog: Arc<Catalog>, reader: TxnReader) -> Self {
+    /// The tables of `catalog`, read through `reader`, as `scope` says.
+    pub fn new(catalog: Arc<Catalog>, reader: TxnReader, scope: Scope) -> Self {
         StrataCatalogProvider {
             catalog,
             reader: super::scan::Reader(reader),
+            scope: Arc::new(scope),
         }
     }
 }
@@ -67,6 +86,7 @@ impl CatalogProvider for StrataCatalogProvider {
         Some(Arc::new(StrataSchemaProvider {
             catalog: self.catalog.clone(),
             reader: self.reader.clone(),
+            scope: self.scope.clone(),
             schema_id: s.id,
         }))
     }
@@ -77,6 +97,7 @@ impl CatalogProvider for StrataCatalogProvider {
 struct StrataSchemaProvider {
     catalog: Arc<Catalog>,
     reader: super::scan::Reader,
+    scope: Arc<Scope>,
     schema_id: u32,
 }
 
@@ -90,11 +111,24 @@ impl SchemaProvider for StrataSchemaProvider {
     }
 
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
-        Ok(self
+        let Some(t) = self
             .catalog
             .table(self.schema_id, name)
             .filter(|t| t.is_table())
-            .map(|t| Arc::new(KvTable::new(t.clone(), self.reader.0.clone())) as _))
+        else {
+            return Ok(None);
+        };
+        if let Some((id, provider)) = &self.scope.replaced {
+            if *id == t.id {
+                return Ok(Some(provider.clone()));
+            }
+        }
+        let hidden = self.scope.hidden_of == Some(t.id);
+        Ok(Some(Arc::new(KvTable::exposing(
+            t.clone(),
+            self.reader.0.clone(),
+            hidden,
+        ))))
     }
 
     fn table_exist(&self, name: &str) -> bool {
@@ -110,15 +144,27 @@ pub async fn plan(
     reader: TxnReader,
     stmt: Statement,
 ) -> Result<LogicalPlan> {
+    plan_in(ctx, catalog, reader, stmt, Scope::default()).await
+}
+
+/// [`plan`], with the tables as `scope` says.
+pub async fn plan_in(
+    ctx: &SessionContext,
+    catalog: Arc<Catalog>,
+    reader: TxnReader,
+    stmt: Statement,
+    scope: Scope,
+) -> Result<LogicalPlan> {
     ctx.register_catalog(
         DEFAULT_DATABASE,
-        Arc::new(StrataCatalogProvider::new(catalog, reader)),
+        Arc::new(StrataCatalogProvider::new(catalog, reader, scope)),
     );
     let state = ctx.state();
-    state
+    let plan = state
         .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
         .await
-        .map_err(from_datafusion)
+        .map_err(from_datafusion)?;
+    crate::plan::pg_rules::analyze(&state, plan).map_err(from_datafusion)
 }
 
 /// A DataFusion error as the SQL error PostgreSQL would give.
@@ -138,6 +184,8 @@ pub fn from_datafusion(e: datafusion::error::DataFusionError) -> Error {
                 Error::new(code::DIVISION_BY_ZERO, "division by zero")
             } else if m.contains("Overflow") || m.contains("overflow") {
                 Error::new(code::NUMERIC_VALUE_OUT_OF_RANGE, m)
+            } else if let Some(e) = cast_out_of_range(&m) {
+                e
             } else if m.contains("Cast error") || m.contains("Cannot cast") {
                 Error::new(code::INVALID_TEXT_REPRESENTATION, m)
             } else {
@@ -157,6 +205,19 @@ pub fn from_datafusion(e: datafusion::error::DataFusionError) -> Error {
         }
         other => Error::internal(other),
     }
+}
+
+/// A cast of a number to a narrower integer type ("Can't cast value
+/// 99999 to type Int16") as PostgreSQL reports it: 22003.
+fn cast_out_of_range(m: &str) -> Option<Error> {
+    let target = m.split("Can't cast value ").nth(1)?.split(" to type ").nth(1)?;
+    let message = match target.trim() {
+        "Int16" => "smallint out of range",
+        "Int32" => "integer out of range",
+        "Int64" => "bigint out of range",
+        _ => "value out of range",
+    };
+    Some(Error::new(code::NUMERIC_VALUE_OUT_OF_RANGE, message))
 }
 
 fn schema_error(m: String) -> Error {

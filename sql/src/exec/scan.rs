@@ -57,6 +57,8 @@ pub fn df_err(e: Error) -> datafusion::error::DataFusionError {
 pub struct KvTable {
     desc: Arc<TableDesc>,
     reader: Reader,
+    /// The columns DataFusion sees, by position in `desc.columns`.
+    exposed: Vec<usize>,
     schema: SchemaRef,
 }
 
@@ -71,15 +73,28 @@ impl fmt::Debug for Reader {
 }
 
 impl KvTable {
-    /// `desc` read through `reader`.
+    /// `desc` read through `reader`, its visible columns.
     pub fn new(desc: Arc<TableDesc>, reader: TxnReader) -> KvTable {
-        let fields: Vec<_> = desc
-            .visible_columns()
-            .map(|c| field(&c.name, c.ty, !c.not_null))
+        KvTable::exposing(desc, reader, false)
+    }
+
+    /// `desc` read through `reader`; with `hidden`, its hidden columns too
+    /// (the row id a DML statement needs to find the rows it changes).
+    pub fn exposing(desc: Arc<TableDesc>, reader: TxnReader, hidden: bool) -> KvTable {
+        let exposed: Vec<usize> = (0..desc.columns.len())
+            .filter(|i| hidden || !desc.columns[*i].hidden)
+            .collect();
+        let fields: Vec<_> = exposed
+            .iter()
+            .map(|i| {
+                let c = &desc.columns[*i];
+                field(&c.name, c.ty, !c.not_null)
+            })
             .collect();
         KvTable {
             desc,
             reader: Reader(reader),
+            exposed,
             schema: Arc::new(Schema::new(fields)),
         }
     }
@@ -133,14 +148,16 @@ impl TableProvider for KvTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let visible: Vec<_> = self.desc.visible_columns().collect();
         let indices: Vec<usize> = match projection {
             Some(p) => p.clone(),
-            None => (0..visible.len()).collect(),
+            None => (0..self.exposed.len()).collect(),
         };
         let columns: Vec<(u32, SqlType)> = indices
             .iter()
-            .map(|i| (visible[*i].id, visible[*i].ty))
+            .map(|i| {
+                let c = &self.desc.columns[self.exposed[*i]];
+                (c.id, c.ty)
+            })
             .collect();
         let schema = Arc::new(self.schema.project(&indices)?);
         let refs: Vec<&Expr> = filters.iter().collect();

@@ -3,7 +3,10 @@
 //! - [`ranges`]: predicates on primary-key columns into key ranges.
 //! - [`types`]: SQL type names into column types.
 //! - [`names`]: result column names as PostgreSQL gives them.
+//! - [`pg_rules`]: plan rewrites for PostgreSQL's literal types and
+//!   arithmetic.
 
 pub mod names;
+pub mod pg_rules;
 pub mod ranges;
 pub mod types;

@@ -129,3 +129,19 @@ mod tests {
         assert!(output_names(&Session::parse("SELECT * FROM t").unwrap()[0]).is_none());
     }
 }
+
+/// Result columns with PostgreSQL's names where the query text tells them
+/// (`names` from [`output_names`]).
+pub fn named(
+    mut columns: Vec<(String, crate::types::SqlType)>,
+    names: Option<Vec<Option<String>>>,
+) -> Vec<(String, crate::types::SqlType)> {
+    if let Some(names) = names.filter(|n| n.len() == columns.len()) {
+        for (c, n) in columns.iter_mut().zip(names) {
+            if let Some(n) = n {
+                c.0 = n;
+            }
+        }
+    }
+    columns
+}

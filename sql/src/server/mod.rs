@@ -226,11 +226,17 @@ fn response(
     format: impl Fn(usize) -> FieldFormat,
 ) -> Response {
     match outcome {
-        Outcome::Rows { columns, batches } => {
+        Outcome::Rows {
+            columns,
+            batches,
+            command,
+        } => {
             let formats: Vec<FieldFormat> = (0..columns.len()).map(&format).collect();
             let fields = Arc::new(rows::fields(&columns, &format));
             let data = rows::data_rows(batches, columns, formats, session.format.clone());
-            Response::Query(QueryResponse::new(fields, data))
+            let mut r = QueryResponse::new(fields, data);
+            r.set_command_tag(command);
+            Response::Query(r)
         }
         Outcome::Command(tag) => Response::Execution(tag_of(&tag)),
         Outcome::Began => Response::TransactionStart(Tag::new("BEGIN")),

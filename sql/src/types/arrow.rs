@@ -7,6 +7,7 @@
 //! | real / double precision | Float32 / Float64 |
 //! | numeric(p,s) | Decimal128(p, s) |
 //! | numeric | Decimal128(38, 16) (values print without trailing zeros) |
+//! | numeric quotient (`/`, `avg`) | Decimal128(38, 20) (values print with PostgreSQL's division scale, see [`super::quotient`]) |
 //! | text, varchar(n), char(n), uuid, json, jsonb | Utf8 |
 //! | bytea | Binary |
 //! | date | Date32 |
@@ -36,6 +37,7 @@ use datafusion::arrow::datatypes::{
     UInt64Type, UInt8Type,
 };
 
+use super::quotient::QUOTIENT_NUMERIC_SCALE;
 use super::{Datum, Decimal, SqlType};
 use crate::error::{Error, Result};
 
@@ -109,10 +111,14 @@ pub fn sql_type_of_arrow(dt: &DataType) -> SqlType {
         | DataType::Decimal64(p, s)
         | DataType::Decimal128(p, s)
         | DataType::Decimal256(p, s) => {
-            if *s == UNCONSTRAINED_NUMERIC_SCALE && *p == 38 {
+            if *p == 38 && (*s == UNCONSTRAINED_NUMERIC_SCALE || *s == QUOTIENT_NUMERIC_SCALE) {
                 SqlType::Numeric(None)
+            } else if *s < 0 {
+                // 1e3 is Decimal128(1, -3): 1000 has four digits.
+                let p = (*p as i16 - *s as i16).min(u8::MAX as i16) as u8;
+                SqlType::Numeric(Some((p, 0)))
             } else {
-                SqlType::Numeric(Some((*p, (*s).max(0) as u8)))
+                SqlType::Numeric(Some((*p, *s as u8)))
             }
         }
         DataType::Binary
@@ -312,18 +318,34 @@ pub fn datum_at(array: &dyn Array, row: usize, ty: SqlType) -> Result<Datum> {
         }
         DataType::Float32 => Datum::Float4(array.as_primitive::<Float32Type>().value(row)),
         DataType::Float64 => Datum::Float8(array.as_primitive::<Float64Type>().value(row)),
-        DataType::Decimal128(_, s) => {
+        DataType::Decimal128(p, s) => {
             let m = array.as_primitive::<Decimal128Type>().value(row);
-            let d = Decimal {
-                mantissa: m,
-                scale: (*s).max(0) as u8,
+            let d = if *s < 0 {
+                // A negative scale (1.5e2 is 15 × 10^1) multiplies.
+                10i128
+                    .checked_pow(s.unsigned_abs() as u32)
+                    .and_then(|f| m.checked_mul(f))
+                    .and_then(|m| Decimal::new(m, 0).ok())
+                    .ok_or_else(|| {
+                        Error::new(
+                            crate::error::code::NUMERIC_VALUE_OUT_OF_RANGE,
+                            "value overflows numeric format",
+                        )
+                    })?
+            } else {
+                Decimal {
+                    mantissa: m,
+                    scale: *s as u8,
+                }
             };
             // An unconstrained numeric column prints without the padding
-            // its Arrow scale adds.
-            Datum::Numeric(if ty == SqlType::Numeric(None) {
-                d.normalize()
-            } else {
-                d
+            // its Arrow scale adds, a quotient with PostgreSQL's scale.
+            Datum::Numeric(match ty {
+                SqlType::Numeric(None) if *p == 38 && *s == QUOTIENT_NUMERIC_SCALE => {
+                    super::quotient::display(d)
+                }
+                SqlType::Numeric(None) => d.normalize(),
+                _ => d,
             })
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
@@ -372,6 +394,33 @@ pub fn datum_at(array: &dyn Array, row: usize, ty: SqlType) -> Result<Datum> {
                 Datum::TimestampTz(micros)
             } else {
                 Datum::Timestamp(micros)
+            }
+        }
+        // timestamp - timestamp: days and time, as PostgreSQL's interval.
+        DataType::Duration(unit) => {
+            use datafusion::arrow::datatypes::{
+                DurationMicrosecondType, DurationMillisecondType, DurationNanosecondType,
+                DurationSecondType,
+            };
+            let micros = match unit {
+                TimeUnit::Second => array
+                    .as_primitive::<DurationSecondType>()
+                    .value(row)
+                    .saturating_mul(1_000_000),
+                TimeUnit::Millisecond => array
+                    .as_primitive::<DurationMillisecondType>()
+                    .value(row)
+                    .saturating_mul(1000),
+                TimeUnit::Microsecond => array.as_primitive::<DurationMicrosecondType>().value(row),
+                TimeUnit::Nanosecond => {
+                    array.as_primitive::<DurationNanosecondType>().value(row) / 1000
+                }
+            };
+            const DAY: i64 = 86_400_000_000;
+            Datum::Interval {
+                months: 0,
+                days: (micros / DAY) as i32,
+                micros: micros % DAY,
             }
         }
         DataType::Interval(IntervalUnit::MonthDayNano) => {

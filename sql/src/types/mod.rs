@@ -21,6 +21,7 @@ pub mod arrow;
 pub mod binary;
 pub mod cast;
 pub mod decimal;
+pub mod quotient;
 pub mod text;
 
 pub use decimal::Decimal;

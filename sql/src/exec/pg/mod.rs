@@ -1,0 +1,102 @@
+//! PostgreSQL's semantics where DataFusion computes something else, as
+//! functions DataFusion calls:
+//!
+//! - [`arith`]: integer `+ - * / %` and unary minus that fail with 22003
+//!   instead of wrapping, float division that fails on zero (22012);
+//! - [`numeric`]: numeric division and `avg` with PostgreSQL's result
+//!   scale (`avg(int)` is numeric, not float);
+//! - [`math`]: `round`, `trunc`, `ceil`, `floor`, `sign`, `abs`, `mod`,
+//!   `div` with PostgreSQL's argument and result types;
+//! - [`temporal`]: `interval * number`, `interval / number`,
+//!   `timestamp - timestamp` (an interval);
+//! - [`bytea`]: `length` and `octet_length` of bytea;
+//! - [`text_in`]: text cast to integers and bytea by PostgreSQL's input
+//!   rules (`'99999'::smallint` is 22003, `'\x01'::bytea` is one byte).
+//!
+//! The functions users call by name are registered over DataFusion's
+//! ([`register`]); the operator replacements are placed by the analyzer
+//! rules of [`crate::plan::pg_rules`].
+
+pub mod arith;
+pub mod bytea;
+pub mod math;
+pub mod numeric;
+pub mod temporal;
+pub mod text_in;
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::ScalarUDF;
+
+use crate::error::{code, Error};
+
+/// Registers the functions that replace DataFusion's of the same name.
+pub fn register(ctx: &SessionContext) {
+    for f in math::functions() {
+        ctx.register_udf(f);
+    }
+    for f in bytea::functions() {
+        ctx.register_udf(f);
+    }
+}
+
+/// A SQL error carried through DataFusion (`from_datafusion` unwraps it).
+pub(crate) fn sql_error(code: &'static str, message: impl Into<String>) -> DataFusionError {
+    DataFusionError::External(Box::new(Error::new(code, message)))
+}
+
+/// 22012, as PostgreSQL words it.
+pub(crate) fn division_by_zero() -> DataFusionError {
+    sql_error(code::DIVISION_BY_ZERO, "division by zero")
+}
+
+/// 22003 for a result that does not fit the integer type `dt`.
+pub(crate) fn int_out_of_range(dt: &DataType) -> DataFusionError {
+    let what = match dt {
+        DataType::Int16 => "smallint out of range",
+        DataType::Int32 => "integer out of range",
+        DataType::Int64 => "bigint out of range",
+        _ => "value out of range",
+    };
+    sql_error(code::NUMERIC_VALUE_OUT_OF_RANGE, what)
+}
+
+/// 22003 for a numeric result beyond what a numeric holds here.
+pub(crate) fn numeric_out_of_range() -> DataFusionError {
+    sql_error(
+        code::NUMERIC_VALUE_OUT_OF_RANGE,
+        "value overflows numeric format",
+    )
+}
+
+/// 42883 for a function PostgreSQL has no version of for these argument
+/// types.
+pub(crate) fn undefined_function(name: &str, args: &[DataType]) -> DataFusionError {
+    use crate::types::arrow::sql_type_of_arrow;
+    use crate::types::SqlType;
+    let types: Vec<String> = args
+        .iter()
+        .map(|t| match sql_type_of_arrow(t) {
+            SqlType::Numeric(_) => "numeric".to_string(),
+            ty => crate::types::binary::type_name(ty),
+        })
+        .collect();
+    DataFusionError::External(Box::new(
+        Error::new(
+            code::UNDEFINED_FUNCTION,
+            format!("function {name}({}) does not exist", types.join(", ")),
+        )
+        .with_hint(
+            "No function matches the given name and argument types. \
+             You might need to add explicit type casts.",
+        ),
+    ))
+}
+
+/// A scalar function value for one of these implementations.
+pub(crate) fn udf<F: datafusion::logical_expr::ScalarUDFImpl + 'static>(f: F) -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::new_from_impl(f))
+}

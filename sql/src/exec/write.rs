@@ -1,0 +1,708 @@
+//! The one place rows are written: [`apply`] takes a statement's changes
+//! to a table (rows inserted, updated, deleted), checks every constraint
+//! on them, and stages them in the transaction's buffer with their index
+//! entries. INSERT, UPDATE, DELETE and the foreign-key actions all go
+//! through it, so no path can skip a check.
+//!
+//! Checks, in PostgreSQL's order: NOT NULL, CHECK, uniqueness (primary
+//! key and unique indexes), foreign keys (the referenced row exists; no
+//! row still references a removed key, or the constraint's action
+//! applies). Uniqueness is judged on the statement's result, so an
+//! UPDATE that swaps two keys succeeds. A violation fails the statement
+//! before anything of it is staged.
+//!
+//! **Unique index entries.** An entry's key is the index prefix and the
+//! encoded index columns, its value the row's key. When an indexed
+//! column is NULL the row key is appended to the entry key too: NULLs are
+//! never equal, so such entries never collide.
+//!
+//! **Foreign keys under snapshot isolation.** A row that references
+//! another locks the referenced key, so a concurrent delete of that row
+//! and the insert of the reference cannot both commit. Rows that
+//! reference a removed key are found by scanning the referencing table
+//! (secondary indexes will make this a range read).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use client::{BufferedTxn, SharedKv};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray};
+use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::DFSchema;
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::ExprSchemable;
+use futures::future::BoxFuture;
+
+use super::blocks::Blocks;
+use crate::catalog::desc::{Constraint, FkAction, IndexDesc};
+use crate::catalog::{Catalog, TableDesc};
+use crate::codec::key::{encode_key, index_prefix, prefix_end, KeyColumn, PRIMARY_INDEX_ID};
+use crate::codec::row::{decode_row, encode_row};
+use crate::error::{code, Error, Result};
+use crate::exec::query::from_datafusion;
+use crate::types::arrow::{batch, datum_at, field, sql_type_of, ColumnBuilder};
+use crate::types::text::{format_text, TextFormat};
+use crate::types::{Datum, SqlType};
+
+/// What a writing statement needs besides the statement.
+pub struct DmlCtx<'a> {
+    /// The statement's catalog.
+    pub catalog: Arc<Catalog>,
+    /// The connection's DataFusion context.
+    pub df: &'a SessionContext,
+    /// The transaction written into.
+    pub txn: &'a mut BufferedTxn,
+    /// The store (number blocks).
+    pub kv: &'a SharedKv,
+    /// The node's number blocks.
+    pub blocks: &'a Blocks,
+    /// Session formatting settings (text to value conversions, messages).
+    pub format: &'a TextFormat,
+}
+
+/// One row's change. Rows are full: every column of the table, hidden
+/// ones included, in the descriptor's order.
+#[derive(Debug, Clone)]
+pub enum RowChange {
+    /// A new row.
+    Insert(Vec<Datum>),
+    /// A row replaced: old, new.
+    Update(Vec<Datum>, Vec<Datum>),
+    /// A row removed.
+    Delete(Vec<Datum>),
+}
+
+impl RowChange {
+    fn old(&self) -> Option<&Vec<Datum>> {
+        match self {
+            RowChange::Insert(_) => None,
+            RowChange::Update(old, _) | RowChange::Delete(old) => Some(old),
+        }
+    }
+
+    fn new_row(&self) -> Option<&Vec<Datum>> {
+        match self {
+            RowChange::Insert(new) | RowChange::Update(_, new) => Some(new),
+            RowChange::Delete(_) => None,
+        }
+    }
+}
+
+/// How deep foreign-key actions may cascade.
+const MAX_CASCADE_DEPTH: usize = 64;
+
+/// Checks and stages `changes` to `desc` (see the module essay).
+pub async fn apply(cx: &mut DmlCtx<'_>, desc: &Arc<TableDesc>, changes: Vec<RowChange>) -> Result<()> {
+    apply_at(cx, desc.clone(), changes, 0).await
+}
+
+fn apply_at<'a, 'b>(
+    cx: &'a mut DmlCtx<'b>,
+    desc: Arc<TableDesc>,
+    changes: Vec<RowChange>,
+    depth: usize,
+) -> BoxFuture<'a, Result<()>>
+where
+    'b: 'a,
+{
+    Box::pin(async move {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        if depth > MAX_CASCADE_DEPTH {
+            return Err(Error::new(
+                code::PROGRAM_LIMIT_EXCEEDED,
+                "foreign key actions cascade too deep",
+            ));
+        }
+        let new_rows: Vec<&Vec<Datum>> = changes.iter().filter_map(RowChange::new_row).collect();
+        check_not_null(&desc, &new_rows, cx.format)?;
+        check_constraints(cx, &desc, &new_rows)?;
+        let plan = unique_plan(&desc, &changes)?;
+        check_unique(cx, &desc, &plan, &changes).await?;
+        // Foreign keys are checked on the table as the statement leaves
+        // it, as PostgreSQL checks them at the end of the statement: a row
+        // may reference one inserted beside it, a cascaded update finds
+        // its new referenced key, rows deleted here reference nothing.
+        // Should a check refuse, the statement fails and its staged writes
+        // go with it.
+        stage(cx.txn, &plan)?;
+        check_references(cx, &desc, &changes).await?;
+        referenced_by(cx, &desc, &changes, depth).await
+    })
+}
+
+fn position(desc: &TableDesc, id: u32) -> usize {
+    desc.columns.iter().position(|c| c.id == id).unwrap_or(0)
+}
+
+/// The encoded key of a full row.
+pub fn row_key(desc: &TableDesc, row: &[Datum]) -> Result<Vec<u8>> {
+    let cols: Vec<KeyColumn<'_>> = desc
+        .primary
+        .columns
+        .iter()
+        .map(|(id, descending)| {
+            let i = position(desc, *id);
+            (&row[i], desc.columns[i].ty, *descending)
+        })
+        .collect();
+    Ok(crate::codec::key::row_key(desc.id, &cols)?)
+}
+
+/// The key of `row`'s entry in the unique index `idx`; `None` when an
+/// indexed column is NULL (then the entry can collide with none, and its
+/// key ends with the row key).
+pub fn unique_entry(desc: &TableDesc, idx: &IndexDesc, row: &[Datum], row_key: &[u8]) -> Result<(Vec<u8>, bool)> {
+    let mut key = index_prefix(desc.id, idx.id);
+    let cols: Vec<KeyColumn<'_>> = idx
+        .columns
+        .iter()
+        .map(|(id, descending)| {
+            let i = position(desc, *id);
+            (&row[i], desc.columns[i].ty, *descending)
+        })
+        .collect();
+    encode_key(&mut key, &cols)?;
+    let has_null = cols.iter().any(|(d, _, _)| d.is_null());
+    if has_null {
+        key.extend_from_slice(row_key);
+    }
+    Ok((key, !has_null))
+}
+
+fn check_not_null(desc: &TableDesc, rows: &[&Vec<Datum>], f: &TextFormat) -> Result<()> {
+    for row in rows {
+        for (i, c) in desc.columns.iter().enumerate() {
+            if c.not_null && row[i].is_null() {
+                return Err(Error::new(
+                    code::NOT_NULL_VIOLATION,
+                    format!(
+                        "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                        c.name, desc.name
+                    ),
+                )
+                .with_detail(failing_row(desc, row, f)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `Failing row contains (…).`, as PostgreSQL details a violation.
+pub fn failing_row(desc: &TableDesc, row: &[Datum], f: &TextFormat) -> String {
+    let values: Vec<String> = desc
+        .columns
+        .iter()
+        .zip(row)
+        .filter(|(c, _)| !c.hidden)
+        .map(|(c, d)| match d {
+            Datum::Null => "null".to_string(),
+            d => format_text(d, c.ty, f),
+        })
+        .collect();
+    format!("Failing row contains ({}).", values.join(", "))
+}
+
+/// The visible columns of `rows` as one Arrow batch, and the schema
+/// (qualified by the table's name) expressions over them resolve in.
+pub fn rows_batch(desc: &TableDesc, rows: &[&Vec<Datum>]) -> Result<(RecordBatch, DFSchema)> {
+    let visible: Vec<usize> = (0..desc.columns.len())
+        .filter(|i| !desc.columns[*i].hidden)
+        .collect();
+    let schema = Arc::new(Schema::new(
+        visible
+            .iter()
+            .map(|i| field(&desc.columns[*i].name, desc.columns[*i].ty, true))
+            .collect::<Vec<_>>(),
+    ));
+    let mut builders: Vec<ColumnBuilder> = visible
+        .iter()
+        .map(|i| ColumnBuilder::new(desc.columns[*i].ty, rows.len()))
+        .collect();
+    for row in rows {
+        for (b, i) in builders.iter_mut().zip(&visible) {
+            b.push(&row[*i])?;
+        }
+    }
+    let rb = batch(schema.clone(), &mut builders, rows.len())?;
+    let df_schema = DFSchema::try_from_qualified_schema(desc.name.as_str(), &schema)
+        .map_err(from_datafusion)?;
+    Ok((rb, df_schema))
+}
+
+/// Evaluates a SQL expression over each row of `rb` (whose columns
+/// `schema` names), as an Arrow array and its SQL type.
+fn eval(
+    df: &SessionContext,
+    sql: &str,
+    rb: &RecordBatch,
+    schema: &DFSchema,
+    cast_to: Option<DataType>,
+) -> Result<(ArrayRef, SqlType)> {
+    let mut expr = df.parse_sql_expr(sql, schema).map_err(from_datafusion)?;
+    if let Some(t) = cast_to {
+        expr = datafusion::logical_expr::cast(expr, t);
+    }
+    let (_, field) = expr.to_field(schema).map_err(from_datafusion)?;
+    let phys = df.create_physical_expr(expr, schema).map_err(from_datafusion)?;
+    let values = phys
+        .evaluate(rb)
+        .and_then(|v| v.into_array(rb.num_rows()))
+        .map_err(from_datafusion)?;
+    Ok((values, sql_type_of(&field)))
+}
+
+/// Evaluates a SQL expression over each row of `rb`.
+pub fn eval_column(
+    df: &SessionContext,
+    sql: &str,
+    rb: &RecordBatch,
+    schema: &DFSchema,
+) -> Result<Vec<Datum>> {
+    let (values, ty) = eval(df, sql, rb, schema, None)?;
+    (0..values.len())
+        .map(|i| datum_at(values.as_ref(), i, ty))
+        .collect()
+}
+
+/// Evaluates a boolean SQL expression over each row of `rb`.
+pub fn eval_bool(
+    df: &SessionContext,
+    sql: &str,
+    rb: &RecordBatch,
+    schema: &DFSchema,
+) -> Result<Vec<Option<bool>>> {
+    let (values, _) = eval(df, sql, rb, schema, Some(DataType::Boolean))?;
+    let bools = values
+        .as_any()
+        .downcast_ref::<BooleanArray>()
+        .ok_or_else(|| Error::internal("a boolean expression gave no booleans"))?;
+    Ok((0..bools.len())
+        .map(|i| (!bools.is_null(i)).then(|| bools.value(i)))
+        .collect())
+}
+
+fn check_constraints(cx: &DmlCtx<'_>, desc: &TableDesc, rows: &[&Vec<Datum>]) -> Result<()> {
+    let checks: Vec<(&str, &str)> = desc
+        .constraints
+        .iter()
+        .filter_map(|c| match c {
+            Constraint::Check { name, expr } => Some((name.as_str(), expr.as_str())),
+            _ => None,
+        })
+        .collect();
+    if checks.is_empty() || rows.is_empty() {
+        return Ok(());
+    }
+    let (rb, schema) = rows_batch(desc, rows)?;
+    for (name, expr) in checks {
+        let values = eval_bool(cx.df, expr, &rb, &schema)?;
+        if let Some(i) = values.iter().position(|v| *v == Some(false)) {
+            return Err(Error::new(
+                code::CHECK_VIOLATION,
+                format!(
+                    "new row for relation \"{}\" violates check constraint \"{name}\"",
+                    desc.name
+                ),
+            )
+            .with_detail(failing_row(desc, rows[i], cx.format)));
+        }
+    }
+    Ok(())
+}
+
+/// The keys a statement removes and adds, and what it stages.
+struct UniquePlan {
+    /// Keys (rows and index entries) the old rows held.
+    removed: HashSet<Vec<u8>>,
+    /// Keys that must be unique: (key, index, change), index `None` for
+    /// the primary key.
+    claimed: Vec<(Vec<u8>, Option<usize>, usize)>,
+    /// Pairs to put.
+    puts: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+fn unique_plan(desc: &TableDesc, changes: &[RowChange]) -> Result<UniquePlan> {
+    let uniques: Vec<usize> = (0..desc.indexes.len())
+        .filter(|i| desc.indexes[*i].unique)
+        .collect();
+    let mut plan = UniquePlan {
+        removed: HashSet::new(),
+        claimed: Vec::new(),
+        puts: Vec::new(),
+    };
+    for (n, change) in changes.iter().enumerate() {
+        if let Some(old) = change.old() {
+            let key = row_key(desc, old)?;
+            for &i in &uniques {
+                plan.removed.insert(unique_entry(desc, &desc.indexes[i], old, &key)?.0);
+            }
+            plan.removed.insert(key);
+        }
+        if let Some(new) = change.new_row() {
+            let key = row_key(desc, new)?;
+            for &i in &uniques {
+                let (entry, claims) = unique_entry(desc, &desc.indexes[i], new, &key)?;
+                if claims {
+                    plan.claimed.push((entry.clone(), Some(i), n));
+                }
+                plan.puts.push((entry, key.clone()));
+            }
+            let values: Vec<(u32, &Datum)> =
+                desc.columns.iter().map(|c| c.id).zip(new.iter()).collect();
+            plan.claimed.push((key.clone(), None, n));
+            plan.puts.push((key, encode_row(&values)));
+        }
+    }
+    Ok(plan)
+}
+
+async fn check_unique(
+    cx: &DmlCtx<'_>,
+    desc: &TableDesc,
+    plan: &UniquePlan,
+    changes: &[RowChange],
+) -> Result<()> {
+    let mut seen: HashSet<&[u8]> = HashSet::new();
+    let mut probe = Vec::new();
+    for (key, index, n) in &plan.claimed {
+        if !seen.insert(key.as_slice()) {
+            return Err(duplicate(desc, *index, changes[*n].new_row(), cx.format));
+        }
+        if !plan.removed.contains(key) {
+            probe.push(key.clone());
+        }
+    }
+    if probe.is_empty() {
+        return Ok(());
+    }
+    let found = cx.txn.reader().batch_get(probe).await?;
+    if let Some(p) = found.first() {
+        let (_, index, n) = plan
+            .claimed
+            .iter()
+            .find(|(k, _, _)| *k == p.key)
+            .ok_or_else(|| Error::internal("a duplicate key not claimed"))?;
+        return Err(duplicate(desc, *index, changes[*n].new_row(), cx.format));
+    }
+    Ok(())
+}
+
+/// `duplicate key value violates unique constraint …` for `row`, claimed
+/// through the unique index at `index` (the primary key when `None`).
+pub fn duplicate(desc: &TableDesc, index: Option<usize>, row: Option<&Vec<Datum>>, f: &TextFormat) -> Error {
+    let idx = index.map_or(&desc.primary, |i| &desc.indexes[i]);
+    let ids: Vec<u32> = idx.columns.iter().map(|(id, _)| *id).collect();
+    let detail = row.map(|r| format!("Key {} already exists.", key_text(desc, &ids, r, f)));
+    let e = Error::new(
+        code::UNIQUE_VIOLATION,
+        format!("duplicate key value violates unique constraint \"{}\"", idx.name),
+    );
+    match detail {
+        Some(d) => e.with_detail(d),
+        None => e,
+    }
+}
+
+/// `(a, b)=(1, x)`: columns `ids` of `row`, as PostgreSQL details a key.
+fn key_text(desc: &TableDesc, ids: &[u32], row: &[Datum], f: &TextFormat) -> String {
+    let (names, values): (Vec<String>, Vec<String>) = ids
+        .iter()
+        .map(|id| {
+            let i = position(desc, *id);
+            let c = &desc.columns[i];
+            let v = match &row[i] {
+                Datum::Null => "null".to_string(),
+                d => format_text(d, c.ty, f),
+            };
+            (c.name.clone(), v)
+        })
+        .unzip();
+    format!("({})=({})", names.join(", "), values.join(", "))
+}
+
+fn stage(txn: &mut BufferedTxn, plan: &UniquePlan) -> Result<()> {
+    let put: HashSet<&[u8]> = plan.puts.iter().map(|(k, _)| k.as_slice()).collect();
+    for key in &plan.removed {
+        if !put.contains(key.as_slice()) {
+            txn.delete(key.clone())?;
+        }
+    }
+    for (key, value) in &plan.puts {
+        txn.put(key.clone(), value.clone())?;
+    }
+    Ok(())
+}
+
+/// A foreign key of `child` as it is used here.
+struct ForeignKey<'a> {
+    name: &'a str,
+    /// Referencing columns (positions in the child's columns).
+    columns: Vec<usize>,
+    parent: Arc<TableDesc>,
+    /// Referenced columns (positions in the parent's columns), in the
+    /// order of `columns`.
+    ref_columns: Vec<usize>,
+    on_delete: FkAction,
+    on_update: FkAction,
+}
+
+fn foreign_keys<'a>(catalog: &Catalog, child: &'a TableDesc) -> Result<Vec<ForeignKey<'a>>> {
+    let mut out = Vec::new();
+    for c in &child.constraints {
+        let Constraint::ForeignKey {
+            name,
+            columns,
+            ref_table,
+            ref_columns,
+            on_delete,
+            on_update,
+        } = c
+        else {
+            continue;
+        };
+        let parent = catalog
+            .by_id(*ref_table)
+            .cloned()
+            .ok_or_else(|| Error::internal(format!("foreign key {name} references a dropped table")))?;
+        out.push(ForeignKey {
+            name,
+            columns: columns.iter().map(|id| position(child, *id)).collect(),
+            ref_columns: ref_columns.iter().map(|id| position(&parent, *id)).collect(),
+            parent,
+            on_delete: *on_delete,
+            on_update: *on_update,
+        });
+    }
+    Ok(out)
+}
+
+impl ForeignKey<'_> {
+    /// The referencing values of a child row, `None` when one is NULL (a
+    /// row with a NULL in its foreign key references nothing).
+    fn values<'r>(&self, child_row: &'r [Datum]) -> Option<Vec<&'r Datum>> {
+        let v: Vec<&Datum> = self.columns.iter().map(|i| &child_row[*i]).collect();
+        (!v.iter().any(|d| d.is_null())).then_some(v)
+    }
+
+    /// The key that identifies the referenced row: its row key when the
+    /// referenced columns are the primary key, else its unique entry.
+    fn parent_key(&self, values: &[&Datum]) -> Result<Vec<u8>> {
+        let p = &self.parent;
+        let value_of = |id: u32| -> Result<&Datum> {
+            let i = position(p, id);
+            self.ref_columns
+                .iter()
+                .position(|r| *r == i)
+                .map(|j| values[j])
+                .ok_or_else(|| Error::internal("foreign key columns match no key"))
+        };
+        let index = if same_columns(&p.primary, &self.ref_columns, p) {
+            &p.primary
+        } else {
+            p.indexes
+                .iter()
+                .find(|idx| idx.unique && same_columns(idx, &self.ref_columns, p))
+                .ok_or_else(|| Error::internal("foreign key references no unique key"))?
+        };
+        let mut key = index_prefix(p.id, index.id);
+        for (id, descending) in &index.columns {
+            let d = value_of(*id)?;
+            let ty = p.columns[position(p, *id)].ty;
+            let d = coerce_for_key(d, ty);
+            encode_key(&mut key, &[(&d, ty, *descending)])?;
+        }
+        Ok(key)
+    }
+
+    /// The referencing values as comparable bytes (the parent's key
+    /// encoding of them, in the order of `columns`).
+    fn encode(&self, values: &[&Datum]) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for (d, r) in values.iter().zip(&self.ref_columns) {
+            let ty = self.parent.columns[*r].ty;
+            encode_key(&mut out, &[(&coerce_for_key(d, ty), ty, false)])?;
+        }
+        Ok(out)
+    }
+}
+
+/// A referencing value as the referenced column's type encodes it
+/// (integer widths and float widths encode alike already).
+fn coerce_for_key(d: &Datum, ty: SqlType) -> Datum {
+    match (d, ty) {
+        (Datum::Int2(v), SqlType::Int4) => Datum::Int4(*v as i32),
+        _ => d.clone(),
+    }
+}
+
+fn same_columns(idx: &IndexDesc, positions: &[usize], desc: &TableDesc) -> bool {
+    let mut a: Vec<usize> = idx.columns.iter().map(|(id, _)| position(desc, *id)).collect();
+    let mut b = positions.to_vec();
+    a.sort_unstable();
+    b.sort_unstable();
+    a == b
+}
+
+/// The rows written must reference rows that exist; the referenced keys
+/// are locked.
+async fn check_references(cx: &mut DmlCtx<'_>, desc: &TableDesc, changes: &[RowChange]) -> Result<()> {
+    let fks = foreign_keys(&cx.catalog, desc)?;
+    for fk in &fks {
+        let mut wanted: Vec<(Vec<u8>, &Vec<Datum>)> = Vec::new();
+        for change in changes {
+            let Some(new) = change.new_row() else { continue };
+            let Some(values) = fk.values(new) else { continue };
+            if let Some(old) = change.old() {
+                if fk.values(old) == Some(values.clone()) {
+                    continue;
+                }
+            }
+            wanted.push((fk.parent_key(&values)?, new));
+        }
+        if wanted.is_empty() {
+            continue;
+        }
+        let found = cx
+            .txn
+            .reader()
+            .batch_get(wanted.iter().map(|(k, _)| k.clone()).collect())
+            .await?;
+        let found: HashSet<&[u8]> = found.iter().map(|p| p.key.as_slice()).collect();
+        if let Some((_, row)) = wanted.iter().find(|(k, _)| !found.contains(k.as_slice())) {
+            let ids: Vec<u32> = fk.columns.iter().map(|i| desc.columns[*i].id).collect();
+            return Err(Error::new(
+                code::FOREIGN_KEY_VIOLATION,
+                format!(
+                    "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+                    desc.name, fk.name
+                ),
+            )
+            .with_detail(format!(
+                "Key {} is not present in table \"{}\".",
+                key_text(desc, &ids, row, cx.format),
+                fk.parent.name
+            )));
+        }
+        for (key, _) in wanted {
+            cx.txn.lock(key)?;
+        }
+    }
+    Ok(())
+}
+
+/// Rows of other tables (or this one) that reference keys the changes
+/// remove or alter: refused, or changed as the constraint says.
+async fn referenced_by(
+    cx: &mut DmlCtx<'_>,
+    desc: &Arc<TableDesc>,
+    changes: &[RowChange],
+    depth: usize,
+) -> Result<()> {
+    let children: Vec<Arc<TableDesc>> = cx
+        .catalog
+        .tables
+        .values()
+        .filter(|t| {
+            t.constraints.iter().any(|c| {
+                matches!(c, Constraint::ForeignKey { ref_table, .. } if *ref_table == desc.id)
+            })
+        })
+        .cloned()
+        .collect();
+    if children.is_empty() {
+        return Ok(());
+    }
+    for child in children {
+        let catalog = cx.catalog.clone();
+        let fks = foreign_keys(&catalog, &child)?;
+        for fk in fks.iter().filter(|fk| fk.parent.id == desc.id) {
+            // Referenced values that go away: encoded → (old parent row,
+            // new parent row when updated).
+            let mut gone: HashMap<Vec<u8>, (&Vec<Datum>, Option<&Vec<Datum>>)> = HashMap::new();
+            for change in changes {
+                let Some(old) = change.old() else { continue };
+                let old_values: Vec<&Datum> = fk.ref_columns.iter().map(|i| &old[*i]).collect();
+                if old_values.iter().any(|d| d.is_null()) {
+                    continue;
+                }
+                let new = change.new_row();
+                if let Some(new) = new {
+                    let new_values: Vec<&Datum> = fk.ref_columns.iter().map(|i| &new[*i]).collect();
+                    if fk.encode(&new_values)? == fk.encode(&old_values)? {
+                        continue;
+                    }
+                }
+                gone.insert(fk.encode(&old_values)?, (old, new));
+            }
+            if gone.is_empty() {
+                continue;
+            }
+            let mut actions = Vec::new();
+            for row in scan_table(cx, &child).await? {
+                let Some(values) = fk.values(&row) else { continue };
+                let Some((old_parent, new_parent)) = gone.get(&fk.encode(&values)?) else {
+                    continue;
+                };
+                let action = if new_parent.is_some() { fk.on_update } else { fk.on_delete };
+                match (action, new_parent) {
+                    (FkAction::Restrict, _) | (FkAction::SetDefault, _) => {
+                        let ids: Vec<u32> = fk.ref_columns.iter().map(|i| desc.columns[*i].id).collect();
+                        return Err(Error::new(
+                            code::FOREIGN_KEY_VIOLATION,
+                            format!(
+                                "update or delete on table \"{}\" violates foreign key constraint \"{}\" on table \"{}\"",
+                                desc.name, fk.name, child.name
+                            ),
+                        )
+                        .with_detail(format!(
+                            "Key {} is still referenced from table \"{}\".",
+                            key_text(desc, &ids, old_parent, cx.format),
+                            child.name
+                        )));
+                    }
+                    (FkAction::Cascade, None) => actions.push(RowChange::Delete(row)),
+                    (FkAction::Cascade, Some(new_parent)) => {
+                        let mut new = row.clone();
+                        for (c, r) in fk.columns.iter().zip(&fk.ref_columns) {
+                            new[*c] = new_parent[*r].clone();
+                        }
+                        actions.push(RowChange::Update(row, new));
+                    }
+                    (FkAction::SetNull, _) => {
+                        let mut new = row.clone();
+                        for c in &fk.columns {
+                            new[*c] = Datum::Null;
+                        }
+                        actions.push(RowChange::Update(row, new));
+                    }
+                }
+            }
+            apply_at(cx, child.clone(), actions, depth + 1).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Every row of `desc` as the transaction sees it now.
+async fn scan_table(cx: &DmlCtx<'_>, desc: &TableDesc) -> Result<Vec<Vec<Datum>>> {
+    let reader = cx.txn.reader();
+    let columns: Vec<(u32, SqlType)> = desc.columns.iter().map(|c| (c.id, c.ty)).collect();
+    let mut start = index_prefix(desc.id, PRIMARY_INDEX_ID);
+    let end = prefix_end(&start);
+    let mut rows = Vec::new();
+    loop {
+        let page = reader
+            .scan(&start, &end, super::scan::PAGE_ROWS, super::scan::PAGE_BYTES)
+            .await?;
+        for p in page.pairs {
+            rows.push(decode_row(&p.value, &columns)?);
+        }
+        match page.resume {
+            Some(r) => start = r,
+            None => return Ok(rows),
+        }
+    }
+}
