@@ -113,6 +113,8 @@ pub mod code {
     pub const SEQUENCE_LIMIT: &str = "2200H";
     /// A value given for a `GENERATED ALWAYS` column.
     pub const GENERATED_ALWAYS: &str = "428C9";
+    /// A view (or other object) whose definition cannot work.
+    pub const INVALID_OBJECT_DEFINITION: &str = "42P17";
     /// A foreign key that references no unique key.
     pub const INVALID_FOREIGN_KEY: &str = "42830";
     /// An ON CONFLICT target that names no unique key.

@@ -33,6 +33,7 @@ use crate::error::{code, Error, Result};
 use crate::exec::blocks::Blocks;
 use crate::exec::ddl::{self, ident_name, Created};
 use crate::exec::insert::insert;
+use crate::exec::{alter, view};
 use crate::exec::update::{delete, update};
 use crate::exec::write::DmlCtx;
 use crate::exec::query::{from_datafusion, new_context, plan};
@@ -248,7 +249,11 @@ impl Session {
             | Statement::Drop { .. } => {
                 self.write(stmt).await
             }
-            Statement::CreateSequence { .. } => self.write(stmt).await,
+            Statement::CreateSequence { .. }
+            | Statement::AlterTable(_)
+            | Statement::Truncate(_)
+            | Statement::CreateView(_)
+            | Statement::CreateSchema { .. } => self.write(stmt).await,
             other => Err(Error::unsupported(format!(
                 "the statement \"{}\"",
                 first_words(&other.to_string())
@@ -511,6 +516,70 @@ impl Session {
                 };
                 Ok((outcome, false))
             }
+            Statement::AlterTable(at) => {
+                let mut cx = DmlCtx {
+                    catalog,
+                    df: &self.df,
+                    txn,
+                    kv: &self.node.kv,
+                    blocks: &self.node.blocks,
+                    format: &self.format,
+                };
+                let mut notices = Vec::new();
+                let r = alter::alter_table(&mut cx, at, &mut notices).await?;
+                self.notices.extend(notices);
+                match r {
+                    alter::Altered::Changed => Ok((Outcome::Command("ALTER TABLE".into()), true)),
+                    alter::Altered::Skipped(notice) => {
+                        self.notices.push(notice);
+                        Ok((Outcome::Command("ALTER TABLE".into()), false))
+                    }
+                }
+            }
+            Statement::Truncate(t) => {
+                if matches!(
+                    t.identity,
+                    Some(datafusion::sql::sqlparser::ast::TruncateIdentityOption::Restart)
+                ) {
+                    return Err(Error::unsupported("TRUNCATE … RESTART IDENTITY"));
+                }
+                let mut cx = DmlCtx {
+                    catalog,
+                    df: &self.df,
+                    txn,
+                    kv: &self.node.kv,
+                    blocks: &self.node.blocks,
+                    format: &self.format,
+                };
+                let names: Vec<_> = t.table_names.iter().map(|n| n.name.clone()).collect();
+                let cascade = matches!(
+                    t.cascade,
+                    Some(datafusion::sql::sqlparser::ast::CascadeOption::Cascade)
+                );
+                alter::truncate(&mut cx, &names, cascade).await?;
+                Ok((Outcome::Command("TRUNCATE TABLE".into()), false))
+            }
+            Statement::CreateView(cv) => {
+                let reader = txn.reader();
+                match view::create_view(&catalog, &self.df, txn, reader, cv).await? {
+                    Created::Table => Ok((Outcome::Command("CREATE VIEW".into()), true)),
+                    Created::AlreadyExists(notice) => {
+                        self.notices.push(notice);
+                        Ok((Outcome::Command("CREATE VIEW".into()), false))
+                    }
+                }
+            }
+            Statement::CreateSchema {
+                schema_name,
+                if_not_exists,
+                ..
+            } => match view::create_schema(&catalog, txn, schema_name, *if_not_exists).await? {
+                Created::Table => Ok((Outcome::Command("CREATE SCHEMA".into()), true)),
+                Created::AlreadyExists(notice) => {
+                    self.notices.push(notice);
+                    Ok((Outcome::Command("CREATE SCHEMA".into()), false))
+                }
+            },
             Statement::CreateTable(ct) => match ddl::create_table(&catalog, &self.df, txn, ct).await? {
                 Created::Table => Ok((Outcome::Command("CREATE TABLE".into()), true)),
                 Created::AlreadyExists(notice) => {

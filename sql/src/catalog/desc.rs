@@ -110,6 +110,12 @@ pub struct ColumnDesc {
     /// A hidden column (the row id of a table without primary key).
     #[serde(default)]
     pub hidden: bool,
+    /// The value rows written before the column was added read as (its
+    /// default then, in the row value encoding): ADD COLUMN … DEFAULT
+    /// rewrites no row. Rows written since record their NULLs for such
+    /// columns explicitly.
+    #[serde(default)]
+    pub missing: Option<Vec<u8>>,
 }
 
 /// An index (the primary key, or one behind a UNIQUE constraint).

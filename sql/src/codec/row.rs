@@ -81,6 +81,56 @@ pub fn encode_row(values: &[(u32, &Datum)]) -> Vec<u8> {
     out
 }
 
+/// Id of the entry that lists a row's recorded NULLs (column ids start
+/// at 1). See [`encode_row_recording_nulls`].
+pub const NULLS_ENTRY_ID: u32 = 0;
+
+/// Encodes a row like [`encode_row`], and records which of the columns
+/// `recorded` are NULL in it. A column added with a default reads, in
+/// rows that lack it, as that default; a NULL written since must then be
+/// told apart from "written before the column existed".
+pub fn encode_row_recording_nulls(values: &[(u32, &Datum)], recorded: &[u32]) -> Vec<u8> {
+    let nulls: Vec<u8> = values
+        .iter()
+        .filter(|(id, d)| d.is_null() && recorded.contains(id))
+        .flat_map(|(id, _)| id.to_be_bytes())
+        .collect();
+    if nulls.is_empty() {
+        return encode_row(values);
+    }
+    let list = Datum::Bytea(nulls);
+    let mut all: Vec<(u32, &Datum)> = values.to_vec();
+    all.push((NULLS_ENTRY_ID, &list));
+    encode_row(&all)
+}
+
+/// Decodes like [`decode_row`]; a wanted column the row lacks, and whose
+/// NULL the row did not record, reads as its `missing` value (encoded as
+/// in rows) when it has one.
+pub fn decode_row_with_missing(
+    bytes: &[u8],
+    wanted: &[(u32, SqlType)],
+    missing: &[Option<&[u8]>],
+) -> Result<Vec<Datum>, RowError> {
+    let mut all = wanted.to_vec();
+    all.push((NULLS_ENTRY_ID, SqlType::Bytea));
+    let mut row = decode_row(bytes, &all)?;
+    let recorded = match row.pop() {
+        Some(Datum::Bytea(b)) => b,
+        _ => Vec::new(),
+    };
+    for (i, (id, ty)) in wanted.iter().enumerate() {
+        let Some(Some(value)) = missing.get(i) else {
+            continue;
+        };
+        let was_recorded = recorded.chunks_exact(4).any(|c| c == id.to_be_bytes());
+        if row[i].is_null() && !was_recorded {
+            row[i] = decode_datum_value(value, *ty)?;
+        }
+    }
+    Ok(row)
+}
+
 /// Decodes the `wanted` columns (id and type) of a row, in the order asked:
 /// NULL for an id the row lacks (a NULL, or a column added after the row was
 /// written); ids the row has but nobody asked for (dropped columns) are
@@ -363,6 +413,33 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn columns_added_with_a_default_read_it_unless_a_null_was_recorded() {
+        let mut seven = Vec::new();
+        encode_datum_value(&mut seven, &Datum::Int4(7));
+        let wanted = [(1, SqlType::Int4), (2, SqlType::Int4)];
+        let missing = [None, Some(seven.as_slice())];
+        // Written before column 2 existed.
+        let old = encode_row(&[(1, &Datum::Int4(1))]);
+        assert_eq!(
+            decode_row_with_missing(&old, &wanted, &missing).unwrap(),
+            vec![Datum::Int4(1), Datum::Int4(7)]
+        );
+        // Written since, with a NULL in column 2, and with a value.
+        let null = encode_row_recording_nulls(&[(1, &Datum::Null), (2, &Datum::Null)], &[2]);
+        assert_eq!(
+            decode_row_with_missing(&null, &wanted, &missing).unwrap(),
+            vec![Datum::Null, Datum::Null]
+        );
+        let set = encode_row_recording_nulls(&[(1, &Datum::Int4(3)), (2, &Datum::Int4(4))], &[2]);
+        assert_eq!(
+            decode_row_with_missing(&set, &wanted, &missing).unwrap(),
+            vec![Datum::Int4(3), Datum::Int4(4)]
+        );
+        // Plain decoding skips the list.
+        assert_eq!(decode_row(&null, &wanted).unwrap(), vec![Datum::Null, Datum::Null]);
+    }
 
     /// Every type, with the datum variant its values decode to.
     const ALL_TYPES: [SqlType; 20] = [

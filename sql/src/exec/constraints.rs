@@ -166,7 +166,12 @@ pub fn add(
         }
         Declared::Check { name, expr, column } => {
             let sql = expr.to_string();
-            check_expression(df, desc, &sql)?;
+            let used = check_expression(df, desc, &sql)?;
+            // PostgreSQL names a table CHECK on one column after it.
+            let column = column.or(match used.as_slice() {
+                [only] => Some(only.clone()),
+                _ => None,
+            });
             let name = name.unwrap_or_else(|| {
                 let base = match &column {
                     Some(c) => format!("{}_{c}_check", desc.name),
@@ -327,8 +332,9 @@ fn check_name_free(desc: &TableDesc, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// A CHECK expression must be a boolean over the table's columns.
-fn check_expression(df: &SessionContext, desc: &TableDesc, sql: &str) -> Result<()> {
+/// A CHECK expression must be a boolean over the table's columns; the
+/// names of the columns it uses.
+fn check_expression(df: &SessionContext, desc: &TableDesc, sql: &str) -> Result<Vec<String>> {
     let (_, schema) = rows_batch(desc, &[])?;
     let expr = df.parse_sql_expr(sql, &schema).map_err(from_datafusion)?;
     let (_, field) = expr.to_field(&schema).map_err(from_datafusion)?;
@@ -339,5 +345,8 @@ fn check_expression(df: &SessionContext, desc: &TableDesc, sql: &str) -> Result<
             format!("argument of CHECK must be type boolean, not type {ty}"),
         ));
     }
-    Ok(())
+    let mut used: Vec<String> = expr.column_refs().into_iter().map(|c| c.name.clone()).collect();
+    used.sort();
+    used.dedup();
+    Ok(used)
 }

@@ -54,7 +54,7 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn schema_id(catalog: &Catalog, schema: &str) -> Result<u32> {
+pub(crate) fn schema_id(catalog: &Catalog, schema: &str) -> Result<u32> {
     catalog.schema(schema).map(|s| s.id).ok_or_else(|| {
         Error::new(
             code::UNDEFINED_SCHEMA,
@@ -162,6 +162,7 @@ pub async fn create_table(
                 default: None,
                 identity: None,
                 hidden: true,
+                missing: None,
             });
             vec![(id, false)]
         }
@@ -209,7 +210,8 @@ fn multiple_primary_keys(table: &str) -> Error {
     )
 }
 
-fn column(
+/// A column as declared (its constraints go to `declared`).
+pub(crate) fn column(
     def: &ColumnDef,
     id: u32,
     primary: &mut Option<Vec<String>>,
@@ -229,6 +231,7 @@ fn column(
         default: None,
         identity: None,
         hidden: false,
+        missing: None,
     };
     for opt in &def.options {
         if let Some(d) = constraints::from_column_option(&name, opt)? {

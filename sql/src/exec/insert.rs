@@ -29,7 +29,6 @@ use super::returning::{returning, Returned, Returning};
 use super::write::{apply, eval_column, rows_batch, row_key, unique_entry, DmlCtx, RowChange};
 use crate::catalog::desc::{DefaultExpr, Identity, IndexDesc};
 use crate::catalog::TableDesc;
-use crate::codec::row::decode_row;
 use crate::error::{code, Error, Result};
 use crate::types::arrow::{datum_at, sql_type_of};
 use crate::types::cast::assign;
@@ -205,7 +204,8 @@ fn check_identity(desc: &TableDesc, targets: &[usize], defaulted: &[usize]) -> R
 }
 
 /// Column defaults that are the same for every row of a statement
-/// (expressions, evaluated once); per-row ones (sequences) are `None`.
+/// (expressions, evaluated once); per-row ones (sequences, volatile
+/// expressions, row ids) are `None`.
 async fn statement_defaults(
     cx: &DmlCtx<'_>,
     desc: &TableDesc,
@@ -216,6 +216,7 @@ async fn statement_defaults(
         out.push(match &c.default {
             None if c.hidden => None,
             None => Some(Datum::Null),
+            Some(DefaultExpr::Sql(expr)) if is_volatile(expr) => None,
             Some(DefaultExpr::Sql(expr)) => {
                 let v = eval_constant(cx, expr, reader).await?;
                 Some(assign(v, c.ty, cx.format)?)
@@ -224,6 +225,21 @@ async fn statement_defaults(
         });
     }
     Ok(out)
+}
+
+/// Whether a default expression may give each row another value (it
+/// calls a volatile function), so that it is evaluated per row.
+fn is_volatile(expr: &str) -> bool {
+    const VOLATILE: [&str; 6] = [
+        "nextval",
+        "random",
+        "gen_random_uuid",
+        "uuid",
+        "clock_timestamp",
+        "setval",
+    ];
+    let e = expr.to_lowercase();
+    VOLATILE.iter().any(|f| e.contains(f))
 }
 
 /// The value of a constant SQL expression.
@@ -280,7 +296,19 @@ async fn complete(
 async fn column_default(cx: &DmlCtx<'_>, desc: &TableDesc, i: usize) -> Result<Datum> {
     let c = &desc.columns[i];
     match &c.default {
-        Some(DefaultExpr::Sequence(_)) => Err(Error::unsupported("sequence defaults (wiring)")),
+        Some(DefaultExpr::Sequence(id)) => {
+            let seq = cx
+                .catalog
+                .by_id(*id)
+                .ok_or_else(|| Error::internal(format!("the sequence of column {} is gone", c.name)))?;
+            let v = super::sequence::next_value(cx.df, cx.kv, cx.blocks, seq).await?;
+            assign(Datum::Int8(v), c.ty, cx.format)
+        }
+        // A volatile default, evaluated for each row.
+        Some(DefaultExpr::Sql(expr)) => {
+            let v = eval_constant(cx, expr, &cx.txn.reader()).await?;
+            assign(v, c.ty, cx.format)
+        }
         _ if c.hidden => {
             let n = cx
                 .blocks
@@ -522,7 +550,7 @@ impl Conflict {
             let bytes = found
                 .get(k)
                 .ok_or_else(|| Error::internal("a conflicting row vanished"))?;
-            existing.push(decode_row(bytes, &columns)?);
+            existing.push(super::write::decode_table_row(desc, bytes, &columns)?);
         }
         let (rb, schema) = pair_batch(desc, &self.name, &existing, &collisions)?;
         let keep: Vec<bool> = match selection {

@@ -3,6 +3,8 @@
 //! - [`scan`]: tables for DataFusion and the key-range scan node.
 //! - [`query`]: DataFusion contexts, the catalog provider, error mapping.
 //! - [`ddl`]: CREATE/DROP.
+//! - [`alter`]: ALTER TABLE and TRUNCATE.
+//! - [`view`]: CREATE VIEW and CREATE SCHEMA.
 //! - [`constraints`]: declaring UNIQUE, CHECK and FOREIGN KEY.
 //! - [`functions`]: session information functions (`version()`, …).
 //! - [`pg`]: PostgreSQL's arithmetic and math where DataFusion's differs.
@@ -15,6 +17,7 @@
 //! - [`sequence`]: sequences (CREATE/DROP SEQUENCE, SERIAL/IDENTITY,
 //!   `nextval` and friends).
 
+pub mod alter;
 pub mod blocks;
 pub mod constraints;
 pub mod ddl;
@@ -26,4 +29,5 @@ pub mod returning;
 pub mod scan;
 pub mod sequence;
 pub mod update;
+pub mod view;
 pub mod write;

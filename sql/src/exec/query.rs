@@ -155,6 +155,11 @@ pub async fn plan_in(
     stmt: Statement,
     scope: Scope,
 ) -> Result<LogicalPlan> {
+    let mut stmt = stmt;
+    crate::plan::views::expand(&catalog, &mut stmt)?;
+    crate::plan::names::alias_duplicate_names(&mut stmt);
+    // Sequence functions resolve names in the statement's catalog.
+    crate::exec::sequence::use_catalog(ctx, Some(catalog.clone()));
     ctx.register_catalog(
         DEFAULT_DATABASE,
         Arc::new(StrataCatalogProvider::new(catalog, reader, scope)),
@@ -199,6 +204,8 @@ pub fn from_datafusion(e: datafusion::error::DataFusionError) -> Error {
         D::Execution(m) => {
             if m.contains("Divide by zero") || m.contains("division by zero") {
                 Error::new(code::DIVISION_BY_ZERO, "division by zero")
+            } else if let Some(e) = undefined_function(&m) {
+                e
             } else {
                 Error::new(code::DATA_EXCEPTION, m)
             }
@@ -218,6 +225,25 @@ fn cast_out_of_range(m: &str) -> Option<Error> {
         _ => "value out of range",
     };
     Some(Error::new(code::NUMERIC_VALUE_OUT_OF_RANGE, message))
+}
+
+/// A function's argument types rejected while coercing them (DataFusion
+/// reports it as an execution error, with the function's own message
+/// inside, e.g. "function round(double precision, integer) does not
+/// exist"): 42883.
+fn undefined_function(m: &str) -> Option<Error> {
+    if !m.contains("coercion failed") {
+        return None;
+    }
+    let inner = m
+        .find("function ")
+        .and_then(|i| {
+            let rest = &m[i..];
+            rest.find(" does not exist")
+                .map(|j| rest[..j + " does not exist".len()].to_string())
+        })
+        .unwrap_or_else(|| m.to_string());
+    Some(Error::new(code::UNDEFINED_FUNCTION, inner))
 }
 
 fn schema_error(m: String) -> Error {

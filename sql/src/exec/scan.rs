@@ -36,7 +36,7 @@ use datafusion::physical_plan::{
 
 use crate::catalog::TableDesc;
 use crate::codec::key::{index_prefix, PRIMARY_INDEX_ID};
-use crate::codec::row::decode_row;
+use crate::codec::row::decode_row_with_missing;
 use crate::error::Error;
 use crate::plan::ranges::{describe, plan_ranges, EncodedRange, KeyPart};
 use crate::types::arrow::{batch, field, ColumnBuilder};
@@ -324,6 +324,11 @@ impl ExecutionPlan for KvScanExec {
             reader: self.reader.0.clone(),
             schema: self.schema.clone(),
             columns: self.columns.clone(),
+            missing: self
+                .columns
+                .iter()
+                .map(|(id, _)| self.desc.column_by_id(*id).and_then(|c| c.missing.clone()))
+                .collect(),
             work: match work {
                 Work::Points(keys) => Pending::Points(Some(keys)),
                 Work::Ranges(r) => Pending::Ranges(r.into()),
@@ -350,6 +355,9 @@ struct ScanState {
     reader: TxnReader,
     schema: SchemaRef,
     columns: Vec<(u32, SqlType)>,
+    /// What each column reads as in rows older than it (see
+    /// `ColumnDesc::missing`).
+    missing: Vec<Option<Vec<u8>>>,
     work: Pending,
     /// Rows still wanted (the limit).
     left: usize,
@@ -391,8 +399,9 @@ impl ScanState {
                 .iter()
                 .map(|(_, ty)| ColumnBuilder::new(*ty, n))
                 .collect();
+            let missing: Vec<Option<&[u8]>> = self.missing.iter().map(|m| m.as_deref()).collect();
             for pair in values.iter().take(n) {
-                let row = decode_row(&pair.value, &self.columns)?;
+                let row = decode_row_with_missing(&pair.value, &self.columns, &missing)?;
                 for (b, d) in builders.iter_mut().zip(&row) {
                     b.push(d)?;
                 }

@@ -38,7 +38,7 @@ use super::blocks::Blocks;
 use crate::catalog::desc::{Constraint, FkAction, IndexDesc};
 use crate::catalog::{Catalog, TableDesc};
 use crate::codec::key::{encode_key, index_prefix, prefix_end, KeyColumn, PRIMARY_INDEX_ID};
-use crate::codec::row::{decode_row, encode_row};
+use crate::codec::row::{decode_row_with_missing, encode_row_recording_nulls};
 use crate::error::{code, Error, Result};
 use crate::exec::query::from_datafusion;
 use crate::types::arrow::{batch, datum_at, field, sql_type_of, ColumnBuilder};
@@ -350,10 +350,8 @@ fn unique_plan(desc: &TableDesc, changes: &[RowChange]) -> Result<UniquePlan> {
                 }
                 plan.puts.push((entry, key.clone()));
             }
-            let values: Vec<(u32, &Datum)> =
-                desc.columns.iter().map(|c| c.id).zip(new.iter()).collect();
             plan.claimed.push((key.clone(), None, n));
-            plan.puts.push((key, encode_row(&values)));
+            plan.puts.push((key, encode_table_row(desc, new)));
         }
     }
     Ok(plan)
@@ -548,7 +546,7 @@ fn same_columns(idx: &IndexDesc, positions: &[usize], desc: &TableDesc) -> bool 
 
 /// The rows written must reference rows that exist; the referenced keys
 /// are locked.
-async fn check_references(cx: &mut DmlCtx<'_>, desc: &TableDesc, changes: &[RowChange]) -> Result<()> {
+pub async fn check_references(cx: &mut DmlCtx<'_>, desc: &TableDesc, changes: &[RowChange]) -> Result<()> {
     let fks = foreign_keys(&cx.catalog, desc)?;
     for fk in &fks {
         let mut wanted: Vec<(Vec<u8>, &Vec<Datum>)> = Vec::new();
@@ -686,8 +684,30 @@ async fn referenced_by(
     Ok(())
 }
 
+/// The stored value of a full row of `desc`.
+pub fn encode_table_row(desc: &TableDesc, row: &[Datum]) -> Vec<u8> {
+    let values: Vec<(u32, &Datum)> = desc.columns.iter().map(|c| c.id).zip(row.iter()).collect();
+    let recorded: Vec<u32> = desc
+        .columns
+        .iter()
+        .filter(|c| c.missing.is_some())
+        .map(|c| c.id)
+        .collect();
+    encode_row_recording_nulls(&values, &recorded)
+}
+
+/// The `wanted` columns of a stored row of `desc` (columns added since
+/// the row was written read as their `missing` value).
+pub fn decode_table_row(desc: &TableDesc, bytes: &[u8], wanted: &[(u32, SqlType)]) -> Result<Vec<Datum>> {
+    let missing: Vec<Option<&[u8]>> = wanted
+        .iter()
+        .map(|(id, _)| desc.column_by_id(*id).and_then(|c| c.missing.as_deref()))
+        .collect();
+    Ok(decode_row_with_missing(bytes, wanted, &missing)?)
+}
+
 /// Every row of `desc` as the transaction sees it now.
-async fn scan_table(cx: &DmlCtx<'_>, desc: &TableDesc) -> Result<Vec<Vec<Datum>>> {
+pub async fn scan_table(cx: &DmlCtx<'_>, desc: &TableDesc) -> Result<Vec<Vec<Datum>>> {
     let reader = cx.txn.reader();
     let columns: Vec<(u32, SqlType)> = desc.columns.iter().map(|c| (c.id, c.ty)).collect();
     let mut start = index_prefix(desc.id, PRIMARY_INDEX_ID);
@@ -698,7 +718,7 @@ async fn scan_table(cx: &DmlCtx<'_>, desc: &TableDesc) -> Result<Vec<Vec<Datum>>
             .scan(&start, &end, super::scan::PAGE_ROWS, super::scan::PAGE_BYTES)
             .await?;
         for p in page.pairs {
-            rows.push(decode_row(&p.value, &columns)?);
+            rows.push(decode_table_row(desc, &p.value, &columns)?);
         }
         match page.resume {
             Some(r) => start = r,

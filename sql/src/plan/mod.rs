@@ -3,6 +3,7 @@
 //! - [`ranges`]: predicates on primary-key columns into key ranges.
 //! - [`types`]: SQL type names into column types.
 //! - [`names`]: result column names as PostgreSQL gives them.
+//! - [`views`]: views expanded into the statements that use them.
 //! - [`pg_rules`]: plan rewrites for PostgreSQL's literal types and
 //!   arithmetic.
 
@@ -10,3 +11,4 @@ pub mod names;
 pub mod pg_rules;
 pub mod ranges;
 pub mod types;
+pub mod views;

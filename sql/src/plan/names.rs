@@ -43,6 +43,33 @@ fn body_names(body: &SetExpr) -> Option<Vec<Option<String>>> {
     }
 }
 
+/// Gives the unaliased items of a query's select list whose PostgreSQL
+/// names repeat an earlier item's (`SELECT 1, 1`, `SELECT t.id, u.id`) an
+/// alias of their own: PostgreSQL allows duplicate result names,
+/// DataFusion's projections do not. The names the client sees still come
+/// from [`output_names`] of the statement as written.
+pub fn alias_duplicate_names(stmt: &mut Statement) {
+    let Statement::Query(q) = stmt else { return };
+    let SetExpr::Select(s) = q.body.as_mut() else { return };
+    let mut seen: Vec<String> = Vec::new();
+    for (i, item) in s.projection.iter_mut().enumerate() {
+        let name = match item {
+            SelectItem::UnnamedExpr(e) => expr_name(e),
+            SelectItem::ExprWithAlias { alias, .. } => ident_name(alias),
+            _ => continue,
+        };
+        if seen.contains(&name) {
+            if let SelectItem::UnnamedExpr(e) = item {
+                *item = SelectItem::ExprWithAlias {
+                    expr: e.clone(),
+                    alias: datafusion::sql::sqlparser::ast::Ident::with_quote('"', format!("{name}#{i}")),
+                };
+            }
+        }
+        seen.push(name);
+    }
+}
+
 /// The name PostgreSQL gives a result column computed by `e`.
 pub fn expr_name(e: &Expr) -> String {
     match e {

@@ -302,15 +302,28 @@ fn pg_binary(left: Expr, op: Operator, right: Expr, lt: &DataType, rt: &DataType
 /// `avg` of integers and numerics is an exact numeric.
 fn pg_aggregate(func: &Arc<AggregateUDF>, args: &[Expr], distinct: bool, schema: &DFSchema) -> Option<(Arc<AggregateUDF>, Vec<Expr>)> {
     let [arg] = args else { return None };
+    // Type coercion made DataFusion's avg(int) an avg of floats.
+    let arg = match arg {
+        Expr::Cast(c) if func.name() == "avg" && c.field.data_type().is_floating() => {
+            match c.expr.get_type(schema) {
+                Ok(t) if is_sql_int(&t) => c.expr.as_ref(),
+                _ => arg,
+            }
+        }
+        _ => arg,
+    };
     let t = arg.get_type(schema).ok()?;
+    // sum(int2) and sum(int4) are bigint (type coercion cast them so).
+    let widened = matches!(arg, Expr::Cast(c)
+        if matches!(c.expr.get_type(schema), Ok(DataType::Int16 | DataType::Int32)));
     match func.name() {
-        "sum" if t == DataType::Int64 => Some((
+        "sum" if t == DataType::Int64 && !widened => Some((
             func.clone(),
             vec![cast(arg.clone(), DataType::Decimal128(38, 0))],
         )),
         "avg" if !distinct && exact_avg_input(&t) => Some((
             Arc::new(AggregateUDF::new_from_impl(PgAvg::default())),
-            args.to_vec(),
+            vec![arg.clone()],
         )),
         _ => None,
     }
@@ -418,3 +431,4 @@ impl ExprPlanner for PgExprPlanner {
         Ok(PlannerResult::Original(expr))
     }
 }
+

@@ -99,7 +99,12 @@ impl Run {
 
 /// Up to `n` values that follow `state` in sequence `name` (at least
 /// one), and the state once they are handed out.
-pub fn plan_run(name: &str, desc: &SequenceDesc, state: SeqState, n: u64) -> Result<(Run, SeqState)> {
+pub fn plan_run(
+    name: &str,
+    desc: &SequenceDesc,
+    state: SeqState,
+    n: u64,
+) -> Result<(Run, SeqState)> {
     let inc = i128::from(desc.increment);
     let (min, max) = (i128::from(desc.min), i128::from(desc.max));
     let first = if !state.called {
@@ -110,7 +115,10 @@ pub fn plan_run(name: &str, desc: &SequenceDesc, state: SeqState, n: u64) -> Res
             if !desc.cycle {
                 return Err(Error::new(
                     code::SEQUENCE_LIMIT,
-                    format!("nextval: reached maximum value of sequence \"{name}\" ({})", desc.max),
+                    format!(
+                        "nextval: reached maximum value of sequence \"{name}\" ({})",
+                        desc.max
+                    ),
                 ));
             }
             min
@@ -118,7 +126,10 @@ pub fn plan_run(name: &str, desc: &SequenceDesc, state: SeqState, n: u64) -> Res
             if !desc.cycle {
                 return Err(Error::new(
                     code::SEQUENCE_LIMIT,
-                    format!("nextval: reached minimum value of sequence \"{name}\" ({})", desc.min),
+                    format!(
+                        "nextval: reached minimum value of sequence \"{name}\" ({})",
+                        desc.min
+                    ),
                 ));
             }
             max
@@ -127,10 +138,15 @@ pub fn plan_run(name: &str, desc: &SequenceDesc, state: SeqState, n: u64) -> Res
         }
     };
     // Values from `first` to the bound the increment heads for.
-    let room = if inc > 0 { (max - first) / inc + 1 } else { (first - min) / -inc + 1 };
+    let room = if inc > 0 {
+        (max - first) / inc + 1
+    } else {
+        (first - min) / -inc + 1
+    };
     let count = room.clamp(1, i128::from(n.max(1)));
     let last = first + (count - 1) * inc;
-    let as_i64 = |v: i128| i64::try_from(v).map_err(|_| Error::internal("sequence value out of range"));
+    let as_i64 =
+        |v: i128| i64::try_from(v).map_err(|_| Error::internal("sequence value out of range"));
     Ok((
         Run {
             next: as_i64(first)?,
@@ -256,7 +272,13 @@ impl SequenceBlocks {
     }
 
     /// `setval`: writes the state and drops this node's run.
-    pub async fn set(&self, kv: &SharedKv, seq: &TableDesc, value: i64, called: bool) -> Result<()> {
+    pub async fn set(
+        &self,
+        kv: &SharedKv,
+        seq: &TableDesc,
+        value: i64,
+        called: bool,
+    ) -> Result<()> {
         write_state(
             kv,
             seq,
@@ -307,7 +329,10 @@ mod tests {
     #[test]
     fn runs_of_any_size_give_the_same_values() {
         for size in [1, 2, 3, 100] {
-            assert_eq!(values(&seq(1, 1, 1, i64::MAX, false), size, 4), Ok(vec![1, 2, 3, 4]));
+            assert_eq!(
+                values(&seq(1, 1, 1, i64::MAX, false), size, 4),
+                Ok(vec![1, 2, 3, 4])
+            );
             assert_eq!(
                 values(&seq(5, 1, 1, 6, true), size, 5),
                 Ok(vec![5, 6, 1, 2, 3])
@@ -339,14 +364,35 @@ mod tests {
 
     #[test]
     fn state_round_trips_and_setval_semantics_hold() {
-        let s = SeqState { last: -42, called: true };
+        let s = SeqState {
+            last: -42,
+            called: true,
+        };
         assert_eq!(SeqState::decode(&s.encode()), Ok(s));
         assert!(SeqState::decode(b"short").is_err());
         let d = seq(1, 1, 1, 100, false);
         // setval(s, 10, false): the next value is 10; with true, 11.
-        let (mut r, _) = plan_run("s", &d, SeqState { last: 10, called: false }, 5).unwrap();
+        let (mut r, _) = plan_run(
+            "s",
+            &d,
+            SeqState {
+                last: 10,
+                called: false,
+            },
+            5,
+        )
+        .unwrap();
         assert_eq!(r.take(1), Some(10));
-        let (mut r, _) = plan_run("s", &d, SeqState { last: 10, called: true }, 5).unwrap();
+        let (mut r, _) = plan_run(
+            "s",
+            &d,
+            SeqState {
+                last: 10,
+                called: true,
+            },
+            5,
+        )
+        .unwrap();
         assert_eq!(r.take(1), Some(11));
     }
 

@@ -14,7 +14,9 @@ use datafusion::sql::sqlparser::ast::{
 
 use super::names::choose_sequence_name;
 use super::options::{sequence_desc, type_range};
-use crate::catalog::desc::{ColumnDesc, DefaultExpr, Identity, IndexDesc, ObjectKind, SequenceDesc};
+use crate::catalog::desc::{
+    ColumnDesc, DefaultExpr, Identity, IndexDesc, ObjectKind, SequenceDesc,
+};
 use crate::catalog::store::CatalogWriter;
 use crate::catalog::{Catalog, TableDesc};
 use crate::codec::key::PRIMARY_INDEX_ID;
@@ -24,7 +26,13 @@ use crate::plan::types::{column_type, ColumnType};
 use crate::types::SqlType;
 
 /// The descriptor of sequence `name` (no columns, no rows).
-fn sequence_table(id: u32, schema_id: u32, name: String, desc: SequenceDesc, version: u64) -> TableDesc {
+fn sequence_table(
+    id: u32,
+    schema_id: u32,
+    name: String,
+    desc: SequenceDesc,
+    version: u64,
+) -> TableDesc {
     TableDesc {
         id,
         schema_id,
@@ -55,7 +63,11 @@ fn schema_id(catalog: &Catalog, schema: &str) -> Result<u32> {
 }
 
 /// `CREATE SEQUENCE`.
-pub async fn create_sequence(catalog: &Catalog, txn: &mut BufferedTxn, stmt: &Statement) -> Result<Created> {
+pub async fn create_sequence(
+    catalog: &Catalog,
+    txn: &mut BufferedTxn,
+    stmt: &Statement,
+) -> Result<Created> {
     let Statement::CreateSequence {
         temporary,
         if_not_exists,
@@ -102,7 +114,11 @@ pub async fn create_sequence(catalog: &Catalog, txn: &mut BufferedTxn, stmt: &St
 }
 
 /// `OWNED BY table.column` (or `NONE`): the owning (table, column) ids.
-fn owner_column(catalog: &Catalog, seq_schema: u32, owner: &ObjectName) -> Result<Option<(u32, u32)>> {
+fn owner_column(
+    catalog: &Catalog,
+    seq_schema: u32,
+    owner: &ObjectName,
+) -> Result<Option<(u32, u32)>> {
     let parts: Vec<String> = owner
         .0
         .iter()
@@ -181,7 +197,9 @@ pub async fn drop_sequences(
                 }
             }
             Some(t) => return Err(wrong_object_kind(&name, "sequence", &t.kind)),
-            None if if_exists => notices.push(format!("sequence \"{name}\" does not exist, skipping")),
+            None if if_exists => {
+                notices.push(format!("sequence \"{name}\" does not exist, skipping"))
+            }
             None => {
                 return Err(Error::new(
                     code::UNDEFINED_TABLE,
@@ -203,7 +221,10 @@ pub async fn drop_sequences(
                     s.name, c.name, t.name
                 ),
             )
-            .with_hint(format!("You can drop column {} of table {} instead.", c.name, t.name)));
+            .with_hint(format!(
+                "You can drop column {} of table {} instead.",
+                c.name, t.name
+            )));
         }
         let lines: Vec<String> = users
             .iter()
@@ -217,7 +238,10 @@ pub async fn drop_sequences(
                 .join("\n");
             return Err(Error::new(
                 code::DEPENDENT_OBJECTS_STILL_EXIST,
-                format!("cannot drop sequence {} because other objects depend on it", s.name),
+                format!(
+                    "cannot drop sequence {} because other objects depend on it",
+                    s.name
+                ),
             )
             .with_detail(detail)
             .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
@@ -283,13 +307,19 @@ pub struct ColumnSequence {
 }
 
 fn column_error(message: &str, column: &str, table: &str) -> Error {
-    Error::syntax(format!("{message} for column \"{column}\" of table \"{table}\""))
+    Error::syntax(format!(
+        "{message} for column \"{column}\" of table \"{table}\""
+    ))
 }
 
 /// What column definition `def` of table `table` asks of sequences
 /// (SERIAL types, `GENERATED … AS IDENTITY`), checked as PostgreSQL does;
 /// makes `col` NOT NULL and sets its identity kind when it gets one.
-pub fn column_sequence(table: &str, def: &ColumnDef, col: &mut ColumnDesc) -> Result<Option<ColumnSequence>> {
+pub fn column_sequence(
+    table: &str,
+    def: &ColumnDef,
+    col: &mut ColumnDesc,
+) -> Result<Option<ColumnSequence>> {
     let serial = matches!(column_type(&def.data_type)?, ColumnType::Serial(_));
     let mut identity: Option<(Identity, Vec<SequenceOptions>)> = None;
     let (mut has_default, mut null) = (false, false);
@@ -302,10 +332,18 @@ pub fn column_sequence(table: &str, def: &ColumnDef, col: &mut ColumnDesc) -> Re
                 ..
             } => {
                 if identity.is_some() {
-                    return Err(column_error("multiple identity specifications", &col.name, table));
+                    return Err(column_error(
+                        "multiple identity specifications",
+                        &col.name,
+                        table,
+                    ));
                 }
                 if has_default || serial {
-                    return Err(column_error("both default and identity specified", &col.name, table));
+                    return Err(column_error(
+                        "both default and identity specified",
+                        &col.name,
+                        table,
+                    ));
                 }
                 let kind = match generated_as {
                     GeneratedAs::Always => Identity::Always,
@@ -316,10 +354,18 @@ pub fn column_sequence(table: &str, def: &ColumnDef, col: &mut ColumnDesc) -> Re
             }
             ColumnOption::Default(_) => {
                 if identity.is_some() {
-                    return Err(column_error("both default and identity specified", &col.name, table));
+                    return Err(column_error(
+                        "both default and identity specified",
+                        &col.name,
+                        table,
+                    ));
                 }
                 if serial {
-                    return Err(column_error("multiple default values specified", &col.name, table));
+                    return Err(column_error(
+                        "multiple default values specified",
+                        &col.name,
+                        table,
+                    ));
                 }
                 has_default = true;
             }
@@ -331,7 +377,11 @@ pub fn column_sequence(table: &str, def: &ColumnDef, col: &mut ColumnDesc) -> Re
         return Ok(None);
     }
     if null {
-        return Err(column_error("conflicting NULL/NOT NULL declarations", &col.name, table));
+        return Err(column_error(
+            "conflicting NULL/NOT NULL declarations",
+            &col.name,
+            table,
+        ));
     }
     if identity.is_some() && type_range(col.ty).is_none() {
         return Err(Error::new(

@@ -93,15 +93,20 @@ impl SessionSequences {
     }
 
     fn currval(&self, seq: &TableDesc) -> Result<i64> {
-        self.values.lock().current.get(&seq.id).copied().ok_or_else(|| {
-            Error::new(
-                code::OBJECT_NOT_IN_PREREQUISITE_STATE,
-                format!(
-                    "currval of sequence \"{}\" is not yet defined in this session",
-                    seq.name
-                ),
-            )
-        })
+        self.values
+            .lock()
+            .current
+            .get(&seq.id)
+            .copied()
+            .ok_or_else(|| {
+                Error::new(
+                    code::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!(
+                        "currval of sequence \"{}\" is not yet defined in this session",
+                        seq.name
+                    ),
+                )
+            })
     }
 
     fn lastval(&self) -> Result<i64> {
@@ -116,7 +121,12 @@ impl SessionSequences {
         if self.catalog()?.by_id(id).is_none() {
             return Err(undefined());
         }
-        self.values.lock().current.get(&id).copied().ok_or_else(undefined)
+        self.values
+            .lock()
+            .current
+            .get(&id)
+            .copied()
+            .ok_or_else(undefined)
     }
 
     fn setval(&self, seq: &Arc<TableDesc>, value: i64, called: bool) -> Result<i64> {
@@ -202,9 +212,9 @@ fn df_error(e: Error) -> DataFusionError {
 /// The text of a (coerced) string argument's row `i`.
 fn text_at(arg: &ColumnarValue, i: usize) -> Result<Option<String>> {
     match arg {
-        ColumnarValue::Scalar(ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v)) => {
-            Ok(v.clone())
-        }
+        ColumnarValue::Scalar(
+            ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v),
+        ) => Ok(v.clone()),
         ColumnarValue::Scalar(ScalarValue::Null) => Ok(None),
         ColumnarValue::Array(a) => {
             if a.is_null(i) {
@@ -303,7 +313,9 @@ impl SequenceFn {
                         None => Some(true),
                     };
                     match (value, called) {
-                        (Some(v), Some(c)) => Some(self.state.setval(&names.sequence(&name)?, v, c)?),
+                        (Some(v), Some(c)) => {
+                            Some(self.state.setval(&names.sequence(&name)?, v, c)?)
+                        }
                         _ => None,
                     }
                 }

@@ -145,7 +145,11 @@ mod tests {
         assert_eq!(ok("\"MixedCase\""), vec!["MixedCase"]);
         assert_eq!(ok("public . \"a\"\"b\""), vec!["public", "a\"b"]);
         for bad in ["", "d4 x", "\"d4\"x", "\"open", "a..b", "\"\"", "a."] {
-            assert_eq!(split_text_name(bad).unwrap_err().code, code::INVALID_NAME, "{bad}");
+            assert_eq!(
+                split_text_name(bad).unwrap_err().code,
+                code::INVALID_NAME,
+                "{bad}"
+            );
         }
     }
 

@@ -110,9 +110,17 @@ fn int8(e: &Expr) -> Result<i64> {
     let text = match inner {
         Expr::Value(v) => match &v.value {
             Value::Number(n, _) => n.clone(),
-            other => return Err(Error::syntax(format!("syntax error at or near \"{other}\""))),
+            other => {
+                return Err(Error::syntax(format!(
+                    "syntax error at or near \"{other}\""
+                )))
+            }
         },
-        other => return Err(Error::syntax(format!("syntax error at or near \"{other}\""))),
+        other => {
+            return Err(Error::syntax(format!(
+                "syntax error at or near \"{other}\""
+            )))
+        }
     };
     let text = if negative { format!("-{text}") } else { text };
     if !text
@@ -158,20 +166,33 @@ mod tests {
     #[test]
     fn defaults_follow_the_increments_sign_and_the_type() {
         let d = desc(SqlType::Int8, "").unwrap();
-        assert_eq!((d.start, d.increment, d.min, d.max, d.cache, d.cycle), (1, 1, 1, i64::MAX, 1, false));
+        assert_eq!(
+            (d.start, d.increment, d.min, d.max, d.cache, d.cycle),
+            (1, 1, 1, i64::MAX, 1, false)
+        );
         let d = desc(SqlType::Int2, "INCREMENT BY -1").unwrap();
         assert_eq!((d.start, d.min, d.max), (-1, -32768, -1));
         let d = desc(SqlType::Int4, "").unwrap();
         assert_eq!(d.max, 2147483647);
-        let d = desc(SqlType::Int8, "INCREMENT 5 MINVALUE -10 MAXVALUE 10 START WITH 0 CACHE 20 CYCLE").unwrap();
-        assert_eq!((d.start, d.increment, d.min, d.max, d.cache, d.cycle), (0, 5, -10, 10, 20, true));
+        let d = desc(
+            SqlType::Int8,
+            "INCREMENT 5 MINVALUE -10 MAXVALUE 10 START WITH 0 CACHE 20 CYCLE",
+        )
+        .unwrap();
+        assert_eq!(
+            (d.start, d.increment, d.min, d.max, d.cache, d.cycle),
+            (0, 5, -10, 10, 20, true)
+        );
         assert!(!desc(SqlType::Int8, "NO CYCLE").unwrap().cycle);
     }
 
     #[test]
     fn bad_parameters_are_refused_with_postgres_messages() {
         let msg = |ty, sql| desc(ty, sql).unwrap_err().message;
-        assert_eq!(msg(SqlType::Int8, "INCREMENT 0"), "INCREMENT must not be zero");
+        assert_eq!(
+            msg(SqlType::Int8, "INCREMENT 0"),
+            "INCREMENT must not be zero"
+        );
         assert_eq!(
             msg(SqlType::Int2, "MAXVALUE 100000"),
             "MAXVALUE (100000) is out of range for sequence data type smallint"
@@ -188,13 +209,18 @@ mod tests {
             msg(SqlType::Int8, "MAXVALUE 10 START 100"),
             "START value (100) cannot be greater than MAXVALUE (10)"
         );
-        assert_eq!(msg(SqlType::Int8, "CACHE 0"), "CACHE (0) must be greater than zero");
+        assert_eq!(
+            msg(SqlType::Int8, "CACHE 0"),
+            "CACHE (0) must be greater than zero"
+        );
         assert_eq!(
             desc(SqlType::Int8, "INCREMENT 1.5").unwrap_err().code,
             code::INVALID_TEXT_REPRESENTATION
         );
         assert_eq!(
-            desc(SqlType::Int8, "INCREMENT 99999999999999999999").unwrap_err().code,
+            desc(SqlType::Int8, "INCREMENT 99999999999999999999")
+                .unwrap_err()
+                .code,
             code::NUMERIC_VALUE_OUT_OF_RANGE
         );
         assert_eq!(

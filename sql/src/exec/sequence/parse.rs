@@ -4,6 +4,7 @@
 //! - `CREATE SEQUENCE` with its options in any order (`pg_dump` writes
 //!   `START WITH` before `INCREMENT BY`; the parser wants one fixed order):
 //!   the options are put in the parser's order and the string parsed again.
+//! - The same options in `GENERATED … AS IDENTITY ( … )`.
 //! - `ALTER SEQUENCE`, which the parser does not know: 0A000 with a hint,
 //!   rather than a syntax error.
 
@@ -40,7 +41,11 @@ pub fn reparse(sql: &str, e: ParserError) -> Result<Vec<Statement>> {
             return Err(Error::unsupported("ALTER SEQUENCE")
                 .with_hint("To restart a sequence, use setval('name', value, false)."));
         }
-        match reorder_create_sequence(&significant)? {
+        let reordered = match reorder_create_sequence(&significant)? {
+            Some(r) => Some(r),
+            None => reorder_identity_options(&significant)?,
+        };
+        match reordered {
             Some(reordered) => {
                 changed = true;
                 for t in reordered {
@@ -62,6 +67,32 @@ pub fn reparse(sql: &str, e: ParserError) -> Result<Vec<Statement>> {
 
 fn is_word(t: Option<&Token>, k: Keyword) -> bool {
     matches!(t, Some(Token::Word(w)) if w.keyword == k && w.quote_style.is_none())
+}
+
+/// A statement's tokens with the option lists of its
+/// `… AS IDENTITY ( options )` in the parser's order; `None` when there
+/// is nothing to change.
+fn reorder_identity_options(stmt: &[Token]) -> Result<Option<Vec<Token>>> {
+    let mut out = Vec::with_capacity(stmt.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < stmt.len() {
+        out.push(stmt[i].clone());
+        if is_word(stmt.get(i), Keyword::IDENTITY) && stmt.get(i + 1) == Some(&Token::LParen) {
+            if let Some(len) = stmt[i + 2..].iter().position(|t| *t == Token::RParen) {
+                let options = &stmt[i + 2..i + 2 + len];
+                if let Some(reordered) = reorder_clauses(options)? {
+                    changed = true;
+                    out.push(Token::LParen);
+                    out.extend(reordered);
+                    i += 2 + len;
+                    continue;
+                }
+            }
+        }
+        i += 1;
+    }
+    Ok(changed.then_some(out))
 }
 
 /// The parser's order of CREATE SEQUENCE clauses.
@@ -116,6 +147,18 @@ fn reorder_create_sequence(stmt: &[Token]) -> Result<Option<Vec<Token>>> {
         i += 1;
     }
     let head = &stmt[..i];
+    Ok(reorder_clauses(&stmt[i..])?.map(|tail| {
+        let mut out = head.to_vec();
+        out.extend(tail);
+        out
+    }))
+}
+
+/// Sequence option clauses (`INCREMENT BY 2 START 5 …`) in the parser's
+/// order; `None` when they already are, or when something is not one.
+fn reorder_clauses(stmt: &[Token]) -> Result<Option<Vec<Token>>> {
+    let at = |i: usize, k: Keyword| is_word(stmt.get(i), k);
+    let mut i = 0;
     let mut clauses: Vec<(Clause, &[Token])> = Vec::new();
     // A number, optionally signed: how many tokens it takes.
     let number = |i: usize| match (stmt.get(i), stmt.get(i + 1)) {
@@ -130,15 +173,25 @@ fn reorder_create_sequence(stmt: &[Token]) -> Result<Option<Vec<Token>>> {
             if at(i, Keyword::BY) {
                 i += 1;
             }
-            i += number(i).map_or(0, |n| n);
+            i += number(i).unwrap_or(0);
             Clause::Increment
         } else if at(i, Keyword::MINVALUE) || at(i, Keyword::MAXVALUE) {
-            let c = if at(i, Keyword::MINVALUE) { Clause::MinValue } else { Clause::MaxValue };
+            let c = if at(i, Keyword::MINVALUE) {
+                Clause::MinValue
+            } else {
+                Clause::MaxValue
+            };
             i += 1;
-            i += number(i).map_or(0, |n| n);
+            i += number(i).unwrap_or(0);
             c
-        } else if at(i, Keyword::NO) && (at(i + 1, Keyword::MINVALUE) || at(i + 1, Keyword::MAXVALUE)) {
-            let c = if at(i + 1, Keyword::MINVALUE) { Clause::MinValue } else { Clause::MaxValue };
+        } else if at(i, Keyword::NO)
+            && (at(i + 1, Keyword::MINVALUE) || at(i + 1, Keyword::MAXVALUE))
+        {
+            let c = if at(i + 1, Keyword::MINVALUE) {
+                Clause::MinValue
+            } else {
+                Clause::MaxValue
+            };
             i += 2;
             c
         } else if at(i, Keyword::START) {
@@ -146,11 +199,11 @@ fn reorder_create_sequence(stmt: &[Token]) -> Result<Option<Vec<Token>>> {
             if at(i, Keyword::WITH) {
                 i += 1;
             }
-            i += number(i).map_or(0, |n| n);
+            i += number(i).unwrap_or(0);
             Clause::Start
         } else if at(i, Keyword::CACHE) {
             i += 1;
-            i += number(i).map_or(0, |n| n);
+            i += number(i).unwrap_or(0);
             Clause::Cache
         } else if at(i, Keyword::CYCLE) {
             i += 1;
@@ -176,7 +229,7 @@ fn reorder_create_sequence(stmt: &[Token]) -> Result<Option<Vec<Token>>> {
         return Ok(None);
     }
     clauses.sort_by_key(|(c, _)| *c);
-    let mut out = head.to_vec();
+    let mut out = Vec::new();
     for (_, tokens) in clauses {
         out.extend_from_slice(tokens);
     }
@@ -211,7 +264,16 @@ mod tests {
             parse("CREATE SEQUENCE s START 1 START 2").unwrap_err().code,
             code::SYNTAX_ERROR
         );
-        assert_eq!(parse("CREATE SEQUENCE s BOGUS 1").unwrap_err().code, code::SYNTAX_ERROR);
+        assert_eq!(
+            parse("CREATE SEQUENCE s BOGUS 1").unwrap_err().code,
+            code::SYNTAX_ERROR
+        );
+        assert_eq!(
+            parse("CREATE TABLE t (a int GENERATED ALWAYS AS IDENTITY (START WITH 10 INCREMENT BY 5), b text)")
+                .unwrap()[0]
+                .to_string(),
+            "CREATE TABLE t (a INT GENERATED ALWAYS AS IDENTITY ( INCREMENT BY 5 START WITH 10 ), b TEXT)"
+        );
     }
 
     #[test]

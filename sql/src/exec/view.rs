@@ -1,0 +1,148 @@
+//! `CREATE VIEW` and `CREATE SCHEMA`: catalog objects without rows of
+//! their own. A view is stored as its query's text and its output
+//! columns; statements that use it get the query in its place
+//! (`plan::views`).
+
+use std::sync::Arc;
+
+use client::{BufferedTxn, TxnReader};
+use datafusion::execution::context::SessionContext;
+use datafusion::sql::sqlparser::ast::{CreateView, SchemaName, Statement};
+
+use super::ddl::{ident_name, schema_id, split_name, Created};
+use super::query::plan;
+use crate::catalog::desc::{ColumnDesc, IndexDesc, ObjectKind, SchemaDesc};
+use crate::catalog::store::CatalogWriter;
+use crate::catalog::{Catalog, TableDesc};
+use crate::error::{code, Error, Result};
+use crate::plan::names::{named, output_names};
+use crate::types::arrow::sql_columns;
+
+/// `CREATE [OR REPLACE] VIEW name [(columns)] AS query`.
+pub async fn create_view(
+    catalog: &Arc<Catalog>,
+    df: &SessionContext,
+    txn: &mut BufferedTxn,
+    reader: TxnReader,
+    cv: &CreateView,
+) -> Result<Created> {
+    if cv.materialized {
+        return Err(Error::unsupported("materialized views"));
+    }
+    let (schema, name) = split_name(&cv.name)?;
+    let schema_id = schema_id(catalog, &schema)?;
+    let existing = catalog.table(schema_id, &name).cloned();
+    if let Some(t) = &existing {
+        if cv.if_not_exists {
+            return Ok(Created::AlreadyExists(format!(
+                "relation \"{name}\" already exists, skipping"
+            )));
+        }
+        if !cv.or_replace {
+            return Err(Error::new(
+                code::DUPLICATE_TABLE,
+                format!("relation \"{name}\" already exists"),
+            ));
+        }
+        if !matches!(t.kind, ObjectKind::View { .. }) {
+            return Err(Error::new(code::WRONG_OBJECT_TYPE, format!("\"{name}\" is not a view")));
+        }
+    }
+    // The view's columns are its query's.
+    let stmt = Statement::Query(cv.query.clone());
+    let names = output_names(&stmt);
+    let planned = plan(df, catalog.clone(), reader, stmt).await?;
+    let mut columns = named(sql_columns(planned.schema().as_arrow()), names);
+    if !cv.columns.is_empty() {
+        if cv.columns.len() > columns.len() {
+            return Err(Error::syntax("CREATE VIEW specifies more column names than columns"));
+        }
+        for (c, n) in columns.iter_mut().zip(&cv.columns) {
+            c.0 = ident_name(&n.name);
+        }
+    }
+    for (i, c) in columns.iter().enumerate() {
+        if columns[..i].iter().any(|d| d.0 == c.0) {
+            return Err(Error::new(
+                code::DUPLICATE_COLUMN,
+                format!("column \"{}\" specified more than once", c.0),
+            ));
+        }
+    }
+    let mut w = CatalogWriter::new(txn);
+    let id = match &existing {
+        Some(t) => t.id,
+        None => w.allocate_id().await?,
+    };
+    let version = w.bump_version().await?;
+    let desc = TableDesc {
+        id,
+        schema_id,
+        name,
+        kind: ObjectKind::View {
+            query: cv.query.to_string(),
+        },
+        columns: columns
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, ty))| ColumnDesc {
+                id: i as u32 + 1,
+                name,
+                ty,
+                not_null: false,
+                default: None,
+                identity: None,
+                hidden: false,
+                missing: None,
+            })
+            .collect(),
+        next_column_id: 0,
+        primary: IndexDesc {
+            id: 0,
+            name: String::new(),
+            columns: Vec::new(),
+            unique: false,
+        },
+        indexes: Vec::new(),
+        next_index_id: 0,
+        constraints: Vec::new(),
+        version,
+    };
+    w.put_table(&desc)?;
+    Ok(Created::Table)
+}
+
+/// `CREATE SCHEMA [IF NOT EXISTS] name`.
+pub async fn create_schema(
+    catalog: &Catalog,
+    txn: &mut BufferedTxn,
+    name: &SchemaName,
+    if_not_exists: bool,
+) -> Result<Created> {
+    let name = match name {
+        SchemaName::Simple(n) | SchemaName::NamedAuthorization(n, _) => {
+            let parts: Vec<String> = n.0.iter().filter_map(|p| p.as_ident()).map(ident_name).collect();
+            match parts.as_slice() {
+                [s] => s.clone(),
+                _ => return Err(Error::unsupported(format!("the schema name {n}"))),
+            }
+        }
+        SchemaName::UnnamedAuthorization(i) => ident_name(i),
+    };
+    if catalog.schema(&name).is_some() {
+        if if_not_exists {
+            return Ok(Created::AlreadyExists(format!(
+                "schema \"{name}\" already exists, skipping"
+            )));
+        }
+        return Err(Error::new(
+            code::DUPLICATE_SCHEMA,
+            format!("schema \"{name}\" already exists"),
+        ));
+    }
+    let mut w = CatalogWriter::new(txn);
+    let id = w.allocate_id().await?;
+    w.bump_version().await?;
+    w.put_schema(&SchemaDesc { id, name })?;
+    Ok(Created::Table)
+}

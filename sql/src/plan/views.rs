@@ -1,0 +1,132 @@
+//! Views are expanded in the statement's syntax tree before DataFusion
+//! plans it: each reference to a view becomes the view's query as a
+//! derived table under the view's name (or the reference's alias), with
+//! the view's column names. Views of views expand in turn; a name a CTE
+//! of the statement defines is left alone.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    Ident, Query, Statement, TableAlias, TableAliasColumnDef, TableFactor, VisitMut, VisitorMut,
+};
+
+use crate::catalog::{Catalog, ObjectKind, DEFAULT_SCHEMA};
+use crate::error::{Error, Result};
+use crate::exec::ddl::ident_name;
+
+/// Expansions allowed in one statement (a guard against views that end
+/// up referring to themselves).
+const MAX_EXPANSIONS: usize = 256;
+
+/// Replaces the views `stmt` references by their queries.
+pub fn expand(catalog: &Catalog, stmt: &mut Statement) -> Result<()> {
+    if !catalog.tables.values().any(|t| matches!(t.kind, ObjectKind::View { .. })) {
+        return Ok(());
+    }
+    let mut ctes = HashSet::new();
+    let _ = stmt.visit(&mut CteNames(&mut ctes));
+    let mut v = Expander {
+        catalog,
+        ctes,
+        count: 0,
+        error: None,
+    };
+    let _ = stmt.visit(&mut v);
+    match v.error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+struct CteNames<'a>(&'a mut HashSet<String>);
+
+impl VisitorMut for CteNames<'_> {
+    type Break = ();
+    fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        if let Some(with) = &q.with {
+            for cte in &with.cte_tables {
+                self.0.insert(ident_name(&cte.alias.name));
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+struct Expander<'a> {
+    catalog: &'a Catalog,
+    ctes: HashSet<String>,
+    count: usize,
+    error: Option<Error>,
+}
+
+impl VisitorMut for Expander<'_> {
+    type Break = ();
+
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        let TableFactor::Table { name, alias, args: None, .. } = factor else {
+            return ControlFlow::Continue(());
+        };
+        let parts: Vec<String> = name.0.iter().filter_map(|p| p.as_ident()).map(ident_name).collect();
+        let (schema, table) = match parts.as_slice() {
+            [t] if self.ctes.contains(t) => return ControlFlow::Continue(()),
+            [t] => (DEFAULT_SCHEMA.to_string(), t.clone()),
+            [s, t] => (s.clone(), t.clone()),
+            _ => return ControlFlow::Continue(()),
+        };
+        let Some(view) = self.catalog.find(&schema, &table) else {
+            return ControlFlow::Continue(());
+        };
+        let ObjectKind::View { query } = &view.kind else {
+            return ControlFlow::Continue(());
+        };
+        self.count += 1;
+        if self.count > MAX_EXPANSIONS {
+            self.error = Some(Error::new(
+                crate::error::code::INVALID_OBJECT_DEFINITION,
+                format!("infinite recursion detected in rules for relation \"{table}\""),
+            ));
+            return ControlFlow::Break(());
+        }
+        let subquery = match parse_query(query) {
+            Ok(q) => q,
+            Err(e) => {
+                self.error = Some(e);
+                return ControlFlow::Break(());
+            }
+        };
+        let alias = TableAlias {
+            explicit: true,
+            name: alias
+                .as_ref()
+                .map(|a| a.name.clone())
+                .unwrap_or_else(|| Ident::with_quote('"', table.clone())),
+            columns: view
+                .columns
+                .iter()
+                .map(|c| TableAliasColumnDef {
+                    name: Ident::with_quote('"', c.name.clone()),
+                    data_type: None,
+                })
+                .collect(),
+            at: None,
+        };
+        *factor = TableFactor::Derived {
+            lateral: false,
+            subquery: Box::new(subquery),
+            alias: Some(alias),
+            sample: None,
+        };
+        ControlFlow::Continue(())
+    }
+}
+
+/// A view's stored query text, parsed.
+pub fn parse_query(sql: &str) -> Result<Query> {
+    let mut p = datafusion::sql::sqlparser::parser::Parser::new(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+    )
+    .try_with_sql(sql)
+    .map_err(|e| Error::syntax(e.to_string()))?;
+    p.parse_query().map(|q| *q).map_err(|e| Error::syntax(e.to_string()))
+}
