@@ -6,12 +6,15 @@
 //!   and NULL) and prints exactly what it prints against PostgreSQL 15; the
 //!   playground then stops cleanly on SIGTERM;
 //! - a bank over SQL, with PD, three stores and a `strata sql` node as
-//!   processes: concurrent transfers (`BEGIN`, one INSERT of a debit and a
-//!   credit row, `COMMIT`) while a store is SIGKILLed and restarted. Every
-//!   snapshot's total is unchanged, every acknowledged transfer survives, no
-//!   refused one (40001) left a row, none whose outcome was unknown is half
-//!   there, balances are the sums of what is there, and transfers commit
+//!   processes: concurrent transfers (`BEGIN`, an INSERT of a debit and a
+//!   credit row into a ledger, two UPDATEs of account balances, `COMMIT`)
+//!   while a store is SIGKILLed and restarted. Every snapshot's total is
+//!   unchanged and every balance in it is the sum of its ledger rows, every
+//!   acknowledged transfer survives, no refused one (40001) left a trace,
+//!   none whose outcome was unknown is half there, and transfers commit
 //!   again after the restart.
+//! - inserts and selects while Regions split under the table and leaders
+//!   move: no statement fails, every read is exact.
 //!
 //! tokio-postgres is used through the simple query protocol only.
 
@@ -25,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{store_stats, voters_per_region, wait_for, Cluster, Proc};
+use common::{move_leaders, region_ranges, store_stats, voters_per_region, wait_for, Cluster, Proc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
@@ -442,6 +445,8 @@ struct Shared {
     reads_after_restart: AtomicU64,
     /// Failed statements by "STATEMENT SQLSTATE", with the first message.
     errors: Mutex<BTreeMap<String, (u64, String)>>,
+    /// Balances a reader saw differ from their ledger sums.
+    mismatches: Mutex<Vec<String>>,
 }
 
 impl Shared {
@@ -509,7 +514,20 @@ async fn transfer(s: &Session, t: &Transfer, shared: &Shared) -> (Fate, bool) {
         t.to,
         t.amount
     );
-    for (name, sql) in [("BEGIN", "BEGIN"), ("INSERT", insert.as_str())] {
+    let debit = format!(
+        "UPDATE account SET balance = balance - {} WHERE id = {}",
+        t.amount, t.from
+    );
+    let credit = format!(
+        "UPDATE account SET balance = balance + {} WHERE id = {}",
+        t.amount, t.to
+    );
+    for (name, sql) in [
+        ("BEGIN", "BEGIN"),
+        ("INSERT", insert.as_str()),
+        ("UPDATE", debit.as_str()),
+        ("UPDATE", credit.as_str()),
+    ] {
         if let Err(f) = s.run(sql).await {
             shared.count(name, &f);
             // COMMIT was never sent: nothing of it can be committed.
@@ -588,8 +606,10 @@ struct Reads {
     wrong: Vec<String>,
 }
 
-/// Reads the total in a loop until told to stop, alternating a plain sum
-/// with a sum of per-account sums (GROUP BY): both are one snapshot.
+/// Reads the total in a loop until told to stop, in turn: a plain sum of
+/// the ledger, a sum of its per-account sums (GROUP BY), the sum of the
+/// balances, and each balance beside its ledger sum (a join): each one
+/// snapshot.
 async fn reader(addr: String, shared: Arc<Shared>) -> Reads {
     let mut reads = Reads::default();
     let mut current = None;
@@ -600,16 +620,37 @@ async fn reader(addr: String, shared: Arc<Shared>) -> Reads {
         };
         round += 1;
         let began = Instant::now();
-        let (sql, result) = if round % 2 == 0 {
-            let sql = "SELECT sum(amount) FROM ledger";
-            (sql, s.run(sql).await.map(|rows| (int(&rows[0][0]), None)))
-        } else {
-            let sql = "SELECT account, sum(amount) FROM ledger GROUP BY account";
-            let r = s
-                .run(sql)
-                .await
-                .map(|rows| (rows.iter().map(|r| int(&r[1])).sum(), Some(rows.len())));
-            (sql, r)
+        let (sql, result) = match round % 4 {
+            0 => {
+                let sql = "SELECT sum(amount) FROM ledger";
+                (sql, s.run(sql).await.map(|rows| (int(&rows[0][0]), None)))
+            }
+            1 => {
+                let sql = "SELECT account, sum(amount) FROM ledger GROUP BY account";
+                let r = s
+                    .run(sql)
+                    .await
+                    .map(|rows| (rows.iter().map(|r| int(&r[1])).sum(), Some(rows.len())));
+                (sql, r)
+            }
+            2 => {
+                let sql = "SELECT sum(balance) FROM account";
+                (sql, s.run(sql).await.map(|rows| (int(&rows[0][0]), None)))
+            }
+            _ => {
+                let sql = "SELECT a.id, a.balance, l.total FROM account a \
+                           JOIN (SELECT account, sum(amount) AS total FROM ledger GROUP BY account) l \
+                           ON l.account = a.id";
+                let r = s.run(sql).await.map(|rows| {
+                    for r in &rows {
+                        if int(&r[1]) != int(&r[2]) {
+                            reads_mismatch(&shared, r);
+                        }
+                    }
+                    (rows.iter().map(|r| int(&r[1])).sum(), Some(rows.len()))
+                });
+                (sql, r)
+            }
         };
         match result {
             Ok((total, accounts)) => {
@@ -635,6 +676,15 @@ async fn reader(addr: String, shared: Arc<Shared>) -> Reads {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     reads
+}
+
+/// Notes a balance that differs from its ledger rows in one snapshot.
+fn reads_mismatch(shared: &Shared, row: &[Option<String>]) {
+    shared
+        .mismatches
+        .lock()
+        .unwrap()
+        .push(format!("account {row:?}: balance and ledger disagree"));
 }
 
 /// The store leading most Regions: its index in `cluster.stores`, its id
@@ -698,6 +748,14 @@ async fn bank_transfers_survive_a_killed_store() {
         .await;
     let total = setup.must("SELECT sum(amount) FROM ledger").await;
     assert_eq!(int(&total[0][0]), ACCOUNTS * INITIAL);
+    setup
+        .must("CREATE TABLE account (id int PRIMARY KEY, balance bigint NOT NULL)")
+        .await;
+    setup
+        .must(&format!(
+            "INSERT INTO account SELECT account, amount FROM ledger WHERE id < {ACCOUNTS}"
+        ))
+        .await;
 
     let shared = Arc::new(Shared::default());
     let started = Instant::now();
@@ -780,6 +838,8 @@ async fn bank_transfers_survive_a_killed_store() {
         reads.wrong.join("\n")
     );
     assert!(reads.ok > 0, "no total was ever read");
+    let mismatches = shared.mismatches.lock().unwrap().clone();
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 
     // The ledger after the run: every row is the seed's or a transfer's, as
     // that transfer's client wrote it, and each transfer is there as its
@@ -844,6 +904,11 @@ async fn bank_transfers_survive_a_killed_store() {
     if int(&total[0][0]) != ACCOUNTS * INITIAL {
         problems.push(format!("final total {:?}", total[0][0]));
     }
+    let accounts = read_settled(&mut setup, &addr, "SELECT id, balance FROM account ORDER BY id").await;
+    let accounts: BTreeMap<i64, i64> = accounts.iter().map(|r| (int(&r[0]), int(&r[1]))).collect();
+    if accounts != expected_balance {
+        problems.push(format!("account balances {accounts:?}, expected {expected_balance:?}"));
+    }
     assert!(
         problems.is_empty(),
         "{} problems, the first ones:\n{}",
@@ -868,6 +933,137 @@ async fn bank_transfers_survive_a_killed_store() {
         "no total was read after the restart"
     );
     // The processes (stores, PD, the SQL node) are SIGKILLed when dropped.
+    drop(setup);
+    drop(node);
+    drop(cluster);
+}
+
+// ---------------------------------------------------------------------------
+// Regions split and leaders move under SQL traffic
+// ---------------------------------------------------------------------------
+
+/// A writer inserts rows (autocommit, 40 at a time, ~200 bytes each, 800 KB
+/// in all) into a
+/// table while Regions split by size (64 KiB) under it and every Region's
+/// leader is moved again and again; readers count the rows, read ranges
+/// and single rows meanwhile. No statement may fail, and every read sees
+/// at least every insert acknowledged before it began and at most those
+/// acknowledged when it ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_ride_through_splits_and_leader_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start_with(dir.path(), 3, &["--region-split-size", "64KiB"]);
+    let http = cluster.http();
+    wait_for("3 voters", Duration::from_secs(60), || {
+        voters_per_region(&http) == vec![3]
+    });
+    let node = Proc::start(&["sql", "--pd", &cluster.pd.addr, "--listen", "127.0.0.1:0"]);
+    let addr = node.addr.clone();
+    let setup = ready_session(&addr).await;
+    setup
+        .must("CREATE TABLE items (id int PRIMARY KEY, body text NOT NULL)")
+        .await;
+
+    const BATCHES: i64 = 100;
+    const PER_BATCH: i64 = 40;
+    let acked = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let failures: Arc<Mutex<Vec<String>>> = Arc::default();
+
+    let writer = {
+        let (addr, acked, failures) = (addr.clone(), acked.clone(), failures.clone());
+        tokio::spawn(async move {
+            let s = ready_session(&addr).await;
+            for b in 0..BATCHES {
+                let rows: Vec<String> = (0..PER_BATCH)
+                    .map(|i| format!("({}, '{}')", b * PER_BATCH + i, "x".repeat(200)))
+                    .collect();
+                let sql = format!("INSERT INTO items VALUES {}", rows.join(", "));
+                match s.run(&sql).await {
+                    Ok(_) => {
+                        acked.fetch_add(PER_BATCH as u64, Ordering::SeqCst);
+                    }
+                    Err(f) => failures.lock().unwrap().push(format!("INSERT batch {b}: {f}")),
+                }
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        })
+    };
+    let readers: Vec<_> = (0..2)
+        .map(|r| {
+            let (addr, acked, stop, failures) =
+                (addr.clone(), acked.clone(), stop.clone(), failures.clone());
+            tokio::spawn(async move {
+                let s = ready_session(&addr).await;
+                let mut reads = 0u64;
+                let mut round = 0i64;
+                while !stop.load(Ordering::SeqCst) {
+                    round += 1;
+                    let before = acked.load(Ordering::SeqCst) as i64;
+                    let mode = (round + r) % 3;
+                    let last = before.max(1) - 1;
+                    let sql = match mode {
+                        0 => "SELECT count(*) FROM items".to_string(),
+                        1 => format!("SELECT count(*) FROM items WHERE id BETWEEN 0 AND {last}"),
+                        _ => format!("SELECT count(*) FROM items WHERE id = {last}"),
+                    };
+                    match s.run(&sql).await {
+                        Ok(rows) => {
+                            let n = int(&rows[0][0]);
+                            let after = acked.load(Ordering::SeqCst) as i64;
+                            let exact = match mode {
+                                0 => (before..=after).contains(&n),
+                                // Before the first acknowledgement the first
+                                // batch may or may not be there.
+                                1 => before == 0 || n == before,
+                                _ => before == 0 || n == 1,
+                            };
+                            if !exact {
+                                failures
+                                    .lock()
+                                    .unwrap()
+                                    .push(format!("{sql}: {n} rows, acknowledged {before}..{after}"));
+                            }
+                            reads += 1;
+                        }
+                        Err(f) => failures.lock().unwrap().push(format!("{sql}: {f}")),
+                    }
+                }
+                reads
+            })
+        })
+        .collect();
+    // Leaders move while the writer runs.
+    let mover = {
+        let (pd, http, stop) = (cluster.pd.addr.clone(), http.clone(), stop.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut rounds = 0;
+            while !stop.load(Ordering::SeqCst) {
+                move_leaders(&pd, &http);
+                rounds += 1;
+                std::thread::sleep(Duration::from_millis(700));
+            }
+            rounds
+        })
+    };
+    tokio::time::timeout(Duration::from_secs(240), writer)
+        .await
+        .expect("the writer did not finish")
+        .unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let mut reads = 0;
+    for r in readers {
+        reads += tokio::time::timeout(2 * STATEMENT_TIMEOUT, r).await.expect("a reader hung").unwrap();
+    }
+    let moves = mover.await.unwrap();
+    let regions = region_ranges(&http).len();
+    eprintln!("{reads} reads, {moves} rounds of leader moves, {regions} Regions");
+    let failures = failures.lock().unwrap().clone();
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(regions > 1, "the table never split");
+    let total = setup.must("SELECT count(*), count(DISTINCT id) FROM items").await;
+    assert_eq!(int(&total[0][0]), BATCHES * PER_BATCH);
+    assert_eq!(int(&total[0][1]), BATCHES * PER_BATCH);
     drop(setup);
     drop(node);
     drop(cluster);
