@@ -142,6 +142,9 @@ pub struct Session {
     pub format: TextFormat,
     vars: HashMap<String, String>,
     notices: Vec<String>,
+    /// Tables this session dropped, whose rows go once the drop commits
+    /// (`exec::cleanup` checks the drop committed).
+    dropped: Vec<u32>,
 }
 
 impl Session {
@@ -161,6 +164,7 @@ impl Session {
             format: TextFormat::default(),
             vars: HashMap::new(),
             notices: Vec::new(),
+            dropped: Vec::new(),
         }
     }
 
@@ -617,6 +621,13 @@ impl Session {
                 cascade,
                 ..
             } => {
+                for n in names {
+                    if let Ok((schema, table)) = ddl::split_name(n) {
+                        if let Some(t) = catalog.find(&schema, &table).filter(|t| t.is_table()) {
+                            self.dropped.push(t.id);
+                        }
+                    }
+                }
                 let notices = ddl::drop_objects(
                     &catalog,
                     txn,
@@ -640,9 +651,10 @@ impl Session {
     /// After a DDL commit: the local cache learns it at once, and the
     /// statement returns only once every node's lease on older versions ran
     /// out.
-    async fn after_ddl(&self) -> Result<()> {
+    async fn after_ddl(&mut self) -> Result<()> {
         self.node.catalog.refresh().await?;
         tokio::time::sleep(self.node.catalog.lease()).await;
+        crate::exec::cleanup::spawn(self.node.kv.clone(), std::mem::take(&mut self.dropped));
         Ok(())
     }
 

@@ -166,3 +166,32 @@ async fn schemas_hold_their_own_tables() {
     c.batch_execute("CREATE SCHEMA IF NOT EXISTS app").await.unwrap();
     assert_eq!(sqlstate(&c, "CREATE TABLE nope.t (id int)").await, "3F000");
 }
+
+#[tokio::test]
+async fn a_dropped_tables_rows_are_removed_once_the_drop_commits() {
+    let kv: client::SharedKv = std::sync::Arc::new(kv::local::LocalTxnKv::new());
+    let c = common::connect(kv.clone()).await;
+    c.batch_execute(
+        "CREATE TABLE keep (id int PRIMARY KEY); INSERT INTO keep VALUES (1);
+         CREATE TABLE gone (id int PRIMARY KEY, u int UNIQUE);
+         INSERT INTO gone SELECT g, g FROM generate_series(1, 2500) g",
+    )
+    .await
+    .unwrap();
+    let table_keys = || async {
+        let ts = kv.begin().await.unwrap();
+        kv.scan(ts.ts, b"t", b"u", 0, 0).await.unwrap().pairs.len()
+    };
+    assert_eq!(table_keys().await, 1 + 2 * 2500);
+    // A drop rolled back leaves the rows.
+    c.batch_execute("BEGIN; DROP TABLE gone; ROLLBACK").await.unwrap();
+    c.batch_execute("DROP TABLE keep2").await.unwrap_err();
+    assert_eq!(query(&c, "SELECT count(*) FROM gone").await, vec!["2500"]);
+    c.batch_execute("DROP TABLE gone").await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while table_keys().await != 1 {
+        assert!(std::time::Instant::now() < deadline, "{} keys left", table_keys().await);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(query(&c, "SELECT id FROM keep").await, vec!["1"]);
+}

@@ -5,6 +5,7 @@
 //! - [`ddl`]: CREATE/DROP.
 //! - [`alter`]: ALTER TABLE and TRUNCATE.
 //! - [`view`]: CREATE VIEW and CREATE SCHEMA.
+//! - [`cleanup`]: removing dropped tables' rows in the background.
 //! - [`constraints`]: declaring UNIQUE, CHECK and FOREIGN KEY.
 //! - [`functions`]: session information functions (`version()`, …).
 //! - [`pg`]: PostgreSQL's arithmetic and math where DataFusion's differs.
@@ -19,6 +20,7 @@
 
 pub mod alter;
 pub mod blocks;
+pub mod cleanup;
 pub mod constraints;
 pub mod ddl;
 pub mod functions;

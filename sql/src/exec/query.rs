@@ -178,11 +178,20 @@ pub fn from_datafusion(e: datafusion::error::DataFusionError) -> Error {
     match e {
         D::External(inner) => match inner.downcast::<Error>() {
             Ok(e) => *e,
-            Err(other) => Error::internal(other),
+            Err(other) => match other.downcast::<D>() {
+                Ok(df) => from_datafusion(*df),
+                Err(other) => Error::internal(other),
+            },
         },
         D::Context(_, inner) | D::Diagnostic(_, inner) => from_datafusion(*inner),
         D::Collection(mut all) if !all.is_empty() => from_datafusion(all.swap_remove(0)),
-        D::Shared(inner) => from_datafusion(D::External(Box::new(Error::internal(inner)))),
+        D::Shared(inner) => from_shared(&inner).unwrap_or_else(|| Error::internal(inner)),
+        D::ArrowError(inner, _)
+            if matches!(*inner, datafusion::arrow::error::ArrowError::ExternalError(_)) =>
+        {
+            from_shared(&D::ArrowError(inner, None))
+                .unwrap_or_else(|| Error::internal("external arrow error"))
+        }
         D::ArrowError(inner, _) => {
             let m = inner.to_string();
             if m.contains("Divide by zero") {
@@ -204,6 +213,11 @@ pub fn from_datafusion(e: datafusion::error::DataFusionError) -> Error {
         D::Execution(m) => {
             if m.contains("Divide by zero") || m.contains("division by zero") {
                 Error::new(code::DIVISION_BY_ZERO, "division by zero")
+            } else if m.contains("Scalar subquery returned more than one row") {
+                Error::new(
+                    code::CARDINALITY_VIOLATION,
+                    "more than one row returned by a subquery used as an expression",
+                )
             } else if let Some(e) = undefined_function(&m) {
                 e
             } else {
@@ -211,6 +225,28 @@ pub fn from_datafusion(e: datafusion::error::DataFusionError) -> Error {
             }
         }
         other => Error::internal(other),
+    }
+}
+
+/// Our error inside a shared (or boxed) DataFusion error: a hash join's
+/// build side, shared by its partitions, fails with one of these.
+fn from_shared(e: &datafusion::error::DataFusionError) -> Option<Error> {
+    use datafusion::arrow::error::ArrowError;
+    use datafusion::error::DataFusionError as D;
+    let boxed = |b: &(dyn std::error::Error + Send + Sync + 'static)| {
+        b.downcast_ref::<Error>()
+            .cloned()
+            .or_else(|| b.downcast_ref::<D>().and_then(from_shared))
+    };
+    match e {
+        D::External(b) => boxed(b.as_ref()),
+        D::Context(_, inner) | D::Diagnostic(_, inner) => from_shared(inner),
+        D::Shared(inner) => from_shared(inner),
+        D::ArrowError(inner, _) => match inner.as_ref() {
+            ArrowError::ExternalError(b) => boxed(b.as_ref()),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -263,6 +299,9 @@ fn schema_error(m: String) -> Error {
 }
 
 fn plan_error(m: String) -> Error {
+    if let Some(e) = undefined_function(&m) {
+        return e;
+    }
     if let Some(rest) = m.strip_prefix("table '") {
         let name = rest.split('\'').next().unwrap_or(rest);
         let short = name.rsplit('.').next().unwrap_or(name);

@@ -432,3 +432,4 @@ impl ExprPlanner for PgExprPlanner {
     }
 }
 
+

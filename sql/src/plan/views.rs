@@ -1,8 +1,13 @@
-//! Views are expanded in the statement's syntax tree before DataFusion
-//! plans it: each reference to a view becomes the view's query as a
-//! derived table under the view's name (or the reference's alias), with
-//! the view's column names. Views of views expand in turn; a name a CTE
-//! of the statement defines is left alone.
+//! Table references rewritten in the statement's syntax tree before
+//! DataFusion plans it.
+//!
+//! - Views are expanded: each reference to a view becomes the view's query
+//!   as a derived table under the view's name (or the reference's alias),
+//!   with the view's column names. Views of views expand in turn; a name a
+//!   CTE of the statement defines is left alone.
+//! - A set-returning function with one output column aliased without a
+//!   column list (`generate_series(1, 3) g`) names its column after the
+//!   alias, as PostgreSQL does (DataFusion calls it `value`).
 
 use std::collections::HashSet;
 use std::ops::ControlFlow;
@@ -21,9 +26,6 @@ const MAX_EXPANSIONS: usize = 256;
 
 /// Replaces the views `stmt` references by their queries.
 pub fn expand(catalog: &Catalog, stmt: &mut Statement) -> Result<()> {
-    if !catalog.tables.values().any(|t| matches!(t.kind, ObjectKind::View { .. })) {
-        return Ok(());
-    }
     let mut ctes = HashSet::new();
     let _ = stmt.visit(&mut CteNames(&mut ctes));
     let mut v = Expander {
@@ -64,6 +66,24 @@ impl VisitorMut for Expander<'_> {
     type Break = ();
 
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table {
+            name,
+            alias: Some(alias),
+            args: Some(_),
+            ..
+        } = factor
+        {
+            let function = name.0.last().and_then(|p| p.as_ident()).map(ident_name);
+            if alias.columns.is_empty()
+                && matches!(function.as_deref(), Some("generate_series" | "unnest"))
+            {
+                alias.columns = vec![TableAliasColumnDef {
+                    name: alias.name.clone(),
+                    data_type: None,
+                }];
+            }
+            return ControlFlow::Continue(());
+        }
         let TableFactor::Table { name, alias, args: None, .. } = factor else {
             return ControlFlow::Continue(());
         };
