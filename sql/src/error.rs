@@ -55,6 +55,10 @@ pub mod code {
     pub const INVALID_AUTHORIZATION: &str = "28000";
     /// invalid_sql_statement_name (unknown prepared statement).
     pub const INVALID_SQL_STATEMENT_NAME: &str = "26000";
+    /// duplicate_prepared_statement.
+    pub const DUPLICATE_PSTATEMENT: &str = "42P05";
+    /// object_in_use (e.g. dropping the current user).
+    pub const OBJECT_IN_USE: &str = "55006";
     /// invalid_savepoint_specification.
     pub const INVALID_SAVEPOINT: &str = "3B001";
     /// serialization_failure: retry the transaction.

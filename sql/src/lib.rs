@@ -11,11 +11,14 @@
 //! - [`exec`]: tables for DataFusion (scans), DDL, INSERT, number blocks.
 //! - [`session`]: a node and one connection's session (transactions,
 //!   settings, statement dispatch).
-//! - [`server`]: the pgwire edge.
+//! - [`server`]: the pgwire edge (startup and authentication, cancel,
+//!   statement timeout, SQL `PREPARE`).
+//! - [`auth`]: users, SCRAM-SHA-256 verifiers, user DDL.
 //!
 //! Invariant: the only door to data is `client::TxnKv`; this crate sees
 //! no protobuf type and links no storage engine.
 
+pub mod auth;
 pub mod catalog;
 pub mod codec;
 pub mod error;

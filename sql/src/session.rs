@@ -89,6 +89,11 @@ impl Node {
     pub fn kv(&self) -> &SharedKv {
         &self.kv
     }
+
+    /// The node's catalog cache (users, for authentication).
+    pub fn catalog(&self) -> &Arc<CatalogCache> {
+        &self.catalog
+    }
 }
 
 /// What a statement produced.
@@ -145,6 +150,17 @@ pub struct Session {
     /// Tables this session dropped, whose rows go once the drop commits
     /// (`exec::cleanup` checks the drop committed).
     dropped: Vec<u32>,
+    /// Cancel requests and `statement_timeout` stop statements through
+    /// this (`server::cancel`).
+    pub interrupts: crate::server::cancel::Interrupts,
+    /// `statement_timeout` (zero: none).
+    statement_timeout: Duration,
+    /// Statements of SQL `PREPARE` (`server::prepare`).
+    pub(crate) prepared: crate::server::prepare::PreparedStatements,
+    /// The user the session logged in as.
+    user: String,
+    /// Settings the client sent at startup: what `RESET` returns to.
+    startup_vars: HashMap<String, String>,
 }
 
 impl Session {
@@ -157,6 +173,8 @@ impl Session {
             node.blocks.clone(),
             node.catalog.clone(),
         );
+        let interrupts = crate::server::cancel::Interrupts::default();
+        crate::server::interrupt_exec::install(&df, &interrupts);
         Session {
             node,
             df,
@@ -165,6 +183,11 @@ impl Session {
             vars: HashMap::new(),
             notices: Vec::new(),
             dropped: Vec::new(),
+            interrupts,
+            statement_timeout: Duration::ZERO,
+            prepared: Default::default(),
+            user: crate::auth::BOOTSTRAP_USER.to_string(),
+            startup_vars: HashMap::new(),
         }
     }
 
@@ -183,11 +206,63 @@ impl Session {
         match name {
             "user" => {
                 crate::exec::functions::register(&self.df, value);
+                self.user = value.to_string();
                 Ok(())
             }
             "database" | "options" | "replication" => Ok(()),
             "client_encoding" => Ok(()),
-            other => self.set_var(&other.to_lowercase(), value),
+            other => {
+                self.set_var(&other.to_lowercase(), value)?;
+                self.startup_vars.insert(other.to_lowercase(), value.to_string());
+                Ok(())
+            }
+        }
+    }
+
+    /// The user the session logged in as.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// `statement_timeout` (zero: none).
+    pub fn statement_timeout(&self) -> Duration {
+        self.statement_timeout
+    }
+
+    /// A setting's value as SET gave it (`application_name`, …).
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
+    /// A row stream of the block failed after its statement returned
+    /// (`server::cancel`): the block fails as after any error.
+    pub fn fail_block(&mut self) {
+        if let Some(t) = &mut self.txn {
+            t.failed = true;
+        }
+    }
+
+    /// After a statement was stopped midway (cancel, timeout): the block
+    /// it ran in fails, as after any error. A statement that held the
+    /// block's transaction when it was dropped took it along; an empty
+    /// failed one stands in (only ROLLBACK or COMMIT are taken now).
+    pub async fn after_interrupt(&mut self, in_block: bool) {
+        match &mut self.txn {
+            Some(t) => t.failed = true,
+            None if in_block => {
+                match BufferedTxn::begin(self.node.kv.clone(), self.node.config.txn_size_limit).await {
+                    Ok(txn) => {
+                        self.txn = Some(OpenTxn {
+                            txn,
+                            failed: true,
+                            ddl: false,
+                            savepoints: Vec::new(),
+                        })
+                    }
+                    Err(e) => tracing::warn!("cannot mark the interrupted block failed: {e}"),
+                }
+            }
+            None => {}
         }
     }
 
@@ -199,6 +274,7 @@ impl Session {
     /// Parses a query string into statements (PostgreSQL dialect).
     pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .or_else(|e| crate::auth::users::reparse(sql, e))
             .or_else(|e| crate::exec::sequence::reparse(sql, e))
     }
 
@@ -212,7 +288,10 @@ impl Session {
                 ));
             }
         }
-        let r = self.dispatch(stmt).await;
+        let r = match crate::server::prepare::resolve(self, stmt) {
+            Ok(stmt) => self.dispatch(stmt).await,
+            Err(e) => Err(e),
+        };
         if r.is_err() {
             if let Some(t) = &mut self.txn {
                 t.failed = true;
@@ -238,6 +317,13 @@ impl Session {
             Statement::Savepoint { name } => self.savepoint(ident_name(&name)),
             Statement::ReleaseSavepoint { name } => self.release(&ident_name(&name)),
             Statement::Set(set) => self.set(set),
+            Statement::Reset(r) => self.reset(r.reset),
+            Statement::Prepare { .. } => crate::server::prepare::prepare(self, stmt).await,
+            Statement::Deallocate { name, .. } => crate::server::prepare::deallocate(self, &name),
+            Statement::CreateRole(_)
+            | Statement::CreateUser(_)
+            | Statement::AlterRole { .. }
+            | Statement::AlterUser(_) => self.write(stmt).await,
             Statement::ShowVariable { variable } => {
                 let name: Vec<String> = variable.iter().map(ident_name).collect();
                 self.show(&name.join(" "))
@@ -463,6 +549,8 @@ impl Session {
             let mut txn =
                 BufferedTxn::begin(self.node.kv.clone(), self.node.config.txn_size_limit).await?;
             let (outcome, ddl) = self.write_in(&mut txn, &stmt, false).await?;
+            // A commit, and the lease wait after DDL, are not cut short.
+            let _hold = self.interrupts.hold();
             match txn.commit().await {
                 Ok(_) => {
                     if ddl {
@@ -495,6 +583,11 @@ impl Session {
             self.node.catalog.current().await?
         };
         match stmt {
+            s if crate::auth::users::is_user_ddl(s) => {
+                let done = crate::auth::users::execute(txn, s, &self.user).await?;
+                self.notices.extend(done.notices);
+                Ok((Outcome::Command(done.tag), done.changed))
+            }
             Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
                 let mut cx = DmlCtx {
                     catalog,
@@ -621,14 +714,7 @@ impl Session {
                 cascade,
                 ..
             } => {
-                for n in names {
-                    if let Ok((schema, table)) = ddl::split_name(n) {
-                        if let Some(t) = catalog.find(&schema, &table).filter(|t| t.is_table()) {
-                            self.dropped.push(t.id);
-                        }
-                    }
-                }
-                let notices = ddl::drop_objects(
+                let dropped = crate::exec::drop::drop_objects(
                     &catalog,
                     txn,
                     *object_type,
@@ -637,11 +723,11 @@ impl Session {
                     *cascade,
                 )
                 .await?;
-                let changed = notices.len() < names.len();
-                self.notices.extend(notices);
+                self.notices.extend(dropped.notices);
+                self.dropped.extend(dropped.tables);
                 Ok((
                     Outcome::Command(format!("DROP {}", object_type.to_string().to_uppercase())),
-                    changed,
+                    dropped.changed,
                 ))
             }
             _ => Err(Error::internal("not a writing statement")),
@@ -660,6 +746,19 @@ impl Session {
 
     fn set(&mut self, set: Set) -> Result<Outcome> {
         match set {
+            Set::SingleAssignment {
+                variable, values, ..
+            } if crate::server::settings::is_default(&values) => {
+                return self.reset(datafusion::sql::sqlparser::ast::Reset::ConfigurationParameter(
+                    variable,
+                ))
+                .map(|_| Outcome::Command("SET".into()));
+            }
+            Set::SingleAssignment {
+                variable, values, ..
+            } if variable.to_string().eq_ignore_ascii_case("search_path") => {
+                self.set_var("search_path", &crate::server::settings::search_path(&values))?;
+            }
             Set::SingleAssignment {
                 variable, values, ..
             } => {
@@ -710,6 +809,9 @@ impl Session {
                 };
                 self.format.time_zone = tz;
             }
+            "statement_timeout" => {
+                self.statement_timeout = crate::server::settings::parse_millis(name, value)?;
+            }
             "transaction_isolation" | "default_transaction_isolation" => {
                 if value.to_lowercase().contains("serializable") {
                     return Err(serializable_refused());
@@ -719,6 +821,31 @@ impl Session {
         }
         self.vars.insert(name.to_string(), value.to_string());
         Ok(())
+    }
+
+    /// `RESET name` / `RESET ALL` (and `SET name TO DEFAULT`): back to
+    /// what the client sent at startup, else the default. The settings
+    /// are rebuilt from the defaults with the others applied again.
+    fn reset(&mut self, what: datafusion::sql::sqlparser::ast::Reset) -> Result<Outcome> {
+        use datafusion::sql::sqlparser::ast::Reset;
+        let mut vars = std::mem::take(&mut self.vars);
+        match what {
+            Reset::ALL => vars = self.startup_vars.clone(),
+            Reset::ConfigurationParameter(name) => {
+                let name = name.to_string().to_lowercase();
+                let name = if name == "time zone" { "timezone".to_string() } else { name };
+                vars.remove(&name);
+                if let Some(v) = self.startup_vars.get(&name) {
+                    vars.insert(name, v.clone());
+                }
+            }
+        }
+        self.format = TextFormat::default();
+        self.statement_timeout = Duration::ZERO;
+        for (name, value) in vars {
+            self.set_var(&name, &value)?;
+        }
+        Ok(Outcome::Command("RESET".into()))
     }
 
     fn show(&mut self, name: &str) -> Result<Outcome> {
@@ -735,6 +862,8 @@ impl Session {
             "standard_conforming_strings" => "on".to_string(),
             "integer_datetimes" => "on".to_string(),
             "intervalstyle" => "postgres".to_string(),
+            "statement_timeout" => crate::server::settings::show_millis(self.statement_timeout),
+            "application_name" => self.vars.get("application_name").cloned().unwrap_or_default(),
             "search_path" => self
                 .vars
                 .get("search_path")

@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 use client::{ClientOptions, SharedKv, TxnClient};
+use sql::auth::AuthMethod;
+use sql::server::{Server, ServerConfig};
 use sql::session::{Node, NodeConfig};
 
 use super::shutdown_signal;
@@ -35,6 +37,37 @@ pub struct SqlNodeArgs {
     /// Largest transaction: bytes of writes one transaction may buffer.
     #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = super::parse_bytes)]
     pub txn_size_limit: u64,
+    /// How clients authenticate. `trust`: anyone who can reach the port
+    /// may connect as any existing user, with no password (for local
+    /// development). `scram`: users log in with a password, checked by
+    /// SCRAM-SHA-256 (PostgreSQL's `scram-sha-256`); only a verifier of
+    /// each password is kept. Users are made with CREATE USER … PASSWORD.
+    #[arg(long, value_enum, value_name = "METHOD", default_value = "trust")]
+    pub auth: Auth,
+    /// First password of the superuser `postgres`, set only if it has none
+    /// yet (later ones are changed with ALTER USER postgres PASSWORD '…').
+    /// Needed the first time a cluster is served with `--auth scram`.
+    /// Prefer the environment variable: a flag shows in the process list.
+    #[arg(long, env = "STRATA_PASSWORD", value_name = "PASSWORD", hide_env_values = true)]
+    pub initial_password: Option<String>,
+}
+
+/// How clients authenticate (see `--auth`).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// No password: any existing user.
+    Trust,
+    /// A password, checked with SCRAM-SHA-256.
+    Scram,
+}
+
+impl From<Auth> for AuthMethod {
+    fn from(a: Auth) -> AuthMethod {
+        match a {
+            Auth::Trust => AuthMethod::Trust,
+            Auth::Scram => AuthMethod::Scram,
+        }
+    }
 }
 
 /// A running SQL node.
@@ -65,11 +98,16 @@ pub async fn start(pd: &str, listen: &str, args: &SqlNodeArgs) -> anyhow::Result
     let node = Node::start(kv, config)
         .await
         .map_err(|e| anyhow::anyhow!("cannot start the SQL node: {e}"))?;
+    let auth = AuthMethod::from(args.auth);
+    sql::auth::prepare(&node, auth, args.initial_password.as_deref())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start the SQL node: {e}"))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    let task = tokio::spawn(sql::server::serve(listener, node));
+    let server = Server::new(node, ServerConfig { auth });
+    let task = tokio::spawn(sql::server::serve_with(listener, server));
     Ok(SqlHandle { addr, task })
 }
 

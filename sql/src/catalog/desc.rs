@@ -28,6 +28,14 @@ pub struct UserDesc {
     pub scram_verifier: Option<String>,
     /// Whether it is a superuser.
     pub superuser: bool,
+    /// Whether it may log in (`LOGIN`; a role made with `CREATE ROLE`
+    /// alone may not).
+    #[serde(default = "can_login")]
+    pub login: bool,
+}
+
+fn can_login() -> bool {
+    true
 }
 
 /// What kind of object a [`TableDesc`] describes.

@@ -115,6 +115,51 @@ pub async fn load(reader: &TxnReader) -> Result<Catalog> {
     }
 }
 
+/// The user `name` as `reader` sees it (read from its key, not from a
+/// cached catalog: user DDL checks what its own transaction sees).
+pub async fn get_user(reader: &TxnReader, name: &str) -> Result<Option<UserDesc>> {
+    let key = with_name(USER_PREFIX, name);
+    match reader.get(&key).await? {
+        Some(v) => Ok(Some(decode(&key, &v)?)),
+        None => Ok(None),
+    }
+}
+
+/// Gives user `name` the SCRAM verifier `verifier` if it has none yet
+/// (the bootstrap superuser's first password, `--initial-password`);
+/// says whether it did. Retried on conflict, like [`bootstrap`].
+pub async fn set_initial_password(
+    kv: client::SharedKv,
+    name: &str,
+    verifier: &str,
+) -> Result<bool> {
+    for _ in 0..10 {
+        let mut txn = BufferedTxn::begin(kv.clone(), client::DEFAULT_TXN_SIZE_LIMIT).await?;
+        let Some(mut user) = get_user(&txn.reader(), name).await? else {
+            return Err(Error::new(
+                crate::error::code::UNDEFINED_OBJECT,
+                format!("role \"{name}\" does not exist"),
+            ));
+        };
+        if user.scram_verifier.is_some() {
+            return Ok(false);
+        }
+        user.scram_verifier = Some(verifier.to_string());
+        let mut w = CatalogWriter::new(&mut txn);
+        w.put_user(&user)?;
+        w.bump_version().await?;
+        match txn.commit().await {
+            Ok(_) => return Ok(true),
+            Err(client::Error::TxnConflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::new(
+        crate::error::code::SERIALIZATION_FAILURE,
+        "could not set the initial password: the catalog kept changing",
+    ))
+}
+
 /// Catalog writes inside one transaction.
 pub struct CatalogWriter<'a> {
     txn: &'a mut BufferedTxn,
@@ -214,6 +259,7 @@ pub async fn bootstrap(kv: client::SharedKv, superuser: &str) -> Result<()> {
             name: superuser.to_string(),
             scram_verifier: None,
             superuser: true,
+            login: true,
         })?;
         w.bump_version().await?;
         match txn.commit().await {

@@ -153,7 +153,7 @@ pub fn add(
                 }
             }
             let name = name.unwrap_or_else(|| unique_name(desc, &format!("{}_{}_key", desc.name, columns.join("_"))));
-            check_name_free(desc, &name)?;
+            check_name_free(desc, &name, true)?;
             let id = desc.next_index_id;
             desc.next_index_id += 1;
             desc.indexes.push(IndexDesc {
@@ -179,7 +179,7 @@ pub fn add(
                 };
                 unique_name(desc, &base)
             });
-            check_name_free(desc, &name)?;
+            check_name_free(desc, &name, false)?;
             desc.constraints.push(Constraint::Check { name, expr: sql });
         }
         Declared::ForeignKey {
@@ -193,7 +193,7 @@ pub fn add(
             let name = name.unwrap_or_else(|| {
                 unique_name(desc, &format!("{}_{}_fkey", desc.name, columns.join("_")))
             });
-            check_name_free(desc, &name)?;
+            check_name_free(desc, &name, false)?;
             let ids = column_ids(desc, &columns)?;
             // The referenced table: this one (a self reference) or another.
             let this = catalog.schema_name(desc.schema_id) == Some(table.0.as_str()) && table.1 == desc.name;
@@ -322,8 +322,17 @@ fn unique_name(desc: &TableDesc, base: &str) -> String {
         .unwrap_or_else(|| base.to_string())
 }
 
-fn check_name_free(desc: &TableDesc, name: &str) -> Result<()> {
-    if desc.constraints.iter().any(|c| c.name() == name) {
+/// A new constraint's name must be free in its table; a unique
+/// constraint's also names its index, a relation (42P07 if taken).
+fn check_name_free(desc: &TableDesc, name: &str, index: bool) -> Result<()> {
+    let taken = desc.constraints.iter().any(|c| c.name() == name);
+    if index && (taken || desc.primary.name == name) {
+        return Err(Error::new(
+            code::DUPLICATE_TABLE,
+            format!("relation \"{name}\" already exists"),
+        ));
+    }
+    if taken {
         return Err(Error::new(
             code::DUPLICATE_OBJECT,
             format!("constraint \"{name}\" for relation \"{}\" already exists", desc.name),

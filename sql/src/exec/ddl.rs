@@ -2,11 +2,9 @@
 //! the session's transaction (so DDL commits or rolls back with it) and
 //! bumps the catalog version once.
 
-use std::sync::Arc;
-
 use client::BufferedTxn;
 use datafusion::sql::sqlparser::ast::{
-    ColumnDef, ColumnOption, CreateTable, ObjectName, ObjectType, TableConstraint,
+    ColumnDef, ColumnOption, CreateTable, ObjectName, TableConstraint,
 };
 
 use super::constraints::{self, Declared};
@@ -262,108 +260,6 @@ pub(crate) fn column(
         }
     }
     Ok(col)
-}
-
-/// `DROP TABLE`/`DROP VIEW` of `names`; returns notices for names that
-/// did not exist under IF EXISTS.
-pub async fn drop_objects(
-    catalog: &Catalog,
-    txn: &mut BufferedTxn,
-    kind: ObjectType,
-    names: &[ObjectName],
-    if_exists: bool,
-    cascade: bool,
-) -> Result<Vec<String>> {
-    let what = match kind {
-        ObjectType::Table => "table",
-        ObjectType::View => "view",
-        other => return Err(Error::unsupported(format!("DROP {other}"))),
-    };
-    let mut found: Vec<Arc<TableDesc>> = Vec::new();
-    let mut notices = Vec::new();
-    for n in names {
-        let (schema, name) = split_name(n)?;
-        match catalog.find(&schema, &name) {
-            Some(t)
-                if matches!(
-                    (&t.kind, kind),
-                    (ObjectKind::Table, ObjectType::Table) | (ObjectKind::View { .. }, ObjectType::View)
-                ) =>
-            {
-                found.push(t.clone())
-            }
-            Some(t) => return Err(wrong_object_kind(&name, what, &t.kind)),
-            None if if_exists => {
-                notices.push(format!("{what} \"{name}\" does not exist, skipping"));
-            }
-            None => {
-                return Err(Error::new(
-                    code::UNDEFINED_TABLE,
-                    format!("{what} \"{name}\" does not exist"),
-                ))
-            }
-        }
-    }
-    if !found.is_empty() {
-        let dependents = referencing(catalog, &found);
-        if let Some((child, constraint, parent)) = dependents.first() {
-            if !cascade {
-                return Err(Error::new(
-                    code::DEPENDENT_OBJECTS_STILL_EXIST,
-                    format!("cannot drop table {parent} because other objects depend on it"),
-                )
-                .with_detail(format!(
-                    "constraint {constraint} on table {} depends on table {parent}",
-                    child.name
-                ))
-                .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
-            }
-        }
-        let mut w = CatalogWriter::new(txn);
-        w.bump_version().await?;
-        // CASCADE: the foreign keys that reference dropped tables go.
-        let mut children: Vec<TableDesc> = Vec::new();
-        for (child, constraint, _) in dependents {
-            let i = match children.iter().position(|c| c.id == child.id) {
-                Some(i) => i,
-                None => {
-                    children.push((*child).clone());
-                    children.len() - 1
-                }
-            };
-            children[i].constraints.retain(|c| c.name() != constraint);
-        }
-        for mut child in children {
-            child.version += 1;
-            w.put_table(&child)?;
-        }
-        for t in found {
-            // The rows stay behind under the dropped table's id, which is
-            // never reused; nothing can reach them.
-            w.delete_table(t.id)?;
-            sequence::ddl::drop_owned(&mut w, catalog, t.id)?;
-        }
-    }
-    Ok(notices)
-}
-
-/// Foreign keys of tables not in `dropped` that reference a table in it:
-/// (referencing table, constraint name, referenced table's name).
-fn referencing(catalog: &Catalog, dropped: &[Arc<TableDesc>]) -> Vec<(Arc<TableDesc>, String, String)> {
-    let mut out = Vec::new();
-    for t in catalog.tables.values() {
-        if dropped.iter().any(|d| d.id == t.id) {
-            continue;
-        }
-        for c in &t.constraints {
-            if let Constraint::ForeignKey { name, ref_table, .. } = c {
-                if let Some(p) = dropped.iter().find(|d| d.id == *ref_table) {
-                    out.push((t.clone(), name.clone(), p.name.clone()));
-                }
-            }
-        }
-    }
-    out
 }
 
 /// 42809 for DROP `what` naming an object of another kind, with

@@ -55,7 +55,7 @@ pub async fn insert(cx: &mut DmlCtx<'_>, ins: &Insert) -> Result<Written> {
         .cloned()
         .ok_or_else(|| Error::undefined_table(&table))?;
     let alias = ins.table_alias.as_ref().map(|a| ident_name(&a.alias));
-    let targets = target_columns(&desc, &ins.columns)?;
+    let mut targets = target_columns(&desc, &ins.columns)?;
     let conflict = match &ins.on {
         None => None,
         Some(OnInsert::OnConflict(oc)) => Some(Conflict::new(&desc, oc, alias.as_deref())?),
@@ -77,6 +77,11 @@ pub async fn insert(cx: &mut DmlCtx<'_>, ins: &Insert) -> Result<Written> {
             let stmt = datafusion::sql::sqlparser::ast::Statement::Query(Box::new(q));
             let plan = plan(cx.df, cx.catalog.clone(), reader, stmt).await?;
             let schema = plan.schema().as_arrow().clone();
+            // Without a column list, fewer values fill the leading columns
+            // and the rest take their defaults (as in PostgreSQL).
+            if ins.columns.is_empty() && schema.fields().len() < targets.len() {
+                targets.truncate(schema.fields().len());
+            }
             if schema.fields().len() != targets.len() {
                 let msg = if schema.fields().len() > targets.len() {
                     "INSERT has more expressions than target columns"
@@ -639,9 +644,30 @@ pub fn assignments(desc: &TableDesc, list: &[Assignment]) -> Result<Vec<(usize, 
                     push(n, v)?;
                 }
             }
+            (AssignmentTarget::Tuple(names), Expr::Subquery(q)) => {
+                // `(a, b) = (SELECT x, y …)`: each column gets the
+                // subquery's value in its position.
+                let items = match q.body.as_ref() {
+                    SetExpr::Select(s) => &s.projection,
+                    _ => return Err(Error::unsupported("assigning a column list from a set operation")),
+                };
+                if items.len() != names.len() {
+                    return Err(Error::syntax("number of columns does not match number of values"));
+                }
+                for (i, n) in names.iter().enumerate() {
+                    let mut one = q.clone();
+                    if let SetExpr::Select(s) = one.body.as_mut() {
+                        s.projection = vec![s.projection[i].clone()];
+                    }
+                    push(n, &Expr::Subquery(one))?;
+                }
+            }
+            (AssignmentTarget::Tuple(_), Expr::Tuple(_)) => {
+                return Err(Error::syntax("number of columns does not match number of values"))
+            }
             (AssignmentTarget::Tuple(_), _) => {
                 return Err(Error::unsupported(
-                    "assigning a column list from anything but a parenthesised list of values",
+                    "assigning a column list from anything but a list of values or a subquery",
                 ))
             }
         }

@@ -23,6 +23,7 @@ pub mod blocks;
 pub mod cleanup;
 pub mod constraints;
 pub mod ddl;
+pub mod drop;
 pub mod functions;
 pub mod insert;
 pub mod pg;

@@ -165,6 +165,8 @@ pub async fn plan_in(
         Arc::new(StrataCatalogProvider::new(catalog, reader, scope)),
     );
     let state = ctx.state();
+    let is_aggregate = |name: &str| state.aggregate_functions().contains_key(name);
+    crate::plan::subqueries::aggregate_scalar_subqueries(&mut stmt, &is_aggregate);
     let plan = state
         .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
         .await

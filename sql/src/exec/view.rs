@@ -17,6 +17,8 @@ use crate::catalog::{Catalog, TableDesc};
 use crate::error::{code, Error, Result};
 use crate::plan::names::{named, output_names};
 use crate::types::arrow::sql_columns;
+use crate::types::binary::type_name;
+use crate::types::SqlType;
 
 /// `CREATE [OR REPLACE] VIEW name [(columns)] AS query`.
 pub async fn create_view(
@@ -69,6 +71,9 @@ pub async fn create_view(
             ));
         }
     }
+    if let Some(old) = &existing {
+        check_replacement(old, &columns)?;
+    }
     let mut w = CatalogWriter::new(txn);
     let id = match &existing {
         Some(t) => t.id,
@@ -110,6 +115,34 @@ pub async fn create_view(
     };
     w.put_table(&desc)?;
     Ok(Created::Table)
+}
+
+/// CREATE OR REPLACE VIEW keeps the old view's columns, in order, with
+/// their names and types; it may only add columns after them (42P16).
+fn check_replacement(old: &TableDesc, columns: &[(String, SqlType)]) -> Result<()> {
+    if columns.len() < old.columns.len() {
+        return Err(Error::new(code::INVALID_TABLE_DEFINITION, "cannot drop columns from view"));
+    }
+    for (was, (name, ty)) in old.columns.iter().zip(columns) {
+        if was.name != *name {
+            return Err(Error::new(
+                code::INVALID_TABLE_DEFINITION,
+                format!("cannot change name of view column \"{}\" to \"{name}\"", was.name),
+            )
+            .with_hint("Use ALTER VIEW ... RENAME COLUMN ... to change name of view column instead."));
+        }
+        if was.ty != *ty {
+            return Err(Error::new(
+                code::INVALID_TABLE_DEFINITION,
+                format!(
+                    "cannot change data type of view column \"{name}\" from {} to {}",
+                    type_name(was.ty),
+                    type_name(*ty)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `CREATE SCHEMA [IF NOT EXISTS] name`.

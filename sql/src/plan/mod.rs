@@ -4,11 +4,13 @@
 //! - [`types`]: SQL type names into column types.
 //! - [`names`]: result column names as PostgreSQL gives them.
 //! - [`views`]: views expanded into the statements that use them.
+//! - [`subqueries`]: scalar subqueries made aggregates (decorrelation).
 //! - [`pg_rules`]: plan rewrites for PostgreSQL's literal types and
 //!   arithmetic.
 
 pub mod names;
 pub mod pg_rules;
 pub mod ranges;
+pub mod subqueries;
 pub mod types;
 pub mod views;

@@ -36,7 +36,7 @@ use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExp
 use datafusion::logical_expr::utils::merge_schema;
 use datafusion::logical_expr::{
     AggregateUDF, BinaryExpr, Cast, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder,
-    Operator, ScalarUDF, WindowFunctionDefinition,
+    Operator, ScalarUDF, Union, WindowFunctionDefinition,
 };
 use datafusion::optimizer::analyzer::type_coercion::TypeCoercionRewriter;
 use datafusion::optimizer::analyzer::{Analyzer, AnalyzerRule};
@@ -130,14 +130,14 @@ fn literals_in_node(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
         let saved = names.save(&e);
         Ok(e.transform_down(pg_literal)?.update_data(|e| saved.restore(e)))
     })?;
-    if !t.transformed {
-        return Ok(t);
-    }
-    // Type coercion, which runs next, recomputes the other nodes' schemas;
-    // a VALUES list keeps the one it was built with, so it is rebuilt.
+    // A VALUES list and a UNION keep the schema they were built with, so
+    // they are rebuilt (a UNION's inputs are coerced to common types
+    // next); the nodes above take their schemas from their inputs again
+    // (type coercion, which runs next, does not for all of them).
     t.map_data(|p| match p {
         LogicalPlan::Values(v) => LogicalPlanBuilder::values(v.values)?.build(),
-        p => Ok(p),
+        LogicalPlan::Union(u) => Ok(LogicalPlan::Union(Union::try_new_with_loose_types(u.inputs)?)),
+        p => p.recompute_schema(),
     })
 }
 
@@ -160,6 +160,12 @@ fn pg_literal(e: Expr) -> Result<Transformed<Expr>> {
                 _ => Transformed::no(Expr::Literal(ScalarValue::Decimal128(Some(m), p, s), meta)),
             }
         }
+        // sum(x::bigint) is numeric. After type coercion it looks like
+        // sum(int4), which coercion casts to bigint, so it is told now.
+        Expr::AggregateFunction(mut f) if explicit_bigint_sum(&f.func, &f.params.args) => {
+            f.params.args = vec![cast(f.params.args.remove(0), DataType::Decimal128(38, 0))];
+            Transformed::yes(Expr::AggregateFunction(f))
+        }
         // count(*) is planned as count(Int64(1)), which DataFusion
         // recognises by that literal.
         Expr::AggregateFunction(ref f) if f.func.name() == "count" => {
@@ -170,6 +176,12 @@ fn pg_literal(e: Expr) -> Result<Transformed<Expr>> {
         }
         e => Transformed::no(e),
     })
+}
+
+/// Whether `func(args)` is `sum` of an expression cast to bigint.
+fn explicit_bigint_sum(func: &AggregateUDF, args: &[Expr]) -> bool {
+    func.name() == "sum"
+        && matches!(args, [Expr::Cast(c)] if *c.field.data_type() == DataType::Int64)
 }
 
 // ---------------------------------------------------------------------------
@@ -245,6 +257,14 @@ fn is_interval(t: &DataType) -> bool {
     matches!(t, DataType::Interval(_))
 }
 
+/// Whether `e` is the interval DataFusion's coercion makes of an integer
+/// added to a date (`date + 1`: a number of days, and a date result in
+/// PostgreSQL too).
+fn days_from_integer(e: &Expr) -> bool {
+    matches!(e, Expr::Cast(c)
+        if matches!(c.expr.as_ref(), Expr::Cast(inner) if matches!(inner.field.data_type(), DataType::Duration(_))))
+}
+
 /// `date` as the timestamp PostgreSQL adds intervals to.
 fn date_as_timestamp(e: Expr) -> Expr {
     cast(e, DataType::Timestamp(TimeUnit::Microsecond, None))
@@ -272,14 +292,18 @@ fn pg_binary(left: Expr, op: Operator, right: Expr, lt: &DataType, rt: &DataType
         (_, Operator::Divide) if lt.is_floating() && rt.is_floating() => {
             return Transformed::yes(call(udf(FloatDiv::default()), vec![left, right]))
         }
-        (_, Operator::Plus | Operator::Minus) if *lt == DataType::Date32 && is_interval(rt) => {
+        (_, Operator::Plus | Operator::Minus)
+            if *lt == DataType::Date32 && is_interval(rt) && !days_from_integer(&right) =>
+        {
             return Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
                 Box::new(date_as_timestamp(left)),
                 op,
                 Box::new(right),
             )))
         }
-        (_, Operator::Plus) if is_interval(lt) && *rt == DataType::Date32 => {
+        (_, Operator::Plus)
+            if is_interval(lt) && *rt == DataType::Date32 && !days_from_integer(&left) =>
+        {
             return Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
                 Box::new(left),
                 op,

@@ -150,3 +150,27 @@ pub fn parse_query(sql: &str) -> Result<Query> {
     .map_err(|e| Error::syntax(e.to_string()))?;
     p.parse_query().map(|q| *q).map_err(|e| Error::syntax(e.to_string()))
 }
+
+/// Ids of the relations (tables, views, sequences) the view query `sql`
+/// names directly: what the view depends on. Names of the query's own
+/// CTEs and names that resolve to nothing are left out.
+pub fn relations_read(catalog: &Catalog, sql: &str) -> Result<Vec<u32>> {
+    let mut query = parse_query(sql)?;
+    let mut ctes = HashSet::new();
+    let _ = query.visit(&mut CteNames(&mut ctes));
+    let mut ids = Vec::new();
+    let _ = datafusion::sql::sqlparser::ast::visit_relations(&query, |name| {
+        let parts: Vec<String> = name.0.iter().filter_map(|p| p.as_ident()).map(ident_name).collect();
+        let found = match parts.as_slice() {
+            [t] if ctes.contains(t) => None,
+            [t] => catalog.find(DEFAULT_SCHEMA, t),
+            [s, t] => catalog.find(s, t),
+            _ => None,
+        };
+        if let Some(t) = found {
+            ids.push(t.id);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    Ok(ids)
+}

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::sql::sqlparser::ast::{
-    self, visit_expressions_mut, CastKind, DataType as AstType, Expr, SetExpr, Statement,
+    self, visit_expressions, visit_expressions_mut, CastKind, DataType as AstType, Expr, SetExpr, Statement,
     TableObject, Value, ValueWithSpan,
 };
 use pgwire::api::portal::{Format, Portal};
@@ -27,6 +27,7 @@ use tokio::sync::Mutex;
 use super::{rows, to_pgwire};
 use crate::error::{code, Error, Result};
 use crate::exec::ddl::{ident_name, split_name};
+use crate::plan::types::{column_type, ColumnType};
 use crate::session::Session;
 use crate::types::arrow::sql_type_of_arrow;
 use crate::types::binary::{decode_binary, type_from_oid, type_oid};
@@ -63,6 +64,7 @@ impl QueryParser for StatementParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        super::check_text(sql).map_err(to_pgwire)?;
         let mut stmts = Session::parse(sql).map_err(to_pgwire)?;
         if stmts.len() > 1 {
             return Err(to_pgwire(Error::syntax(
@@ -126,8 +128,35 @@ fn count_params(stmt: &mut Statement) -> Result<usize> {
     }
 }
 
-/// Parameter and result types of a statement.
-async fn describe(
+/// The `$n` a statement casts directly (`$1::bigint`), with the type.
+fn cast_params(stmt: &Statement) -> Vec<(usize, SqlType)> {
+    let mut out = Vec::new();
+    let _ = visit_expressions(stmt, |e: &Expr| {
+        if let Expr::Cast {
+            expr, data_type, ..
+        } = e
+        {
+            if let Expr::Value(ValueWithSpan {
+                value: Value::Placeholder(p),
+                ..
+            }) = expr.as_ref()
+            {
+                let n = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok());
+                if let (Some(n), Ok(ColumnType::Plain(ty))) = (n, column_type(data_type)) {
+                    if n >= 1 {
+                        out.push((n, ty));
+                    }
+                }
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    out
+}
+
+/// Parameter and result types of a statement (for Parse, and for SQL
+/// `PREPARE`).
+pub(crate) async fn describe(
     session: &mut Session,
     mut stmt: Statement,
     given: &[Option<SqlType>],
@@ -135,6 +164,13 @@ async fn describe(
     let n = count_params(&mut stmt)?.max(given.len());
     let mut params: Vec<Option<SqlType>> =
         (0..n).map(|i| given.get(i).copied().flatten()).collect();
+    // `$n::type` gives `$n` that type, as in PostgreSQL (DataFusion leaves
+    // a placeholder under a cast untyped).
+    for (i, ty) in cast_params(&stmt) {
+        if let Some(slot) = params.get_mut(i - 1) {
+            slot.get_or_insert(ty);
+        }
+    }
     let mut columns = Vec::new();
     match &stmt {
         Statement::Query(_) => {
@@ -158,6 +194,9 @@ async fn describe(
             }
         }
         Statement::ShowVariable { .. } => columns = vec![("setting".into(), SqlType::Text)],
+        Statement::Execute { .. } => {
+            columns = super::prepare::execute_columns(session, &stmt).unwrap_or_default()
+        }
         _ => {}
     }
     Ok(Prepared {
@@ -307,7 +346,7 @@ fn literal(d: &Datum, ty: SqlType, format: &TextFormat) -> Expr {
 }
 
 /// The parser's name of a SQL type (for casts of bound literals).
-fn ast_type(ty: SqlType) -> AstType {
+pub(crate) fn ast_type(ty: SqlType) -> AstType {
     use datafusion::sql::sqlparser::ast::{CharacterLength, ExactNumberInfo, TimezoneInfo};
     match ty {
         SqlType::Bool => AstType::Boolean,

@@ -1,39 +1,55 @@
-//! The PostgreSQL wire protocol edge (`pgwire`): connections, startup,
-//! the simple query protocol, errors and transaction status.
+//! The PostgreSQL wire protocol edge (`pgwire`): connections, startup and
+//! authentication, the simple and extended query protocols, cancel
+//! requests, errors and transaction status.
 //!
 //! One [`Connection`] per socket holds that connection's [`Session`]; the
 //! socket closing drops it, and with it any open transaction (nothing of
 //! an uncommitted transaction was written to the store, so nothing is left
 //! behind). Values are formatted once, here ([`rows`]); errors carry the
 //! SQLSTATE the layers below chose.
+//!
+//! - [`startup`]: startup message, authentication, BackendKeyData.
+//! - [`cancel`]: CancelRequest and `statement_timeout` stop statements;
+//!   [`interrupt_exec`] checks them at every batch a scan produces.
+//! - [`extended`]: Parse, Bind, Describe, Execute.
+//! - [`prepare`]: SQL `PREPARE`, `EXECUTE`, `DEALLOCATE`.
+//! - [`settings`]: settings with PostgreSQL's own syntax.
 
+pub mod cancel;
 pub mod extended;
+pub mod interrupt_exec;
+pub mod prepare;
 pub mod rows;
+pub mod settings;
+pub mod startup;
 
-use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use datafusion::sql::sqlparser::ast::Statement;
 use futures::{Sink, SinkExt};
-use pgwire::api::auth::{
-    finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
-    ServerParameterProvider, StartupHandler,
-};
+use pgwire::api::auth::sasl::scram::ScramAuth;
+use pgwire::api::auth::StartupHandler;
+use pgwire::api::cancel::CancelHandler;
 use pgwire::api::portal::Portal;
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldFormat, QueryResponse, Response, Tag};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::extendedquery::Execute;
 use pgwire::messages::response::{NoticeResponse, TransactionStatus};
-use pgwire::messages::startup::SecretKey;
-use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::messages::startup::ParameterStatus;
+use pgwire::messages::PgWireBackendMessage;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
-use crate::error::Error;
+use crate::auth::{AuthMethod, CatalogAuthSource};
+use crate::error::{code, Error, Result};
 use crate::session::{Node, Outcome, Session, TxnStatus};
+use cancel::{CancelRegistry, Canceller, Deadline, Interruptible, Interrupts};
 use extended::{bind_params, result_formats, substitute, Prepared, StatementParser};
 
 /// An error as pgwire sends it.
@@ -48,18 +64,97 @@ fn error_info(e: Error) -> ErrorInfo {
     info
 }
 
-/// Accepts connections on `listener` for ever, one task per connection.
+/// How a SQL node serves clients.
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    /// How clients authenticate.
+    pub auth: AuthMethod,
+}
+
+/// What every connection of a listener shares.
+pub struct Server {
+    node: Arc<Node>,
+    auth: AuthMethod,
+    /// SCRAM-SHA-256 against the catalog's verifiers (used with
+    /// [`AuthMethod::Scram`]).
+    scram: ScramAuth,
+    registry: Arc<CancelRegistry>,
+    canceller: Arc<Canceller>,
+}
+
+impl Server {
+    /// A server for `node`.
+    pub fn new(node: Arc<Node>, config: ServerConfig) -> Arc<Server> {
+        let mut scram = ScramAuth::new(Arc::new(CatalogAuthSource::new(node.clone())));
+        scram.set_iterations(crate::auth::scram::ITERATIONS);
+        let registry = Arc::new(CancelRegistry::default());
+        Arc::new(Server {
+            node,
+            auth: config.auth,
+            scram,
+            canceller: Arc::new(Canceller::new(registry.clone())),
+            registry,
+        })
+    }
+
+    /// Connections that finished startup and are still open.
+    pub fn connections(&self) -> usize {
+        self.registry.len()
+    }
+}
+
+/// Accepts connections on `listener` for ever, one task per connection,
+/// with `trust` authentication.
 pub async fn serve(listener: TcpListener, node: Arc<Node>) -> std::io::Result<()> {
+    serve_with(listener, Server::new(node, ServerConfig::default())).await
+}
+
+/// Accepts connections on `listener` for ever, one task per connection.
+/// A failed accept (out of file descriptors, a connection reset before it
+/// was accepted) is logged and retried: it must not stop the node.
+pub async fn serve_with(listener: TcpListener, server: Arc<Server>) -> std::io::Result<()> {
     loop {
-        let (socket, peer) = listener.accept().await?;
+        let (socket, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!("cannot accept a connection: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
         let _ = socket.set_nodelay(true);
-        let conn = Arc::new(Connection::new(node.clone()));
+        let conn = Arc::new(Connection::new(server.clone()));
+        let socket = match watch_peer(socket, &conn.inner.interrupts) {
+            Ok(socket) => socket,
+            Err(e) => {
+                tracing::warn!(%peer, "cannot set up a connection: {e}");
+                continue;
+            }
+        };
         tokio::spawn(async move {
             if let Err(e) = pgwire::tokio::process_socket(socket, None, conn).await {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
         });
     }
+}
+
+/// Gives `interrupts` a second handle on the client's socket, to notice
+/// its end while a statement runs (pgwire reads the socket only between
+/// messages). Without one (out of file descriptors) statements just are
+/// not stopped that way.
+fn watch_peer(
+    socket: tokio::net::TcpStream,
+    interrupts: &Interrupts,
+) -> std::io::Result<tokio::net::TcpStream> {
+    // The std socket is non-blocking (tokio made it so), and a clone
+    // shares that: peeking at it never waits.
+    let socket = socket.into_std()?;
+    match socket.try_clone() {
+        Ok(watch) => interrupts.watch_peer(watch),
+        Err(e) => tracing::debug!("cannot watch a client: {e}"),
+    }
+    tokio::net::TcpStream::from_std(socket)
 }
 
 /// One client connection: the handlers pgwire calls, around its session.
@@ -69,20 +164,28 @@ pub struct Connection {
 
 /// A connection's state, shared by its handlers.
 pub struct ConnState {
+    server: Arc<Server>,
     session: Arc<Mutex<Session>>,
     parser: Arc<StatementParser>,
+    interrupts: Interrupts,
+    startup: parking_lot::Mutex<startup::StartupState>,
 }
 
 impl Connection {
-    /// A connection served by `node`.
-    pub fn new(node: Arc<Node>) -> Connection {
-        let session = Arc::new(Mutex::new(Session::new(node)));
+    /// A connection to `server`.
+    pub fn new(server: Arc<Server>) -> Connection {
+        let session = Session::new(server.node.clone());
+        let interrupts = session.interrupts.clone();
+        let session = Arc::new(Mutex::new(session));
         Connection {
             inner: Arc::new(ConnState {
                 parser: Arc::new(StatementParser {
                     session: session.clone(),
                 }),
                 session,
+                interrupts,
+                startup: Default::default(),
+                server,
             }),
         }
     }
@@ -100,68 +203,9 @@ impl PgWireServerHandlers for Connection {
     fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
         self.inner.clone()
     }
-}
 
-/// The ParameterStatus values PostgreSQL 15 sends at startup.
-struct Parameters;
-
-impl ServerParameterProvider for Parameters {
-    fn server_parameters<C: ClientInfo>(&self, client: &C) -> Option<HashMap<String, String>> {
-        let meta = client.metadata();
-        let user = meta
-            .get("user")
-            .cloned()
-            .unwrap_or_else(|| "postgres".into());
-        let app = meta.get("application_name").cloned().unwrap_or_default();
-        let tz = meta
-            .get("TimeZone")
-            .cloned()
-            .unwrap_or_else(|| "UTC".into());
-        Some(HashMap::from([
-            ("application_name".into(), app),
-            ("client_encoding".into(), "UTF8".into()),
-            ("DateStyle".into(), "ISO, MDY".into()),
-            ("default_transaction_read_only".into(), "off".into()),
-            ("in_hot_standby".into(), "off".into()),
-            ("integer_datetimes".into(), "on".into()),
-            ("IntervalStyle".into(), "postgres".into()),
-            ("is_superuser".into(), "on".into()),
-            ("server_encoding".into(), "UTF8".into()),
-            ("server_version".into(), crate::SERVER_VERSION.into()),
-            ("session_authorization".into(), user),
-            ("standard_conforming_strings".into(), "on".into()),
-            ("TimeZone".into(), tz),
-        ]))
-    }
-}
-
-#[async_trait]
-impl StartupHandler for ConnState {
-    async fn on_startup<C>(
-        &self,
-        client: &mut C,
-        message: PgWireFrontendMessage,
-    ) -> PgWireResult<()>
-    where
-        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
-        C::Error: Debug,
-        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
-    {
-        if let PgWireFrontendMessage::Startup(ref startup) = message {
-            protocol_negotiation(client, startup).await?;
-            save_startup_parameters_to_metadata(client, startup);
-            // Settings a client asks for at startup are session settings.
-            {
-                let mut s = self.session.lock().await;
-                for (k, v) in &startup.parameters {
-                    let _ = s.apply_startup_setting(k, v);
-                }
-            }
-            let pid = (rand::random::<u32>() >> 1) as i32;
-            client.set_pid_and_secret_key(pid, SecretKey::I32(rand::random()));
-            finish_authentication(client, &Parameters).await?;
-        }
-        Ok(())
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        self.inner.server.canceller.clone()
     }
 }
 
@@ -170,6 +214,56 @@ fn status_of(s: TxnStatus) -> TransactionStatus {
         TxnStatus::Idle => TransactionStatus::Idle,
         TxnStatus::InBlock => TransactionStatus::Transaction,
         TxnStatus::Failed => TransactionStatus::Error,
+    }
+}
+
+/// pgwire decodes query text leniently (invalid UTF-8 becomes U+FFFD), so
+/// a query holding U+FFFD may have been invalid bytes: refused as
+/// PostgreSQL refuses invalid UTF-8, rather than stored changed.
+fn check_text(sql: &str) -> Result<()> {
+    if sql.contains('\u{FFFD}') {
+        return Err(Error::new(
+            code::CHARACTER_NOT_IN_REPERTOIRE,
+            "invalid byte sequence for encoding \"UTF8\"",
+        )
+        .with_hint(
+            "The query text is not valid UTF-8, or holds U+FFFD, which cannot be told apart from it.",
+        ));
+    }
+    Ok(())
+}
+
+/// Settings PostgreSQL reports in ParameterStatus when they change.
+fn reported(session: &Session) -> [(&'static str, String); 3] {
+    [
+        (
+            "application_name",
+            session.var("application_name").unwrap_or_default().to_string(),
+        ),
+        ("DateStyle", session.format.date_style_name()),
+        ("TimeZone", session.format.time_zone.name()),
+    ]
+}
+
+/// Runs one statement, stopped by a cancel request or its deadline.
+/// COMMIT and ROLLBACK are never stopped (a commit is not cut short).
+async fn run_statement(
+    session: &mut Session,
+    stmt: Statement,
+    interrupts: &Interrupts,
+    deadline: Deadline,
+) -> Result<Outcome> {
+    if matches!(stmt, Statement::Commit { .. } | Statement::Rollback { .. }) {
+        return session.execute(stmt).await;
+    }
+    let in_block = session.status() != TxnStatus::Idle;
+    match interrupts.run(deadline, session.execute(stmt)).await {
+        Ok(r) => r,
+        Err(reason) => {
+            tracing::info!(?reason, "statement interrupted");
+            session.after_interrupt(in_block).await;
+            Err(reason.error())
+        }
     }
 }
 
@@ -182,18 +276,22 @@ impl SimpleQueryHandler for ConnState {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        self.interrupts.begin_message();
         let mut session = self.session.lock().await;
-        let stmts = match Session::parse(query) {
+        if self.interrupts.take_stream_failure() {
+            session.fail_block();
+        }
+        let stmts = match check_text(query).and_then(|_| Session::parse(query)) {
             Ok(s) => s,
             Err(e) => return Ok(vec![Response::Error(Box::new(error_info(e)))]),
         };
         let mut out = Vec::with_capacity(stmts.len());
         for stmt in stmts {
-            let is_commit = matches!(
-                stmt,
-                datafusion::sql::sqlparser::ast::Statement::Commit { .. }
-            );
-            let r = session.execute(stmt).await;
+            let is_commit = matches!(stmt, Statement::Commit { .. });
+            let is_setting = matches!(stmt, Statement::Set(_) | Statement::Reset(_));
+            let before = is_setting.then(|| reported(&session));
+            let deadline = Deadline::after(session.statement_timeout());
+            let r = run_statement(&mut session, stmt, &self.interrupts, deadline).await;
             for n in session.take_notices() {
                 let notice = ErrorInfo::new("NOTICE".into(), "00000".into(), n);
                 client
@@ -201,6 +299,18 @@ impl SimpleQueryHandler for ConnState {
                         notice,
                     )))
                     .await?;
+            }
+            if let (Some(before), true) = (before, r.is_ok()) {
+                for ((name, old), (_, new)) in before.into_iter().zip(reported(&session)) {
+                    if old != new {
+                        client
+                            .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
+                                name.to_string(),
+                                new,
+                            )))
+                            .await?;
+                    }
+                }
             }
             match r {
                 Err(e) if is_commit => {
@@ -212,17 +322,26 @@ impl SimpleQueryHandler for ConnState {
                     out.push(Response::Error(Box::new(error_info(e))));
                     break;
                 }
-                Ok(outcome) => out.push(response(outcome, &session, |_| FieldFormat::Text)),
+                Ok(outcome) => out.push(response(
+                    outcome,
+                    &session,
+                    &self.interrupts,
+                    deadline,
+                    |_| FieldFormat::Text,
+                )),
             }
         }
         Ok(out)
     }
 }
 
-/// The response to a statement's outcome, with columns in `format`.
+/// The response to a statement's outcome, with columns in `format`; its
+/// rows stop on a cancel request or at `deadline`.
 fn response(
     outcome: Outcome,
     session: &Session,
+    interrupts: &Interrupts,
+    deadline: Deadline,
     format: impl Fn(usize) -> FieldFormat,
 ) -> Response {
     match outcome {
@@ -234,6 +353,7 @@ fn response(
             let formats: Vec<FieldFormat> = (0..columns.len()).map(&format).collect();
             let fields = Arc::new(rows::fields(&columns, &format));
             let data = rows::data_rows(batches, columns, formats, session.format.clone());
+            let data = Interruptible::new(data, interrupts, deadline);
             let mut r = QueryResponse::new(fields, data);
             r.set_command_tag(command);
             Response::Query(r)
@@ -253,6 +373,19 @@ impl ExtendedQueryHandler for ConnState {
         self.parser.clone()
     }
 
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        // Every Execute is a message a cancel request may stop, including
+        // one that only fetches more rows of a suspended portal.
+        self.interrupts.begin_message();
+        self._on_execute(client, message).await
+    }
+
     async fn do_query<C>(
         &self,
         client: &mut C,
@@ -266,6 +399,9 @@ impl ExtendedQueryHandler for ConnState {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let mut session = self.session.lock().await;
+        if self.interrupts.take_stream_failure() {
+            session.fail_block();
+        }
         let prepared = &portal.statement.statement;
         let params = bind_params(portal, &session.format).map_err(to_pgwire)?;
         let typed: Vec<_> = params
@@ -273,19 +409,30 @@ impl ExtendedQueryHandler for ConnState {
             .zip(prepared.params.iter().copied())
             .collect();
         let stmt = substitute(&prepared.stmt, &typed, &session.format);
-        let is_commit = matches!(
-            stmt,
-            datafusion::sql::sqlparser::ast::Statement::Commit { .. }
-        );
-        match session.execute(stmt).await {
+        let is_commit = matches!(stmt, Statement::Commit { .. });
+        let deadline = Deadline::after(session.statement_timeout());
+        let r = run_statement(&mut session, stmt, &self.interrupts, deadline).await;
+        for n in session.take_notices() {
+            let notice = ErrorInfo::new("NOTICE".into(), "00000".into(), n);
+            client
+                .send(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(
+                    notice,
+                )))
+                .await?;
+        }
+        match r {
             Ok(outcome) => {
                 let formats = match &outcome {
                     Outcome::Rows { columns, .. } => result_formats(portal, columns.len()),
                     _ => Vec::new(),
                 };
-                Ok(response(outcome, &session, |i| {
-                    formats.get(i).copied().unwrap_or(FieldFormat::Text)
-                }))
+                Ok(response(
+                    outcome,
+                    &session,
+                    &self.interrupts,
+                    deadline,
+                    |i| formats.get(i).copied().unwrap_or(FieldFormat::Text),
+                ))
             }
             Err(e) => {
                 if is_commit {

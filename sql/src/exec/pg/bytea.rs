@@ -21,19 +21,32 @@ pub fn functions() -> Vec<ScalarUDF> {
     ]
 }
 
-/// `length(text)` (characters), `length(bytea)` (bytes), and
-/// `octet_length` of either (bytes); all integer.
+/// `length(text)` (characters; also `char_length`, `character_length`),
+/// `length(bytea)` (bytes), and `octet_length` of either (bytes); all
+/// integer.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Length {
     octets: bool,
+    aliases: Vec<String>,
     signature: Signature,
 }
 
 impl Length {
     /// `octet_length` if `octets`, else `length`.
     pub fn new(octets: bool) -> Self {
+        // `length` also takes DataFusion's `character_length` names:
+        // that function lists `length` among its aliases, and a session
+        // state rebuilt from this one (`SessionStateBuilder::
+        // new_from_existing`) registers its functions again in no
+        // particular order, so it must not remain to take `length` back.
+        let aliases = if octets {
+            vec![]
+        } else {
+            vec!["char_length".to_string(), "character_length".to_string()]
+        };
         Length {
             octets,
+            aliases,
             signature: Signature::user_defined(Volatility::Immutable),
         }
     }
@@ -72,6 +85,10 @@ impl ScalarUDFImpl for Length {
         } else {
             "length"
         }
+    }
+
+    fn aliases(&self) -> &[String] {
+        &self.aliases
     }
 
     fn signature(&self) -> &Signature {

@@ -11,7 +11,9 @@
 //!   `timestamp - timestamp` (an interval);
 //! - [`bytea`]: `length` and `octet_length` of bytea;
 //! - [`text_in`]: text cast to integers and bytea by PostgreSQL's input
-//!   rules (`'99999'::smallint` is 22003, `'\x01'::bytea` is one byte).
+//!   rules (`'99999'::smallint` is 22003, `'\x01'::bytea` is one byte);
+//! - [`subquery`]: `single_value`, the aggregate scalar subqueries become
+//!   so that DataFusion can decorrelate them.
 //!
 //! The functions users call by name are registered over DataFusion's
 //! ([`register`]); the operator replacements are placed by the analyzer
@@ -22,6 +24,7 @@ pub mod bytea;
 pub mod math;
 pub mod numeric;
 pub mod temporal;
+pub mod subquery;
 pub mod text_in;
 
 use std::sync::Arc;
@@ -41,6 +44,7 @@ pub fn register(ctx: &SessionContext) {
     for f in bytea::functions() {
         ctx.register_udf(f);
     }
+    ctx.register_udaf(subquery::single_value());
 }
 
 /// A SQL error carried through DataFusion (`from_datafusion` unwraps it).

@@ -22,6 +22,7 @@ use crate::catalog::{Catalog, TableDesc};
 use crate::codec::key::PRIMARY_INDEX_ID;
 use crate::error::{code, Error, Result};
 use crate::exec::ddl::{ident_name, split_name, wrong_object_kind, Created};
+use crate::exec::drop::Dropped;
 use crate::plan::types::{column_type, ColumnType};
 use crate::types::SqlType;
 
@@ -158,14 +159,6 @@ fn owner_column(
     Ok(Some((t.id, c.id)))
 }
 
-/// What a `DROP SEQUENCE` did.
-pub struct Dropped {
-    /// Notices: names skipped under IF EXISTS, defaults dropped by CASCADE.
-    pub notices: Vec<String>,
-    /// Whether the catalog changed.
-    pub changed: bool,
-}
-
 /// Columns (table, column) whose default takes values from sequence `id`.
 fn users(catalog: &Catalog, id: u32) -> Vec<(&Arc<TableDesc>, &ColumnDesc)> {
     catalog
@@ -262,7 +255,7 @@ pub async fn drop_sequences(
     if found.is_empty() {
         return Ok(Dropped {
             notices,
-            changed: false,
+            ..Dropped::default()
         });
     }
     let mut w = CatalogWriter::new(txn);
@@ -281,6 +274,7 @@ pub async fn drop_sequences(
     Ok(Dropped {
         notices,
         changed: true,
+        tables: Vec::new(),
     })
 }
 

@@ -32,6 +32,6 @@ pub mod options;
 pub mod parse;
 
 pub use counter::SequenceBlocks;
-pub use ddl::{create_sequence, drop_sequences, Dropped};
+pub use ddl::{create_sequence, drop_sequences};
 pub use functions::{next_value, register, use_catalog};
 pub use parse::reparse;
