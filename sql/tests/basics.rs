@@ -1,75 +1,10 @@
 //! A SQL node over the local in-memory store, driven through pgwire by
 //! tokio-postgres: tables, rows, key ranges, transactions and errors.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use strata_sql::session::{Node, NodeConfig};
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
-
-async fn start() -> Client {
-    let kv: client::SharedKv = Arc::new(kv::local::LocalTxnKv::new());
-    connect(kv).await
-}
-
-async fn connect(kv: client::SharedKv) -> Client {
-    let config = NodeConfig {
-        schema_lease: Duration::from_millis(20),
-        ..NodeConfig::default()
-    };
-    let node = Node::start(kv, config).await.expect("node");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(strata_sql::server::serve(listener, node));
-    let (client, conn) = tokio_postgres::connect(
-        &format!("host=127.0.0.1 port={port} user=postgres dbname=postgres"),
-        NoTls,
-    )
-    .await
-    .expect("connect");
-    tokio::spawn(conn);
-    client
-}
-
-/// The rows of a simple query, as text (None for NULL).
-async fn rows(c: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    c.simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-fn flat(rows: Vec<Vec<Option<String>>>) -> Vec<String> {
-    rows.into_iter()
-        .map(|r| {
-            r.into_iter()
-                .map(|v| v.unwrap_or_else(|| "NULL".into()))
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect()
-}
-
-async fn sqlstate(c: &Client, sql: &str) -> String {
-    match c.simple_query(sql).await {
-        Ok(_) => panic!("{sql}: expected an error"),
-        Err(e) => {
-            let code = e
-                .code()
-                .map(|c| c.code().to_string())
-                .unwrap_or_else(|| panic!("{sql}: no SQLSTATE in {e}"));
-            eprintln!("{sql}: {code} {:?}", e.as_db_error().map(|d| d.message()));
-            code
-        }
-    }
-}
+use common::{connect, flat, rows, sqlstate, start};
+use tokio_postgres::SimpleQueryMessage;
 
 #[tokio::test]
 async fn tables_are_created_filled_and_queried() {
@@ -229,7 +164,7 @@ async fn transactions_commit_roll_back_and_fail() {
 
 #[tokio::test]
 async fn two_sessions_see_each_others_commits() {
-    let kv: client::SharedKv = Arc::new(kv::local::LocalTxnKv::new());
+    let kv: client::SharedKv = std::sync::Arc::new(kv::local::LocalTxnKv::new());
     let a = connect(kv.clone()).await;
     let b = connect(kv).await;
     a.batch_execute("CREATE TABLE t (k text PRIMARY KEY, v int)")

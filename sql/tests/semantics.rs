@@ -4,65 +4,23 @@
 //! interval arithmetic and bytea functions. Through pgwire against a SQL
 //! node over the in-memory store; every expected answer is PostgreSQL's.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use strata_sql::session::{Node, NodeConfig};
+use common::{query, start};
 use tokio_postgres::types::Type;
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
-
-async fn start() -> Client {
-    let kv: client::SharedKv = Arc::new(kv::local::LocalTxnKv::new());
-    let config = NodeConfig {
-        schema_lease: Duration::from_millis(20),
-        ..NodeConfig::default()
-    };
-    let node = Node::start(kv, config).await.expect("node");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(strata_sql::server::serve(listener, node));
-    let (client, conn) = tokio_postgres::connect(
-        &format!("host=127.0.0.1 port={port} user=postgres dbname=postgres"),
-        NoTls,
-    )
-    .await
-    .expect("connect");
-    tokio::spawn(conn);
-    client
-}
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 /// The one row of a simple query as `a|b|NULL`.
 async fn row(c: &Client, sql: &str) -> String {
-    let rows: Vec<String> = c
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
-                    .collect::<Vec<_>>()
-                    .join("|"),
-            ),
-            _ => None,
-        })
-        .collect();
+    let rows = query(c, sql).await;
     assert_eq!(rows.len(), 1, "{sql}: {rows:?}");
     rows.into_iter().next().unwrap_or_default()
 }
 
 /// The SQLSTATE and message of a statement that must fail.
 async fn error(c: &Client, sql: &str) -> (String, String) {
-    match c.simple_query(sql).await {
-        Ok(_) => panic!("{sql}: expected an error"),
-        Err(e) => {
-            let db = e
-                .as_db_error()
-                .unwrap_or_else(|| panic!("{sql}: not a database error: {e}"));
-            (db.code().code().to_string(), db.message().to_string())
-        }
-    }
+    let (code, message, _) = common::error(c, sql).await;
+    (code, message)
 }
 
 /// The types of a query's result columns, as Describe reports them.

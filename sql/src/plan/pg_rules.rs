@@ -16,7 +16,8 @@
 //!   `avg(int)`/`avg(numeric)` as exact numerics, `date ± interval` as a
 //!   timestamp, `timestamp - timestamp` as an interval, text cast to
 //!   integers and bytea by PostgreSQL's input rules, and float/numeric
-//!   cast to integer rounded (not truncated).
+//!   cast to integer rounded (not truncated), and `NOT IN` over a list
+//!   holding NULL as never true.
 //! - [`PgExprPlanner`] plans `interval * number` and `interval / number`,
 //!   which DataFusion rejects while planning.
 //!
@@ -30,7 +31,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DFSchema, Result, ScalarValue};
 use datafusion::config::ConfigOptions;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
-use datafusion::logical_expr::expr::{ScalarFunction, WindowFunction};
+use datafusion::logical_expr::expr::{InList, ScalarFunction, WindowFunction};
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
 use datafusion::logical_expr::utils::merge_schema;
@@ -43,6 +44,7 @@ use datafusion::optimizer::analyzer::{Analyzer, AnalyzerRule};
 use datafusion::sql::sqlparser::ast::BinaryOperator;
 
 use crate::exec::pg::arith::{is_sql_int, CheckedInt, CheckedNeg, FloatDiv, IntOp};
+use crate::exec::pg::logic::FalseOrNull;
 use crate::exec::pg::math::{MathFn, PgMath};
 use crate::exec::pg::numeric::{exact_avg_input, NumericDiv, PgAvg};
 use crate::exec::pg::temporal::{IntervalScale, TimestampMinus};
@@ -257,6 +259,15 @@ fn is_interval(t: &DataType) -> bool {
     matches!(t, DataType::Interval(_))
 }
 
+/// A NULL literal, perhaps cast to the list's type.
+fn is_null_literal(e: &Expr) -> bool {
+    match e {
+        Expr::Literal(v, _) => v.is_null(),
+        Expr::Cast(c) => is_null_literal(&c.expr),
+        _ => false,
+    }
+}
+
 /// Whether `e` is the interval DataFusion's coercion makes of an integer
 /// added to a date (`date + 1`: a number of days, and a date result in
 /// PostgreSQL too).
@@ -361,6 +372,15 @@ fn pg_operator(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
             (Some(lt), Some(rt)) => pg_binary(*left, op, *right, &lt, &rt),
             _ => Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })),
         },
+        Expr::InList(l) if l.negated && l.list.iter().any(is_null_literal) => {
+            let rest: Vec<Expr> = l.list.into_iter().filter(|e| !is_null_literal(e)).collect();
+            let found = if rest.is_empty() {
+                Expr::Literal(ScalarValue::Boolean(Some(false)), None)
+            } else {
+                Expr::InList(InList::new(l.expr, rest, false))
+            };
+            Transformed::yes(call(udf(FalseOrNull::default()), vec![found]))
+        }
         Expr::Negative(inner) if ty(&inner).is_some_and(|t| is_sql_int(&t)) => {
             Transformed::yes(call(udf(CheckedNeg::default()), vec![*inner]))
         }

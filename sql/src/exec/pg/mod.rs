@@ -10,6 +10,7 @@
 //! - [`temporal`]: `interval * number`, `interval / number`,
 //!   `timestamp - timestamp` (an interval);
 //! - [`bytea`]: `length` and `octet_length` of bytea;
+//! - [`logic`]: `NOT IN` over a list holding NULL, never true;
 //! - [`text_in`]: text cast to integers and bytea by PostgreSQL's input
 //!   rules (`'99999'::smallint` is 22003, `'\x01'::bytea` is one byte);
 //! - [`subquery`]: `single_value`, the aggregate scalar subqueries become
@@ -21,6 +22,7 @@
 
 pub mod arith;
 pub mod bytea;
+pub mod logic;
 pub mod math;
 pub mod numeric;
 pub mod temporal;
