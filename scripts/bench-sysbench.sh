@@ -22,9 +22,9 @@
 #   PAUSE [3]            seconds of rest before each run
 #   PREPARE_TIMEOUT [900] seconds a prepare (table load) may take
 #   STRATA_BIN           the strata binary
-#                        [$HOME/.cache/strata/target-release/release/strata]; build it
-#                        with CARGO_TARGET_DIR=$HOME/.cache/strata/target-release \
-#                             cargo build --release --bin strata
+#                        [${CARGO_TARGET_DIR:-$HOME/.cache/strata/target}/release/strata,
+#                        where scripts/playground.sh builds it]; build it with
+#                        source scripts/env.sh && cargo build --release --bin strata
 #   STRATA_PD_PORT [24790], STRATA_STORE_PORT [24800], STRATA_SQL_PORT [24432]
 #                        the playground's ports (PD's HTTP API uses PD's port + 1;
 #                        stores use STORE_PORT + 0..2, their metrics + 20..22)
@@ -91,7 +91,7 @@ WORKLOADS=${WORKLOADS:-"oltp_point_select oltp_read_only oltp_write_only oltp_in
 REPORT_INTERVAL=${REPORT_INTERVAL:-5}
 PAUSE=${PAUSE:-3}
 PREPARE_TIMEOUT=${PREPARE_TIMEOUT:-900}
-STRATA_BIN=${STRATA_BIN:-$HOME/.cache/strata/target-release/release/strata}
+STRATA_BIN=${STRATA_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/strata/target}/release/strata}
 STRATA_PD_PORT=${STRATA_PD_PORT:-24790}
 STRATA_STORE_PORT=${STRATA_STORE_PORT:-24800}
 STRATA_SQL_PORT=${STRATA_SQL_PORT:-24432}
@@ -296,7 +296,7 @@ for w in $WORKLOADS; do
 done
 if [[ $STRATA_SKIP != 1 && ! -x $STRATA_BIN ]]; then
   die "no strata binary at $STRATA_BIN; build it with
-  CARGO_TARGET_DIR=\$HOME/.cache/strata/target-release cargo build --release --bin strata
+  source scripts/env.sh && cargo build --release --bin strata
 or point STRATA_BIN at one (or set STRATA_SKIP=1)"
 fi
 results=$(mktemp -d /tmp/strata-sysbench.XXXXXX)

@@ -73,7 +73,8 @@ pub async fn insert(cx: &mut DmlCtx<'_>, ins: &Insert) -> Result<Written> {
             count += write_rows(cx, &desc, rows, conflict.as_ref(), &mut state, &mut written, ins.returning.is_some()).await?;
         }
         Some(q) => {
-            let (q, default_cells) = strip_defaults(q);
+            let (mut q, default_cells) = strip_defaults(q);
+            type_literals_by_target(&mut q, &desc, &targets);
             let stmt = datafusion::sql::sqlparser::ast::Statement::Query(Box::new(q));
             let plan = plan(cx.df, cx.catalog.clone(), reader, stmt).await?;
             let schema = plan.schema().as_arrow().clone();
@@ -181,6 +182,46 @@ fn strip_defaults(q: &Query) -> (Query, HashMap<usize, Vec<usize>>) {
         }
     }
     (q, cells)
+}
+
+/// In a VALUES list of several rows, a literal whose type PostgreSQL
+/// takes from its target column (a quoted string going to a boolean or
+/// float column, a number going to a float column) is cast to that type
+/// first (other types take strings through the row's own conversion): DataFusion would otherwise
+/// unify each VALUES column across its rows before the target is known
+/// (`(2.5), ('NaN')` into a double precision column failing as a decimal,
+/// `(true), ('no')` as mixed types).
+fn type_literals_by_target(q: &mut Query, desc: &TableDesc, targets: &[usize]) {
+    use datafusion::sql::sqlparser::ast::Value;
+    let SetExpr::Values(values) = q.body.as_mut() else { return };
+    if values.rows.len() < 2 {
+        return;
+    }
+    for row in &mut values.rows {
+        for (e, &i) in row.iter_mut().zip(targets) {
+            let ty = desc.columns[i].ty;
+            let Expr::Value(v) = &*e else { continue };
+            let typed_by_target = match &v.value {
+                Value::SingleQuotedString(_) | Value::EscapedStringLiteral(_) => {
+                    matches!(ty, SqlType::Bool | SqlType::Float4 | SqlType::Float8)
+                }
+                Value::Number(..) => matches!(ty, SqlType::Float4 | SqlType::Float8),
+                _ => false,
+            };
+            if !typed_by_target {
+                continue;
+            }
+            let name = crate::types::binary::type_name(ty);
+            let cast = datafusion::sql::sqlparser::parser::Parser::new(
+                &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+            )
+            .try_with_sql(&format!("CAST({e} AS {name})"))
+            .and_then(|mut p| p.parse_expr());
+            if let Ok(cast) = cast {
+                *e = cast;
+            }
+        }
+    }
 }
 
 /// Whether an expression is the `DEFAULT` keyword.

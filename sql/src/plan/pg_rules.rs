@@ -16,8 +16,9 @@
 //!   `avg(int)`/`avg(numeric)` as exact numerics, `date ± interval` as a
 //!   timestamp, `timestamp - timestamp` as an interval, text cast to
 //!   integers and bytea by PostgreSQL's input rules, and float/numeric
-//!   cast to integer rounded (not truncated), and `NOT IN` over a list
-//!   holding NULL as never true.
+//!   cast to integer rounded (not truncated), `float op numeric` in
+//!   double precision, and `NOT IN` over a list holding NULL as never
+//!   true.
 //! - [`PgExprPlanner`] plans `interval * number` and `interval / number`,
 //!   which DataFusion rejects while planning.
 //!
@@ -52,11 +53,12 @@ use crate::exec::pg::text_in::{is_text, text_input_type, TextIn};
 use crate::exec::pg::udf;
 
 /// Adds the rules and the planner of this module to a session being
-/// built: [`PgLiterals`] first and [`PgOperators`] last among the
-/// analyzer rules, [`PgExprPlanner`] first among the expression planners.
+/// built: [`PgLiterals`] first (then `plan::set_ops`'s rule) and
+/// [`PgOperators`] last among the analyzer rules, [`PgExprPlanner`] first among the expression planners.
 pub fn install(mut builder: SessionStateBuilder) -> SessionStateBuilder {
     let analyzer = builder.analyzer().get_or_insert_with(Analyzer::new);
     analyzer.rules.insert(0, Arc::new(PgLiterals));
+    analyzer.rules.insert(1, Arc::new(crate::plan::set_ops::SetOpsAll));
     analyzer.rules.push(Arc::new(PgOperators));
     builder
         .expr_planners()
@@ -259,6 +261,41 @@ fn is_interval(t: &DataType) -> bool {
     matches!(t, DataType::Interval(_))
 }
 
+/// `float op numeric` (a comparison or arithmetic): PostgreSQL casts the
+/// numeric to double precision, where DataFusion's coercion cast the
+/// float to a decimal (which fails on Infinity and NaN, and rounds). Says
+/// whether it changed the operands.
+fn float_over_numeric(
+    left: Box<Expr>,
+    op: Operator,
+    right: Box<Expr>,
+    schema: &DFSchema,
+) -> (Box<Expr>, Box<Expr>, bool) {
+    use Operator::*;
+    let applies = matches!(
+        op,
+        Eq | NotEq | Lt | LtEq | Gt | GtEq | IsDistinctFrom | IsNotDistinctFrom | Plus | Minus
+            | Multiply | Divide
+    );
+    let float_under_decimal = |e: &Expr| match e {
+        Expr::Cast(c) if matches!(c.field.data_type(), DataType::Decimal128(..)) => c
+            .expr
+            .get_type(schema)
+            .is_ok_and(|t| t.is_floating())
+            .then(|| (*c.expr).clone()),
+        _ => None,
+    };
+    if !applies {
+        return (left, right, false);
+    }
+    let double = |e: Expr| Box::new(cast(e, DataType::Float64));
+    match (float_under_decimal(&left), float_under_decimal(&right)) {
+        (Some(l), _) => (double(l), double(*right), true),
+        (None, Some(r)) => (double(*left), double(r), true),
+        (None, None) => (left, right, false),
+    }
+}
+
 /// A NULL literal, perhaps cast to the list's type.
 fn is_null_literal(e: &Expr) -> bool {
     match e {
@@ -368,10 +405,18 @@ fn pg_aggregate(func: &Arc<AggregateUDF>, args: &[Expr], distinct: bool, schema:
 fn pg_operator(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     let ty = |e: &Expr| e.get_type(schema).ok();
     Ok(match e {
-        Expr::BinaryExpr(BinaryExpr { left, op, right }) => match (ty(&left), ty(&right)) {
-            (Some(lt), Some(rt)) => pg_binary(*left, op, *right, &lt, &rt),
-            _ => Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })),
-        },
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            let (left, right, floats) = float_over_numeric(left, op, right, schema);
+            let t = match (ty(&left), ty(&right)) {
+                (Some(lt), Some(rt)) => pg_binary(*left, op, *right, &lt, &rt),
+                _ => Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })),
+            };
+            if floats {
+                Transformed::yes(t.data)
+            } else {
+                t
+            }
+        }
         Expr::InList(l) if l.negated && l.list.iter().any(is_null_literal) => {
             let rest: Vec<Expr> = l.list.into_iter().filter(|e| !is_null_literal(e)).collect();
             let found = if rest.is_empty() {

@@ -14,14 +14,17 @@
 //!   `(SELECT first_value(e ORDER BY o) …)`.
 //!
 //! Subqueries that already aggregate, group, use DISTINCT, window
-//! functions or other limits are left as they are, as are the operands of
-//! `= ANY (…)` and `= ALL (…)`, which are not scalar.
+//! functions or other limits are left as they are.
+//!
+//! `x op ANY (…)` and `x op ALL (…)` are rewritten too (see
+//! [`quantified`]): DataFusion answers them wrongly for ordering
+//! operators.
 
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, GroupByExpr, LimitClause, Query, SelectItem, SetExpr, Statement, Value, VisitMut,
+    BinaryOperator, Expr, GroupByExpr, LimitClause, Query, SelectItem, SetExpr, Statement, Value, VisitMut,
     VisitorMut, Visit, Visitor,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -51,10 +54,26 @@ impl VisitorMut for Rewriter<'_> {
     type Break = ();
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        let all = matches!(expr, Expr::AllOp { .. });
         match expr {
-            Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } => {
+            Expr::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            }
+            | Expr::AllOp {
+                left,
+                compare_op,
+                right,
+            } => {
                 if let Expr::Subquery(q) = right.as_ref() {
-                    self.not_scalar.insert(q.as_ref() as *const Query);
+                    match quantified(left, compare_op, q, all) {
+                        Some(e) => *expr = e,
+                        None => {
+                            self.not_scalar.insert(q.as_ref() as *const Query);
+                        }
+                    }
                 }
             }
             Expr::Subquery(q) if !self.not_scalar.contains(&(q.as_ref() as *const Query)) => {
@@ -64,6 +83,51 @@ impl VisitorMut for Rewriter<'_> {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// `left op ANY (q)` / `left op ALL (q)` in terms DataFusion computes
+/// right (it answers those with ordering operators wrongly): `= ANY` is
+/// `IN`, `<> ALL` is `NOT IN`, and an ordering operator compares with the
+/// subquery's minimum or maximum, with SQL's answers for an empty
+/// subquery (ANY false, ALL true) and for NULLs (NULL where no row
+/// decides). `None`: left as it is.
+fn quantified(left: &Expr, op: &BinaryOperator, q: &Query, all: bool) -> Option<Expr> {
+    use BinaryOperator::{Eq, Gt, GtEq, Lt, LtEq, NotEq};
+    let text = match (op, all) {
+        (Eq, false) => format!("{left} IN ({q})"),
+        (NotEq, true) => format!("{left} NOT IN ({q})"),
+        (Gt | GtEq | Lt | LtEq, _) => {
+            // ANY: the most lenient row decides; ALL: the strictest.
+            let agg = match (op, all) {
+                (Gt | GtEq, false) | (Lt | LtEq, true) => "min",
+                _ => "max",
+            };
+            let over = |e: &str| format!("(SELECT {e} FROM ({q}) AS quantified (v))");
+            let cmp = format!("({left} {op} {})", over(&format!("{agg}(v)")));
+            let rows = over("count(*)");
+            let nulls = over("count(*) - count(v)");
+            if all {
+                format!(
+                    "CASE WHEN {rows} = 0 THEN true WHEN NOT {cmp} THEN false \
+                     WHEN {nulls} > 0 OR {cmp} IS NULL THEN NULL ELSE true END"
+                )
+            } else {
+                format!(
+                    "CASE WHEN {rows} = 0 THEN false WHEN {cmp} THEN true \
+                     WHEN {nulls} > 0 OR {cmp} IS NULL THEN NULL ELSE false END"
+                )
+            }
+        }
+        _ => return None,
+    };
+    parse_expr(&text)
+}
+
+fn parse_expr(text: &str) -> Option<Expr> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .ok()
 }
 
 /// Makes the scalar subquery `q` aggregate, if it is of a form that can.
@@ -103,10 +167,7 @@ fn aggregate(q: &mut Query, is_aggregate: &dyn Fn(&str) -> bool) {
         (true, None) => format!("first_value({e})"),
         (false, _) => format!("{SINGLE_VALUE}({e})"),
     };
-    let Ok(rewritten) = Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(&text)
-        .and_then(|mut p| p.parse_expr())
-    else {
+    let Some(rewritten) = parse_expr(&text) else {
         return;
     };
     *e = rewritten;
@@ -160,7 +221,7 @@ mod tests {
 
     fn rewritten(sql: &str) -> String {
         let mut stmt = Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap().remove(0);
-        aggregate_scalar_subqueries(&mut stmt, &|n| matches!(n, "max" | "count"));
+        aggregate_scalar_subqueries(&mut stmt, &|n| matches!(n, "max" | "min" | "count"));
         stmt.to_string()
     }
 
@@ -181,13 +242,25 @@ mod tests {
     }
 
     #[test]
+    fn quantified_comparisons_become_in_or_extremes() {
+        assert_eq!(
+            rewritten("SELECT * FROM t WHERE x = ANY (SELECT v FROM r)"),
+            "SELECT * FROM t WHERE x IN (SELECT v FROM r)"
+        );
+        let all = rewritten("SELECT * FROM t WHERE x > ALL (SELECT v FROM r)");
+        assert!(all.contains("SELECT max(v) FROM (SELECT v FROM r)"), "{all}");
+        let any = rewritten("SELECT * FROM t WHERE x > ANY (SELECT v FROM r)");
+        assert!(any.contains("SELECT min(v) FROM (SELECT v FROM r)"), "{any}");
+    }
+
+    #[test]
     fn aggregating_and_non_scalar_subqueries_stay() {
         for sql in [
             "SELECT (SELECT max(v) FROM r WHERE r.id = t.id) FROM t",
             "SELECT (SELECT v FROM r GROUP BY v) FROM t",
             "SELECT (SELECT 1) FROM t",
-            "SELECT * FROM t WHERE x = ANY(SELECT v FROM r)",
             "SELECT * FROM t WHERE x IN (SELECT v FROM r)",
+            "SELECT * FROM t WHERE x = ANY(ARRAY[1, 2])",
             "SELECT (SELECT v FROM r LIMIT 2) FROM t",
         ] {
             assert_eq!(rewritten(sql), sql);
