@@ -28,7 +28,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{move_leaders, region_ranges, store_stats, voters_per_region, wait_for, Cluster, Proc};
+use common::{
+    move_leaders, region_ranges, store_stats, voters_per_region, wait_for, Cluster, Proc,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
@@ -904,10 +906,17 @@ async fn bank_transfers_survive_a_killed_store() {
     if int(&total[0][0]) != ACCOUNTS * INITIAL {
         problems.push(format!("final total {:?}", total[0][0]));
     }
-    let accounts = read_settled(&mut setup, &addr, "SELECT id, balance FROM account ORDER BY id").await;
+    let accounts = read_settled(
+        &mut setup,
+        &addr,
+        "SELECT id, balance FROM account ORDER BY id",
+    )
+    .await;
     let accounts: BTreeMap<i64, i64> = accounts.iter().map(|r| (int(&r[0]), int(&r[1]))).collect();
     if accounts != expected_balance {
-        problems.push(format!("account balances {accounts:?}, expected {expected_balance:?}"));
+        problems.push(format!(
+            "account balances {accounts:?}, expected {expected_balance:?}"
+        ));
     }
     assert!(
         problems.is_empty(),
@@ -983,7 +992,10 @@ async fn statements_ride_through_splits_and_leader_moves() {
                     Ok(_) => {
                         acked.fetch_add(PER_BATCH as u64, Ordering::SeqCst);
                     }
-                    Err(f) => failures.lock().unwrap().push(format!("INSERT batch {b}: {f}")),
+                    Err(f) => failures
+                        .lock()
+                        .unwrap()
+                        .push(format!("INSERT batch {b}: {f}")),
                 }
                 tokio::time::sleep(Duration::from_millis(30)).await;
             }
@@ -1019,10 +1031,9 @@ async fn statements_ride_through_splits_and_leader_moves() {
                                 _ => before == 0 || n == 1,
                             };
                             if !exact {
-                                failures
-                                    .lock()
-                                    .unwrap()
-                                    .push(format!("{sql}: {n} rows, acknowledged {before}..{after}"));
+                                failures.lock().unwrap().push(format!(
+                                    "{sql}: {n} rows, acknowledged {before}..{after}"
+                                ));
                             }
                             reads += 1;
                         }
@@ -1053,15 +1064,25 @@ async fn statements_ride_through_splits_and_leader_moves() {
     stop.store(true, Ordering::SeqCst);
     let mut reads = 0;
     for r in readers {
-        reads += tokio::time::timeout(2 * STATEMENT_TIMEOUT, r).await.expect("a reader hung").unwrap();
+        reads += tokio::time::timeout(2 * STATEMENT_TIMEOUT, r)
+            .await
+            .expect("a reader hung")
+            .unwrap();
     }
     let moves = mover.await.unwrap();
     let regions = region_ranges(&http).len();
     eprintln!("{reads} reads, {moves} rounds of leader moves, {regions} Regions");
     let failures = failures.lock().unwrap().clone();
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(regions > 1, "the table never split");
-    let total = setup.must("SELECT count(*), count(DISTINCT id) FROM items").await;
+    let total = setup
+        .must("SELECT count(*), count(DISTINCT id) FROM items")
+        .await;
     assert_eq!(int(&total[0][0]), BATCHES * PER_BATCH);
     assert_eq!(int(&total[0][1]), BATCHES * PER_BATCH);
     drop(setup);

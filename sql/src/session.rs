@@ -33,10 +33,10 @@ use crate::error::{code, Error, Result};
 use crate::exec::blocks::Blocks;
 use crate::exec::ddl::{self, ident_name, Created};
 use crate::exec::insert::insert;
-use crate::exec::{alter, view};
+use crate::exec::query::{from_datafusion, new_context, plan};
 use crate::exec::update::{delete, update};
 use crate::exec::write::DmlCtx;
-use crate::exec::query::{from_datafusion, new_context, plan};
+use crate::exec::{alter, view};
 use crate::plan::names::{named, output_names};
 use crate::types::arrow::sql_columns;
 use crate::types::text::{TextFormat, TimeZoneSetting};
@@ -213,7 +213,8 @@ impl Session {
             "client_encoding" => Ok(()),
             other => {
                 self.set_var(&other.to_lowercase(), value)?;
-                self.startup_vars.insert(other.to_lowercase(), value.to_string());
+                self.startup_vars
+                    .insert(other.to_lowercase(), value.to_string());
                 Ok(())
             }
         }
@@ -250,7 +251,9 @@ impl Session {
         match &mut self.txn {
             Some(t) => t.failed = true,
             None if in_block => {
-                match BufferedTxn::begin(self.node.kv.clone(), self.node.config.txn_size_limit).await {
+                match BufferedTxn::begin(self.node.kv.clone(), self.node.config.txn_size_limit)
+                    .await
+                {
                     Ok(txn) => {
                         self.txn = Some(OpenTxn {
                             txn,
@@ -336,9 +339,7 @@ impl Session {
             | Statement::Update(_)
             | Statement::Delete(_)
             | Statement::CreateTable(_)
-            | Statement::Drop { .. } => {
-                self.write(stmt).await
-            }
+            | Statement::Drop { .. } => self.write(stmt).await,
             Statement::CreateSequence { .. }
             | Statement::AlterTable(_)
             | Statement::Truncate(_)
@@ -677,13 +678,15 @@ impl Session {
                     Ok((Outcome::Command("CREATE SCHEMA".into()), false))
                 }
             },
-            Statement::CreateTable(ct) => match ddl::create_table(&catalog, &self.df, txn, ct).await? {
-                Created::Table => Ok((Outcome::Command("CREATE TABLE".into()), true)),
-                Created::AlreadyExists(notice) => {
-                    self.notices.push(notice);
-                    Ok((Outcome::Command("CREATE TABLE".into()), false))
+            Statement::CreateTable(ct) => {
+                match ddl::create_table(&catalog, &self.df, txn, ct).await? {
+                    Created::Table => Ok((Outcome::Command("CREATE TABLE".into()), true)),
+                    Created::AlreadyExists(notice) => {
+                        self.notices.push(notice);
+                        Ok((Outcome::Command("CREATE TABLE".into()), false))
+                    }
                 }
-            },
+            }
             Statement::CreateSequence { .. } => {
                 let done = "CREATE SEQUENCE".to_string();
                 match crate::exec::sequence::create_sequence(&catalog, txn, stmt).await? {
@@ -701,9 +704,10 @@ impl Session {
                 cascade,
                 ..
             } => {
-                let dropped =
-                    crate::exec::sequence::drop_sequences(&catalog, txn, names, *if_exists, *cascade)
-                        .await?;
+                let dropped = crate::exec::sequence::drop_sequences(
+                    &catalog, txn, names, *if_exists, *cascade,
+                )
+                .await?;
                 self.notices.extend(dropped.notices);
                 Ok((Outcome::Command("DROP SEQUENCE".into()), dropped.changed))
             }
@@ -749,15 +753,17 @@ impl Session {
             Set::SingleAssignment {
                 variable, values, ..
             } if crate::server::settings::is_default(&values) => {
-                return self.reset(datafusion::sql::sqlparser::ast::Reset::ConfigurationParameter(
-                    variable,
-                ))
-                .map(|_| Outcome::Command("SET".into()));
+                return self
+                    .reset(datafusion::sql::sqlparser::ast::Reset::ConfigurationParameter(variable))
+                    .map(|_| Outcome::Command("SET".into()));
             }
             Set::SingleAssignment {
                 variable, values, ..
             } if variable.to_string().eq_ignore_ascii_case("search_path") => {
-                self.set_var("search_path", &crate::server::settings::search_path(&values))?;
+                self.set_var(
+                    "search_path",
+                    &crate::server::settings::search_path(&values),
+                )?;
             }
             Set::SingleAssignment {
                 variable, values, ..
@@ -833,7 +839,11 @@ impl Session {
             Reset::ALL => vars = self.startup_vars.clone(),
             Reset::ConfigurationParameter(name) => {
                 let name = name.to_string().to_lowercase();
-                let name = if name == "time zone" { "timezone".to_string() } else { name };
+                let name = if name == "time zone" {
+                    "timezone".to_string()
+                } else {
+                    name
+                };
                 vars.remove(&name);
                 if let Some(v) = self.startup_vars.get(&name) {
                     vars.insert(name, v.clone());
@@ -863,7 +873,11 @@ impl Session {
             "integer_datetimes" => "on".to_string(),
             "intervalstyle" => "postgres".to_string(),
             "statement_timeout" => crate::server::settings::show_millis(self.statement_timeout),
-            "application_name" => self.vars.get("application_name").cloned().unwrap_or_default(),
+            "application_name" => self
+                .vars
+                .get("application_name")
+                .cloned()
+                .unwrap_or_default(),
             "search_path" => self
                 .vars
                 .get("search_path")
@@ -887,7 +901,6 @@ impl Session {
         })
     }
 }
-
 
 /// Whether a statement may run in a failed block.
 fn ends_block(stmt: &Statement) -> bool {

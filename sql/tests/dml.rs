@@ -16,7 +16,10 @@ async fn update_and_delete_change_the_rows_their_condition_selects() {
     .await
     .unwrap();
     assert_eq!(count(&c, "UPDATE t SET n = n + 1 WHERE id = 2").await, 1);
-    assert_eq!(count(&c, "UPDATE t SET n = n * 2 WHERE id BETWEEN 3 AND 4").await, 2);
+    assert_eq!(
+        count(&c, "UPDATE t SET n = n * 2 WHERE id BETWEEN 3 AND 4").await,
+        2
+    );
     assert_eq!(count(&c, "UPDATE t SET name = 'z' WHERE id = 99").await, 0);
     assert_eq!(
         query(&c, "SELECT id, name, n FROM t ORDER BY id").await,
@@ -24,30 +27,64 @@ async fn update_and_delete_change_the_rows_their_condition_selects() {
     );
     // Subqueries in the condition and the new values.
     assert_eq!(
-        count(&c, "UPDATE t SET n = (SELECT max(n) FROM t) WHERE id = (SELECT min(id) FROM t)").await,
+        count(
+            &c,
+            "UPDATE t SET n = (SELECT max(n) FROM t) WHERE id = (SELECT min(id) FROM t)"
+        )
+        .await,
         1
     );
     assert_eq!(query(&c, "SELECT n FROM t WHERE id = 1").await, vec!["80"]);
     assert_eq!(count(&c, "DELETE FROM t WHERE id IN (1, 3)").await, 2);
     assert_eq!(count(&c, "DELETE FROM t WHERE name LIKE 'x%'").await, 0);
-    assert_eq!(query(&c, "SELECT id FROM t ORDER BY id").await, vec!["2", "4", "5"]);
+    assert_eq!(
+        query(&c, "SELECT id FROM t ORDER BY id").await,
+        vec!["2", "4", "5"]
+    );
     // NOT NULL holds on update; the failed statement changes nothing.
-    assert_eq!(sqlstate(&c, "UPDATE t SET name = NULL WHERE id = 4").await, "23502");
+    assert_eq!(
+        sqlstate(&c, "UPDATE t SET name = NULL WHERE id = 4").await,
+        "23502"
+    );
     assert_eq!(sqlstate(&c, "UPDATE t SET nope = 1").await, "42703");
     assert_eq!(sqlstate(&c, "UPDATE t SET n = 'x'").await, "22P02");
-    assert_eq!(query(&c, "SELECT name FROM t WHERE id = 4").await, vec!["d"]);
+    assert_eq!(
+        query(&c, "SELECT name FROM t WHERE id = 4").await,
+        vec!["d"]
+    );
     // Updates of the key move the row.
     assert_eq!(count(&c, "UPDATE t SET id = id + 10").await, 3);
-    assert_eq!(query(&c, "SELECT id, name FROM t ORDER BY id").await, vec!["12|b", "14|d", "15|e"]);
-    assert_eq!(query(&c, "SELECT name FROM t WHERE id = 14").await, vec!["d"]);
-    assert!(query(&c, "SELECT name FROM t WHERE id = 4").await.is_empty());
+    assert_eq!(
+        query(&c, "SELECT id, name FROM t ORDER BY id").await,
+        vec!["12|b", "14|d", "15|e"]
+    );
+    assert_eq!(
+        query(&c, "SELECT name FROM t WHERE id = 14").await,
+        vec!["d"]
+    );
+    assert!(query(&c, "SELECT name FROM t WHERE id = 4")
+        .await
+        .is_empty());
     let (code, msg, detail) = error(&c, "UPDATE t SET id = 12 WHERE id = 15").await;
     assert_eq!(code, "23505");
-    assert_eq!(msg, "duplicate key value violates unique constraint \"t_pkey\"");
+    assert_eq!(
+        msg,
+        "duplicate key value violates unique constraint \"t_pkey\""
+    );
     assert_eq!(detail.as_deref(), Some("Key (id)=(12) already exists."));
     // Two keys swapped in one statement are fine.
-    assert_eq!(count(&c, "UPDATE t SET id = CASE id WHEN 12 THEN 14 WHEN 14 THEN 12 ELSE id END").await, 3);
-    assert_eq!(query(&c, "SELECT id, name FROM t ORDER BY id").await, vec!["12|d", "14|b", "15|e"]);
+    assert_eq!(
+        count(
+            &c,
+            "UPDATE t SET id = CASE id WHEN 12 THEN 14 WHEN 14 THEN 12 ELSE id END"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        query(&c, "SELECT id, name FROM t ORDER BY id").await,
+        vec!["12|d", "14|b", "15|e"]
+    );
     assert_eq!(count(&c, "DELETE FROM t").await, 3);
     assert!(query(&c, "SELECT * FROM t").await.is_empty());
 }
@@ -55,11 +92,16 @@ async fn update_and_delete_change_the_rows_their_condition_selects() {
 #[tokio::test]
 async fn tables_without_a_key_are_updated_and_deleted_by_row_id() {
     let c = start().await;
-    c.batch_execute("CREATE TABLE log (msg text, n int); INSERT INTO log VALUES ('a',1),('a',1),('b',2)")
-        .await
-        .unwrap();
+    c.batch_execute(
+        "CREATE TABLE log (msg text, n int); INSERT INTO log VALUES ('a',1),('a',1),('b',2)",
+    )
+    .await
+    .unwrap();
     assert_eq!(count(&c, "UPDATE log SET n = 5 WHERE msg = 'a'").await, 2);
-    assert_eq!(query(&c, "SELECT msg, n FROM log ORDER BY msg, n").await, vec!["a|5", "a|5", "b|2"]);
+    assert_eq!(
+        query(&c, "SELECT msg, n FROM log ORDER BY msg, n").await,
+        vec!["a|5", "a|5", "b|2"]
+    );
     assert_eq!(count(&c, "DELETE FROM log WHERE n = 5").await, 2);
     assert_eq!(query(&c, "SELECT msg, n FROM log").await, vec!["b|2"]);
 }
@@ -67,22 +109,46 @@ async fn tables_without_a_key_are_updated_and_deleted_by_row_id() {
 #[tokio::test]
 async fn returning_gives_the_rows_written() {
     let c = start().await;
-    c.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v text DEFAULT 'dflt')").await.unwrap();
+    c.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v text DEFAULT 'dflt')")
+        .await
+        .unwrap();
     assert_eq!(
-        query(&c, "INSERT INTO t VALUES (1,'a'),(2,'b') RETURNING id, upper(v) AS up").await,
+        query(
+            &c,
+            "INSERT INTO t VALUES (1,'a'),(2,'b') RETURNING id, upper(v) AS up"
+        )
+        .await,
         vec!["1|A", "2|B"]
     );
-    assert_eq!(query(&c, "INSERT INTO t (id) VALUES (3) RETURNING *").await, vec!["3|dflt"]);
+    assert_eq!(
+        query(&c, "INSERT INTO t (id) VALUES (3) RETURNING *").await,
+        vec!["3|dflt"]
+    );
     assert_eq!(
         query(&c, "INSERT INTO t VALUES (4, DEFAULT) RETURNING v").await,
         vec!["dflt"]
     );
     assert_eq!(
-        query(&c, "UPDATE t SET v = v || '!' WHERE id <= 2 RETURNING id, v").await.len(),
+        query(
+            &c,
+            "UPDATE t SET v = v || '!' WHERE id <= 2 RETURNING id, v"
+        )
+        .await
+        .len(),
         2
     );
-    assert_eq!(query(&c, "UPDATE t AS x SET v = 'y' WHERE x.id = 1 RETURNING x.v, id * 10").await, vec!["y|10"]);
-    assert_eq!(query(&c, "DELETE FROM t WHERE id = 2 RETURNING *").await, vec!["2|b!"]);
+    assert_eq!(
+        query(
+            &c,
+            "UPDATE t AS x SET v = 'y' WHERE x.id = 1 RETURNING x.v, id * 10"
+        )
+        .await,
+        vec!["y|10"]
+    );
+    assert_eq!(
+        query(&c, "DELETE FROM t WHERE id = 2 RETURNING *").await,
+        vec!["2|b!"]
+    );
     // The command tag still counts the rows.
     let tags: Vec<u64> = c
         .simple_query("DELETE FROM t WHERE id > 2 RETURNING id")
@@ -109,14 +175,35 @@ async fn update_from_and_delete_using_join_other_tables() {
     .await
     .unwrap();
     assert_eq!(
-        count(&c, "UPDATE acct SET balance = balance + d.amount FROM delta d WHERE d.acct = acct.id").await,
+        count(
+            &c,
+            "UPDATE acct SET balance = balance + d.amount FROM delta d WHERE d.acct = acct.id"
+        )
+        .await,
         2
     );
-    assert_eq!(query(&c, "SELECT balance FROM acct ORDER BY id").await, vec!["105", "100", "93"]);
-    assert_eq!(count(&c, "DELETE FROM acct a USING delta d WHERE d.acct = a.id AND d.amount < 0").await, 1);
-    assert_eq!(query(&c, "SELECT id FROM acct ORDER BY id").await, vec!["1", "2"]);
     assert_eq!(
-        count(&c, "DELETE FROM acct WHERE id NOT IN (SELECT acct FROM delta)").await,
+        query(&c, "SELECT balance FROM acct ORDER BY id").await,
+        vec!["105", "100", "93"]
+    );
+    assert_eq!(
+        count(
+            &c,
+            "DELETE FROM acct a USING delta d WHERE d.acct = a.id AND d.amount < 0"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        query(&c, "SELECT id FROM acct ORDER BY id").await,
+        vec!["1", "2"]
+    );
+    assert_eq!(
+        count(
+            &c,
+            "DELETE FROM acct WHERE id NOT IN (SELECT acct FROM delta)"
+        )
+        .await,
         1
     );
     assert_eq!(query(&c, "SELECT id FROM acct").await, vec!["1"]);
@@ -125,11 +212,37 @@ async fn update_from_and_delete_using_join_other_tables() {
 #[tokio::test]
 async fn on_conflict_skips_or_updates() {
     let c = start().await;
-    c.batch_execute("CREATE TABLE kv (k text PRIMARY KEY, v int, u int UNIQUE)").await.unwrap();
-    assert_eq!(count(&c, "INSERT INTO kv VALUES ('a', 1, 1), ('b', 2, 2)").await, 2);
-    assert_eq!(count(&c, "INSERT INTO kv VALUES ('a', 9, 9), ('c', 3, 3) ON CONFLICT DO NOTHING").await, 1);
-    assert_eq!(count(&c, "INSERT INTO kv VALUES ('z', 9, 1) ON CONFLICT DO NOTHING").await, 0);
-    assert_eq!(count(&c, "INSERT INTO kv VALUES ('d', 4, 4), ('d', 5, 5) ON CONFLICT (k) DO NOTHING").await, 1);
+    c.batch_execute("CREATE TABLE kv (k text PRIMARY KEY, v int, u int UNIQUE)")
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&c, "INSERT INTO kv VALUES ('a', 1, 1), ('b', 2, 2)").await,
+        2
+    );
+    assert_eq!(
+        count(
+            &c,
+            "INSERT INTO kv VALUES ('a', 9, 9), ('c', 3, 3) ON CONFLICT DO NOTHING"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &c,
+            "INSERT INTO kv VALUES ('z', 9, 1) ON CONFLICT DO NOTHING"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &c,
+            "INSERT INTO kv VALUES ('d', 4, 4), ('d', 5, 5) ON CONFLICT (k) DO NOTHING"
+        )
+        .await,
+        1
+    );
     assert_eq!(
         query(&c, "INSERT INTO kv VALUES ('a', 10, 10) ON CONFLICT (k) DO UPDATE SET v = kv.v + excluded.v RETURNING k, v").await,
         vec!["a|11"]
@@ -147,14 +260,46 @@ async fn on_conflict_skips_or_updates() {
         vec!["a|11|1", "b|70|2", "c|3|3", "d|4|4"]
     );
     assert_eq!(
-        sqlstate(&c, "INSERT INTO kv VALUES ('a', 1, 50), ('a', 2, 51) ON CONFLICT (k) DO UPDATE SET v = 0").await,
+        sqlstate(
+            &c,
+            "INSERT INTO kv VALUES ('a', 1, 50), ('a', 2, 51) ON CONFLICT (k) DO UPDATE SET v = 0"
+        )
+        .await,
         "21000"
     );
-    assert_eq!(sqlstate(&c, "INSERT INTO kv VALUES ('a', 1, 1) ON CONFLICT DO UPDATE SET v = 0").await, "42601");
-    assert_eq!(sqlstate(&c, "INSERT INTO kv VALUES ('a', 1, 1) ON CONFLICT (v) DO NOTHING").await, "42P10");
-    assert_eq!(sqlstate(&c, "INSERT INTO kv VALUES ('a', 1, 1) ON CONFLICT (k) DO UPDATE SET v = v + 1").await, "42702");
+    assert_eq!(
+        sqlstate(
+            &c,
+            "INSERT INTO kv VALUES ('a', 1, 1) ON CONFLICT DO UPDATE SET v = 0"
+        )
+        .await,
+        "42601"
+    );
+    assert_eq!(
+        sqlstate(
+            &c,
+            "INSERT INTO kv VALUES ('a', 1, 1) ON CONFLICT (v) DO NOTHING"
+        )
+        .await,
+        "42P10"
+    );
+    assert_eq!(
+        sqlstate(
+            &c,
+            "INSERT INTO kv VALUES ('a', 1, 1) ON CONFLICT (k) DO UPDATE SET v = v + 1"
+        )
+        .await,
+        "42702"
+    );
     // A conflict on a key that is not the arbiter still fails.
-    assert_eq!(sqlstate(&c, "INSERT INTO kv VALUES ('new', 1, 1) ON CONFLICT (k) DO NOTHING").await, "23505");
+    assert_eq!(
+        sqlstate(
+            &c,
+            "INSERT INTO kv VALUES ('new', 1, 1) ON CONFLICT (k) DO NOTHING"
+        )
+        .await,
+        "23505"
+    );
 }
 
 #[tokio::test]
@@ -170,22 +315,42 @@ async fn unique_constraints_are_enforced_by_a_unique_index() {
         .unwrap();
     let (code, msg, detail) = error(&c, "INSERT INTO u VALUES (5, 'x@y', 5, 5)").await;
     assert_eq!(code, "23505");
-    assert_eq!(msg, "duplicate key value violates unique constraint \"u_email_key\"");
+    assert_eq!(
+        msg,
+        "duplicate key value violates unique constraint \"u_email_key\""
+    );
     assert_eq!(detail.as_deref(), Some("Key (email)=(x@y) already exists."));
     let (code, msg, _) = error(&c, "UPDATE u SET b = 1 WHERE id = 2").await;
-    assert_eq!((code.as_str(), msg.as_str()), ("23505", "duplicate key value violates unique constraint \"ab\""));
-    assert_eq!(sqlstate(&c, "INSERT INTO u VALUES (6, 'q', 7, 7), (7, 'q', 8, 8)").await, "23505");
+    assert_eq!(
+        (code.as_str(), msg.as_str()),
+        (
+            "23505",
+            "duplicate key value violates unique constraint \"ab\""
+        )
+    );
+    assert_eq!(
+        sqlstate(&c, "INSERT INTO u VALUES (6, 'q', 7, 7), (7, 'q', 8, 8)").await,
+        "23505"
+    );
     // The value is free again once its row changes or goes.
-    assert_eq!(count(&c, "UPDATE u SET email = 'new@y' WHERE id = 1").await, 1);
+    assert_eq!(
+        count(&c, "UPDATE u SET email = 'new@y' WHERE id = 1").await,
+        1
+    );
     assert_eq!(count(&c, "INSERT INTO u VALUES (8, 'x@y', 9, 9)").await, 1);
     assert_eq!(count(&c, "DELETE FROM u WHERE id = 8").await, 1);
     assert_eq!(count(&c, "INSERT INTO u VALUES (9, 'x@y', 9, 9)").await, 1);
     assert_eq!(query(&c, "SELECT count(*) FROM u").await, vec!["5"]);
     // In a block, the uniqueness check sees the block's own writes.
-    c.batch_execute("BEGIN; DELETE FROM u WHERE id = 9; INSERT INTO u VALUES (10, 'x@y', 9, 9); COMMIT")
-        .await
-        .unwrap();
-    assert_eq!(query(&c, "SELECT id FROM u WHERE email = 'x@y'").await, vec!["10"]);
+    c.batch_execute(
+        "BEGIN; DELETE FROM u WHERE id = 9; INSERT INTO u VALUES (10, 'x@y', 9, 9); COMMIT",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        query(&c, "SELECT id FROM u WHERE email = 'x@y'").await,
+        vec!["10"]
+    );
 }
 
 #[tokio::test]
@@ -196,16 +361,33 @@ async fn check_constraints_refuse_rows_that_fail_them() {
     )
     .await
     .unwrap();
-    c.batch_execute("INSERT INTO p VALUES (1, 10, 1, 2), (2, NULL, NULL, 5)").await.unwrap();
+    c.batch_execute("INSERT INTO p VALUES (1, 10, 1, 2), (2, NULL, NULL, 5)")
+        .await
+        .unwrap();
     let (code, msg, detail) = error(&c, "INSERT INTO p VALUES (3, -1, 1, 2)").await;
     assert_eq!(code, "23514");
-    assert_eq!(msg, "new row for relation \"p\" violates check constraint \"p_price_check\"");
-    assert_eq!(detail.as_deref(), Some("Failing row contains (3, -1, 1, 2)."));
+    assert_eq!(
+        msg,
+        "new row for relation \"p\" violates check constraint \"p_price_check\""
+    );
+    assert_eq!(
+        detail.as_deref(),
+        Some("Failing row contains (3, -1, 1, 2).")
+    );
     let (_, msg, _) = error(&c, "UPDATE p SET lo = 3 WHERE id = 1").await;
-    assert_eq!(msg, "new row for relation \"p\" violates check constraint \"p_check\"");
+    assert_eq!(
+        msg,
+        "new row for relation \"p\" violates check constraint \"p_check\""
+    );
     assert_eq!(query(&c, "SELECT lo FROM p WHERE id = 1").await, vec!["1"]);
-    assert_eq!(sqlstate(&c, "CREATE TABLE bad (a int CHECK (a + 1))").await, "42804");
-    assert_eq!(sqlstate(&c, "CREATE TABLE bad (a int CHECK (b > 0))").await, "42703");
+    assert_eq!(
+        sqlstate(&c, "CREATE TABLE bad (a int CHECK (a + 1))").await,
+        "42804"
+    );
+    assert_eq!(
+        sqlstate(&c, "CREATE TABLE bad (a int CHECK (b > 0))").await,
+        "42703"
+    );
 }
 
 #[tokio::test]
@@ -225,9 +407,18 @@ async fn foreign_keys_are_enforced_with_their_actions() {
     .unwrap();
     let (code, msg, detail) = error(&c, "INSERT INTO child VALUES (14, 99)").await;
     assert_eq!(code, "23503");
-    assert_eq!(msg, "insert or update on table \"child\" violates foreign key constraint \"child_pid_fkey\"");
-    assert_eq!(detail.as_deref(), Some("Key (pid)=(99) is not present in table \"parent\"."));
-    assert_eq!(sqlstate(&c, "UPDATE other SET pcode = 'nine' WHERE id = 20").await, "23503");
+    assert_eq!(
+        msg,
+        "insert or update on table \"child\" violates foreign key constraint \"child_pid_fkey\""
+    );
+    assert_eq!(
+        detail.as_deref(),
+        Some("Key (pid)=(99) is not present in table \"parent\".")
+    );
+    assert_eq!(
+        sqlstate(&c, "UPDATE other SET pcode = 'nine' WHERE id = 20").await,
+        "23503"
+    );
     // RESTRICT / NO ACTION.
     let (code, msg, detail) = error(&c, "DELETE FROM parent WHERE id = 3").await;
     assert_eq!(code, "23503");
@@ -235,22 +426,45 @@ async fn foreign_keys_are_enforced_with_their_actions() {
         msg,
         "update or delete on table \"parent\" violates foreign key constraint \"strict_pid_fkey\" on table \"strict\""
     );
-    assert_eq!(detail.as_deref(), Some("Key (id)=(3) is still referenced from table \"strict\"."));
+    assert_eq!(
+        detail.as_deref(),
+        Some("Key (id)=(3) is still referenced from table \"strict\".")
+    );
     // CASCADE and SET NULL.
     assert_eq!(count(&c, "DELETE FROM parent WHERE id = 1").await, 1);
-    assert_eq!(query(&c, "SELECT id, pid FROM child ORDER BY id").await, vec!["12|2", "13|NULL"]);
-    assert_eq!(query(&c, "SELECT id, pcode FROM other ORDER BY id").await, vec!["20|NULL", "21|two"]);
+    assert_eq!(
+        query(&c, "SELECT id, pid FROM child ORDER BY id").await,
+        vec!["12|2", "13|NULL"]
+    );
+    assert_eq!(
+        query(&c, "SELECT id, pcode FROM other ORDER BY id").await,
+        vec!["20|NULL", "21|two"]
+    );
     assert_eq!(count(&c, "UPDATE parent SET id = 22 WHERE id = 2").await, 1);
-    assert_eq!(query(&c, "SELECT id, pid FROM child ORDER BY id").await, vec!["12|22", "13|NULL"]);
+    assert_eq!(
+        query(&c, "SELECT id, pid FROM child ORDER BY id").await,
+        vec!["12|22", "13|NULL"]
+    );
     // Dropping a referenced table needs CASCADE, which drops the constraint.
     assert_eq!(sqlstate(&c, "DROP TABLE parent").await, "2BP01");
     c.batch_execute("DROP TABLE parent CASCADE").await.unwrap();
     assert_eq!(count(&c, "INSERT INTO child VALUES (15, 12345)").await, 1);
     // Bad declarations.
-    assert_eq!(sqlstate(&c, "CREATE TABLE x (a int REFERENCES nowhere)").await, "42P01");
-    c.batch_execute("CREATE TABLE nk (a int, b int)").await.unwrap();
-    assert_eq!(sqlstate(&c, "CREATE TABLE x (a int REFERENCES nk (b))").await, "42830");
-    assert_eq!(sqlstate(&c, "CREATE TABLE x (a text REFERENCES child)").await, "42804");
+    assert_eq!(
+        sqlstate(&c, "CREATE TABLE x (a int REFERENCES nowhere)").await,
+        "42P01"
+    );
+    c.batch_execute("CREATE TABLE nk (a int, b int)")
+        .await
+        .unwrap();
+    assert_eq!(
+        sqlstate(&c, "CREATE TABLE x (a int REFERENCES nk (b))").await,
+        "42830"
+    );
+    assert_eq!(
+        sqlstate(&c, "CREATE TABLE x (a text REFERENCES child)").await,
+        "42804"
+    );
 }
 
 #[tokio::test]
@@ -265,23 +479,32 @@ async fn self_references_cascade_through_a_tree() {
     .await
     .unwrap();
     assert_eq!(count(&c, "DELETE FROM tree WHERE id = 2").await, 1);
-    assert_eq!(query(&c, "SELECT id FROM tree ORDER BY id").await, vec!["1", "3"]);
+    assert_eq!(
+        query(&c, "SELECT id FROM tree ORDER BY id").await,
+        vec!["1", "3"]
+    );
     assert_eq!(count(&c, "DELETE FROM tree").await, 2);
 }
 
 #[tokio::test]
 async fn a_failed_write_in_a_block_changes_nothing_after_rollback() {
     let c = start().await;
-    c.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v int CHECK (v < 100)); INSERT INTO t VALUES (1, 1)")
-        .await
-        .unwrap();
+    c.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY, v int CHECK (v < 100)); INSERT INTO t VALUES (1, 1)",
+    )
+    .await
+    .unwrap();
     c.batch_execute("BEGIN; UPDATE t SET v = 50").await.unwrap();
     assert_eq!(sqlstate(&c, "UPDATE t SET v = 500").await, "23514");
     assert_eq!(sqlstate(&c, "SELECT 1").await, "25P02");
     c.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(query(&c, "SELECT v FROM t").await, vec!["1"]);
-    c.batch_execute("BEGIN; UPDATE t SET v = 50; SAVEPOINT s").await.unwrap();
+    c.batch_execute("BEGIN; UPDATE t SET v = 50; SAVEPOINT s")
+        .await
+        .unwrap();
     assert_eq!(sqlstate(&c, "UPDATE t SET v = 500").await, "23514");
-    c.batch_execute("ROLLBACK TO SAVEPOINT s; UPDATE t SET v = v + 1; COMMIT").await.unwrap();
+    c.batch_execute("ROLLBACK TO SAVEPOINT s; UPDATE t SET v = v + 1; COMMIT")
+        .await
+        .unwrap();
     assert_eq!(query(&c, "SELECT v FROM t").await, vec!["51"]);
 }

@@ -50,8 +50,15 @@ impl Harness {
         Harness::start(AuthMethod::Trust, None).await
     }
 
-    async fn login(&self, user: &str, password: Option<&str>) -> Result<Client, tokio_postgres::Error> {
-        let mut cfg = format!("host=127.0.0.1 port={} user={user} dbname=postgres", self.port);
+    async fn login(
+        &self,
+        user: &str,
+        password: Option<&str>,
+    ) -> Result<Client, tokio_postgres::Error> {
+        let mut cfg = format!(
+            "host=127.0.0.1 port={} user={user} dbname=postgres",
+            self.port
+        );
         if let Some(pw) = password {
             cfg.push_str(&format!(" password={pw}"));
         }
@@ -89,7 +96,10 @@ mod cancel {
         let e = r.expect_err("cancelled");
         assert_eq!(
             code_and_message(&e),
-            ("57014".into(), "canceling statement due to user request".into())
+            (
+                "57014".into(),
+                "canceling statement due to user request".into()
+            )
         );
         assert!(started.elapsed() < STOP_WITHIN, "{:?}", started.elapsed());
         // The session goes on.
@@ -113,7 +123,11 @@ mod cancel {
         );
         let e = r.expect_err("cancelled");
         assert_eq!(code_and_message(&e).0, "57014", "{e:?}");
-        let n: i64 = c.query_one("SELECT $1::bigint + 1", &[&1i64]).await.unwrap().get(0);
+        let n: i64 = c
+            .query_one("SELECT $1::bigint + 1", &[&1i64])
+            .await
+            .unwrap()
+            .get(0);
         assert_eq!(n, 2);
     }
 
@@ -121,8 +135,12 @@ mod cancel {
     async fn a_cancelled_statement_fails_its_block() {
         let h = Harness::trust().await;
         let c = h.client().await;
-        c.batch_execute("CREATE TABLE t (id int PRIMARY KEY)").await.unwrap();
-        c.batch_execute("BEGIN; INSERT INTO t VALUES (1)").await.unwrap();
+        c.batch_execute("CREATE TABLE t (id int PRIMARY KEY)")
+            .await
+            .unwrap();
+        c.batch_execute("BEGIN; INSERT INTO t VALUES (1)")
+            .await
+            .unwrap();
         let token = c.cancel_token();
         let (r, _) = tokio::join!(c.simple_query(ENDLESS), async {
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -138,8 +156,12 @@ mod cancel {
     async fn a_cancelled_write_in_a_block_leaves_the_block_failed() {
         let h = Harness::trust().await;
         let c = h.client().await;
-        c.batch_execute("CREATE TABLE t (id bigint PRIMARY KEY)").await.unwrap();
-        c.batch_execute("BEGIN; INSERT INTO t VALUES (0)").await.unwrap();
+        c.batch_execute("CREATE TABLE t (id bigint PRIMARY KEY)")
+            .await
+            .unwrap();
+        c.batch_execute("BEGIN; INSERT INTO t VALUES (0)")
+            .await
+            .unwrap();
         let token = c.cancel_token();
         let (r, _) = tokio::join!(
             c.simple_query("INSERT INTO t SELECT g FROM generate_series(1, 1000000000) g"),
@@ -192,14 +214,26 @@ mod timeout {
             c.batch_execute(&format!("SET statement_timeout = {set}"))
                 .await
                 .unwrap();
-            assert_eq!(query(&c, "SHOW statement_timeout").await, vec![shown], "{set}");
+            assert_eq!(
+                query(&c, "SHOW statement_timeout").await,
+                vec![shown],
+                "{set}"
+            );
         }
         let (code, message, _) = error(&c, "SET statement_timeout = 'abc'").await;
         assert_eq!(code, "22023");
-        assert_eq!(message, "invalid value for parameter \"statement_timeout\": \"abc\"");
+        assert_eq!(
+            message,
+            "invalid value for parameter \"statement_timeout\": \"abc\""
+        );
         assert_eq!(sqlstate(&c, "SET statement_timeout = -1").await, "22023");
-        assert_eq!(sqlstate(&c, "SET statement_timeout = '10 sec'").await, "22023");
-        c.batch_execute("SET statement_timeout TO '5s'").await.unwrap();
+        assert_eq!(
+            sqlstate(&c, "SET statement_timeout = '10 sec'").await,
+            "22023"
+        );
+        c.batch_execute("SET statement_timeout TO '5s'")
+            .await
+            .unwrap();
         c.batch_execute("RESET statement_timeout").await.unwrap();
         assert_eq!(query(&c, "SHOW statement_timeout").await, vec!["0"]);
     }
@@ -207,12 +241,17 @@ mod timeout {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_statement_over_the_timeout_is_stopped() {
         let c = common::start().await;
-        c.batch_execute("SET statement_timeout = '100ms'").await.unwrap();
+        c.batch_execute("SET statement_timeout = '100ms'")
+            .await
+            .unwrap();
         let started = Instant::now();
         let e = c.simple_query(ENDLESS).await.expect_err("timeout");
         assert_eq!(
             code_and_message(&e),
-            ("57014".into(), "canceling statement due to statement timeout".into())
+            (
+                "57014".into(),
+                "canceling statement due to statement timeout".into()
+            )
         );
         assert!(started.elapsed() < STOP_WITHIN, "{:?}", started.elapsed());
         // Fast statements are not affected; the extended protocol has the
@@ -228,8 +267,12 @@ mod timeout {
         assert_eq!(code_and_message(&e).0, "57014");
         // A write is stopped too, and leaves nothing.
         c.batch_execute("SET statement_timeout = 0").await.unwrap();
-        c.batch_execute("CREATE TABLE t (id bigint PRIMARY KEY)").await.unwrap();
-        c.batch_execute("SET statement_timeout = '200ms'").await.unwrap();
+        c.batch_execute("CREATE TABLE t (id bigint PRIMARY KEY)")
+            .await
+            .unwrap();
+        c.batch_execute("SET statement_timeout = '200ms'")
+            .await
+            .unwrap();
         let e = c
             .simple_query("INSERT INTO t SELECT g FROM generate_series(1, 1000000000) g")
             .await
@@ -243,7 +286,9 @@ mod timeout {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_timeout_counts_per_statement() {
         let c = common::start().await;
-        c.batch_execute("SET statement_timeout = '300ms'").await.unwrap();
+        c.batch_execute("SET statement_timeout = '300ms'")
+            .await
+            .unwrap();
         // Each statement of a query string has its own limit.
         let msgs = c
             .simple_query(
@@ -267,16 +312,27 @@ mod prepared {
     #[tokio::test]
     async fn prepare_execute_deallocate() {
         let c = common::start().await;
-        c.batch_execute("PREPARE p(int, text) AS SELECT $1 + 1, $2").await.unwrap();
+        c.batch_execute("PREPARE p(int, text) AS SELECT $1 + 1, $2")
+            .await
+            .unwrap();
         assert_eq!(query(&c, "EXECUTE p(41, 'x')").await, vec!["42|x"]);
         assert_eq!(query(&c, "EXECUTE p('41', 'y')").await, vec!["42|y"]);
         let (code, message, _) = error(&c, "PREPARE p AS SELECT 1").await;
-        assert_eq!((code.as_str(), message.as_str()), ("42P05", "prepared statement \"p\" already exists"));
+        assert_eq!(
+            (code.as_str(), message.as_str()),
+            ("42P05", "prepared statement \"p\" already exists")
+        );
         let (code, message, _) = error(&c, "EXECUTE q").await;
-        assert_eq!((code.as_str(), message.as_str()), ("26000", "prepared statement \"q\" does not exist"));
+        assert_eq!(
+            (code.as_str(), message.as_str()),
+            ("26000", "prepared statement \"q\" does not exist")
+        );
         let (code, message, detail) = error(&c, "EXECUTE p(1)").await;
         assert_eq!(code, "42601");
-        assert_eq!(message, "wrong number of parameters for prepared statement \"p\"");
+        assert_eq!(
+            message,
+            "wrong number of parameters for prepared statement \"p\""
+        );
         assert_eq!(detail.as_deref(), Some("Expected 2 parameters but got 1."));
         assert_eq!(sqlstate(&c, "EXECUTE p(1, 2, 3)").await, "42601");
         assert_eq!(sqlstate(&c, "EXECUTE p('abc', 'x')").await, "22P02");
@@ -284,7 +340,9 @@ mod prepared {
         c.batch_execute("DEALLOCATE p").await.unwrap();
         assert_eq!(sqlstate(&c, "EXECUTE p(1, 'x')").await, "26000");
         // Types inferred from the statement; untyped ones are text.
-        c.batch_execute("PREPARE q AS SELECT $1::int * 2").await.unwrap();
+        c.batch_execute("PREPARE q AS SELECT $1::int * 2")
+            .await
+            .unwrap();
         assert_eq!(query(&c, "EXECUTE q(21)").await, vec!["42"]);
         c.batch_execute("PREPARE r AS SELECT $1").await.unwrap();
         assert_eq!(query(&c, "EXECUTE r('a')").await, vec!["a"]);
@@ -292,21 +350,32 @@ mod prepared {
         assert_eq!(query(&c, "EXECUTE q(20 + 1)").await, vec!["42"]);
         assert_eq!(sqlstate(&c, "PREPARE s AS BEGIN").await, "42601");
         let msgs = c.simple_query("DEALLOCATE PREPARE ALL").await.unwrap();
-        assert!(matches!(msgs.last(), Some(SimpleQueryMessage::CommandComplete(_))));
+        assert!(matches!(
+            msgs.last(),
+            Some(SimpleQueryMessage::CommandComplete(_))
+        ));
         assert_eq!(sqlstate(&c, "EXECUTE q(1)").await, "26000");
     }
 
     #[tokio::test]
     async fn prepared_writes_and_their_tags() {
         let c = common::start().await;
-        c.batch_execute("CREATE TABLE t (a int PRIMARY KEY, b text)").await.unwrap();
-        c.batch_execute("PREPARE ins(int, text) AS INSERT INTO t VALUES ($1, $2)").await.unwrap();
+        c.batch_execute("CREATE TABLE t (a int PRIMARY KEY, b text)")
+            .await
+            .unwrap();
+        c.batch_execute("PREPARE ins(int, text) AS INSERT INTO t VALUES ($1, $2)")
+            .await
+            .unwrap();
         assert_eq!(count(&c, "EXECUTE ins(1, 'one')").await, 1);
         assert_eq!(count(&c, "EXECUTE ins(2, 'two')").await, 1);
         assert_eq!(sqlstate(&c, "EXECUTE ins(1, 'again')").await, "23505");
-        c.batch_execute("PREPARE up(int) AS UPDATE t SET b = b || '!' WHERE a <= $1").await.unwrap();
+        c.batch_execute("PREPARE up(int) AS UPDATE t SET b = b || '!' WHERE a <= $1")
+            .await
+            .unwrap();
         assert_eq!(count(&c, "EXECUTE up(2)").await, 2);
-        c.batch_execute("PREPARE sel AS SELECT * FROM t ORDER BY a").await.unwrap();
+        c.batch_execute("PREPARE sel AS SELECT * FROM t ORDER BY a")
+            .await
+            .unwrap();
         assert_eq!(query(&c, "EXECUTE sel").await, vec!["1|one!", "2|two!"]);
         // The extended protocol can run and describe them.
         let rows = c.query("EXECUTE sel", &[]).await.unwrap();
@@ -314,7 +383,9 @@ mod prepared {
         let b: &str = rows[0].get(1);
         assert_eq!(b, "one!");
         // Prepared statements belong to the session, not the transaction.
-        c.batch_execute("BEGIN; PREPARE zz AS SELECT 2; ROLLBACK").await.unwrap();
+        c.batch_execute("BEGIN; PREPARE zz AS SELECT 2; ROLLBACK")
+            .await
+            .unwrap();
         assert_eq!(query(&c, "EXECUTE zz").await, vec!["2"]);
         // And to this session only.
         let other = common::start().await;
@@ -329,23 +400,42 @@ mod settings {
     async fn reset_returns_to_defaults() {
         let c = common::start().await;
         assert_eq!(query(&c, "SHOW application_name").await, vec![""]);
-        c.batch_execute("SET application_name = 'foo'").await.unwrap();
+        c.batch_execute("SET application_name = 'foo'")
+            .await
+            .unwrap();
         assert_eq!(query(&c, "SHOW application_name").await, vec!["foo"]);
         c.batch_execute("RESET application_name").await.unwrap();
         assert_eq!(query(&c, "SHOW application_name").await, vec![""]);
 
-        assert_eq!(query(&c, "SHOW search_path").await, vec!["\"$user\", public"]);
-        c.batch_execute("SET search_path = public, pg_catalog").await.unwrap();
-        assert_eq!(query(&c, "SHOW search_path").await, vec!["public, pg_catalog"]);
-        c.batch_execute("SET search_path TO \"$user\", public").await.unwrap();
-        assert_eq!(query(&c, "SHOW search_path").await, vec!["\"$user\", public"]);
+        assert_eq!(
+            query(&c, "SHOW search_path").await,
+            vec!["\"$user\", public"]
+        );
+        c.batch_execute("SET search_path = public, pg_catalog")
+            .await
+            .unwrap();
+        assert_eq!(
+            query(&c, "SHOW search_path").await,
+            vec!["public, pg_catalog"]
+        );
+        c.batch_execute("SET search_path TO \"$user\", public")
+            .await
+            .unwrap();
+        assert_eq!(
+            query(&c, "SHOW search_path").await,
+            vec!["\"$user\", public"]
+        );
         c.batch_execute("SET search_path = 'a b'").await.unwrap();
         assert_eq!(query(&c, "SHOW search_path").await, vec!["\"a b\""]);
 
         c.batch_execute("SET extra_float_digits = 0").await.unwrap();
         c.batch_execute("SET DateStyle = 'ISO, DMY'").await.unwrap();
-        c.batch_execute("SET TimeZone = 'Europe/Paris'").await.unwrap();
-        c.batch_execute("SET statement_timeout = '1min'").await.unwrap();
+        c.batch_execute("SET TimeZone = 'Europe/Paris'")
+            .await
+            .unwrap();
+        c.batch_execute("SET statement_timeout = '1min'")
+            .await
+            .unwrap();
         c.batch_execute("RESET TimeZone").await.unwrap();
         assert_eq!(query(&c, "SHOW TimeZone").await, vec!["UTC"]);
         assert_eq!(query(&c, "SHOW statement_timeout").await, vec!["1min"]);
@@ -359,7 +449,11 @@ mod settings {
             ("statement_timeout", "0"),
             ("application_name", ""),
         ] {
-            assert_eq!(query(&c, &format!("SHOW {name}")).await, vec![value], "{name}");
+            assert_eq!(
+                query(&c, &format!("SHOW {name}")).await,
+                vec![value],
+                "{name}"
+            );
         }
     }
 
@@ -398,17 +492,32 @@ mod auth {
     #[tokio::test]
     async fn passwords_are_checked_with_scram() {
         let h = scram().await;
-        let c = h.login("postgres", Some("s3cret")).await.expect("right password");
+        let c = h
+            .login("postgres", Some("s3cret"))
+            .await
+            .expect("right password");
         assert_eq!(query(&c, "SELECT current_user").await, vec!["postgres"]);
-        let e = h.login("postgres", Some("wrong")).await.expect_err("wrong password");
+        let e = h
+            .login("postgres", Some("wrong"))
+            .await
+            .expect_err("wrong password");
         assert_eq!(
             code_and_message(&e),
-            ("28P01".into(), "password authentication failed for user \"postgres\"".into())
+            (
+                "28P01".into(),
+                "password authentication failed for user \"postgres\"".into()
+            )
         );
-        let e = h.login("nobody", Some("s3cret")).await.expect_err("unknown user");
+        let e = h
+            .login("nobody", Some("s3cret"))
+            .await
+            .expect_err("unknown user");
         assert_eq!(
             code_and_message(&e),
-            ("28P01".into(), "password authentication failed for user \"nobody\"".into())
+            (
+                "28P01".into(),
+                "password authentication failed for user \"nobody\"".into()
+            )
         );
         // The node keeps serving.
         assert_eq!(query(&c, "SELECT 1").await, vec!["1"]);
@@ -418,35 +527,69 @@ mod auth {
     async fn users_are_created_altered_and_dropped() {
         let h = scram().await;
         let c = h.login("postgres", Some("s3cret")).await.unwrap();
-        let done = c.simple_query("CREATE USER alice WITH PASSWORD 'pw1'").await.unwrap();
-        assert!(matches!(done.last(), Some(SimpleQueryMessage::CommandComplete(_))));
+        let done = c
+            .simple_query("CREATE USER alice WITH PASSWORD 'pw1'")
+            .await
+            .unwrap();
+        assert!(matches!(
+            done.last(),
+            Some(SimpleQueryMessage::CommandComplete(_))
+        ));
         let (code, message, _) = error(&c, "CREATE USER alice").await;
-        assert_eq!((code.as_str(), message.as_str()), ("42710", "role \"alice\" already exists"));
-        c.batch_execute("CREATE ROLE bob LOGIN PASSWORD 'pw2'").await.unwrap();
-        c.batch_execute("CREATE ROLE carol PASSWORD 'pw3'").await.unwrap();
+        assert_eq!(
+            (code.as_str(), message.as_str()),
+            ("42710", "role \"alice\" already exists")
+        );
+        c.batch_execute("CREATE ROLE bob LOGIN PASSWORD 'pw2'")
+            .await
+            .unwrap();
+        c.batch_execute("CREATE ROLE carol PASSWORD 'pw3'")
+            .await
+            .unwrap();
 
         let alice = h.login("alice", Some("pw1")).await.expect("alice logs in");
         assert_eq!(query(&alice, "SELECT current_user").await, vec!["alice"]);
         h.login("bob", Some("pw2")).await.expect("bob logs in");
         // A role without LOGIN cannot log in (as a wrong password).
-        let e = h.login("carol", Some("pw3")).await.expect_err("carol has no LOGIN");
+        let e = h
+            .login("carol", Some("pw3"))
+            .await
+            .expect_err("carol has no LOGIN");
         assert_eq!(code_and_message(&e).0, "28P01");
 
         // An ordinary user changes its own password, and nothing else.
-        alice.batch_execute("ALTER USER alice WITH PASSWORD 'pw1b'").await.unwrap();
+        alice
+            .batch_execute("ALTER USER alice WITH PASSWORD 'pw1b'")
+            .await
+            .unwrap();
         assert_eq!(sqlstate(&alice, "CREATE USER mallory").await, "42501");
-        assert_eq!(sqlstate(&alice, "ALTER USER bob PASSWORD 'x'").await, "42501");
+        assert_eq!(
+            sqlstate(&alice, "ALTER USER bob PASSWORD 'x'").await,
+            "42501"
+        );
         assert_eq!(sqlstate(&alice, "DROP USER bob").await, "42501");
-        h.login("alice", Some("pw1")).await.expect_err("old password");
+        h.login("alice", Some("pw1"))
+            .await
+            .expect_err("old password");
         h.login("alice", Some("pw1b")).await.expect("new password");
 
         let (code, message, _) = error(&c, "ALTER USER nobody WITH PASSWORD 'x'").await;
-        assert_eq!((code.as_str(), message.as_str()), ("42704", "role \"nobody\" does not exist"));
+        assert_eq!(
+            (code.as_str(), message.as_str()),
+            ("42704", "role \"nobody\" does not exist")
+        );
         let (code, message, _) = error(&c, "DROP USER nobody").await;
-        assert_eq!((code.as_str(), message.as_str()), ("42704", "role \"nobody\" does not exist"));
-        c.batch_execute("DROP USER IF EXISTS nobody, carol").await.unwrap();
+        assert_eq!(
+            (code.as_str(), message.as_str()),
+            ("42704", "role \"nobody\" does not exist")
+        );
+        c.batch_execute("DROP USER IF EXISTS nobody, carol")
+            .await
+            .unwrap();
         c.batch_execute("DROP USER alice, bob").await.unwrap();
-        h.login("alice", Some("pw1b")).await.expect_err("alice is gone");
+        h.login("alice", Some("pw1b"))
+            .await
+            .expect_err("alice is gone");
         assert_eq!(sqlstate(&c, "DROP USER postgres").await, "55006");
     }
 
@@ -454,19 +597,29 @@ mod auth {
     async fn user_ddl_is_transactional() {
         let h = scram().await;
         let c = h.login("postgres", Some("s3cret")).await.unwrap();
-        c.batch_execute("BEGIN; CREATE USER temp PASSWORD 'x'; ROLLBACK").await.unwrap();
+        c.batch_execute("BEGIN; CREATE USER temp PASSWORD 'x'; ROLLBACK")
+            .await
+            .unwrap();
         h.login("temp", Some("x")).await.expect_err("rolled back");
         assert_eq!(sqlstate(&c, "DROP USER temp").await, "42704");
-        c.batch_execute("BEGIN; CREATE USER kept PASSWORD 'x'; COMMIT").await.unwrap();
+        c.batch_execute("BEGIN; CREATE USER kept PASSWORD 'x'; COMMIT")
+            .await
+            .unwrap();
         h.login("kept", Some("x")).await.expect("committed");
         // The superuser's password can be changed; the initial password
         // does not come back when the node restarts.
-        c.batch_execute("ALTER USER postgres PASSWORD 'new'").await.unwrap();
+        c.batch_execute("ALTER USER postgres PASSWORD 'new'")
+            .await
+            .unwrap();
         strata_sql::auth::prepare(&h.node, AuthMethod::Scram, Some("s3cret"))
             .await
             .unwrap();
-        h.login("postgres", Some("new")).await.expect("changed password");
-        h.login("postgres", Some("s3cret")).await.expect_err("initial password is not reset");
+        h.login("postgres", Some("new"))
+            .await
+            .expect("changed password");
+        h.login("postgres", Some("s3cret"))
+            .await
+            .expect_err("initial password is not reset");
     }
 
     #[tokio::test]
@@ -495,7 +648,10 @@ mod auth {
         let e = h.login("viewer", None).await.expect_err("no LOGIN");
         assert_eq!(
             code_and_message(&e),
-            ("28000".into(), "role \"viewer\" is not permitted to log in".into())
+            (
+                "28000".into(),
+                "role \"viewer\" is not permitted to log in".into()
+            )
         );
         c.batch_execute("ALTER ROLE viewer LOGIN").await.unwrap();
         let v = h.login("viewer", None).await.expect("LOGIN now");
@@ -577,13 +733,19 @@ mod robustness {
     async fn a_client_gone_mid_transaction_leaves_nothing_behind() {
         let h = Harness::trust().await;
         let c = h.client().await;
-        c.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v int)").await.unwrap();
-        c.batch_execute("INSERT INTO t VALUES (1, 0)").await.unwrap();
+        c.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
+            .await
+            .unwrap();
+        c.batch_execute("INSERT INTO t VALUES (1, 0)")
+            .await
+            .unwrap();
         {
             let gone = h.client().await;
-            gone.batch_execute("BEGIN; UPDATE t SET v = 100 WHERE id = 1; INSERT INTO t VALUES (2, 2)")
-                .await
-                .unwrap();
+            gone.batch_execute(
+                "BEGIN; UPDATE t SET v = 100 WHERE id = 1; INSERT INTO t VALUES (2, 2)",
+            )
+            .await
+            .unwrap();
             // Dropping the client closes its connection mid-block.
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -591,11 +753,18 @@ mod robustness {
         // vanished block's writes never happened.
         assert_eq!(count(&c, "UPDATE t SET v = 1 WHERE id = 1").await, 1);
         assert_eq!(count(&c, "INSERT INTO t VALUES (2, 20)").await, 1);
-        assert_eq!(query(&c, "SELECT * FROM t ORDER BY id").await, vec!["1|1", "2|20"]);
+        assert_eq!(
+            query(&c, "SELECT * FROM t ORDER BY id").await,
+            vec!["1|1", "2|20"]
+        );
         // Its connection is gone from the node.
         let deadline = Instant::now() + Duration::from_secs(5);
         while h.server.connections() != 1 {
-            assert!(Instant::now() < deadline, "{} connections", h.server.connections());
+            assert!(
+                Instant::now() < deadline,
+                "{} connections",
+                h.server.connections()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -604,9 +773,14 @@ mod robustness {
     async fn a_client_gone_mid_statement_stops_the_statement() {
         let h = Harness::trust().await;
         let c = h.client().await;
-        for sql in [ENDLESS, "BEGIN; INSERT INTO t SELECT g FROM generate_series(1, 1000000000) g"] {
+        for sql in [
+            ENDLESS,
+            "BEGIN; INSERT INTO t SELECT g FROM generate_series(1, 1000000000) g",
+        ] {
             if !sql.starts_with("SELECT") {
-                c.batch_execute("CREATE TABLE t (id bigint PRIMARY KEY)").await.unwrap();
+                c.batch_execute("CREATE TABLE t (id bigint PRIMARY KEY)")
+                    .await
+                    .unwrap();
             }
             let mut s = raw(h.port).await;
             assert_eq!(h.server.connections(), 2);
@@ -644,7 +818,9 @@ mod robustness {
         assert!(closed(&mut s).await);
         // Garbage instead of a startup message.
         let mut s = TcpStream::connect(("127.0.0.1", h.port)).await.unwrap();
-        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
         assert!(closed(&mut s).await);
         assert_eq!(query(&c, "SELECT 1").await, vec!["1"]);
     }
@@ -653,8 +829,13 @@ mod robustness {
     async fn invalid_utf8_in_a_query_is_an_error() {
         let h = Harness::trust().await;
         let mut s = raw(h.port).await;
-        s.write_all(&query_message(b"SELECT 'caf\xe9'")).await.unwrap();
-        assert_eq!(read_until_ready(&mut s).await, Some(vec!["22021".to_string()]));
+        s.write_all(&query_message(b"SELECT 'caf\xe9'"))
+            .await
+            .unwrap();
+        assert_eq!(
+            read_until_ready(&mut s).await,
+            Some(vec!["22021".to_string()])
+        );
         // The connection goes on.
         s.write_all(&query_message(b"SELECT 1")).await.unwrap();
         assert_eq!(read_until_ready(&mut s).await, Some(vec![]));
@@ -673,7 +854,9 @@ mod robustness {
         let work = clients.iter().enumerate().map(|(i, c)| async move {
             if i % 3 == 0 {
                 // Busy: a write and a read each.
-                c.batch_execute(&format!("INSERT INTO t VALUES ({i}, {i})")).await.unwrap();
+                c.batch_execute(&format!("INSERT INTO t VALUES ({i}, {i})"))
+                    .await
+                    .unwrap();
                 let r = query(c, &format!("SELECT v FROM t WHERE id = {i}")).await;
                 assert_eq!(r, vec![i.to_string()]);
             } else {
@@ -685,7 +868,11 @@ mod robustness {
         drop(clients);
         let deadline = Instant::now() + Duration::from_secs(10);
         while h.server.connections() > 1 {
-            assert!(Instant::now() < deadline, "{} connections left", h.server.connections());
+            assert!(
+                Instant::now() < deadline,
+                "{} connections left",
+                h.server.connections()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

@@ -48,7 +48,12 @@ pub struct SqlNodeArgs {
     /// yet (later ones are changed with ALTER USER postgres PASSWORD '…').
     /// Needed the first time a cluster is served with `--auth scram`.
     /// Prefer the environment variable: a flag shows in the process list.
-    #[arg(long, env = "STRATA_PASSWORD", value_name = "PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "STRATA_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
     pub initial_password: Option<String>,
 }
 

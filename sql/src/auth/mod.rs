@@ -148,7 +148,9 @@ impl AuthSource for CatalogAuthSource {
 
     async fn get_scram_secret(&self, login: &LoginInfo) -> PgWireResult<(ScramSecret, Option<()>)> {
         let name = login.user().unwrap_or_default();
-        let found = user(&self.node, name).await.map_err(super::server::to_pgwire)?;
+        let found = user(&self.node, name)
+            .await
+            .map_err(super::server::to_pgwire)?;
         let verifier = found
             .filter(|u| u.login)
             .and_then(|u| u.scram_verifier)

@@ -87,8 +87,11 @@ fn undefined_role(name: &str) -> Error {
 }
 
 fn denied(what: &str) -> Error {
-    Error::new(code::INSUFFICIENT_PRIVILEGE, format!("permission denied to {what}"))
-        .with_detail("Only superusers may change roles.")
+    Error::new(
+        code::INSUFFICIENT_PRIVILEGE,
+        format!("permission denied to {what}"),
+    )
+    .with_detail("Only superusers may change roles.")
 }
 
 /// Whether the session user is a superuser (as the transaction sees it).
@@ -107,7 +110,9 @@ fn password(p: &Password) -> Result<(Option<String>, Option<String>)> {
             Value::Null => return Ok((None, None)),
             other => return Err(Error::syntax(format!("invalid password {other}"))),
         },
-        Password::Password(other) => return Err(Error::syntax(format!("invalid password {other}"))),
+        Password::Password(other) => {
+            return Err(Error::syntax(format!("invalid password {other}")))
+        }
     };
     password_text(&text)
 }
@@ -268,7 +273,10 @@ async fn alter(txn: &mut BufferedTxn, name: &Ident, changes: Changes, me: &str) 
         if !s && user.id == BOOTSTRAP_USER_ID {
             return Err(Error::new(
                 code::FEATURE_NOT_SUPPORTED,
-                format!("permission denied: bootstrap user \"{}\" must be superuser", user.name),
+                format!(
+                    "permission denied: bootstrap user \"{}\" must be superuser",
+                    user.name
+                ),
             ));
         }
         user.superuser = s;
@@ -414,9 +422,7 @@ pub fn reparse(sql: &str, e: ParserError) -> std::result::Result<Vec<Statement>,
             .enumerate()
             .filter(|(_, t)| !matches!(t, Token::Whitespace(_) | Token::EOF))
             .collect();
-        let kw = |i: usize, k: Keyword| {
-            matches!(words.get(i), Some((_, Token::Word(w))) if w.keyword == k && w.quote_style.is_none())
-        };
+        let kw = |i: usize, k: Keyword| matches!(words.get(i), Some((_, Token::Word(w))) if w.keyword == k && w.quote_style.is_none());
         let is_create = kw(0, Keyword::CREATE) && kw(1, Keyword::USER);
         let is_alter = kw(0, Keyword::ALTER) && kw(1, Keyword::USER);
         if !(is_create || is_alter) {

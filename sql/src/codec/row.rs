@@ -438,7 +438,10 @@ mod tests {
             vec![Datum::Int4(3), Datum::Int4(4)]
         );
         // Plain decoding skips the list.
-        assert_eq!(decode_row(&null, &wanted).unwrap(), vec![Datum::Null, Datum::Null]);
+        assert_eq!(
+            decode_row(&null, &wanted).unwrap(),
+            vec![Datum::Null, Datum::Null]
+        );
     }
 
     /// Every type, with the datum variant its values decode to.

@@ -42,11 +42,22 @@ pub enum Altered {
 }
 
 /// Runs one ALTER TABLE; notices go to `notices`.
-pub async fn alter_table(cx: &mut DmlCtx<'_>, at: &AlterTable, notices: &mut Vec<String>) -> Result<Altered> {
+pub async fn alter_table(
+    cx: &mut DmlCtx<'_>,
+    at: &AlterTable,
+    notices: &mut Vec<String>,
+) -> Result<Altered> {
     let (schema, name) = split_name(&at.name)?;
-    let Some(found) = cx.catalog.find(&schema, &name).filter(|t| t.is_table()).cloned() else {
+    let Some(found) = cx
+        .catalog
+        .find(&schema, &name)
+        .filter(|t| t.is_table())
+        .cloned()
+    else {
         if at.if_exists {
-            return Ok(Altered::Skipped(format!("relation \"{name}\" does not exist, skipping")));
+            return Ok(Altered::Skipped(format!(
+                "relation \"{name}\" does not exist, skipping"
+            )));
         }
         return Err(Error::undefined_table(&name));
     };
@@ -75,7 +86,10 @@ async fn operation(
         } => {
             let name = ident_name(&column_def.name);
             if desc.columns.iter().any(|c| c.name == name && !c.hidden) {
-                let msg = format!("column \"{name}\" of relation \"{}\" already exists", desc.name);
+                let msg = format!(
+                    "column \"{name}\" of relation \"{}\" already exists",
+                    desc.name
+                );
                 if *if_not_exists {
                     notices.push(format!("{msg}, skipping"));
                     return Ok(());
@@ -90,7 +104,10 @@ async fn operation(
             drop_behavior,
             ..
         } => {
-            let cascade = matches!(drop_behavior, Some(datafusion::sql::sqlparser::ast::DropBehavior::Cascade));
+            let cascade = matches!(
+                drop_behavior,
+                Some(datafusion::sql::sqlparser::ast::DropBehavior::Cascade)
+            );
             for n in column_names {
                 let name = ident_name(n);
                 if desc.column(&name).filter(|c| !c.hidden).is_none() {
@@ -110,7 +127,12 @@ async fn operation(
         AlterTableOperation::RenameColumn {
             old_column_name,
             new_column_name,
-        } => rename_column(cx, desc, &ident_name(old_column_name), &ident_name(new_column_name)),
+        } => rename_column(
+            cx,
+            desc,
+            &ident_name(old_column_name),
+            &ident_name(new_column_name),
+        ),
         AlterTableOperation::RenameTable { table_name } => {
             let (RenameTableNameKind::To(n) | RenameTableNameKind::As(n)) = table_name;
             rename_table(cx, desc, n)
@@ -132,7 +154,10 @@ async fn operation(
             name,
             drop_behavior,
         } => {
-            let cascade = matches!(drop_behavior, Some(datafusion::sql::sqlparser::ast::DropBehavior::Cascade));
+            let cascade = matches!(
+                drop_behavior,
+                Some(datafusion::sql::sqlparser::ast::DropBehavior::Cascade)
+            );
             drop_constraint(cx, desc, &ident_name(name), *if_exists, cascade, notices)
         }
         AlterTableOperation::RenameConstraint { old_name, new_name } => {
@@ -140,7 +165,10 @@ async fn operation(
             if desc.constraints.iter().any(|c| c.name() == new) || desc.primary.name == new {
                 return Err(Error::new(
                     code::DUPLICATE_OBJECT,
-                    format!("constraint \"{new}\" for relation \"{}\" already exists", desc.name),
+                    format!(
+                        "constraint \"{new}\" for relation \"{}\" already exists",
+                        desc.name
+                    ),
                 ));
             }
             let mut found = false;
@@ -175,14 +203,20 @@ async fn operation(
 fn no_column(desc: &TableDesc, name: &str) -> Error {
     Error::new(
         code::UNDEFINED_COLUMN,
-        format!("column \"{name}\" of relation \"{}\" does not exist", desc.name),
+        format!(
+            "column \"{name}\" of relation \"{}\" does not exist",
+            desc.name
+        ),
     )
 }
 
 fn no_constraint(desc: &TableDesc, name: &str) -> Error {
     Error::new(
         code::UNDEFINED_OBJECT,
-        format!("constraint \"{name}\" of relation \"{}\" does not exist", desc.name),
+        format!(
+            "constraint \"{name}\" of relation \"{}\" does not exist",
+            desc.name
+        ),
     )
 }
 
@@ -244,15 +278,24 @@ async fn add_column(
 fn contains_nulls(desc: &TableDesc, column: &str) -> Error {
     Error::new(
         code::NOT_NULL_VIOLATION,
-        format!("column \"{column}\" of relation \"{}\" contains null values", desc.name),
+        format!(
+            "column \"{column}\" of relation \"{}\" contains null values",
+            desc.name
+        ),
     )
 }
 
 /// Names of the columns a CHECK expression uses.
 fn check_columns(cx: &DmlCtx<'_>, desc: &TableDesc, expr: &str) -> Result<HashSet<String>> {
     let (_, schema) = rows_batch(desc, &[])?;
-    let e = cx.df.parse_sql_expr(expr, &schema).map_err(super::query::from_datafusion)?;
-    Ok(e.column_refs().into_iter().map(|c| c.name.clone()).collect())
+    let e = cx
+        .df
+        .parse_sql_expr(expr, &schema)
+        .map_err(super::query::from_datafusion)?;
+    Ok(e.column_refs()
+        .into_iter()
+        .map(|c| c.name.clone())
+        .collect())
 }
 
 fn drop_column(cx: &DmlCtx<'_>, desc: &mut TableDesc, name: &str, cascade: bool) -> Result<()> {
@@ -267,7 +310,13 @@ fn drop_column(cx: &DmlCtx<'_>, desc: &mut TableDesc, name: &str, cascade: bool)
     // Other tables' foreign keys on this column need CASCADE.
     for t in cx.catalog.tables.values().filter(|t| t.id != desc.id) {
         for c in &t.constraints {
-            if let Constraint::ForeignKey { name: fk, ref_table, ref_columns, .. } = c {
+            if let Constraint::ForeignKey {
+                name: fk,
+                ref_table,
+                ref_columns,
+                ..
+            } = c
+            {
                 if *ref_table == desc.id && ref_columns.contains(&col.id) && !cascade {
                     return Err(Error::new(
                         code::DEPENDENT_OBJECTS_STILL_EXIST,
@@ -290,8 +339,14 @@ fn drop_column(cx: &DmlCtx<'_>, desc: &mut TableDesc, name: &str, cascade: bool)
                 .iter()
                 .any(|i| i.id == *index_id && i.columns.iter().any(|(id, _)| *id == col.id)),
             Constraint::Check { expr, .. } => check_columns(cx, desc, expr)?.contains(name),
-            Constraint::ForeignKey { columns, ref_table, ref_columns, .. } => {
-                columns.contains(&col.id) || (*ref_table == desc.id && ref_columns.contains(&col.id))
+            Constraint::ForeignKey {
+                columns,
+                ref_table,
+                ref_columns,
+                ..
+            } => {
+                columns.contains(&col.id)
+                    || (*ref_table == desc.id && ref_columns.contains(&col.id))
             }
         };
         if uses {
@@ -315,7 +370,10 @@ fn rename_column(cx: &DmlCtx<'_>, desc: &mut TableDesc, old: &str, new: &str) ->
     if desc.column(new).is_some() {
         return Err(Error::new(
             code::DUPLICATE_COLUMN,
-            format!("column \"{new}\" of relation \"{}\" already exists", desc.name),
+            format!(
+                "column \"{new}\" of relation \"{}\" already exists",
+                desc.name
+            ),
         ));
     }
     // CHECK expressions name columns: rewrite them.
@@ -337,10 +395,12 @@ fn rename_column(cx: &DmlCtx<'_>, desc: &mut TableDesc, old: &str, new: &str) ->
 fn rename_in_expr(expr: &str, old: &str, new: &str) -> Result<String> {
     use datafusion::sql::sqlparser::ast::{visit_expressions_mut, Expr, Ident};
     use std::ops::ControlFlow;
-    let mut e = datafusion::sql::sqlparser::parser::Parser::new(&datafusion::sql::sqlparser::dialect::PostgreSqlDialect {})
-        .try_with_sql(expr)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(|e| Error::internal(format!("a stored CHECK does not parse: {e}")))?;
+    let mut e = datafusion::sql::sqlparser::parser::Parser::new(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+    )
+    .try_with_sql(expr)
+    .and_then(|mut p| p.parse_expr())
+    .map_err(|e| Error::internal(format!("a stored CHECK does not parse: {e}")))?;
     let _ = visit_expressions_mut(&mut e, |x| {
         match x {
             Expr::Identifier(i) if ident_name(i) == old => *i = Ident::with_quote('"', new),
@@ -376,7 +436,11 @@ async fn alter_column(
     name: &str,
     op: &AlterColumnOperation,
 ) -> Result<()> {
-    let Some(i) = desc.columns.iter().position(|c| c.name == name && !c.hidden) else {
+    let Some(i) = desc
+        .columns
+        .iter()
+        .position(|c| c.name == name && !c.hidden)
+    else {
         return Err(no_column(desc, name));
     };
     match op {
@@ -414,7 +478,11 @@ async fn alter_column(
 }
 
 /// Adds a constraint and verifies the rows already there satisfy it.
-async fn add_constraint(cx: &mut DmlCtx<'_>, desc: &mut TableDesc, declared: Declared) -> Result<()> {
+async fn add_constraint(
+    cx: &mut DmlCtx<'_>,
+    desc: &mut TableDesc,
+    declared: Declared,
+) -> Result<()> {
     let catalog = cx.catalog.clone();
     constraints::add(&catalog, cx.df, desc, declared)?;
     let Some(added) = desc.constraints.last().cloned() else {
@@ -431,7 +499,10 @@ async fn add_constraint(cx: &mut DmlCtx<'_>, desc: &mut TableDesc, declared: Dec
             if eval_bool(cx.df, &expr, &rb, &schema)?.contains(&Some(false)) {
                 return Err(Error::new(
                     code::CHECK_VIOLATION,
-                    format!("check constraint \"{name}\" of relation \"{}\" is violated by some row", desc.name),
+                    format!(
+                        "check constraint \"{name}\" of relation \"{}\" is violated by some row",
+                        desc.name
+                    ),
                 ));
             }
         }
@@ -459,7 +530,12 @@ async fn add_constraint(cx: &mut DmlCtx<'_>, desc: &mut TableDesc, declared: Dec
 
 /// Writes the entries of a new unique index for `rows`, refusing
 /// duplicates.
-fn build_unique_index(cx: &mut DmlCtx<'_>, desc: &TableDesc, idx: &IndexDesc, rows: &[Vec<Datum>]) -> Result<()> {
+fn build_unique_index(
+    cx: &mut DmlCtx<'_>,
+    desc: &TableDesc,
+    idx: &IndexDesc,
+    rows: &[Vec<Datum>],
+) -> Result<()> {
     let mut seen = HashSet::new();
     for row in rows {
         let key = row_key(desc, row)?;
@@ -479,7 +555,11 @@ fn build_unique_index(cx: &mut DmlCtx<'_>, desc: &TableDesc, idx: &IndexDesc, ro
                 code::UNIQUE_VIOLATION,
                 format!("could not create unique index \"{}\"", idx.name),
             )
-            .with_detail(format!("Key ({})=({}) is duplicated.", names.join(", "), values.join(", "))));
+            .with_detail(format!(
+                "Key ({})=({}) is duplicated.",
+                names.join(", "),
+                values.join(", ")
+            )));
         }
         cx.txn.put(entry, key)?;
     }
@@ -506,7 +586,9 @@ fn drop_constraint(
     };
     match desc.constraints[pos].clone() {
         Constraint::PrimaryKey { .. } => {
-            return Err(Error::unsupported("dropping a primary key (rows are stored by it)"))
+            return Err(Error::unsupported(
+                "dropping a primary key (rows are stored by it)",
+            ))
         }
         Constraint::Unique { index_id, .. } => {
             let idx_cols: Vec<u32> = desc
@@ -519,7 +601,13 @@ fn drop_constraint(
             sorted.sort_unstable();
             for t in cx.catalog.tables.values() {
                 for c in &t.constraints {
-                    if let Constraint::ForeignKey { name: fk, ref_table, ref_columns, .. } = c {
+                    if let Constraint::ForeignKey {
+                        name: fk,
+                        ref_table,
+                        ref_columns,
+                        ..
+                    } = c
+                    {
                         let mut r = ref_columns.clone();
                         r.sort_unstable();
                         if *ref_table == desc.id && r == sorted && !cascade {
@@ -578,7 +666,10 @@ pub async fn truncate(cx: &mut DmlCtx<'_>, names: &[ObjectName], cascade: bool) 
                         code::FEATURE_NOT_SUPPORTED,
                         "cannot truncate a table referenced in a foreign key constraint",
                     )
-                    .with_detail(format!("Table \"{}\" references \"{}\".", t.name, parent.name))
+                    .with_detail(format!(
+                        "Table \"{}\" references \"{}\".",
+                        t.name, parent.name
+                    ))
                     .with_hint(format!(
                         "Truncate table \"{}\" at the same time, or use TRUNCATE ... CASCADE.",
                         t.name

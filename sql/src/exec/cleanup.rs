@@ -25,7 +25,9 @@ pub fn spawn(kv: SharedKv, ids: Vec<u32>) {
         for id in ids {
             match remove_dropped(&kv, id).await {
                 Ok(n) => tracing::debug!(table = id, keys = n, "removed a dropped table's keys"),
-                Err(e) => tracing::warn!(table = id, error = %e, "could not remove a dropped table's keys"),
+                Err(e) => {
+                    tracing::warn!(table = id, error = %e, "could not remove a dropped table's keys")
+                }
             }
         }
     });

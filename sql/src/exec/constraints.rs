@@ -6,8 +6,8 @@
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::ExprSchemable;
 use datafusion::sql::sqlparser::ast::{
-    ColumnOption, ColumnOptionDef, Expr, ForeignKeyConstraint, IndexColumn,
-    ReferentialAction, TableConstraint,
+    ColumnOption, ColumnOptionDef, Expr, ForeignKeyConstraint, IndexColumn, ReferentialAction,
+    TableConstraint,
 };
 
 use super::ddl::{ident_name, split_name};
@@ -110,7 +110,11 @@ pub fn index_columns(cols: &[IndexColumn]) -> Result<Vec<String>> {
         .collect()
 }
 
-fn foreign_key(name: Option<String>, columns: Vec<String>, fk: &ForeignKeyConstraint) -> Result<Declared> {
+fn foreign_key(
+    name: Option<String>,
+    columns: Vec<String>,
+    fk: &ForeignKeyConstraint,
+) -> Result<Declared> {
     let action = |a: &Option<ReferentialAction>| match a {
         None | Some(ReferentialAction::NoAction) | Some(ReferentialAction::Restrict) => {
             Ok(FkAction::Restrict)
@@ -152,7 +156,9 @@ pub fn add(
                     }
                 }
             }
-            let name = name.unwrap_or_else(|| unique_name(desc, &format!("{}_{}_key", desc.name, columns.join("_"))));
+            let name = name.unwrap_or_else(|| {
+                unique_name(desc, &format!("{}_{}_key", desc.name, columns.join("_")))
+            });
             check_name_free(desc, &name, true)?;
             let id = desc.next_index_id;
             desc.next_index_id += 1;
@@ -162,7 +168,8 @@ pub fn add(
                 columns: ids.into_iter().map(|id| (id, false)).collect(),
                 unique: true,
             });
-            desc.constraints.push(Constraint::Unique { name, index_id: id });
+            desc.constraints
+                .push(Constraint::Unique { name, index_id: id });
         }
         Declared::Check { name, expr, column } => {
             let sql = expr.to_string();
@@ -196,7 +203,8 @@ pub fn add(
             check_name_free(desc, &name, false)?;
             let ids = column_ids(desc, &columns)?;
             // The referenced table: this one (a self reference) or another.
-            let this = catalog.schema_name(desc.schema_id) == Some(table.0.as_str()) && table.1 == desc.name;
+            let this = catalog.schema_name(desc.schema_id) == Some(table.0.as_str())
+                && table.1 == desc.name;
             let parent: TableDesc = if this {
                 desc.clone()
             } else {
@@ -210,7 +218,10 @@ pub fn add(
                 if parent.has_hidden_rowid() {
                     return Err(Error::new(
                         code::INVALID_FOREIGN_KEY,
-                        format!("there is no primary key for referenced table \"{}\"", parent.name),
+                        format!(
+                            "there is no primary key for referenced table \"{}\"",
+                            parent.name
+                        ),
                     ));
                 }
                 parent.primary.columns.iter().map(|(id, _)| *id).collect()
@@ -335,7 +346,10 @@ fn check_name_free(desc: &TableDesc, name: &str, index: bool) -> Result<()> {
     if taken {
         return Err(Error::new(
             code::DUPLICATE_OBJECT,
-            format!("constraint \"{name}\" for relation \"{}\" already exists", desc.name),
+            format!(
+                "constraint \"{name}\" for relation \"{}\" already exists",
+                desc.name
+            ),
         ));
     }
     Ok(())
@@ -354,7 +368,11 @@ fn check_expression(df: &SessionContext, desc: &TableDesc, sql: &str) -> Result<
             format!("argument of CHECK must be type boolean, not type {ty}"),
         ));
     }
-    let mut used: Vec<String> = expr.column_refs().into_iter().map(|c| c.name.clone()).collect();
+    let mut used: Vec<String> = expr
+        .column_refs()
+        .into_iter()
+        .map(|c| c.name.clone())
+        .collect();
     used.sort();
     used.dedup();
     Ok(used)

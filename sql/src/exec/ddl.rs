@@ -9,7 +9,6 @@ use datafusion::sql::sqlparser::ast::{
 
 use super::constraints::{self, Declared};
 use super::sequence;
-use datafusion::execution::context::SessionContext;
 use crate::catalog::desc::{ColumnDesc, DefaultExpr, IndexDesc, ObjectKind, ROWID_COLUMN};
 use crate::catalog::store::CatalogWriter;
 use crate::catalog::{Catalog, Constraint, TableDesc, DEFAULT_SCHEMA};
@@ -17,6 +16,7 @@ use crate::codec::key::PRIMARY_INDEX_ID;
 use crate::error::{code, Error, Result};
 use crate::plan::types::{column_type, ColumnType};
 use crate::types::SqlType;
+use datafusion::execution::context::SessionContext;
 
 /// `(schema, name)` of an object name (`t` or `s.t`), lower-cased as
 /// PostgreSQL folds unquoted identifiers (the parser keeps quoted ones).
@@ -169,8 +169,17 @@ pub async fn create_table(
     let mut w = CatalogWriter::new(txn);
     let id = w.allocate_id().await?;
     let version = w.bump_version().await?;
-    sequence::ddl::create_owned(&mut w, catalog, schema_id, &name, id, version, &mut columns, owned)
-        .await?;
+    sequence::ddl::create_owned(
+        &mut w,
+        catalog,
+        schema_id,
+        &name,
+        id,
+        version,
+        &mut columns,
+        owned,
+    )
+    .await?;
     let pkey = format!("{name}_pkey");
     let mut desc = TableDesc {
         id,
@@ -252,11 +261,7 @@ pub(crate) fn column(
                 generation_expr: None,
                 ..
             } => {}
-            other => {
-                return Err(Error::unsupported(format!(
-                    "the column option \"{other}\""
-                )))
-            }
+            other => return Err(Error::unsupported(format!("the column option \"{other}\""))),
         }
     }
     Ok(col)
@@ -270,6 +275,9 @@ pub fn wrong_object_kind(name: &str, what: &str, kind: &ObjectKind) -> Error {
         ObjectKind::View { .. } => "DROP VIEW to remove a view",
         ObjectKind::Sequence(_) => "DROP SEQUENCE to remove a sequence",
     };
-    Error::new(code::WRONG_OBJECT_TYPE, format!("\"{name}\" is not a {what}"))
-        .with_hint(format!("Use {right}."))
+    Error::new(
+        code::WRONG_OBJECT_TYPE,
+        format!("\"{name}\" is not a {what}"),
+    )
+    .with_hint(format!("Use {right}."))
 }

@@ -52,7 +52,8 @@ pub async fn drop_objects(
             Some(t)
                 if matches!(
                     (&t.kind, kind),
-                    (ObjectKind::Table, ObjectType::Table) | (ObjectKind::View { .. }, ObjectType::View)
+                    (ObjectKind::Table, ObjectType::Table)
+                        | (ObjectKind::View { .. }, ObjectType::View)
                 ) =>
             {
                 if !found.iter().any(|f| f.id == t.id) {
@@ -172,7 +173,9 @@ async fn drop_schemas(
                     schemas.push(s)
                 }
             }
-            None if if_exists => notices.push(format!("schema \"{name}\" does not exist, skipping")),
+            None if if_exists => {
+                notices.push(format!("schema \"{name}\" does not exist, skipping"))
+            }
             None => {
                 return Err(Error::new(
                     code::UNDEFINED_SCHEMA,
@@ -206,7 +209,12 @@ async fn drop_schemas(
         .map(|t| describe(catalog, t))
         .collect();
     if let (Some(first), false) = (described.first(), cascade) {
-        let schema = catalog.schema_name(relations.first().or(sequences.first()).map_or(0, |t| t.schema_id));
+        let schema = catalog.schema_name(
+            relations
+                .first()
+                .or(sequences.first())
+                .map_or(0, |t| t.schema_id),
+        );
         return Err(dependents_exist(
             &format!("schema {}", schema.unwrap_or_default()),
             format!("{first} depends on schema {}", schema.unwrap_or_default()),
@@ -292,12 +300,17 @@ fn dependent_views(
     for t in catalog.tables.values() {
         if let ObjectKind::View { query } = &t.kind {
             if !ids.contains(&t.id) {
-                views.push((t.clone(), crate::plan::views::relations_read(catalog, query)?));
+                views.push((
+                    t.clone(),
+                    crate::plan::views::relations_read(catalog, query)?,
+                ));
             }
         }
     }
     loop {
-        let next = views.iter().position(|(_, reads)| reads.iter().any(|r| ids.contains(r)));
+        let next = views
+            .iter()
+            .position(|(_, reads)| reads.iter().any(|r| ids.contains(r)));
         let Some(i) = next else { break };
         let (view, reads) = views.swap_remove(i);
         let on = reads
@@ -324,7 +337,10 @@ fn referencing(
             continue;
         }
         for c in &t.constraints {
-            if let Constraint::ForeignKey { name, ref_table, .. } = c {
+            if let Constraint::ForeignKey {
+                name, ref_table, ..
+            } = c
+            {
                 if let Some(p) = dropped.iter().find(|d| d.id == *ref_table) {
                     out.push((t.clone(), name.clone(), p.clone()));
                 }

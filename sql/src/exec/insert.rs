@@ -26,7 +26,7 @@ use futures::StreamExt;
 use super::ddl::{ident_name, split_name};
 use super::query::{from_datafusion, plan};
 use super::returning::{returning, Returned, Returning};
-use super::write::{apply, eval_column, rows_batch, row_key, unique_entry, DmlCtx, RowChange};
+use super::write::{apply, eval_column, row_key, rows_batch, unique_entry, DmlCtx, RowChange};
 use crate::catalog::desc::{DefaultExpr, Identity, IndexDesc};
 use crate::catalog::TableDesc;
 use crate::error::{code, Error, Result};
@@ -59,7 +59,11 @@ pub async fn insert(cx: &mut DmlCtx<'_>, ins: &Insert) -> Result<Written> {
     let conflict = match &ins.on {
         None => None,
         Some(OnInsert::OnConflict(oc)) => Some(Conflict::new(&desc, oc, alias.as_deref())?),
-        Some(_) => return Err(Error::unsupported("ON DUPLICATE KEY UPDATE (use ON CONFLICT)")),
+        Some(_) => {
+            return Err(Error::unsupported(
+                "ON DUPLICATE KEY UPDATE (use ON CONFLICT)",
+            ))
+        }
     };
     let reader = cx.txn.reader();
     let defaults = statement_defaults(cx, &desc, &reader).await?;
@@ -69,8 +73,24 @@ pub async fn insert(cx: &mut DmlCtx<'_>, ins: &Insert) -> Result<Written> {
     match &ins.source {
         None => {
             // DEFAULT VALUES.
-            let rows = complete(cx, &desc, &targets, &defaults, vec![(Vec::new(), Vec::new())]).await?;
-            count += write_rows(cx, &desc, rows, conflict.as_ref(), &mut state, &mut written, ins.returning.is_some()).await?;
+            let rows = complete(
+                cx,
+                &desc,
+                &targets,
+                &defaults,
+                vec![(Vec::new(), Vec::new())],
+            )
+            .await?;
+            count += write_rows(
+                cx,
+                &desc,
+                rows,
+                conflict.as_ref(),
+                &mut state,
+                &mut written,
+                ins.returning.is_some(),
+            )
+            .await?;
         }
         Some(q) => {
             let (mut q, default_cells) = strip_defaults(q);
@@ -117,7 +137,16 @@ pub async fn insert(cx: &mut DmlCtx<'_>, ins: &Insert) -> Result<Written> {
                     row_no += 1;
                 }
                 let rows = complete(cx, &desc, &targets, &defaults, source).await?;
-                count += write_rows(cx, &desc, rows, conflict.as_ref(), &mut state, &mut written, ins.returning.is_some()).await?;
+                count += write_rows(
+                    cx,
+                    &desc,
+                    rows,
+                    conflict.as_ref(),
+                    &mut state,
+                    &mut written,
+                    ins.returning.is_some(),
+                )
+                .await?;
             }
         }
     }
@@ -129,7 +158,10 @@ pub async fn insert(cx: &mut DmlCtx<'_>, ins: &Insert) -> Result<Written> {
 }
 
 /// The columns an INSERT fills, by position in the table.
-fn target_columns(desc: &TableDesc, columns: &[datafusion::sql::sqlparser::ast::ObjectName]) -> Result<Vec<usize>> {
+fn target_columns(
+    desc: &TableDesc,
+    columns: &[datafusion::sql::sqlparser::ast::ObjectName],
+) -> Result<Vec<usize>> {
     if columns.is_empty() {
         return Ok(desc
             .columns
@@ -143,10 +175,16 @@ fn target_columns(desc: &TableDesc, columns: &[datafusion::sql::sqlparser::ast::
     columns
         .iter()
         .map(|n| {
-            let col = n.0.last().and_then(|p| p.as_ident()).map(ident_name).unwrap_or_default();
+            let col =
+                n.0.last()
+                    .and_then(|p| p.as_ident())
+                    .map(ident_name)
+                    .unwrap_or_default();
             let i = column_position(desc, &col)?;
             if !seen.insert(i) {
-                return Err(Error::syntax(format!("column \"{col}\" specified more than once")));
+                return Err(Error::syntax(format!(
+                    "column \"{col}\" specified more than once"
+                )));
             }
             Ok(i)
         })
@@ -161,7 +199,10 @@ pub fn column_position(desc: &TableDesc, col: &str) -> Result<usize> {
         .ok_or_else(|| {
             Error::new(
                 code::UNDEFINED_COLUMN,
-                format!("column \"{col}\" of relation \"{}\" does not exist", desc.name),
+                format!(
+                    "column \"{col}\" of relation \"{}\" does not exist",
+                    desc.name
+                ),
             )
         })
 }
@@ -193,7 +234,9 @@ fn strip_defaults(q: &Query) -> (Query, HashMap<usize, Vec<usize>>) {
 /// `(true), ('no')` as mixed types).
 fn type_literals_by_target(q: &mut Query, desc: &TableDesc, targets: &[usize]) {
     use datafusion::sql::sqlparser::ast::Value;
-    let SetExpr::Values(values) = q.body.as_mut() else { return };
+    let SetExpr::Values(values) = q.body.as_mut() else {
+        return;
+    };
     if values.rows.len() < 2 {
         return;
     }
@@ -237,7 +280,10 @@ fn check_identity(desc: &TableDesc, targets: &[usize], defaulted: &[usize]) -> R
         if c.identity == Some(Identity::Always) && !defaulted.contains(&pos) {
             return Err(Error::new(
                 code::GENERATED_ALWAYS,
-                format!("cannot insert a non-DEFAULT value into column \"{}\"", c.name),
+                format!(
+                    "cannot insert a non-DEFAULT value into column \"{}\"",
+                    c.name
+                ),
             )
             .with_detail(format!(
                 "Column \"{}\" is an identity column defined as GENERATED ALWAYS.",
@@ -289,12 +335,21 @@ fn is_volatile(expr: &str) -> bool {
 }
 
 /// The value of a constant SQL expression.
-pub async fn eval_constant(cx: &DmlCtx<'_>, expr: &str, reader: &client::TxnReader) -> Result<Datum> {
+pub async fn eval_constant(
+    cx: &DmlCtx<'_>,
+    expr: &str,
+    reader: &client::TxnReader,
+) -> Result<Datum> {
     let stmt = crate::session::Session::parse(&format!("SELECT {expr}"))?
         .pop()
         .ok_or_else(|| Error::internal("an empty default"))?;
     let plan = plan(cx.df, cx.catalog.clone(), reader.clone(), stmt).await?;
-    let ty = plan.schema().as_arrow().fields().first().map(|f| sql_type_of(f));
+    let ty = plan
+        .schema()
+        .as_arrow()
+        .fields()
+        .first()
+        .map(|f| sql_type_of(f));
     let batches = cx
         .df
         .execute_logical_plan(plan)
@@ -343,10 +398,9 @@ async fn column_default(cx: &DmlCtx<'_>, desc: &TableDesc, i: usize) -> Result<D
     let c = &desc.columns[i];
     match &c.default {
         Some(DefaultExpr::Sequence(id)) => {
-            let seq = cx
-                .catalog
-                .by_id(*id)
-                .ok_or_else(|| Error::internal(format!("the sequence of column {} is gone", c.name)))?;
+            let seq = cx.catalog.by_id(*id).ok_or_else(|| {
+                Error::internal(format!("the sequence of column {} is gone", c.name))
+            })?;
             let v = super::sequence::next_value(cx.df, cx.kv, cx.blocks, seq).await?;
             assign(Datum::Int8(v), c.ty, cx.format)
         }
@@ -438,7 +492,11 @@ impl Conflict {
                 if has_pk {
                     all.push(None);
                 }
-                all.extend((0..desc.indexes.len()).filter(|i| desc.indexes[*i].unique).map(Some));
+                all.extend(
+                    (0..desc.indexes.len())
+                        .filter(|i| desc.indexes[*i].unique)
+                        .map(Some),
+                );
                 all
             }
             Some(ConflictTarget::Columns(cols)) => {
@@ -456,7 +514,12 @@ impl Conflict {
                 }
             }
             Some(ConflictTarget::OnConstraint(name)) => {
-                let name = name.0.last().and_then(|p| p.as_ident()).map(ident_name).unwrap_or_default();
+                let name = name
+                    .0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .map(ident_name)
+                    .unwrap_or_default();
                 if has_pk && desc.primary.name == name {
                     vec![None]
                 } else {
@@ -465,7 +528,10 @@ impl Conflict {
                         .ok_or_else(|| {
                             Error::new(
                                 code::UNDEFINED_OBJECT,
-                                format!("constraint \"{name}\" for table \"{}\" does not exist", desc.name),
+                                format!(
+                                    "constraint \"{name}\" for table \"{}\" does not exist",
+                                    desc.name
+                                ),
                             )
                         })?;
                     vec![Some(i)]
@@ -488,7 +554,9 @@ impl Conflict {
         Ok(Conflict {
             arbiters,
             update,
-            name: alias.map(str::to_string).unwrap_or_else(|| desc.name.clone()),
+            name: alias
+                .map(str::to_string)
+                .unwrap_or_else(|| desc.name.clone()),
         })
     }
 
@@ -519,7 +587,10 @@ impl Conflict {
         rows: Vec<Vec<Datum>>,
         state: &mut ConflictState,
     ) -> Result<Vec<RowChange>> {
-        let keys: Vec<Vec<Vec<u8>>> = rows.iter().map(|r| self.keys(desc, r)).collect::<Result<_>>()?;
+        let keys: Vec<Vec<Vec<u8>>> = rows
+            .iter()
+            .map(|r| self.keys(desc, r))
+            .collect::<Result<_>>()?;
         let reader = cx.txn.reader();
         let probe: Vec<Vec<u8>> = keys.iter().flatten().cloned().collect();
         let found: HashMap<Vec<u8>, Vec<u8>> = reader
@@ -555,7 +626,11 @@ impl Conflict {
                     }
                     // A row key's value is the row; an index entry's is the
                     // row's key.
-                    let row_key = if row_key(desc, &row)? == *k { k.clone() } else { v.clone() };
+                    let row_key = if row_key(desc, &row)? == *k {
+                        k.clone()
+                    } else {
+                        v.clone()
+                    };
                     for k in keys {
                         state.claimed.insert(k, true);
                     }
@@ -565,7 +640,10 @@ impl Conflict {
         }
         let mut changes = inserts;
         if let Some((sets, selection)) = &self.update {
-            changes.extend(self.updates(cx, desc, sets, selection.as_deref(), collisions).await?);
+            changes.extend(
+                self.updates(cx, desc, sets, selection.as_deref(), collisions)
+                    .await?,
+            );
         }
         Ok(changes)
     }
@@ -635,11 +713,18 @@ fn pair_batch(
     let proposed: Vec<&Vec<Datum>> = collisions.iter().map(|(_, r)| r).collect();
     let (a, _) = rows_batch(desc, &old)?;
     let (b, _) = rows_batch(desc, &proposed)?;
-    let sa = DFSchema::try_from_qualified_schema(name, a.schema().as_ref()).map_err(from_datafusion)?;
-    let sb = DFSchema::try_from_qualified_schema("excluded", b.schema().as_ref()).map_err(from_datafusion)?;
+    let sa =
+        DFSchema::try_from_qualified_schema(name, a.schema().as_ref()).map_err(from_datafusion)?;
+    let sb = DFSchema::try_from_qualified_schema("excluded", b.schema().as_ref())
+        .map_err(from_datafusion)?;
     let mut schema = sa;
     schema.merge(&sb);
-    let columns = a.columns().iter().chain(b.columns()).cloned().collect::<Vec<_>>();
+    let columns = a
+        .columns()
+        .iter()
+        .chain(b.columns())
+        .cloned()
+        .collect::<Vec<_>>();
     let rb = RecordBatch::try_new(Arc::new(schema.as_arrow().clone()), columns)
         .map_err(|e| Error::internal(format!("building a batch: {e}")))?;
     Ok((rb, schema))
@@ -649,38 +734,50 @@ fn pair_batch(
 /// becomes the column's default expression (or NULL).
 pub fn assignments(desc: &TableDesc, list: &[Assignment]) -> Result<Vec<(usize, String)>> {
     let mut out: Vec<(usize, String)> = Vec::new();
-    let mut push = |name: &datafusion::sql::sqlparser::ast::ObjectName, value: &Expr| -> Result<()> {
-        let col = name.0.last().and_then(|p| p.as_ident()).map(ident_name).unwrap_or_default();
-        let i = column_position(desc, &col)?;
-        if out.iter().any(|(j, _)| *j == i) {
-            return Err(Error::syntax(format!("multiple assignments to same column \"{col}\"")));
-        }
-        let c = &desc.columns[i];
-        if c.identity == Some(Identity::Always) && !is_default(value) {
-            return Err(Error::new(
-                code::GENERATED_ALWAYS,
-                format!("column \"{col}\" can only be updated to DEFAULT"),
-            )
-            .with_detail(format!("Column \"{col}\" is an identity column defined as GENERATED ALWAYS.")));
-        }
-        let text = if is_default(value) {
-            match &c.default {
-                Some(DefaultExpr::Sql(e)) => e.clone(),
-                Some(DefaultExpr::Sequence(_)) => {
-                    return Err(Error::unsupported("SET … = DEFAULT on a sequence column"))
-                }
-                None => "NULL".to_string(),
+    let mut push =
+        |name: &datafusion::sql::sqlparser::ast::ObjectName, value: &Expr| -> Result<()> {
+            let col = name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(ident_name)
+                .unwrap_or_default();
+            let i = column_position(desc, &col)?;
+            if out.iter().any(|(j, _)| *j == i) {
+                return Err(Error::syntax(format!(
+                    "multiple assignments to same column \"{col}\""
+                )));
             }
-        } else {
-            value.to_string()
+            let c = &desc.columns[i];
+            if c.identity == Some(Identity::Always) && !is_default(value) {
+                return Err(Error::new(
+                    code::GENERATED_ALWAYS,
+                    format!("column \"{col}\" can only be updated to DEFAULT"),
+                )
+                .with_detail(format!(
+                    "Column \"{col}\" is an identity column defined as GENERATED ALWAYS."
+                )));
+            }
+            let text = if is_default(value) {
+                match &c.default {
+                    Some(DefaultExpr::Sql(e)) => e.clone(),
+                    Some(DefaultExpr::Sequence(_)) => {
+                        return Err(Error::unsupported("SET … = DEFAULT on a sequence column"))
+                    }
+                    None => "NULL".to_string(),
+                }
+            } else {
+                value.to_string()
+            };
+            out.push((i, text));
+            Ok(())
         };
-        out.push((i, text));
-        Ok(())
-    };
     for a in list {
         match (&a.target, &a.value) {
             (AssignmentTarget::ColumnName(n), v) => push(n, v)?,
-            (AssignmentTarget::Tuple(names), Expr::Tuple(values)) if names.len() == values.len() => {
+            (AssignmentTarget::Tuple(names), Expr::Tuple(values))
+                if names.len() == values.len() =>
+            {
                 for (n, v) in names.iter().zip(values) {
                     push(n, v)?;
                 }
@@ -690,10 +787,16 @@ pub fn assignments(desc: &TableDesc, list: &[Assignment]) -> Result<Vec<(usize, 
                 // subquery's value in its position.
                 let items = match q.body.as_ref() {
                     SetExpr::Select(s) => &s.projection,
-                    _ => return Err(Error::unsupported("assigning a column list from a set operation")),
+                    _ => {
+                        return Err(Error::unsupported(
+                            "assigning a column list from a set operation",
+                        ))
+                    }
                 };
                 if items.len() != names.len() {
-                    return Err(Error::syntax("number of columns does not match number of values"));
+                    return Err(Error::syntax(
+                        "number of columns does not match number of values",
+                    ));
                 }
                 for (i, n) in names.iter().enumerate() {
                     let mut one = q.clone();
@@ -704,7 +807,9 @@ pub fn assignments(desc: &TableDesc, list: &[Assignment]) -> Result<Vec<(usize, 
                 }
             }
             (AssignmentTarget::Tuple(_), Expr::Tuple(_)) => {
-                return Err(Error::syntax("number of columns does not match number of values"))
+                return Err(Error::syntax(
+                    "number of columns does not match number of values",
+                ))
             }
             (AssignmentTarget::Tuple(_), _) => {
                 return Err(Error::unsupported(

@@ -189,7 +189,10 @@ pub fn from_datafusion(e: datafusion::error::DataFusionError) -> Error {
         D::Collection(mut all) if !all.is_empty() => from_datafusion(all.swap_remove(0)),
         D::Shared(inner) => from_shared(&inner).unwrap_or_else(|| Error::internal(inner)),
         D::ArrowError(inner, _)
-            if matches!(*inner, datafusion::arrow::error::ArrowError::ExternalError(_)) =>
+            if matches!(
+                *inner,
+                datafusion::arrow::error::ArrowError::ExternalError(_)
+            ) =>
         {
             from_shared(&D::ArrowError(inner, None))
                 .unwrap_or_else(|| Error::internal("external arrow error"))
@@ -255,7 +258,11 @@ fn from_shared(e: &datafusion::error::DataFusionError) -> Option<Error> {
 /// A cast of a number to a narrower integer type ("Can't cast value
 /// 99999 to type Int16") as PostgreSQL reports it: 22003.
 fn cast_out_of_range(m: &str) -> Option<Error> {
-    let target = m.split("Can't cast value ").nth(1)?.split(" to type ").nth(1)?;
+    let target = m
+        .split("Can't cast value ")
+        .nth(1)?
+        .split(" to type ")
+        .nth(1)?;
     let message = match target.trim() {
         "Int16" => "smallint out of range",
         "Int32" => "integer out of range",

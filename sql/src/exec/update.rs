@@ -48,13 +48,14 @@ pub async fn update(cx: &mut DmlCtx<'_>, upd: &Update) -> Result<Written> {
     let sql = target.query(&upd.table, &others, &extra, upd.selection.as_ref());
     let desc = target.desc.clone();
     let sets = &sets;
-    let changes = move |row: Vec<Datum>, values: Vec<Datum>, cx: &DmlCtx<'_>| -> Result<RowChange> {
-        let mut new = row.clone();
-        for ((i, _), v) in sets.iter().zip(values) {
-            new[*i] = assign(v, desc.columns[*i].ty, cx.format)?;
-        }
-        Ok(RowChange::Update(row, new))
-    };
+    let changes =
+        move |row: Vec<Datum>, values: Vec<Datum>, cx: &DmlCtx<'_>| -> Result<RowChange> {
+            let mut new = row.clone();
+            for ((i, _), v) in sets.iter().zip(values) {
+                new[*i] = assign(v, desc.columns[*i].ty, cx.format)?;
+            }
+            Ok(RowChange::Update(row, new))
+        };
     target
         .run(cx, &sql, upd.returning.as_deref(), changes)
         .await
@@ -63,7 +64,9 @@ pub async fn update(cx: &mut DmlCtx<'_>, upd: &Update) -> Result<Written> {
 /// Runs one DELETE.
 pub async fn delete(cx: &mut DmlCtx<'_>, del: &Delete) -> Result<Written> {
     if del.limit.is_some() || !del.order_by.is_empty() || !del.tables.is_empty() {
-        return Err(Error::unsupported("DELETE … ORDER BY/LIMIT or of several tables"));
+        return Err(Error::unsupported(
+            "DELETE … ORDER BY/LIMIT or of several tables",
+        ));
     }
     let from = match &del.from {
         FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
@@ -92,10 +95,14 @@ struct Target {
 impl Target {
     fn of(cx: &DmlCtx<'_>, t: &TableWithJoins) -> Result<Target> {
         if !t.joins.is_empty() {
-            return Err(Error::unsupported("JOIN in the target of UPDATE/DELETE (use FROM/USING)"));
+            return Err(Error::unsupported(
+                "JOIN in the target of UPDATE/DELETE (use FROM/USING)",
+            ));
         }
         let TableFactor::Table { name, alias, .. } = &t.relation else {
-            return Err(Error::unsupported("UPDATE/DELETE of something other than a table"));
+            return Err(Error::unsupported(
+                "UPDATE/DELETE of something other than a table",
+            ));
         };
         let (schema, table) = split_name(name)?;
         let desc = cx
@@ -191,7 +198,11 @@ impl Target {
             for r in 0..b.num_rows() {
                 let mut values = Vec::with_capacity(types.len());
                 for (i, a) in b.columns().iter().enumerate() {
-                    let ty = if i < width { self.desc.columns[i].ty } else { types[i] };
+                    let ty = if i < width {
+                        self.desc.columns[i].ty
+                    } else {
+                        types[i]
+                    };
                     values.push(datum_at(a.as_ref(), r, ty)?);
                 }
                 let extra = values.split_off(width);

@@ -47,7 +47,10 @@ pub async fn create_view(
             ));
         }
         if !matches!(t.kind, ObjectKind::View { .. }) {
-            return Err(Error::new(code::WRONG_OBJECT_TYPE, format!("\"{name}\" is not a view")));
+            return Err(Error::new(
+                code::WRONG_OBJECT_TYPE,
+                format!("\"{name}\" is not a view"),
+            ));
         }
     }
     // The view's columns are its query's.
@@ -57,7 +60,9 @@ pub async fn create_view(
     let mut columns = named(sql_columns(planned.schema().as_arrow()), names);
     if !cv.columns.is_empty() {
         if cv.columns.len() > columns.len() {
-            return Err(Error::syntax("CREATE VIEW specifies more column names than columns"));
+            return Err(Error::syntax(
+                "CREATE VIEW specifies more column names than columns",
+            ));
         }
         for (c, n) in columns.iter_mut().zip(&cv.columns) {
             c.0 = ident_name(&n.name);
@@ -121,15 +126,23 @@ pub async fn create_view(
 /// their names and types; it may only add columns after them (42P16).
 fn check_replacement(old: &TableDesc, columns: &[(String, SqlType)]) -> Result<()> {
     if columns.len() < old.columns.len() {
-        return Err(Error::new(code::INVALID_TABLE_DEFINITION, "cannot drop columns from view"));
+        return Err(Error::new(
+            code::INVALID_TABLE_DEFINITION,
+            "cannot drop columns from view",
+        ));
     }
     for (was, (name, ty)) in old.columns.iter().zip(columns) {
         if was.name != *name {
             return Err(Error::new(
                 code::INVALID_TABLE_DEFINITION,
-                format!("cannot change name of view column \"{}\" to \"{name}\"", was.name),
+                format!(
+                    "cannot change name of view column \"{}\" to \"{name}\"",
+                    was.name
+                ),
             )
-            .with_hint("Use ALTER VIEW ... RENAME COLUMN ... to change name of view column instead."));
+            .with_hint(
+                "Use ALTER VIEW ... RENAME COLUMN ... to change name of view column instead.",
+            ));
         }
         if was.ty != *ty {
             return Err(Error::new(
@@ -154,7 +167,11 @@ pub async fn create_schema(
 ) -> Result<Created> {
     let name = match name {
         SchemaName::Simple(n) | SchemaName::NamedAuthorization(n, _) => {
-            let parts: Vec<String> = n.0.iter().filter_map(|p| p.as_ident()).map(ident_name).collect();
+            let parts: Vec<String> =
+                n.0.iter()
+                    .filter_map(|p| p.as_ident())
+                    .map(ident_name)
+                    .collect();
             match parts.as_slice() {
                 [s] => s.clone(),
                 _ => return Err(Error::unsupported(format!("the schema name {n}"))),

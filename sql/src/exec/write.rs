@@ -93,7 +93,11 @@ impl RowChange {
 const MAX_CASCADE_DEPTH: usize = 64;
 
 /// Checks and stages `changes` to `desc` (see the module essay).
-pub async fn apply(cx: &mut DmlCtx<'_>, desc: &Arc<TableDesc>, changes: Vec<RowChange>) -> Result<()> {
+pub async fn apply(
+    cx: &mut DmlCtx<'_>,
+    desc: &Arc<TableDesc>,
+    changes: Vec<RowChange>,
+) -> Result<()> {
     apply_at(cx, desc.clone(), changes, 0).await
 }
 
@@ -154,7 +158,12 @@ pub fn row_key(desc: &TableDesc, row: &[Datum]) -> Result<Vec<u8>> {
 /// The key of `row`'s entry in the unique index `idx`; `None` when an
 /// indexed column is NULL (then the entry can collide with none, and its
 /// key ends with the row key).
-pub fn unique_entry(desc: &TableDesc, idx: &IndexDesc, row: &[Datum], row_key: &[u8]) -> Result<(Vec<u8>, bool)> {
+pub fn unique_entry(
+    desc: &TableDesc,
+    idx: &IndexDesc,
+    row: &[Datum],
+    row_key: &[u8],
+) -> Result<(Vec<u8>, bool)> {
     let mut key = index_prefix(desc.id, idx.id);
     let cols: Vec<KeyColumn<'_>> = idx
         .columns
@@ -246,7 +255,9 @@ fn eval(
         expr = datafusion::logical_expr::cast(expr, t);
     }
     let (_, field) = expr.to_field(schema).map_err(from_datafusion)?;
-    let phys = df.create_physical_expr(expr, schema).map_err(from_datafusion)?;
+    let phys = df
+        .create_physical_expr(expr, schema)
+        .map_err(from_datafusion)?;
     let values = phys
         .evaluate(rb)
         .and_then(|v| v.into_array(rb.num_rows()))
@@ -337,7 +348,8 @@ fn unique_plan(desc: &TableDesc, changes: &[RowChange]) -> Result<UniquePlan> {
         if let Some(old) = change.old() {
             let key = row_key(desc, old)?;
             for &i in &uniques {
-                plan.removed.insert(unique_entry(desc, &desc.indexes[i], old, &key)?.0);
+                plan.removed
+                    .insert(unique_entry(desc, &desc.indexes[i], old, &key)?.0);
             }
             plan.removed.insert(key);
         }
@@ -390,13 +402,21 @@ async fn check_unique(
 
 /// `duplicate key value violates unique constraint …` for `row`, claimed
 /// through the unique index at `index` (the primary key when `None`).
-pub fn duplicate(desc: &TableDesc, index: Option<usize>, row: Option<&Vec<Datum>>, f: &TextFormat) -> Error {
+pub fn duplicate(
+    desc: &TableDesc,
+    index: Option<usize>,
+    row: Option<&Vec<Datum>>,
+    f: &TextFormat,
+) -> Error {
     let idx = index.map_or(&desc.primary, |i| &desc.indexes[i]);
     let ids: Vec<u32> = idx.columns.iter().map(|(id, _)| *id).collect();
     let detail = row.map(|r| format!("Key {} already exists.", key_text(desc, &ids, r, f)));
     let e = Error::new(
         code::UNIQUE_VIOLATION,
-        format!("duplicate key value violates unique constraint \"{}\"", idx.name),
+        format!(
+            "duplicate key value violates unique constraint \"{}\"",
+            idx.name
+        ),
     );
     match detail {
         Some(d) => e.with_detail(d),
@@ -461,14 +481,16 @@ fn foreign_keys<'a>(catalog: &Catalog, child: &'a TableDesc) -> Result<Vec<Forei
         else {
             continue;
         };
-        let parent = catalog
-            .by_id(*ref_table)
-            .cloned()
-            .ok_or_else(|| Error::internal(format!("foreign key {name} references a dropped table")))?;
+        let parent = catalog.by_id(*ref_table).cloned().ok_or_else(|| {
+            Error::internal(format!("foreign key {name} references a dropped table"))
+        })?;
         out.push(ForeignKey {
             name,
             columns: columns.iter().map(|id| position(child, *id)).collect(),
-            ref_columns: ref_columns.iter().map(|id| position(&parent, *id)).collect(),
+            ref_columns: ref_columns
+                .iter()
+                .map(|id| position(&parent, *id))
+                .collect(),
             parent,
             on_delete: *on_delete,
             on_update: *on_update,
@@ -537,7 +559,11 @@ fn coerce_for_key(d: &Datum, ty: SqlType) -> Datum {
 }
 
 fn same_columns(idx: &IndexDesc, positions: &[usize], desc: &TableDesc) -> bool {
-    let mut a: Vec<usize> = idx.columns.iter().map(|(id, _)| position(desc, *id)).collect();
+    let mut a: Vec<usize> = idx
+        .columns
+        .iter()
+        .map(|(id, _)| position(desc, *id))
+        .collect();
     let mut b = positions.to_vec();
     a.sort_unstable();
     b.sort_unstable();
@@ -546,13 +572,21 @@ fn same_columns(idx: &IndexDesc, positions: &[usize], desc: &TableDesc) -> bool 
 
 /// The rows written must reference rows that exist; the referenced keys
 /// are locked.
-pub async fn check_references(cx: &mut DmlCtx<'_>, desc: &TableDesc, changes: &[RowChange]) -> Result<()> {
+pub async fn check_references(
+    cx: &mut DmlCtx<'_>,
+    desc: &TableDesc,
+    changes: &[RowChange],
+) -> Result<()> {
     let fks = foreign_keys(&cx.catalog, desc)?;
     for fk in &fks {
         let mut wanted: Vec<(Vec<u8>, &Vec<Datum>)> = Vec::new();
         for change in changes {
-            let Some(new) = change.new_row() else { continue };
-            let Some(values) = fk.values(new) else { continue };
+            let Some(new) = change.new_row() else {
+                continue;
+            };
+            let Some(values) = fk.values(new) else {
+                continue;
+            };
             if let Some(old) = change.old() {
                 if fk.values(old) == Some(values.clone()) {
                     continue;
@@ -604,9 +638,9 @@ async fn referenced_by(
         .tables
         .values()
         .filter(|t| {
-            t.constraints.iter().any(|c| {
-                matches!(c, Constraint::ForeignKey { ref_table, .. } if *ref_table == desc.id)
-            })
+            t.constraints.iter().any(
+                |c| matches!(c, Constraint::ForeignKey { ref_table, .. } if *ref_table == desc.id),
+            )
         })
         .cloned()
         .collect();
@@ -640,14 +674,21 @@ async fn referenced_by(
             }
             let mut actions = Vec::new();
             for row in scan_table(cx, &child).await? {
-                let Some(values) = fk.values(&row) else { continue };
+                let Some(values) = fk.values(&row) else {
+                    continue;
+                };
                 let Some((old_parent, new_parent)) = gone.get(&fk.encode(&values)?) else {
                     continue;
                 };
-                let action = if new_parent.is_some() { fk.on_update } else { fk.on_delete };
+                let action = if new_parent.is_some() {
+                    fk.on_update
+                } else {
+                    fk.on_delete
+                };
                 match (action, new_parent) {
                     (FkAction::Restrict, _) | (FkAction::SetDefault, _) => {
-                        let ids: Vec<u32> = fk.ref_columns.iter().map(|i| desc.columns[*i].id).collect();
+                        let ids: Vec<u32> =
+                            fk.ref_columns.iter().map(|i| desc.columns[*i].id).collect();
                         return Err(Error::new(
                             code::FOREIGN_KEY_VIOLATION,
                             format!(
@@ -698,7 +739,11 @@ pub fn encode_table_row(desc: &TableDesc, row: &[Datum]) -> Vec<u8> {
 
 /// The `wanted` columns of a stored row of `desc` (columns added since
 /// the row was written read as their `missing` value).
-pub fn decode_table_row(desc: &TableDesc, bytes: &[u8], wanted: &[(u32, SqlType)]) -> Result<Vec<Datum>> {
+pub fn decode_table_row(
+    desc: &TableDesc,
+    bytes: &[u8],
+    wanted: &[(u32, SqlType)],
+) -> Result<Vec<Datum>> {
     let missing: Vec<Option<&[u8]>> = wanted
         .iter()
         .map(|(id, _)| desc.column_by_id(*id).and_then(|c| c.missing.as_deref()))
@@ -715,7 +760,12 @@ pub async fn scan_table(cx: &DmlCtx<'_>, desc: &TableDesc) -> Result<Vec<Vec<Dat
     let mut rows = Vec::new();
     loop {
         let page = reader
-            .scan(&start, &end, super::scan::PAGE_ROWS, super::scan::PAGE_BYTES)
+            .scan(
+                &start,
+                &end,
+                super::scan::PAGE_ROWS,
+                super::scan::PAGE_BYTES,
+            )
             .await?;
         for p in page.pairs {
             rows.push(decode_table_row(desc, &p.value, &columns)?);

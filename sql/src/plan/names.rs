@@ -50,7 +50,9 @@ fn body_names(body: &SetExpr) -> Option<Vec<Option<String>>> {
 /// from [`output_names`] of the statement as written.
 pub fn alias_duplicate_names(stmt: &mut Statement) {
     let Statement::Query(q) = stmt else { return };
-    let SetExpr::Select(s) = q.body.as_mut() else { return };
+    let SetExpr::Select(s) = q.body.as_mut() else {
+        return;
+    };
     let mut seen: Vec<String> = Vec::new();
     for (i, item) in s.projection.iter_mut().enumerate() {
         let name = match item {
@@ -62,7 +64,10 @@ pub fn alias_duplicate_names(stmt: &mut Statement) {
             if let SelectItem::UnnamedExpr(e) = item {
                 *item = SelectItem::ExprWithAlias {
                     expr: e.clone(),
-                    alias: datafusion::sql::sqlparser::ast::Ident::with_quote('"', format!("{name}#{i}")),
+                    alias: datafusion::sql::sqlparser::ast::Ident::with_quote(
+                        '"',
+                        format!("{name}#{i}"),
+                    ),
                 };
             }
         }

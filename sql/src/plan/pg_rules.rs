@@ -37,8 +37,8 @@ use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
 use datafusion::logical_expr::utils::merge_schema;
 use datafusion::logical_expr::{
-    AggregateUDF, BinaryExpr, Cast, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder,
-    Operator, ScalarUDF, Union, WindowFunctionDefinition,
+    AggregateUDF, BinaryExpr, Cast, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Operator,
+    ScalarUDF, Union, WindowFunctionDefinition,
 };
 use datafusion::optimizer::analyzer::type_coercion::TypeCoercionRewriter;
 use datafusion::optimizer::analyzer::{Analyzer, AnalyzerRule};
@@ -58,7 +58,9 @@ use crate::exec::pg::udf;
 pub fn install(mut builder: SessionStateBuilder) -> SessionStateBuilder {
     let analyzer = builder.analyzer().get_or_insert_with(Analyzer::new);
     analyzer.rules.insert(0, Arc::new(PgLiterals));
-    analyzer.rules.insert(1, Arc::new(crate::plan::set_ops::SetOpsAll));
+    analyzer
+        .rules
+        .insert(1, Arc::new(crate::plan::set_ops::SetOpsAll));
     analyzer.rules.push(Arc::new(PgOperators));
     builder
         .expr_planners()
@@ -132,7 +134,8 @@ fn literals_in_node(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
     let names = NamePreserver::new(&plan);
     let t = plan.map_expressions(|e| {
         let saved = names.save(&e);
-        Ok(e.transform_down(pg_literal)?.update_data(|e| saved.restore(e)))
+        Ok(e.transform_down(pg_literal)?
+            .update_data(|e| saved.restore(e)))
     })?;
     // A VALUES list and a UNION keep the schema they were built with, so
     // they are rebuilt (a UNION's inputs are coerced to common types
@@ -140,7 +143,9 @@ fn literals_in_node(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
     // (type coercion, which runs next, does not for all of them).
     t.map_data(|p| match p {
         LogicalPlan::Values(v) => LogicalPlanBuilder::values(v.values)?.build(),
-        LogicalPlan::Union(u) => Ok(LogicalPlan::Union(Union::try_new_with_loose_types(u.inputs)?)),
+        LogicalPlan::Union(u) => Ok(LogicalPlan::Union(Union::try_new_with_loose_types(
+            u.inputs,
+        )?)),
         p => p.recompute_schema(),
     })
 }
@@ -213,8 +218,7 @@ fn operators_in_node(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
     let names = NamePreserver::new(&plan);
     let t = plan.map_expressions(|e| {
         let saved = names.save(&e);
-        Ok(e
-            .transform_up(|e| pg_operator(e, &schema))?
+        Ok(e.transform_up(|e| pg_operator(e, &schema))?
             .update_data(|e| saved.restore(e)))
     })?;
     let transformed = t.transformed;
@@ -274,8 +278,17 @@ fn float_over_numeric(
     use Operator::*;
     let applies = matches!(
         op,
-        Eq | NotEq | Lt | LtEq | Gt | GtEq | IsDistinctFrom | IsNotDistinctFrom | Plus | Minus
-            | Multiply | Divide
+        Eq | NotEq
+            | Lt
+            | LtEq
+            | Gt
+            | GtEq
+            | IsDistinctFrom
+            | IsNotDistinctFrom
+            | Plus
+            | Minus
+            | Multiply
+            | Divide
     );
     let float_under_decimal = |e: &Expr| match e {
         Expr::Cast(c) if matches!(c.field.data_type(), DataType::Decimal128(..)) => c
@@ -319,7 +332,13 @@ fn date_as_timestamp(e: Expr) -> Expr {
 }
 
 /// A binary operator of PostgreSQL's, if DataFusion's differs.
-fn pg_binary(left: Expr, op: Operator, right: Expr, lt: &DataType, rt: &DataType) -> Transformed<Expr> {
+fn pg_binary(
+    left: Expr,
+    op: Operator,
+    right: Expr,
+    lt: &DataType,
+    rt: &DataType,
+) -> Transformed<Expr> {
     let int_op = match op {
         Operator::Plus => Some(IntOp::Add),
         Operator::Minus => Some(IntOp::Sub),
@@ -372,7 +391,12 @@ fn pg_binary(left: Expr, op: Operator, right: Expr, lt: &DataType, rt: &DataType
 
 /// `sum(bigint)` is numeric in PostgreSQL (it cannot overflow);
 /// `avg` of integers and numerics is an exact numeric.
-fn pg_aggregate(func: &Arc<AggregateUDF>, args: &[Expr], distinct: bool, schema: &DFSchema) -> Option<(Arc<AggregateUDF>, Vec<Expr>)> {
+fn pg_aggregate(
+    func: &Arc<AggregateUDF>,
+    args: &[Expr],
+    distinct: bool,
+    schema: &DFSchema,
+) -> Option<(Arc<AggregateUDF>, Vec<Expr>)> {
     let [arg] = args else { return None };
     // Type coercion made DataFusion's avg(int) an avg of floats.
     let arg = match arg {
@@ -469,7 +493,10 @@ fn pg_operator(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
                 },
                 // PostgreSQL rounds to the nearest integer (floats half to
                 // even, numerics half away from zero); DataFusion truncates.
-                Some(from) if is_sql_int(&to) && (from.is_floating() || matches!(from, DataType::Decimal128(..))) => {
+                Some(from)
+                    if is_sql_int(&to)
+                        && (from.is_floating() || matches!(from, DataType::Decimal128(..))) =>
+                {
                     let arg = if from.is_floating() {
                         cast(*c.expr, DataType::Float64)
                     } else {
@@ -520,5 +547,3 @@ impl ExprPlanner for PgExprPlanner {
         Ok(PlannerResult::Original(expr))
     }
 }
-
-

@@ -18,7 +18,9 @@ use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Column, NullEquality, Result};
 use datafusion::config::ConfigOptions;
 use datafusion::functions_window::expr_fn::row_number;
-use datafusion::logical_expr::{Expr, ExprFunctionExt, Join, JoinType, LogicalPlan, LogicalPlanBuilder};
+use datafusion::logical_expr::{
+    Expr, ExprFunctionExt, Join, JoinType, LogicalPlan, LogicalPlanBuilder,
+};
 use datafusion::optimizer::analyzer::AnalyzerRule;
 
 /// The column numbering copies of a row on each side.
@@ -65,7 +67,12 @@ fn counted(j: Join) -> Result<LogicalPlan> {
         join_type,
         ..
     } = j;
-    let columns: Vec<Expr> = left.schema().columns().into_iter().map(Expr::Column).collect();
+    let columns: Vec<Expr> = left
+        .schema()
+        .columns()
+        .into_iter()
+        .map(Expr::Column)
+        .collect();
     let mut keys: (Vec<Column>, Vec<Column>) = on
         .iter()
         .filter_map(|(l, r)| Some((l.try_as_col()?.clone(), r.try_as_col()?.clone())))
@@ -86,7 +93,12 @@ fn counted(j: Join) -> Result<LogicalPlan> {
 
 /// `plan` with each row's copy number among equal rows, as `name`.
 fn numbered(plan: Arc<LogicalPlan>, name: &str) -> Result<LogicalPlan> {
-    let columns: Vec<Expr> = plan.schema().columns().into_iter().map(Expr::Column).collect();
+    let columns: Vec<Expr> = plan
+        .schema()
+        .columns()
+        .into_iter()
+        .map(Expr::Column)
+        .collect();
     let copy = row_number().partition_by(columns).build()?.alias(name);
     LogicalPlanBuilder::from(plan).window(vec![copy])?.build()
 }

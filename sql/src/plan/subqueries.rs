@@ -24,8 +24,8 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, GroupByExpr, LimitClause, Query, SelectItem, SetExpr, Statement, Value, VisitMut,
-    VisitorMut, Visit, Visitor,
+    BinaryOperator, Expr, GroupByExpr, LimitClause, Query, SelectItem, SetExpr, Statement, Value,
+    Visit, VisitMut, Visitor, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -145,7 +145,9 @@ fn aggregate(q: &mut Query, is_aggregate: &dyn Fn(&str) -> bool) {
         Some(_) => return,
     };
     let order_by = q.order_by.clone();
-    let SetExpr::Select(select) = q.body.as_mut() else { return };
+    let SetExpr::Select(select) = q.body.as_mut() else {
+        return;
+    };
     let grouped = match &select.group_by {
         GroupByExpr::All(_) => true,
         GroupByExpr::Expressions(e, _) => !e.is_empty(),
@@ -153,7 +155,9 @@ fn aggregate(q: &mut Query, is_aggregate: &dyn Fn(&str) -> bool) {
     if grouped || select.having.is_some() || select.distinct.is_some() || select.from.is_empty() {
         return;
     }
-    let [item] = select.projection.as_mut_slice() else { return };
+    let [item] = select.projection.as_mut_slice() else {
+        return;
+    };
     let e = match item {
         SelectItem::UnnamedExpr(e) => e,
         SelectItem::ExprWithAlias { expr, .. } => expr,
@@ -197,7 +201,12 @@ fn aggregates(e: &Expr, is_aggregate: &dyn Fn(&str) -> bool) -> bool {
         }
         fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
             if let (Expr::Function(f), 0) = (e, self.depth) {
-                let name = f.name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_lowercase());
+                let name = f
+                    .name
+                    .0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .map(|i| i.value.to_lowercase());
                 if f.over.is_some() || name.is_some_and(|n| (self.is_aggregate)(&n)) {
                     self.found = true;
                     return ControlFlow::Break(());
@@ -220,7 +229,9 @@ mod tests {
     use super::*;
 
     fn rewritten(sql: &str) -> String {
-        let mut stmt = Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap().remove(0);
+        let mut stmt = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .unwrap()
+            .remove(0);
         aggregate_scalar_subqueries(&mut stmt, &|n| matches!(n, "max" | "min" | "count"));
         stmt.to_string()
     }
@@ -248,9 +259,15 @@ mod tests {
             "SELECT * FROM t WHERE x IN (SELECT v FROM r)"
         );
         let all = rewritten("SELECT * FROM t WHERE x > ALL (SELECT v FROM r)");
-        assert!(all.contains("SELECT max(v) FROM (SELECT v FROM r)"), "{all}");
+        assert!(
+            all.contains("SELECT max(v) FROM (SELECT v FROM r)"),
+            "{all}"
+        );
         let any = rewritten("SELECT * FROM t WHERE x > ANY (SELECT v FROM r)");
-        assert!(any.contains("SELECT min(v) FROM (SELECT v FROM r)"), "{any}");
+        assert!(
+            any.contains("SELECT min(v) FROM (SELECT v FROM r)"),
+            "{any}"
+        );
     }
 
     #[test]

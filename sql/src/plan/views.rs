@@ -84,10 +84,21 @@ impl VisitorMut for Expander<'_> {
             }
             return ControlFlow::Continue(());
         }
-        let TableFactor::Table { name, alias, args: None, .. } = factor else {
+        let TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            ..
+        } = factor
+        else {
             return ControlFlow::Continue(());
         };
-        let parts: Vec<String> = name.0.iter().filter_map(|p| p.as_ident()).map(ident_name).collect();
+        let parts: Vec<String> = name
+            .0
+            .iter()
+            .filter_map(|p| p.as_ident())
+            .map(ident_name)
+            .collect();
         let (schema, table) = match parts.as_slice() {
             [t] if self.ctes.contains(t) => return ControlFlow::Continue(()),
             [t] => (DEFAULT_SCHEMA.to_string(), t.clone()),
@@ -148,7 +159,9 @@ pub fn parse_query(sql: &str) -> Result<Query> {
     )
     .try_with_sql(sql)
     .map_err(|e| Error::syntax(e.to_string()))?;
-    p.parse_query().map(|q| *q).map_err(|e| Error::syntax(e.to_string()))
+    p.parse_query()
+        .map(|q| *q)
+        .map_err(|e| Error::syntax(e.to_string()))
 }
 
 /// Ids of the relations (tables, views, sequences) the view query `sql`
@@ -160,7 +173,12 @@ pub fn relations_read(catalog: &Catalog, sql: &str) -> Result<Vec<u32>> {
     let _ = query.visit(&mut CteNames(&mut ctes));
     let mut ids = Vec::new();
     let _ = datafusion::sql::sqlparser::ast::visit_relations(&query, |name| {
-        let parts: Vec<String> = name.0.iter().filter_map(|p| p.as_ident()).map(ident_name).collect();
+        let parts: Vec<String> = name
+            .0
+            .iter()
+            .filter_map(|p| p.as_ident())
+            .map(ident_name)
+            .collect();
         let found = match parts.as_slice() {
             [t] if ctes.contains(t) => None,
             [t] => catalog.find(DEFAULT_SCHEMA, t),

@@ -478,7 +478,11 @@ impl CancelRegistry {
 /// Compares secrets without stopping at the first difference.
 fn secret_matches(ours: &SecretKey, theirs: &SecretKey) -> bool {
     let (a, b) = (ours.to_bytes(), theirs.to_bytes());
-    a.len() == b.len() && a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.iter()
+            .zip(b.iter())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Answers CancelRequests from the node's registry.
@@ -513,9 +517,7 @@ mod tests {
         // A cancel between messages is forgotten by the next one.
         i.cancel();
         i.begin_message();
-        let r = i
-            .run(Deadline::default(), async { 7 })
-            .await;
+        let r = i.run(Deadline::default(), async { 7 }).await;
         assert_eq!(r, Ok(7));
         let j = i.clone();
         tokio::spawn(async move {

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::sql::sqlparser::ast::{
-    self, visit_expressions, visit_expressions_mut, CastKind, DataType as AstType, Expr, SetExpr, Statement,
-    TableObject, Value, ValueWithSpan,
+    self, visit_expressions, visit_expressions_mut, CastKind, DataType as AstType, Expr, SetExpr,
+    Statement, TableObject, Value, ValueWithSpan,
 };
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::results::{FieldFormat, FieldInfo};

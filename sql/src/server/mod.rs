@@ -238,11 +238,29 @@ fn reported(session: &Session) -> [(&'static str, String); 3] {
     [
         (
             "application_name",
-            session.var("application_name").unwrap_or_default().to_string(),
+            session
+                .var("application_name")
+                .unwrap_or_default()
+                .to_string(),
         ),
         ("DateStyle", session.format.date_style_name()),
         ("TimeZone", session.format.time_zone.name()),
     ]
+}
+
+/// Sends the notices the session's last statement raised.
+async fn send_notices<C>(client: &mut C, session: &mut Session) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    for n in session.take_notices() {
+        let notice = ErrorInfo::new("NOTICE".into(), "00000".into(), n);
+        client
+            .send(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(notice)))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Runs one statement, stopped by a cancel request or its deadline.
@@ -292,14 +310,7 @@ impl SimpleQueryHandler for ConnState {
             let before = is_setting.then(|| reported(&session));
             let deadline = Deadline::after(session.statement_timeout());
             let r = run_statement(&mut session, stmt, &self.interrupts, deadline).await;
-            for n in session.take_notices() {
-                let notice = ErrorInfo::new("NOTICE".into(), "00000".into(), n);
-                client
-                    .send(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(
-                        notice,
-                    )))
-                    .await?;
-            }
+            send_notices(client, &mut session).await?;
             if let (Some(before), true) = (before, r.is_ok()) {
                 for ((name, old), (_, new)) in before.into_iter().zip(reported(&session)) {
                     if old != new {
@@ -412,14 +423,7 @@ impl ExtendedQueryHandler for ConnState {
         let is_commit = matches!(stmt, Statement::Commit { .. });
         let deadline = Deadline::after(session.statement_timeout());
         let r = run_statement(&mut session, stmt, &self.interrupts, deadline).await;
-        for n in session.take_notices() {
-            let notice = ErrorInfo::new("NOTICE".into(), "00000".into(), n);
-            client
-                .send(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(
-                    notice,
-                )))
-                .await?;
-        }
+        send_notices(client, &mut session).await?;
         match r {
             Ok(outcome) => {
                 let formats = match &outcome {

@@ -74,7 +74,9 @@ pub async fn prepare(session: &mut Session, stmt: Statement) -> Result<Outcome> 
     ) {
         let first = statement.to_string();
         let first = first.split_whitespace().next().unwrap_or_default();
-        return Err(Error::syntax(format!("syntax error at or near \"{first}\"")));
+        return Err(Error::syntax(format!(
+            "syntax error at or near \"{first}\""
+        )));
     }
     let given = data_types
         .iter()
@@ -110,10 +112,15 @@ pub fn resolve(session: &Session, stmt: Statement) -> Result<Statement> {
         return Ok(stmt);
     };
     if !into.is_empty() || !using.is_empty() {
-        return Err(Error::syntax("EXECUTE … INTO/USING is not PostgreSQL syntax"));
+        return Err(Error::syntax(
+            "EXECUTE … INTO/USING is not PostgreSQL syntax",
+        ));
     }
     let name = object_name(name);
-    let prepared = session.prepared.get(&name).ok_or_else(|| not_found(&name))?;
+    let prepared = session
+        .prepared
+        .get(&name)
+        .ok_or_else(|| not_found(&name))?;
     if parameters.len() != prepared.params.len() {
         return Err(Error::syntax(format!(
             "wrong number of parameters for prepared statement \"{name}\""

@@ -40,7 +40,9 @@ pub fn parse_millis(name: &str, value: &str) -> Result<Duration> {
             !(c.is_ascii_digit()
                 || *c == '.'
                 || ((*c == '-' || *c == '+') && *i == 0)
-                || ((*c == 'e' || *c == 'E') && text[i + 1..].starts_with(|d: char| d.is_ascii_digit() || d == '-' || d == '+')))
+                || ((*c == 'e' || *c == 'E')
+                    && text[i + 1..]
+                        .starts_with(|d: char| d.is_ascii_digit() || d == '-' || d == '+')))
         })
         .map(|(i, _)| i)
         .unwrap_or(text.len());
@@ -83,7 +85,12 @@ pub fn show_millis(d: Duration) -> String {
     if ms == 0 {
         return "0".into();
     }
-    for (unit, size) in [("d", 86_400_000u128), ("h", 3_600_000), ("min", 60_000), ("s", 1_000)] {
+    for (unit, size) in [
+        ("d", 86_400_000u128),
+        ("h", 3_600_000),
+        ("min", 60_000),
+        ("s", 1_000),
+    ] {
         if ms % size == 0 {
             return format!("{}{unit}", ms / size);
         }

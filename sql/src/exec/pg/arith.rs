@@ -158,10 +158,11 @@ pub fn int_mod(a: &ArrayRef, b: &ArrayRef) -> Result<ArrayRef> {
         b: &ArrayRef,
         rem: impl Fn(T::Native, T::Native) -> Option<T::Native>,
     ) -> Result<ArrayRef> {
-        let r: PrimitiveArray<T> = try_binary(a.as_primitive::<T>(), b.as_primitive::<T>(), |x, y| {
-            rem(x, y).ok_or(ArrowError::DivideByZero)
-        })
-        .map_err(|e| arrow_error(e, a.data_type()))?;
+        let r: PrimitiveArray<T> =
+            try_binary(a.as_primitive::<T>(), b.as_primitive::<T>(), |x, y| {
+                rem(x, y).ok_or(ArrowError::DivideByZero)
+            })
+            .map_err(|e| arrow_error(e, a.data_type()))?;
         Ok(Arc::new(r))
     }
     if a.data_type() != b.data_type() {
@@ -217,7 +218,9 @@ impl ScalarUDFImpl for CheckedNeg {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let [a] = arrays.as_slice() else {
-            return Err(DataFusionError::Internal("int_neg takes one argument".into()));
+            return Err(DataFusionError::Internal(
+                "int_neg takes one argument".into(),
+            ));
         };
         let out = numeric::neg(a.as_ref()).map_err(|e| arrow_error(e, a.data_type()))?;
         Ok(ColumnarValue::Array(out))
@@ -267,21 +270,27 @@ impl ScalarUDFImpl for FloatDiv {
                 let t = float_type(a, b);
                 Ok(vec![t.clone(), t])
             }
-            _ => Err(DataFusionError::Plan("float_div takes two arguments".into())),
+            _ => Err(DataFusionError::Plan(
+                "float_div takes two arguments".into(),
+            )),
         }
     }
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
         match args {
             [a, b] => Ok(float_type(a, b)),
-            _ => Err(DataFusionError::Plan("float_div takes two arguments".into())),
+            _ => Err(DataFusionError::Plan(
+                "float_div takes two arguments".into(),
+            )),
         }
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let [a, b] = arrays.as_slice() else {
-            return Err(DataFusionError::Internal("float_div takes two arguments".into()));
+            return Err(DataFusionError::Internal(
+                "float_div takes two arguments".into(),
+            ));
         };
         let zero = || ArrowError::DivideByZero;
         let out: ArrayRef = match (a.data_type(), b.data_type()) {

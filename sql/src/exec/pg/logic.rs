@@ -41,7 +41,9 @@ impl ScalarUDFImpl for FalseOrNull {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let [found] = arrays.as_slice() else {
-            return Err(DataFusionError::Internal("false_or_null takes one argument".into()));
+            return Err(DataFusionError::Internal(
+                "false_or_null takes one argument".into(),
+            ));
         };
         let found = found.as_boolean();
         let out: BooleanArray = (0..found.len())

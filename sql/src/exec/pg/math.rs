@@ -128,9 +128,9 @@ fn one_arg(name: &str, args: &[DataType]) -> Result<Vec<DataType>> {
         [t] if is_sql_int(t) || t.is_floating() || t.is_null() || *t == DataType::Int8 => {
             Ok(vec![DataType::Float64])
         }
-        [t @ (DataType::Decimal128(..) | DataType::Decimal256(..))] => {
-            Ok(vec![as_decimal_type(t).unwrap_or(DataType::Decimal128(38, 0))])
-        }
+        [t @ (DataType::Decimal128(..) | DataType::Decimal256(..))] => Ok(vec![
+            as_decimal_type(t).unwrap_or(DataType::Decimal128(38, 0))
+        ]),
         _ => Err(undefined_function(name, args)),
     }
 }
@@ -399,11 +399,9 @@ impl PgMath {
                 let n = b.as_primitive::<Int64Type>();
                 decimals(
                     x.iter().zip(n.iter()).map(|(m, n)| match (m, n) {
-                        (Some(m), Some(n)) => {
-                            round_decimal(m, s, n.clamp(-40, 38), mode, to)
-                                .map(Some)
-                                .ok_or_else(numeric_out_of_range)
-                        }
+                        (Some(m), Some(n)) => round_decimal(m, s, n.clamp(-40, 38), mode, to)
+                            .map(Some)
+                            .ok_or_else(numeric_out_of_range),
                         _ => Ok(None),
                     }),
                     out,

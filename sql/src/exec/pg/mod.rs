@@ -25,8 +25,8 @@ pub mod bytea;
 pub mod logic;
 pub mod math;
 pub mod numeric;
-pub mod temporal;
 pub mod subquery;
+pub mod temporal;
 pub mod text_in;
 
 use std::sync::Arc;

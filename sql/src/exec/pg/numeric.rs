@@ -60,7 +60,12 @@ pub fn as_decimal_type(dt: &DataType) -> Option<DataType> {
 pub fn display_scale(m: i128, p: u8, s: i8) -> u8 {
     let s = s.max(0) as u8;
     if p == 38 && (s as i8 == UNCONSTRAINED_NUMERIC_SCALE || s as i8 == QUOTIENT_NUMERIC_SCALE) {
-        crate::types::Decimal { mantissa: m, scale: s }.normalize().scale
+        crate::types::Decimal {
+            mantissa: m,
+            scale: s,
+        }
+        .normalize()
+        .scale
     } else {
         s
     }
@@ -173,7 +178,10 @@ impl ScalarUDFImpl for NumericDiv {
                 b.data_type()
             )));
         };
-        let (x, y) = (a.as_primitive::<Decimal128Type>(), b.as_primitive::<Decimal128Type>());
+        let (x, y) = (
+            a.as_primitive::<Decimal128Type>(),
+            b.as_primitive::<Decimal128Type>(),
+        );
         let out = (0..x.len())
             .map(|i| {
                 if x.is_null(i) || y.is_null(i) {
@@ -229,8 +237,9 @@ impl AggregateUDFImpl for PgAvg {
 
     fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
         match args {
-            [t @ DataType::Decimal128(..)] => Ok(vec![as_decimal_type(t)
-                .unwrap_or(DataType::Decimal128(38, 0))]),
+            [t @ DataType::Decimal128(..)] => Ok(vec![
+                as_decimal_type(t).unwrap_or(DataType::Decimal128(38, 0))
+            ]),
             [t] if exact_avg_input(t) => Ok(vec![t.clone()]),
             _ => Err(DataFusionError::Plan(format!(
                 "No function matches avg({args:?})"
@@ -294,10 +303,29 @@ impl AvgAccumulator {
     /// The non-null values of `a` as mantissas at the sum's scale.
     fn mantissas(&self, a: &ArrayRef) -> Result<Vec<i128>> {
         let out: Vec<i128> = match a.data_type() {
-            DataType::Int16 => a.as_primitive::<Int16Type>().iter().flatten().map(i128::from).collect(),
-            DataType::Int32 => a.as_primitive::<Int32Type>().iter().flatten().map(i128::from).collect(),
-            DataType::Int64 => a.as_primitive::<Int64Type>().iter().flatten().map(i128::from).collect(),
-            DataType::Decimal128(_, _) => a.as_primitive::<Decimal128Type>().iter().flatten().collect(),
+            DataType::Int16 => a
+                .as_primitive::<Int16Type>()
+                .iter()
+                .flatten()
+                .map(i128::from)
+                .collect(),
+            DataType::Int32 => a
+                .as_primitive::<Int32Type>()
+                .iter()
+                .flatten()
+                .map(i128::from)
+                .collect(),
+            DataType::Int64 => a
+                .as_primitive::<Int64Type>()
+                .iter()
+                .flatten()
+                .map(i128::from)
+                .collect(),
+            DataType::Decimal128(_, _) => a
+                .as_primitive::<Decimal128Type>()
+                .iter()
+                .flatten()
+                .collect(),
             other => {
                 return Err(DataFusionError::Internal(format!(
                     "avg of {other}, planned for {}",

@@ -10,7 +10,9 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
 use datafusion::common::ScalarValue;
 use datafusion::error::Result;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
+};
 
 use super::sql_error;
 use crate::error::code;
@@ -54,7 +56,11 @@ impl AggregateUDFImpl for SingleValue {
                 args.return_field.data_type().clone(),
                 true,
             )),
-            Arc::new(Field::new(format!("{}[rows]", args.name), DataType::Int64, true)),
+            Arc::new(Field::new(
+                format!("{}[rows]", args.name),
+                DataType::Int64,
+                true,
+            )),
         ])
     }
 }
@@ -106,7 +112,10 @@ impl Accumulator for SingleAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![self.value.clone(), ScalarValue::Int64(Some(self.rows))])
+        Ok(vec![
+            self.value.clone(),
+            ScalarValue::Int64(Some(self.rows)),
+        ])
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {

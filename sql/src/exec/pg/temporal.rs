@@ -9,12 +9,10 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, IntervalMonthDayNanoArray,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, IntervalMonthDayNanoArray};
 use datafusion::arrow::datatypes::{
-    DataType, Float64Type, IntervalMonthDayNano, IntervalMonthDayNanoType, IntervalUnit,
-    TimeUnit, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    DataType, Float64Type, IntervalMonthDayNano, IntervalMonthDayNanoType, IntervalUnit, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
     TimestampSecondType,
 };
 use datafusion::error::{DataFusionError, Result};
@@ -41,7 +39,13 @@ fn interval_out_of_range() -> DataFusionError {
 
 /// `(months, days, µs) * factor` (or `/ factor` if `divide`), exactly as
 /// PostgreSQL 15 computes it.
-pub fn scale_interval(months: i32, days: i32, micros: i64, factor: f64, divide: bool) -> Result<(i32, i32, i64)> {
+pub fn scale_interval(
+    months: i32,
+    days: i32,
+    micros: i64,
+    factor: f64,
+    divide: bool,
+) -> Result<(i32, i32, i64)> {
     if divide && factor == 0.0 {
         return Err(division_by_zero());
     }
@@ -57,13 +61,14 @@ pub fn scale_interval(months: i32, days: i32, micros: i64, factor: f64, divide: 
     let mut r_days = to_i32(apply(days as f64))?;
     let month_remainder_days = ts_round((apply(months as f64) - r_months as f64) * DAYS_PER_MONTH);
     let mut sec_remainder = ts_round(
-        (apply(days as f64) - r_days as f64 + month_remainder_days
-            - month_remainder_days.trunc())
+        (apply(days as f64) - r_days as f64 + month_remainder_days - month_remainder_days.trunc())
             * SECS_PER_DAY,
     );
     if sec_remainder.abs() >= SECS_PER_DAY {
         let whole = (sec_remainder / SECS_PER_DAY).trunc();
-        r_days = r_days.checked_add(whole as i32).ok_or_else(interval_out_of_range)?;
+        r_days = r_days
+            .checked_add(whole as i32)
+            .ok_or_else(interval_out_of_range)?;
         sec_remainder -= whole * SECS_PER_DAY;
     }
     r_days = r_days
@@ -112,9 +117,7 @@ impl ScalarUDFImpl for IntervalScale {
 
     fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
         match args {
-            [DataType::Interval(_) | DataType::Null, n]
-                if n.is_numeric() || n.is_null() =>
-            {
+            [DataType::Interval(_) | DataType::Null, n] if n.is_numeric() || n.is_null() => {
                 Ok(vec![interval_type(), DataType::Float64])
             }
             _ => Err(undefined_function(self.name(), args)),
@@ -186,7 +189,10 @@ fn micros(a: &ArrayRef) -> Result<Vec<Option<i64>>> {
             .iter()
             .map(|v| v.map(|v| v.saturating_mul(1000)))
             .collect(),
-        TimeUnit::Microsecond => a.as_primitive::<TimestampMicrosecondType>().iter().collect(),
+        TimeUnit::Microsecond => a
+            .as_primitive::<TimestampMicrosecondType>()
+            .iter()
+            .collect(),
         TimeUnit::Nanosecond => a
             .as_primitive::<TimestampNanosecondType>()
             .iter()
@@ -233,11 +239,7 @@ impl ScalarUDFImpl for TimestampMinus {
                     // interval_justify_hours: whole days out of the time.
                     let days = diff / USECS_PER_DAY;
                     let time = diff % USECS_PER_DAY;
-                    Ok(Some(IntervalMonthDayNano::new(
-                        0,
-                        days as i32,
-                        time * 1000,
-                    )))
+                    Ok(Some(IntervalMonthDayNano::new(0, days as i32, time * 1000)))
                 }
                 _ => Ok(None),
             })

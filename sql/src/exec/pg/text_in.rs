@@ -29,7 +29,10 @@ pub fn text_input_type(dt: &DataType) -> Option<SqlType> {
 
 /// Whether values of `dt` are text.
 pub fn is_text(dt: &DataType) -> bool {
-    matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+    matches!(
+        dt,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
 }
 
 /// `text::ty`, read by PostgreSQL's input function for `ty`.
