@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use client::{BufferedTxn, Savepoint, SharedKv, TxnReader};
-use datafusion::execution::context::SessionContext;
 use datafusion::physical_plan::{displayable, SendableRecordBatchStream};
 use datafusion::sql::sqlparser::ast::{
     Expr, Set, Statement, TransactionIsolationLevel, TransactionMode, Value,
@@ -33,7 +32,7 @@ use crate::error::{code, Error, Result};
 use crate::exec::blocks::Blocks;
 use crate::exec::ddl::{self, ident_name, Created};
 use crate::exec::insert::insert;
-use crate::exec::query::{from_datafusion, new_context, plan};
+use crate::exec::query::{from_datafusion, plan, QueryEngine};
 use crate::exec::update::{delete, update};
 use crate::exec::write::DmlCtx;
 use crate::exec::{alter, view};
@@ -141,7 +140,7 @@ pub enum TxnStatus {
 /// One connection.
 pub struct Session {
     node: Arc<Node>,
-    df: SessionContext,
+    df: QueryEngine,
     txn: Option<OpenTxn>,
     /// Value formatting settings (DateStyle, TimeZone, extra_float_digits).
     pub format: TextFormat,
@@ -166,7 +165,7 @@ pub struct Session {
 impl Session {
     /// A new session on `node`.
     pub fn new(node: Arc<Node>) -> Session {
-        let df = new_context();
+        let mut df = QueryEngine::new();
         crate::exec::sequence::register(
             &df,
             node.kv.clone(),
@@ -175,6 +174,7 @@ impl Session {
         );
         let interrupts = crate::server::cancel::Interrupts::default();
         crate::server::interrupt_exec::install(&df, &interrupts);
+        df.refresh();
         Session {
             node,
             df,
@@ -206,6 +206,7 @@ impl Session {
         match name {
             "user" => {
                 crate::exec::functions::register(&self.df, value);
+                self.df.refresh();
                 self.user = value.to_string();
                 Ok(())
             }
@@ -291,6 +292,7 @@ impl Session {
                 ));
             }
         }
+        self.df.begin_statement();
         let r = match crate::server::prepare::resolve(self, stmt) {
             Ok(stmt) => self.dispatch(stmt).await,
             Err(e) => Err(e),
@@ -455,19 +457,21 @@ impl Session {
     }
 
     async fn query(&mut self, stmt: Statement) -> Result<Outcome> {
-        let names = output_names(&stmt);
         let catalog = self.catalog().await?;
+        if let Some(point) = crate::plan::point::point_select(&catalog, &stmt, &self.format) {
+            let reader = self.reader().await?;
+            let (columns, batches) = crate::exec::point::read(&point, &reader).await?;
+            return Ok(Outcome::Rows {
+                columns,
+                batches,
+                command: "SELECT",
+            });
+        }
+        let names = output_names(&stmt);
         let reader = self.reader().await?;
         let plan = plan(&self.df, catalog, reader, stmt).await?;
         let columns = named(sql_columns(plan.schema().as_arrow()), names);
-        let batches = self
-            .df
-            .execute_logical_plan(plan)
-            .await
-            .map_err(from_datafusion)?
-            .execute_stream()
-            .await
-            .map_err(from_datafusion)?;
+        let batches = self.df.execute(&plan).await?;
         Ok(Outcome::Rows {
             columns,
             batches,
@@ -484,6 +488,7 @@ impl Session {
         HashMap<String, Option<datafusion::arrow::datatypes::DataType>>,
         Vec<(String, SqlType)>,
     )> {
+        self.df.begin_statement();
         let catalog = self.catalog().await?;
         let reader = self.reader().await?;
         let names = output_names(&stmt);
@@ -519,6 +524,13 @@ impl Session {
             ));
         }
         let catalog = self.catalog().await?;
+        if let Some(point) = crate::plan::point::point_select(&catalog, &stmt, &self.format) {
+            return Ok(Outcome::Rows {
+                columns: vec![("QUERY PLAN".into(), SqlType::Text)],
+                batches: text_rows("QUERY PLAN", vec![point.describe()])?,
+                command: "SELECT",
+            });
+        }
         let reader = self.reader().await?;
         let plan = plan(&self.df, catalog, reader, stmt).await?;
         let physical = self

@@ -64,6 +64,8 @@ async fn tables_are_created_filled_and_queried() {
     assert!(v[0].ends_with("|postgres|public|postgres"), "{v:?}");
     // The key ranges read are visible in EXPLAIN.
     let plan = flat(rows(&c, "EXPLAIN SELECT * FROM t WHERE id = 2").await).join("\n");
+    assert!(plan.starts_with("PointGet: table=t key=point 0x"), "{plan}");
+    let plan = flat(rows(&c, "EXPLAIN SELECT * FROM t WHERE id IN (2, 3)").await).join("\n");
     assert!(plan.contains("KvScan: table=t ranges=[point"), "{plan}");
     let plan = flat(rows(&c, "EXPLAIN SELECT * FROM t WHERE id >= 2").await).join("\n");
     assert!(plan.contains("ranges=[["), "{plan}");

@@ -129,7 +129,8 @@ async fn int4_literals_still_find_bigint_keys() {
         })
         .collect();
     assert!(
-        plan.iter().any(|l| l.contains("ranges=[point ")),
+        plan.iter()
+            .any(|l| l.contains("PointGet: table=k key=point ")),
         "{plan:?}"
     );
     // Literals into smaller and larger columns.

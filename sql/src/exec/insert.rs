@@ -112,14 +112,7 @@ pub async fn insert(cx: &mut DmlCtx<'_>, ins: &Insert) -> Result<Written> {
                 return Err(Error::syntax(msg));
             }
             let types: Vec<SqlType> = schema.fields().iter().map(|f| sql_type_of(f)).collect();
-            let mut stream = cx
-                .df
-                .execute_logical_plan(plan)
-                .await
-                .map_err(from_datafusion)?
-                .execute_stream()
-                .await
-                .map_err(from_datafusion)?;
+            let mut stream = cx.df.execute(&plan).await?;
             let mut row_no = 0usize;
             while let Some(b) = stream.next().await {
                 let b = b.map_err(from_datafusion)?;
@@ -350,12 +343,8 @@ pub async fn eval_constant(
         .fields()
         .first()
         .map(|f| sql_type_of(f));
-    let batches = cx
-        .df
-        .execute_logical_plan(plan)
-        .await
-        .map_err(from_datafusion)?
-        .collect()
+    let stream = cx.df.execute(&plan).await?;
+    let batches = datafusion::physical_plan::common::collect(stream)
         .await
         .map_err(from_datafusion)?;
     match (batches.iter().find(|b| b.num_rows() > 0), ty) {

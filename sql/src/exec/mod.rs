@@ -2,6 +2,7 @@
 //!
 //! - [`scan`]: tables for DataFusion and the key-range scan node.
 //! - [`query`]: DataFusion contexts, the catalog provider, error mapping.
+//! - [`point`]: point selects by primary key, read without DataFusion.
 //! - [`ddl`]: CREATE/DROP.
 //! - [`alter`]: ALTER TABLE and TRUNCATE.
 //! - [`view`]: CREATE VIEW and CREATE SCHEMA.
@@ -27,6 +28,7 @@ pub mod drop;
 pub mod functions;
 pub mod insert;
 pub mod pg;
+pub mod point;
 pub mod query;
 pub mod returning;
 pub mod scan;

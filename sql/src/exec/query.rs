@@ -1,4 +1,4 @@
-//! DataFusion for queries: one `SessionContext` per connection, configured
+//! DataFusion for queries: one [`QueryEngine`] per connection, configured
 //! for PostgreSQL, whose `postgres` catalog shows the tables of a
 //! [`Catalog`] snapshot read through one transaction view.
 //!
@@ -8,6 +8,7 @@
 //! planning, and every [`KvTable`] it hands out keeps that view, so the
 //! whole statement reads one snapshot.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -15,8 +16,10 @@ use client::TxnReader;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::Result as DfResult;
 use datafusion::execution::context::{SessionConfig, SessionContext};
-use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+use datafusion::execution::TaskContext;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement;
 
@@ -24,25 +27,91 @@ use super::scan::KvTable;
 use crate::catalog::{Catalog, DEFAULT_DATABASE, DEFAULT_SCHEMA};
 use crate::error::{code, Error, Result};
 
-/// A new DataFusion context for one connection.
-pub fn new_context() -> SessionContext {
-    let mut config = SessionConfig::new()
-        .with_default_catalog_and_schema(DEFAULT_DATABASE, DEFAULT_SCHEMA)
-        .with_create_default_catalog_and_schema(false)
-        .with_information_schema(false)
-        .with_target_partitions(4);
-    let opts = config.options_mut();
-    opts.sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
-    opts.sql_parser.parse_float_as_decimal = true;
-    opts.sql_parser.map_string_types_to_utf8view = false;
-    opts.execution.time_zone = Some("UTC".into());
-    let state = SessionStateBuilder::new()
-        .with_config(config)
-        .with_default_features();
-    let ctx = SessionContext::new_with_state(crate::plan::pg_rules::install(state).build());
-    super::functions::register(&ctx, "postgres");
-    super::pg::register(&ctx);
-    ctx
+/// One connection's DataFusion: the context its functions and rules are
+/// registered in, and a snapshot of that context's state that statements
+/// plan and run with.
+///
+/// `SessionContext::state()` copies the whole state (every function
+/// registry) and running a `DataFrame` copies it again into a task
+/// context: per statement, that was most of a point select's CPU. The
+/// snapshot and its task context are taken once, and again only through
+/// [`QueryEngine::refresh`] after something is registered. Catalogs are
+/// not part of it: they live in a list the snapshot shares with the
+/// context, so the per-statement catalog registration is seen.
+///
+/// It dereferences to the context, for registering and for the
+/// expression helpers that take one.
+pub struct QueryEngine {
+    ctx: SessionContext,
+    state: SessionState,
+    task: Arc<TaskContext>,
+}
+
+impl QueryEngine {
+    /// A new engine for one connection.
+    pub fn new() -> QueryEngine {
+        let mut config = SessionConfig::new()
+            .with_default_catalog_and_schema(DEFAULT_DATABASE, DEFAULT_SCHEMA)
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(false)
+            .with_target_partitions(4);
+        let opts = config.options_mut();
+        opts.sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
+        opts.sql_parser.parse_float_as_decimal = true;
+        opts.sql_parser.map_string_types_to_utf8view = false;
+        opts.execution.time_zone = Some("UTC".into());
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features();
+        let ctx = SessionContext::new_with_state(crate::plan::pg_rules::install(state).build());
+        super::functions::register(&ctx, "postgres");
+        super::pg::register(&ctx);
+        let state = ctx.state();
+        let task = Arc::new(TaskContext::from(&state));
+        QueryEngine { ctx, state, task }
+    }
+
+    /// Takes a new snapshot of the context: after registering functions
+    /// or rules in it.
+    pub fn refresh(&mut self) {
+        self.state = self.ctx.state();
+        self.task = Arc::new(TaskContext::from(&self.state));
+    }
+
+    /// Marks the start of a statement: what `now()` reads.
+    pub fn begin_statement(&mut self) {
+        self.state.mark_start_execution();
+    }
+
+    /// The state statements plan with.
+    pub fn state(&self) -> &SessionState {
+        &self.state
+    }
+
+    /// Optimises `plan`, makes it physical and starts it.
+    pub async fn execute(&self, plan: &LogicalPlan) -> Result<SendableRecordBatchStream> {
+        let physical = self
+            .state
+            .create_physical_plan(plan)
+            .await
+            .map_err(from_datafusion)?;
+        datafusion::physical_plan::execute_stream(physical, self.task.clone())
+            .map_err(from_datafusion)
+    }
+}
+
+impl Default for QueryEngine {
+    fn default() -> Self {
+        QueryEngine::new()
+    }
+}
+
+impl Deref for QueryEngine {
+    type Target = SessionContext;
+
+    fn deref(&self) -> &SessionContext {
+        &self.ctx
+    }
 }
 
 /// How a statement's tables differ from the catalog's, for the queries
@@ -139,7 +208,7 @@ impl SchemaProvider for StrataSchemaProvider {
 /// Plans one parsed statement with DataFusion, against `catalog` read
 /// through `reader`.
 pub async fn plan(
-    ctx: &SessionContext,
+    ctx: &QueryEngine,
     catalog: Arc<Catalog>,
     reader: TxnReader,
     stmt: Statement,
@@ -149,7 +218,7 @@ pub async fn plan(
 
 /// [`plan`], with the tables as `scope` says.
 pub async fn plan_in(
-    ctx: &SessionContext,
+    ctx: &QueryEngine,
     catalog: Arc<Catalog>,
     reader: TxnReader,
     stmt: Statement,
@@ -171,7 +240,7 @@ pub async fn plan_in(
         .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
         .await
         .map_err(from_datafusion)?;
-    crate::plan::pg_rules::analyze(&state, plan).map_err(from_datafusion)
+    crate::plan::pg_rules::analyze(state, plan).map_err(from_datafusion)
 }
 
 /// A DataFusion error as the SQL error PostgreSQL would give.

@@ -70,13 +70,6 @@ pub async fn returning(
     };
     let plan = plan_in(cx.df, cx.catalog.clone(), cx.txn.reader(), stmt, scope).await?;
     let columns = named(sql_columns(plan.schema().as_arrow()), names);
-    let batches = cx
-        .df
-        .execute_logical_plan(plan)
-        .await
-        .map_err(from_datafusion)?
-        .execute_stream()
-        .await
-        .map_err(from_datafusion)?;
+    let batches = cx.df.execute(&plan).await?;
     Ok(Returned { columns, batches })
 }

@@ -23,11 +23,17 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::Session;
 use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::DFSchema;
 use datafusion::common::Result as DfResult;
 use datafusion::execution::TaskContext;
+use datafusion::logical_expr::expr_rewriter::unnormalize_col;
+use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_expr::expressions::Column as PhysColumn;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
@@ -148,10 +154,33 @@ impl TableProvider for KvTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let indices: Vec<usize> = match projection {
+        let wanted: Vec<usize> = match projection {
             Some(p) => p.clone(),
             None => (0..self.exposed.len()).collect(),
         };
+        let refs: Vec<&Expr> = filters.iter().collect();
+        let plan = plan_ranges(self.desc.id, &self.key_parts(), &refs);
+        // DataFusion hands the scan only filters it was told the ranges
+        // implement (Exact), but simplifies them after asking: one whose
+        // new form the ranges no longer implement (`k = 1 OR k = NULL`
+        // became `k = 1 OR NULL`) is applied here, over the columns it
+        // needs as well, and nothing is cut short by the limit before it.
+        let leftover: Vec<Expr> = filters
+            .iter()
+            .zip(&plan.exact)
+            .filter(|(_, exact)| !**exact)
+            .map(|(f, _)| unnormalize_col(f.clone()))
+            .collect();
+        let mut indices = wanted.clone();
+        for f in &leftover {
+            for c in f.column_refs() {
+                let i = self.schema.index_of(&c.name)?;
+                if !indices.contains(&i) {
+                    indices.push(i);
+                }
+            }
+        }
+        let limit = if leftover.is_empty() { limit } else { None };
         let columns: Vec<(u32, SqlType)> = indices
             .iter()
             .map(|i| {
@@ -160,8 +189,6 @@ impl TableProvider for KvTable {
             })
             .collect();
         let schema = Arc::new(self.schema.project(&indices)?);
-        let refs: Vec<&Expr> = filters.iter().collect();
-        let plan = plan_ranges(self.desc.id, &self.key_parts(), &refs);
         let work = if !plan.ranges.is_empty() && plan.ranges.iter().all(|r| r.point) {
             vec![Work::Points(
                 plan.ranges.iter().map(|r| r.start.clone()).collect(),
@@ -196,15 +223,31 @@ impl TableProvider for KvTable {
         } else {
             work
         };
-        Ok(Arc::new(KvScanExec::new(
+        let scan: Arc<dyn ExecutionPlan> = Arc::new(KvScanExec::new(
             self.desc.clone(),
             self.reader.clone(),
-            schema,
+            schema.clone(),
             columns,
             plan.ranges,
             work,
             limit,
-        )))
+        ));
+        let Some(predicate) = conjunction(leftover) else {
+            return Ok(scan);
+        };
+        let predicate =
+            state.create_physical_expr(predicate, &DFSchema::try_from(schema.clone())?)?;
+        let filtered = Arc::new(FilterExec::try_new(predicate, scan)?);
+        let back: Vec<(Arc<dyn PhysicalExpr>, String)> = (0..wanted.len())
+            .map(|i| {
+                let name = schema.field(i).name().clone();
+                (
+                    Arc::new(PhysColumn::new(&name, i)) as Arc<dyn PhysicalExpr>,
+                    name,
+                )
+            })
+            .collect();
+        Ok(Arc::new(ProjectionExec::try_new(back, filtered)?))
     }
 }
 
@@ -409,5 +452,96 @@ impl ScanState {
             self.left -= n;
             return batch(self.schema.clone(), &mut builders, n).map(Some);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::logical_expr::{col, lit};
+    use datafusion::physical_plan::common::collect;
+
+    use super::*;
+    use crate::catalog::{ColumnDesc, IndexDesc, ObjectKind};
+    use crate::codec::key::row_key;
+    use crate::codec::row::encode_row;
+    use crate::exec::query::QueryEngine;
+    use crate::types::Datum;
+
+    fn column(id: u32, name: &str, ty: SqlType) -> ColumnDesc {
+        ColumnDesc {
+            id,
+            name: name.into(),
+            ty,
+            not_null: false,
+            default: None,
+            identity: None,
+            hidden: false,
+            missing: None,
+        }
+    }
+
+    /// `t (id int PRIMARY KEY, v text)` holding (1,'a'), (2,'b'), (3,'b').
+    async fn table() -> KvTable {
+        let desc = Arc::new(TableDesc {
+            id: 500,
+            schema_id: crate::catalog::PUBLIC_SCHEMA_ID,
+            name: "t".into(),
+            kind: ObjectKind::Table,
+            columns: vec![
+                column(1, "id", SqlType::Int4),
+                column(2, "v", SqlType::Text),
+            ],
+            next_column_id: 3,
+            primary: IndexDesc {
+                id: PRIMARY_INDEX_ID,
+                name: "t_pkey".into(),
+                columns: vec![(1, false)],
+                unique: true,
+            },
+            indexes: Vec::new(),
+            next_index_id: 2,
+            constraints: Vec::new(),
+            version: 1,
+        });
+        let kv: client::SharedKv = Arc::new(kv::local::LocalTxnKv::new());
+        let mut txn = client::BufferedTxn::begin(kv.clone(), 1 << 20)
+            .await
+            .unwrap();
+        for (id, v) in [(1, "a"), (2, "b"), (3, "b")] {
+            let id = Datum::Int4(id);
+            let key = row_key(desc.id, &[(&id, SqlType::Int4, false)]).unwrap();
+            let v = Datum::Text(v.into());
+            txn.put(key, encode_row(&[(1, &id), (2, &v)])).unwrap();
+        }
+        txn.commit().await.unwrap();
+        let reader = TxnReader::snapshot(kv).await.unwrap();
+        KvTable::new(desc, reader)
+    }
+
+    #[tokio::test]
+    async fn a_filter_the_ranges_do_not_implement_is_applied_by_the_scan() {
+        let t = table().await;
+        let engine = QueryEngine::new();
+        // Given `v = 'b'` as if it were exact, reading only `id`, with a
+        // limit: the scan still filters, then limits.
+        let filter = col("v").eq(lit("b"));
+        let plan = t
+            .scan(engine.state(), Some(&vec![0]), &[filter], Some(5))
+            .await
+            .unwrap();
+        let batches = collect(plan.execute(0, engine.task_ctx()).unwrap())
+            .await
+            .unwrap();
+        let ids: Vec<String> = batches
+            .iter()
+            .flat_map(|b| {
+                assert_eq!(b.num_columns(), 1);
+                let a = b.column(0).clone();
+                (0..b.num_rows()).map(move |i| {
+                    datafusion::arrow::util::display::array_value_to_string(&a, i).unwrap()
+                })
+            })
+            .collect();
+        assert_eq!(ids, vec!["2", "3"]);
     }
 }

@@ -181,14 +181,7 @@ impl Target {
             .map(|f| sql_type_of(f))
             .collect();
         let width = self.desc.columns.len();
-        let mut stream = cx
-            .df
-            .execute_logical_plan(plan)
-            .await
-            .map_err(from_datafusion)?
-            .execute_stream()
-            .await
-            .map_err(from_datafusion)?;
+        let mut stream = cx.df.execute(&plan).await?;
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
         let mut written = Vec::new();
         let mut count = 0u64;

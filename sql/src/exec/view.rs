@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use client::{BufferedTxn, TxnReader};
-use datafusion::execution::context::SessionContext;
 use datafusion::sql::sqlparser::ast::{CreateView, SchemaName, Statement};
 
 use super::ddl::{ident_name, schema_id, split_name, Created};
@@ -23,7 +22,7 @@ use crate::types::SqlType;
 /// `CREATE [OR REPLACE] VIEW name [(columns)] AS query`.
 pub async fn create_view(
     catalog: &Arc<Catalog>,
-    df: &SessionContext,
+    df: &super::query::QueryEngine,
     txn: &mut BufferedTxn,
     reader: TxnReader,
     cv: &CreateView,

@@ -50,7 +50,7 @@ pub struct DmlCtx<'a> {
     /// The statement's catalog.
     pub catalog: Arc<Catalog>,
     /// The connection's DataFusion context.
-    pub df: &'a SessionContext,
+    pub df: &'a super::query::QueryEngine,
     /// The transaction written into.
     pub txn: &'a mut BufferedTxn,
     /// The store (number blocks).

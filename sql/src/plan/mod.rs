@@ -1,6 +1,7 @@
 //! Planning helpers that are pure functions of the statement and catalog.
 //!
 //! - [`ranges`]: predicates on primary-key columns into key ranges.
+//! - [`point`]: point selects by primary key, read without DataFusion.
 //! - [`types`]: SQL type names into column types.
 //! - [`names`]: result column names as PostgreSQL gives them.
 //! - [`views`]: views expanded into the statements that use them.
@@ -12,6 +13,7 @@
 
 pub mod names;
 pub mod pg_rules;
+pub mod point;
 pub mod ranges;
 pub mod set_ops;
 pub mod subqueries;

@@ -210,6 +210,23 @@ fn whole(prefix: Vec<u8>, filters: usize) -> RangePlan {
 /// simple forms.
 fn constraint_of(e: &Expr, key: &[KeyPart]) -> Option<(usize, Constraint)> {
     match e {
+        // `k = 1 OR k = 2` (DataFusion's form of a short IN list).
+        Expr::BinaryExpr(b) if b.op == Operator::Or => {
+            let sides = [disjunct(&b.left, key)?, disjunct(&b.right, key)?];
+            let col = sides.iter().flatten().map(|(c, _)| *c).next()?;
+            let mut all = Vec::new();
+            for (c, constraint) in sides.into_iter().flatten() {
+                match constraint {
+                    Constraint::In(v) if c == col => all.extend(v),
+                    Constraint::Nothing if c == col => {}
+                    _ => return None,
+                }
+            }
+            if all.is_empty() {
+                return Some((col, Constraint::Nothing));
+            }
+            Some((col, Constraint::In(all)))
+        }
         Expr::BinaryExpr(b) => {
             let (col, lit, op) = match (column_of(&b.left, key), literal_of(&b.right)) {
                 (Some(c), Some(l)) => (c, l, b.op),
@@ -257,6 +274,18 @@ fn constraint_of(e: &Expr, key: &[KeyPart]) -> Option<(usize, Constraint)> {
             Some((col, Constraint::Between(lo, hi)))
         }
         _ => None,
+    }
+}
+
+/// One side of an OR: its key constraint, or `None` for a side no row
+/// satisfies (a NULL or false literal: `k IN (1, NULL)` becomes
+/// `k = 1 OR NULL`).
+fn disjunct(e: &Expr, key: &[KeyPart]) -> Option<Option<(usize, Constraint)>> {
+    match e {
+        Expr::Literal(ScalarValue::Boolean(None | Some(false)) | ScalarValue::Null, _) => {
+            Some(None)
+        }
+        _ => constraint_of(e, key).map(Some),
     }
 }
 
@@ -362,6 +391,34 @@ mod tests {
         assert_eq!(plan.ranges.len(), 1);
         assert!(!plan.ranges[0].point);
         assert_eq!(plan.exact, vec![true]);
+    }
+
+    #[test]
+    fn equalities_joined_by_or_are_points() {
+        let f = col("id")
+            .eq(lit(2i32))
+            .or(col("id").eq(lit(1i32)))
+            .or(col("id").in_list(vec![lit(2i32), lit(9i32)], false));
+        let plan = plan_ranges(7, &key1(), &[&f]);
+        assert_eq!(plan.ranges.len(), 3);
+        assert!(plan.ranges.iter().all(|r| r.point));
+        assert_eq!(plan.exact, vec![true]);
+        // NULL in the list.
+        let f = col("id").eq(lit(2i32)).or(lit(ScalarValue::Boolean(None)));
+        let plan = plan_ranges(7, &key1(), &[&f]);
+        assert_eq!(plan.ranges.len(), 1);
+        assert!(plan.ranges[0].point);
+        assert_eq!(plan.exact, vec![true]);
+        // Another column, or a range, in the OR: the whole table.
+        for f in [
+            col("id").eq(lit(2i32)).or(col("v").eq(lit(1i32))),
+            col("id").eq(lit(2i32)).or(col("id").gt(lit(9i32))),
+            lit(ScalarValue::Boolean(None)).or(lit(false)),
+        ] {
+            let plan = plan_ranges(7, &key1(), &[&f]);
+            assert_eq!(plan.exact, vec![false], "{f}");
+            assert!(!plan.ranges[0].point, "{f}");
+        }
     }
 
     #[test]

@@ -257,7 +257,9 @@ where
     for n in session.take_notices() {
         let notice = ErrorInfo::new("NOTICE".into(), "00000".into(), n);
         client
-            .send(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(notice)))
+            .send(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(
+                notice,
+            )))
             .await?;
     }
     Ok(())
