@@ -459,7 +459,11 @@ impl Session {
     async fn query(&mut self, stmt: Statement) -> Result<Outcome> {
         let catalog = self.catalog().await?;
         if let Some(point) = crate::plan::point::point_select(&catalog, &stmt, &self.format) {
-            let reader = self.reader().await?;
+            // One key: outside a block, the newest version (no timestamp).
+            let reader = match &self.txn {
+                Some(t) => t.txn.reader(),
+                None => TxnReader::latest(self.node.kv.clone()),
+            };
             let (columns, batches) = crate::exec::point::read(&point, &reader).await?;
             return Ok(Outcome::Rows {
                 columns,

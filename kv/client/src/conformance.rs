@@ -41,6 +41,28 @@ pub async fn writes_are_visible_after_commit_only(kv: SharedKv, prefix: &str) {
     assert_eq!(other.get(&k).await.expect("get"), None);
 }
 
+/// A read of the newest version sees every commit made before it, and
+/// deletes, at once.
+pub async fn the_newest_version_is_read_without_a_timestamp(kv: SharedKv, prefix: &str) {
+    let k = key(prefix, "k");
+    assert_eq!(
+        TxnReader::latest(kv.clone()).get(&k).await.expect("get"),
+        None
+    );
+    for v in [b"1", b"2"] {
+        put_all(&kv, vec![(k.clone(), v.to_vec())]).await;
+        let r = TxnReader::latest(kv.clone());
+        assert_eq!(r.get(&k).await.expect("get"), Some(v.to_vec()));
+    }
+    let mut t = BufferedTxn::begin(kv.clone(), LIMIT).await.expect("begin");
+    t.delete(k.clone()).expect("delete");
+    t.commit().await.expect("commit");
+    assert_eq!(
+        TxnReader::latest(kv.clone()).get(&k).await.expect("get"),
+        None
+    );
+}
+
 /// Of two transactions writing the same key, the second to commit fails
 /// with a conflict and leaves nothing behind.
 pub async fn the_second_writer_of_a_key_conflicts(kv: SharedKv, prefix: &str) {
@@ -217,6 +239,7 @@ pub async fn ranges_cover_the_range(kv: SharedKv, prefix: &str) {
 pub async fn run_all(kv: SharedKv, prefix: &str) {
     let p = |name: &str| format!("{prefix}/{name}");
     writes_are_visible_after_commit_only(kv.clone(), &p("visible")).await;
+    the_newest_version_is_read_without_a_timestamp(kv.clone(), &p("latest")).await;
     the_second_writer_of_a_key_conflicts(kv.clone(), &p("conflict")).await;
     a_locked_key_conflicts_with_a_later_write(kv.clone(), &p("lock")).await;
     scans_page_through_a_range(kv.clone(), &p("scan")).await;
