@@ -17,6 +17,7 @@
 
 pub mod cancel;
 pub mod extended;
+pub mod hold_flush;
 pub mod interrupt_exec;
 pub mod prepare;
 pub mod rows;
@@ -39,7 +40,7 @@ use pgwire::api::results::{FieldFormat, QueryResponse, Response, Tag};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use pgwire::messages::extendedquery::Execute;
+use pgwire::messages::extendedquery::{Bind, Execute};
 use pgwire::messages::response::{NoticeResponse, TransactionStatus};
 use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::PgWireBackendMessage;
@@ -51,6 +52,7 @@ use crate::error::{code, Error, Result};
 use crate::session::{Node, Outcome, Session, TxnStatus};
 use cancel::{CancelRegistry, Canceller, Deadline, Interruptible, Interrupts};
 use extended::{bind_params, result_formats, substitute, Prepared, StatementParser};
+use hold_flush::HoldFlush;
 
 /// An error as pgwire sends it.
 pub fn to_pgwire(e: Error) -> PgWireError {
@@ -396,7 +398,20 @@ impl ExtendedQueryHandler for ConnState {
         // Every Execute is a message a cancel request may stop, including
         // one that only fetches more rows of a suspended portal.
         self.interrupts.begin_message();
-        self._on_execute(client, message).await
+        self._on_execute(&mut HoldFlush(client), message).await
+    }
+
+    async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        // pgwire's own Bind, its BindComplete left for Sync to send.
+        PgwireBind(self)
+            .on_bind(&mut HoldFlush(client), message)
+            .await
     }
 
     async fn do_query<C>(
@@ -447,6 +462,35 @@ impl ExtendedQueryHandler for ConnState {
                 Err(to_pgwire(e))
             }
         }
+    }
+}
+
+/// The connection's handler with pgwire's default Bind (which
+/// [`ConnState`] wraps to hold its flush back).
+struct PgwireBind<'a>(&'a ConnState);
+
+#[async_trait]
+impl ExtendedQueryHandler for PgwireBind<'_> {
+    type Statement = Arc<Prepared>;
+    type QueryParser = StatementParser;
+
+    fn query_parser(&self) -> Arc<StatementParser> {
+        self.0.parser.clone()
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Arc<Prepared>>,
+        max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        ExtendedQueryHandler::do_query(self.0, client, portal, max_rows).await
     }
 }
 
