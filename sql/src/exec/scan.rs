@@ -543,5 +543,16 @@ mod tests {
             })
             .collect();
         assert_eq!(ids, vec!["2", "3"]);
+        // No column wanted (`count(*)`): the rows are still counted.
+        let filter = col("v").eq(lit("b"));
+        let plan = t
+            .scan(engine.state(), Some(&vec![]), &[filter], None)
+            .await
+            .unwrap();
+        let batches = collect(plan.execute(0, engine.task_ctx()).unwrap())
+            .await
+            .unwrap();
+        assert!(batches.iter().all(|b| b.num_columns() == 0));
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
     }
 }
