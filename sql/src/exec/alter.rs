@@ -25,10 +25,11 @@ use super::write::{
 };
 use crate::catalog::desc::{Constraint, DefaultExpr, IndexDesc};
 use crate::catalog::store::CatalogWriter;
-use crate::catalog::TableDesc;
+use crate::catalog::{ObjectKind, TableDesc};
 use crate::codec::key::prefix_end;
 use crate::codec::row::encode_datum_value;
 use crate::error::{code, Error, Result};
+use crate::plan::views::rename_relation;
 use crate::types::cast::assign;
 use crate::types::text::format_text;
 use crate::types::Datum;
@@ -66,9 +67,24 @@ pub async fn alter_table(
         operation(cx, &mut desc, op, notices).await?;
     }
     desc.version += 1;
+    let catalog = cx.catalog.clone();
     let mut w = CatalogWriter::new(cx.txn);
     w.bump_version().await?;
     w.put_table(&desc)?;
+    if desc.name != found.name {
+        // Views name the tables they read: they follow the rename.
+        for view in catalog.tables.values() {
+            let ObjectKind::View { query } = &view.kind else {
+                continue;
+            };
+            if let Some(query) = rename_relation(&catalog, query, desc.id, &desc.name)? {
+                let mut v = (**view).clone();
+                v.kind = ObjectKind::View { query };
+                v.version += 1;
+                w.put_table(&v)?;
+            }
+        }
+    }
     Ok(Altered::Changed)
 }
 

@@ -13,7 +13,8 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Ident, Query, Statement, TableAlias, TableAliasColumnDef, TableFactor, VisitMut, VisitorMut,
+    Ident, ObjectName, ObjectNamePart, Query, Statement, TableAlias, TableAliasColumnDef,
+    TableFactor, VisitMut, VisitorMut,
 };
 
 use crate::catalog::{Catalog, ObjectKind, DEFAULT_SCHEMA};
@@ -173,22 +174,92 @@ pub fn relations_read(catalog: &Catalog, sql: &str) -> Result<Vec<u32>> {
     let _ = query.visit(&mut CteNames(&mut ctes));
     let mut ids = Vec::new();
     let _ = datafusion::sql::sqlparser::ast::visit_relations(&query, |name| {
-        let parts: Vec<String> = name
-            .0
-            .iter()
-            .filter_map(|p| p.as_ident())
-            .map(ident_name)
-            .collect();
-        let found = match parts.as_slice() {
-            [t] if ctes.contains(t) => None,
-            [t] => catalog.find(DEFAULT_SCHEMA, t),
-            [s, t] => catalog.find(s, t),
-            _ => None,
-        };
-        if let Some(t) = found {
+        if let Some(t) = resolve(catalog, &ctes, name) {
             ids.push(t.id);
         }
         ControlFlow::<()>::Continue(())
     });
     Ok(ids)
+}
+
+/// The relation of the catalog `name` refers to in a query whose CTEs are
+/// `ctes`.
+fn resolve<'c>(
+    catalog: &'c Catalog,
+    ctes: &HashSet<String>,
+    name: &ObjectName,
+) -> Option<&'c std::sync::Arc<crate::catalog::TableDesc>> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .filter_map(|p| p.as_ident())
+        .map(ident_name)
+        .collect();
+    match parts.as_slice() {
+        [t] if ctes.contains(t) => None,
+        [t] => catalog.find(DEFAULT_SCHEMA, t),
+        [s, t] => catalog.find(s, t),
+        _ => None,
+    }
+}
+
+/// The view query `sql` with its references to relation `id` naming it
+/// `new_name` (the relation is being renamed), if it has any. Views are
+/// kept as SQL text, so a rename rewrites the views that read the
+/// relation, as PostgreSQL's views follow it; a reference without an
+/// alias gets its old name as one, so columns qualified by it still
+/// resolve.
+pub fn rename_relation(
+    catalog: &Catalog,
+    sql: &str,
+    id: u32,
+    new_name: &str,
+) -> Result<Option<String>> {
+    let mut query = parse_query(sql)?;
+    let mut ctes = HashSet::new();
+    let _ = query.visit(&mut CteNames(&mut ctes));
+    let mut renamer = Renamer {
+        catalog,
+        ctes,
+        id,
+        new_name,
+        changed: false,
+    };
+    let _ = query.visit(&mut renamer);
+    Ok(renamer.changed.then(|| query.to_string()))
+}
+
+struct Renamer<'a> {
+    catalog: &'a Catalog,
+    ctes: HashSet<String>,
+    id: u32,
+    new_name: &'a str,
+    changed: bool,
+}
+
+impl VisitorMut for Renamer<'_> {
+    type Break = ();
+
+    fn pre_visit_table_factor(&mut self, t: &mut TableFactor) -> ControlFlow<()> {
+        let TableFactor::Table { name, alias, .. } = t else {
+            return ControlFlow::Continue(());
+        };
+        if resolve(self.catalog, &self.ctes, name).map(|d| d.id) != Some(self.id) {
+            return ControlFlow::Continue(());
+        }
+        if let Some(last) = name.0.last_mut() {
+            let old = last.as_ident().cloned();
+            *last = ObjectNamePart::Identifier(Ident::with_quote('"', self.new_name));
+            if alias.is_none() {
+                *alias = old.map(|name| TableAlias {
+                    explicit: true,
+                    name,
+                    columns: Vec::new(),
+                    at: None,
+                });
+            }
+            self.changed = true;
+        }
+        ControlFlow::Continue(())
+    }
 }
