@@ -473,9 +473,32 @@ impl Session {
         }
         let names = output_names(&stmt);
         let reader = self.reader().await?;
-        let plan = plan(&self.df, catalog, reader, stmt).await?;
+        // FOR UPDATE/SHARE in a block: the rows read are locked (a
+        // concurrent commit to one of them makes this block's commit fail
+        // with 40001); outside a block there is nothing to hold them for.
+        let locking =
+            matches!(&stmt, Statement::Query(q) if !q.locks.is_empty()) && self.txn.is_some();
+        let keys = locking.then(crate::exec::scan::KeysRead::default);
+        let scope = crate::exec::query::Scope {
+            keys_read: keys.clone(),
+            ..Default::default()
+        };
+        let plan = crate::exec::query::plan_in(&self.df, catalog, reader, stmt, scope).await?;
         let columns = named(sql_columns(plan.schema().as_arrow()), names);
-        let batches = self.df.execute(&plan).await?;
+        let mut batches = self.df.execute(&plan).await?;
+        if let (Some(keys), Some(t)) = (keys, self.txn.as_mut()) {
+            let schema = batches.schema();
+            let read = datafusion::physical_plan::common::collect(batches)
+                .await
+                .map_err(from_datafusion)?;
+            for key in std::mem::take(&mut *keys.lock()) {
+                t.txn.lock(key)?;
+            }
+            batches = Box::pin(
+                datafusion::physical_plan::memory::MemoryStream::try_new(read, schema, None)
+                    .map_err(from_datafusion)?,
+            );
+        }
         Ok(Outcome::Rows {
             columns,
             batches,

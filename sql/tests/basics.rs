@@ -264,3 +264,117 @@ async fn the_extended_protocol_binds_parameters_and_returns_binary() {
     let e = c.prepare("SELECT * FROM missing").await.unwrap_err();
     assert_eq!(e.code().map(|c| c.code()), Some("42P01"));
 }
+
+/// Which selects take the point path (one key lookup, `PointGet` in
+/// EXPLAIN) and which are left to DataFusion: the point path takes only
+/// what it can answer exactly as PostgreSQL would.
+#[tokio::test]
+async fn only_plain_selects_by_the_whole_key_are_point_gets() {
+    let c = start().await;
+    c.batch_execute(
+        "CREATE TABLE p (id int PRIMARY KEY, v text);
+         CREATE TABLE c2 (a int, b text, v int, PRIMARY KEY (a, b));
+         CREATE TABLE nokey (x int);
+         CREATE VIEW pv AS SELECT id, v FROM p",
+    )
+    .await
+    .unwrap();
+    let point = [
+        "SELECT v FROM p WHERE id = 1",
+        "SELECT * FROM p WHERE 1 = id",
+        "SELECT x.v AS w FROM p x WHERE x.id = '1'",
+        "SELECT p.* FROM p WHERE (p.id = -1)",
+        "SELECT v FROM p WHERE id = 3000000000",
+        "SELECT v FROM p WHERE id = NULL",
+        "SELECT v FROM c2 WHERE b = 'x' AND a = 1",
+    ];
+    for sql in point {
+        let plan = flat(rows(&c, &format!("EXPLAIN {sql}")).await).join("\n");
+        assert!(plan.starts_with("PointGet: table="), "{sql}: {plan}");
+    }
+    let general = [
+        "SELECT v FROM p WHERE id = 1.5",
+        "SELECT v FROM p WHERE id = 1 AND v = 'a'",
+        "SELECT v FROM p WHERE id = 1 AND id = 2",
+        "SELECT v FROM p WHERE id = 1 ORDER BY v",
+        "SELECT v FROM p WHERE id = 1 LIMIT 1",
+        "SELECT v FROM p WHERE id = 1 FOR UPDATE",
+        "SELECT DISTINCT v FROM p WHERE id = 1",
+        "SELECT upper(v) FROM p WHERE id = 1",
+        "SELECT v FROM p WHERE id IN (1)",
+        "SELECT v FROM pv WHERE id = 1",
+        "SELECT v FROM c2 WHERE a = 1",
+        "SELECT x FROM nokey WHERE x = 1",
+        "SELECT p.v FROM p, c2 WHERE id = 1",
+    ];
+    for sql in general {
+        let plan = flat(rows(&c, &format!("EXPLAIN {sql}")).await).join("\n");
+        assert!(!plan.contains("PointGet"), "{sql}: {plan}");
+    }
+}
+
+/// `SELECT … FOR UPDATE` in a block locks the rows it read: a concurrent
+/// commit to one of them makes the block's commit fail with 40001 (write
+/// skew through them is refused); without FOR UPDATE snapshot isolation
+/// lets the same schedule commit.
+#[tokio::test]
+async fn for_update_locks_the_rows_read() {
+    let kv: client::SharedKv = std::sync::Arc::new(kv::local::LocalTxnKv::new());
+    let a = connect(kv.clone()).await;
+    let b = connect(kv).await;
+    a.batch_execute(
+        "CREATE TABLE duty (id int PRIMARY KEY, on_call bool);
+         INSERT INTO duty VALUES (1, true), (2, true), (3, true)",
+    )
+    .await
+    .unwrap();
+    // Without FOR UPDATE: both commit.
+    a.batch_execute("BEGIN").await.unwrap();
+    assert_eq!(
+        flat(
+            rows(
+                &a,
+                "SELECT count(*) FROM duty WHERE on_call AND id IN (1, 2)"
+            )
+            .await
+        ),
+        vec!["2"]
+    );
+    b.batch_execute("UPDATE duty SET on_call = false WHERE id = 2")
+        .await
+        .unwrap();
+    a.batch_execute("UPDATE duty SET on_call = false WHERE id = 1; COMMIT")
+        .await
+        .unwrap();
+    // With FOR UPDATE, on a range and on one row: the commit is refused.
+    for sql in [
+        "SELECT id FROM duty WHERE id >= 2 FOR UPDATE",
+        "SELECT id FROM duty WHERE id = 3 FOR UPDATE",
+    ] {
+        b.batch_execute("UPDATE duty SET on_call = true")
+            .await
+            .unwrap();
+        a.batch_execute("BEGIN").await.unwrap();
+        assert!(
+            flat(rows(&a, sql).await).contains(&"3".to_string()),
+            "{sql}"
+        );
+        b.batch_execute("UPDATE duty SET on_call = false WHERE id = 3")
+            .await
+            .unwrap();
+        a.batch_execute("UPDATE duty SET on_call = false WHERE id = 1")
+            .await
+            .unwrap();
+        assert_eq!(sqlstate(&a, "COMMIT").await, "40001", "{sql}");
+        assert_eq!(
+            flat(rows(&a, "SELECT id FROM duty WHERE on_call ORDER BY id").await),
+            vec!["1", "2"],
+            "{sql}"
+        );
+    }
+    // Outside a block FOR UPDATE just reads.
+    assert_eq!(
+        flat(rows(&a, "SELECT id FROM duty WHERE id = 1 FOR UPDATE").await),
+        vec!["1"]
+    );
+}

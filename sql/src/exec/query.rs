@@ -124,6 +124,9 @@ pub struct Scope {
     /// A table (by id) that reads as the given provider instead: the rows
     /// a statement wrote, for its RETURNING list.
     pub replaced: Option<(u32, Arc<dyn TableProvider>)>,
+    /// Where scans record the keys of the rows they read (`SELECT …
+    /// FOR UPDATE` in a transaction block).
+    pub keys_read: Option<super::scan::KeysRead>,
 }
 
 /// The `postgres` catalog of one statement.
@@ -193,11 +196,10 @@ impl SchemaProvider for StrataSchemaProvider {
             }
         }
         let hidden = self.scope.hidden_of == Some(t.id);
-        Ok(Some(Arc::new(KvTable::exposing(
-            t.clone(),
-            self.reader.0.clone(),
-            hidden,
-        ))))
+        Ok(Some(Arc::new(
+            KvTable::exposing(t.clone(), self.reader.0.clone(), hidden)
+                .recording(self.scope.keys_read.clone()),
+        )))
     }
 
     fn table_exist(&self, name: &str) -> bool {

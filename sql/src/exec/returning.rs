@@ -67,6 +67,7 @@ pub async fn returning(
     let scope = Scope {
         hidden_of: None,
         replaced: Some((desc.id, Arc::new(table))),
+        keys_read: None,
     };
     let plan = plan_in(cx.df, cx.catalog.clone(), cx.txn.reader(), stmt, scope).await?;
     let columns = named(sql_columns(plan.schema().as_arrow()), names);

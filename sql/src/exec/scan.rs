@@ -58,11 +58,16 @@ pub fn df_err(e: Error) -> datafusion::error::DataFusionError {
     datafusion::error::DataFusionError::External(Box::new(e))
 }
 
+/// Where a scan records the keys of the rows it reads (for `SELECT …
+/// FOR UPDATE`, whose rows the transaction then locks).
+pub type KeysRead = Arc<parking_lot::Mutex<Vec<Vec<u8>>>>;
+
 /// A table of the catalog, read through one transaction's view.
 #[derive(Debug)]
 pub struct KvTable {
     desc: Arc<TableDesc>,
     reader: Reader,
+    keys_read: Option<KeysRead>,
     /// The columns DataFusion sees, by position in `desc.columns`.
     exposed: Vec<usize>,
     schema: SchemaRef,
@@ -100,9 +105,17 @@ impl KvTable {
         KvTable {
             desc,
             reader: Reader(reader),
+            keys_read: None,
             exposed,
             schema: Arc::new(Schema::new(fields)),
         }
+    }
+
+    /// The table, its scans recording the keys of the rows they read in
+    /// `keys` (if given).
+    pub fn recording(mut self, keys: Option<KeysRead>) -> KvTable {
+        self.keys_read = keys;
+        self
     }
 
     fn key_parts(&self) -> Vec<KeyPart> {
@@ -231,6 +244,7 @@ impl TableProvider for KvTable {
             plan.ranges,
             work,
             limit,
+            self.keys_read.clone(),
         ));
         let Some(predicate) = conjunction(leftover) else {
             return Ok(scan);
@@ -271,6 +285,7 @@ pub struct KvScanExec {
     ranges: Vec<EncodedRange>,
     work: Vec<Work>,
     limit: Option<usize>,
+    keys_read: Option<KeysRead>,
     properties: Arc<PlanProperties>,
 }
 
@@ -283,6 +298,7 @@ impl KvScanExec {
         ranges: Vec<EncodedRange>,
         work: Vec<Work>,
         limit: Option<usize>,
+        keys_read: Option<KeysRead>,
     ) -> KvScanExec {
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
@@ -298,6 +314,7 @@ impl KvScanExec {
             ranges,
             work,
             limit,
+            keys_read,
             properties,
         }
     }
@@ -377,6 +394,7 @@ impl ExecutionPlan for KvScanExec {
                 Work::Ranges(r) => Pending::Ranges(r.into()),
             },
             left: self.limit.unwrap_or(usize::MAX),
+            keys_read: self.keys_read.clone(),
         };
         let stream = futures::stream::try_unfold(state, |mut st| async move {
             let next = st.next_batch().await.map_err(df_err)?;
@@ -404,6 +422,7 @@ struct ScanState {
     work: Pending,
     /// Rows still wanted (the limit).
     left: usize,
+    keys_read: Option<KeysRead>,
 }
 
 impl ScanState {
@@ -448,6 +467,10 @@ impl ScanState {
                 for (b, d) in builders.iter_mut().zip(&row) {
                     b.push(d)?;
                 }
+            }
+            if let Some(keys) = &self.keys_read {
+                keys.lock()
+                    .extend(values.iter().take(n).map(|p| p.key.clone()));
             }
             self.left -= n;
             return batch(self.schema.clone(), &mut builders, n).map(Some);

@@ -171,6 +171,7 @@ impl Target {
         let scope = Scope {
             hidden_of: Some(self.desc.id),
             replaced: None,
+            keys_read: None,
         };
         let plan = plan_in(cx.df, cx.catalog.clone(), cx.txn.reader(), stmt, scope).await?;
         let types: Vec<SqlType> = plan
