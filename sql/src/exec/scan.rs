@@ -237,14 +237,12 @@ impl TableProvider for KvTable {
             work
         };
         let scan: Arc<dyn ExecutionPlan> = Arc::new(KvScanExec::new(
-            self.desc.clone(),
-            self.reader.clone(),
+            self,
             schema.clone(),
             columns,
             plan.ranges,
             work,
             limit,
-            self.keys_read.clone(),
         ));
         let Some(predicate) = conjunction(leftover) else {
             return Ok(scan);
@@ -290,15 +288,15 @@ pub struct KvScanExec {
 }
 
 impl KvScanExec {
+    /// A scan of `table`'s `columns` (as `schema`), over `ranges` split
+    /// into `work`.
     fn new(
-        desc: Arc<TableDesc>,
-        reader: Reader,
+        table: &KvTable,
         schema: SchemaRef,
         columns: Vec<(u32, SqlType)>,
         ranges: Vec<EncodedRange>,
         work: Vec<Work>,
         limit: Option<usize>,
-        keys_read: Option<KeysRead>,
     ) -> KvScanExec {
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
@@ -307,14 +305,14 @@ impl KvScanExec {
             Boundedness::Bounded,
         ));
         KvScanExec {
-            desc,
-            reader,
+            desc: table.desc.clone(),
+            reader: table.reader.clone(),
             schema,
             columns,
             ranges,
             work,
             limit,
-            keys_read,
+            keys_read: table.keys_read.clone(),
             properties,
         }
     }
