@@ -126,6 +126,23 @@ pub struct ColumnDesc {
     pub missing: Option<Vec<u8>>,
 }
 
+impl ColumnDesc {
+    /// A visible column that takes NULL, with no default: what a column
+    /// is before its options are applied.
+    pub fn new(id: u32, name: String, ty: SqlType) -> ColumnDesc {
+        ColumnDesc {
+            id,
+            name,
+            ty,
+            not_null: false,
+            default: None,
+            identity: None,
+            hidden: false,
+            missing: None,
+        }
+    }
+}
+
 /// An index (the primary key, or one behind a UNIQUE constraint).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IndexDesc {

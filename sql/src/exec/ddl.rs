@@ -153,14 +153,9 @@ pub async fn create_table(
             let id = next_column_id;
             next_column_id += 1;
             columns.push(ColumnDesc {
-                id,
-                name: ROWID_COLUMN.to_string(),
-                ty: SqlType::Int8,
                 not_null: true,
-                default: None,
-                identity: None,
                 hidden: true,
-                missing: None,
+                ..ColumnDesc::new(id, ROWID_COLUMN.to_string(), SqlType::Int8)
             });
             vec![(id, false)]
         }
@@ -230,16 +225,7 @@ pub(crate) fn column(
         // Its sequence and NOT NULL: `sequence::ddl::column_sequence`.
         ColumnType::Serial(t) => t,
     };
-    let mut col = ColumnDesc {
-        id,
-        name: name.clone(),
-        ty,
-        not_null: false,
-        default: None,
-        identity: None,
-        hidden: false,
-        missing: None,
-    };
+    let mut col = ColumnDesc::new(id, name.clone(), ty);
     for opt in &def.options {
         if let Some(d) = constraints::from_column_option(&name, opt)? {
             declared.push(d);

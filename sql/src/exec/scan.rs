@@ -488,19 +488,6 @@ mod tests {
     use crate::exec::query::QueryEngine;
     use crate::types::Datum;
 
-    fn column(id: u32, name: &str, ty: SqlType) -> ColumnDesc {
-        ColumnDesc {
-            id,
-            name: name.into(),
-            ty,
-            not_null: false,
-            default: None,
-            identity: None,
-            hidden: false,
-            missing: None,
-        }
-    }
-
     /// `t (id int PRIMARY KEY, v text)` holding (1,'a'), (2,'b'), (3,'b').
     async fn table() -> KvTable {
         let desc = Arc::new(TableDesc {
@@ -509,8 +496,8 @@ mod tests {
             name: "t".into(),
             kind: ObjectKind::Table,
             columns: vec![
-                column(1, "id", SqlType::Int4),
-                column(2, "v", SqlType::Text),
+                ColumnDesc::new(1, "id".into(), SqlType::Int4),
+                ColumnDesc::new(2, "v".into(), SqlType::Text),
             ],
             next_column_id: 3,
             primary: IndexDesc {

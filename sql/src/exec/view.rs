@@ -94,16 +94,7 @@ pub async fn create_view(
         columns: columns
             .into_iter()
             .enumerate()
-            .map(|(i, (name, ty))| ColumnDesc {
-                id: i as u32 + 1,
-                name,
-                ty,
-                not_null: false,
-                default: None,
-                identity: None,
-                hidden: false,
-                missing: None,
-            })
+            .map(|(i, (name, ty))| ColumnDesc::new(i as u32 + 1, name, ty))
             .collect(),
         next_column_id: 0,
         primary: IndexDesc {
