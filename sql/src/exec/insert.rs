@@ -144,7 +144,7 @@ pub async fn insert(cx: &mut DmlCtx<'_>, ins: &Insert) -> Result<Written> {
         }
     }
     let returned = match &ins.returning {
-        Some(items) => Some(returning(cx, &desc, &Returning { items, alias }, &written).await?),
+        Some(items) => Some(returning(cx, &desc, &Returning { items, alias, joined: Vec::new() }, &written).await?),
         None => None,
     };
     Ok(Written { count, returned })

@@ -124,6 +124,10 @@ pub struct Scope {
     /// A table (by id) that reads as the given provider instead: the rows
     /// a statement wrote, for its RETURNING list.
     pub replaced: Option<(u32, Arc<dyn TableProvider>)>,
+    /// Tables the statement itself made, by name, found in any schema
+    /// before the catalog's: the FROM/USING rows an UPDATE or DELETE
+    /// joined, for its RETURNING list.
+    pub transient: Vec<(String, Arc<dyn TableProvider>)>,
     /// Where scans record the keys of the rows they read (`SELECT …
     /// FOR UPDATE` in a transaction block).
     pub keys_read: Option<super::scan::KeysRead>,
@@ -183,6 +187,9 @@ impl SchemaProvider for StrataSchemaProvider {
     }
 
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        if let Some((_, provider)) = self.scope.transient.iter().find(|(n, _)| n == name) {
+            return Ok(Some(provider.clone()));
+        }
         let Some(t) = self
             .catalog
             .table(self.schema_id, name)

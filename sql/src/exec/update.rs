@@ -18,12 +18,14 @@ use datafusion::sql::sqlparser::ast::{
     Delete, FromTable, ObjectName, SelectItem, TableFactor, TableWithJoins, Update,
     UpdateTableFromKind,
 };
+use datafusion::arrow::array::UInt32Array;
+use datafusion::arrow::compute::take;
 use futures::StreamExt;
 
 use super::ddl::{ident_name, quote_ident, split_name};
 use super::insert::{assignments, Written};
 use super::query::{from_datafusion, plan_in, Scope};
-use super::returning::{returning, Returning};
+use super::returning::{returning, JoinedRows, Returning};
 use super::write::{apply, row_key, DmlCtx, RowChange};
 use crate::catalog::TableDesc;
 use crate::error::{Error, Result};
@@ -44,8 +46,18 @@ pub async fn update(cx: &mut DmlCtx<'_>, upd: &Update) -> Result<Written> {
             t.clone()
         }
     };
-    let extra: Vec<String> = sets.iter().map(|(_, e)| format!("({e})")).collect();
-    let sql = target.query(&upd.table, &others, &extra, upd.selection.as_ref());
+    let extra: Vec<String> = sets
+        .iter()
+        .enumerate()
+        .map(|(i, (_, e))| format!("({e}) AS \"__strata_set_{i}\""))
+        .collect();
+    let query = target.query(
+        &upd.table,
+        &others,
+        &extra,
+        upd.selection.as_ref(),
+        upd.returning.is_some(),
+    );
     let desc = target.desc.clone();
     let sets = &sets;
     let changes =
@@ -57,7 +69,7 @@ pub async fn update(cx: &mut DmlCtx<'_>, upd: &Update) -> Result<Written> {
             Ok(RowChange::Update(row, new))
         };
     target
-        .run(cx, &sql, upd.returning.as_deref(), changes)
+        .run(cx, &query, upd.returning.as_deref(), changes)
         .await
 }
 
@@ -76,9 +88,15 @@ pub async fn delete(cx: &mut DmlCtx<'_>, del: &Delete) -> Result<Written> {
     };
     let target = Target::of(cx, table)?;
     let others = del.using.clone().unwrap_or_default();
-    let sql = target.query(table, &others, &[], del.selection.as_ref());
+    let query = target.query(
+        table,
+        &others,
+        &[],
+        del.selection.as_ref(),
+        del.returning.is_some(),
+    );
     target
-        .run(cx, &sql, del.returning.as_deref(), |row, _, _| {
+        .run(cx, &query, del.returning.as_deref(), |row, _, _| {
             Ok(RowChange::Delete(row))
         })
         .await
@@ -129,14 +147,16 @@ impl Target {
     }
 
     /// The query that finds the rows to change: every column of the
-    /// target, then `extra` expressions.
+    /// target, then `extra` expressions, then (for a RETURNING list) the
+    /// columns of each FROM/USING relation.
     fn query(
         &self,
         table: &TableWithJoins,
         others: &[TableWithJoins],
         extra: &[String],
         selection: Option<&datafusion::sql::sqlparser::ast::Expr>,
-    ) -> String {
+        returning: bool,
+    ) -> DmlQuery {
         let mut items: Vec<String> = self
             .desc
             .columns
@@ -144,13 +164,23 @@ impl Target {
             .map(|c| format!("{}.{}", self.qualifier, quote_ident(&c.name)))
             .collect();
         items.extend(extra.iter().cloned());
+        let joined = if returning {
+            relation_names(others)
+        } else {
+            Vec::new()
+        };
+        items.extend(joined.iter().map(|n| format!("{}.*", quote_ident(n))));
         let mut from = vec![table.to_string()];
         from.extend(others.iter().map(|t| t.to_string()));
         let mut sql = format!("SELECT {} FROM {}", items.join(", "), from.join(", "));
         if let Some(w) = selection {
             sql.push_str(&format!(" WHERE {w}"));
         }
-        sql
+        DmlQuery {
+            sql,
+            extra: extra.len(),
+            joined,
+        }
     }
 
     /// Runs the query and applies `change` (old row, extra values) to
@@ -158,30 +188,48 @@ impl Target {
     async fn run<F>(
         &self,
         cx: &mut DmlCtx<'_>,
-        sql: &str,
+        query: &DmlQuery,
         returning_items: Option<&[SelectItem]>,
         change: F,
     ) -> Result<Written>
     where
         F: Fn(Vec<Datum>, Vec<Datum>, &DmlCtx<'_>) -> Result<RowChange>,
     {
-        let stmt = crate::session::Session::parse(sql)?
+        let stmt = crate::session::Session::parse(&query.sql)?
             .pop()
             .ok_or_else(|| Error::internal("an empty DML query"))?;
         let scope = Scope {
             hidden_of: Some(self.desc.id),
-            replaced: None,
-            keys_read: None,
+            ..Default::default()
         };
         let plan = plan_in(cx.df, cx.catalog.clone(), cx.txn.reader(), stmt, scope).await?;
-        let types: Vec<SqlType> = plan
-            .schema()
+        let width = self.desc.columns.len();
+        let values_width = width + query.extra;
+        let schema = plan.schema().clone();
+        let types: Vec<SqlType> = schema
             .as_arrow()
             .fields()
             .iter()
+            .take(values_width)
             .map(|f| sql_type_of(f))
             .collect();
-        let width = self.desc.columns.len();
+        // Which columns of the query belong to each joined relation.
+        let mut joined: Vec<(Vec<usize>, JoinedRows)> = query
+            .joined
+            .iter()
+            .map(|name| {
+                let at: Vec<usize> = (values_width..schema.fields().len())
+                    .filter(|i| {
+                        schema
+                            .qualified_field(*i)
+                            .0
+                            .is_some_and(|q| q.table() == name.as_str())
+                    })
+                    .collect();
+                let fields: Vec<_> = at.iter().map(|i| schema.fields()[*i].clone()).collect();
+                (at, JoinedRows::new(name.clone(), &fields))
+            })
+            .collect();
         let mut stream = cx.df.execute(&plan).await?;
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
         let mut written = Vec::new();
@@ -189,24 +237,32 @@ impl Target {
         while let Some(b) = stream.next().await {
             let b = b.map_err(from_datafusion)?;
             let mut changes = Vec::with_capacity(b.num_rows());
+            let mut kept: Vec<u32> = Vec::new();
             for r in 0..b.num_rows() {
-                let mut values = Vec::with_capacity(types.len());
-                for (i, a) in b.columns().iter().enumerate() {
-                    let ty = if i < width {
-                        self.desc.columns[i].ty
-                    } else {
-                        types[i]
-                    };
-                    values.push(datum_at(a.as_ref(), r, ty)?);
+                let mut values = Vec::with_capacity(values_width);
+                for (i, ty) in types.iter().enumerate() {
+                    let ty = if i < width { self.desc.columns[i].ty } else { *ty };
+                    values.push(datum_at(b.column(i).as_ref(), r, ty)?);
                 }
                 let extra = values.split_off(width);
                 if !seen.insert(row_key(&self.desc, &values)?) {
                     continue;
                 }
                 changes.push(change(values, extra, cx)?);
+                kept.push(r as u32);
             }
-            count += changes.len() as u64;
             if returning_items.is_some() {
+                let first = written.len() as i64;
+                let positions: Vec<i64> = (first..first + kept.len() as i64).collect();
+                let kept = UInt32Array::from(kept);
+                for (at, rows) in &mut joined {
+                    let columns = at
+                        .iter()
+                        .map(|i| take(b.column(*i), &kept, None))
+                        .collect::<std::result::Result<Vec<_>, _>>()
+                        .map_err(|e| from_datafusion(e.into()))?;
+                    rows.push(columns, positions.clone())?;
+                }
                 for c in &changes {
                     match c {
                         RowChange::Update(_, r) | RowChange::Delete(r) | RowChange::Insert(r) => {
@@ -215,6 +271,7 @@ impl Target {
                     }
                 }
             }
+            count += changes.len() as u64;
             apply(cx, &self.desc, changes).await?;
         }
         let returned = match returning_items {
@@ -222,6 +279,7 @@ impl Target {
                 let ret = Returning {
                     items,
                     alias: self.alias.clone(),
+                    joined: joined.into_iter().map(|(_, rows)| rows).collect(),
                 };
                 Some(returning(cx, &self.desc, &ret, &written).await?)
             }
@@ -229,6 +287,55 @@ impl Target {
         };
         Ok(Written { count, returned })
     }
+}
+
+/// The query an UPDATE or DELETE runs to find its rows.
+struct DmlQuery {
+    sql: String,
+    /// How many values follow the target's columns.
+    extra: usize,
+    /// The FROM/USING relations whose columns come last, by name.
+    joined: Vec<String>,
+}
+
+/// How a statement names each relation of its FROM/USING list (the alias,
+/// or the table's own name); relations it cannot name are left out.
+fn relation_names(others: &[TableWithJoins]) -> Vec<String> {
+    fn name_of(t: &TableFactor, out: &mut Vec<String>) {
+        let alias = match t {
+            TableFactor::Table { name, alias: None, .. } => {
+                if let Some(n) = name.0.last().and_then(|p| p.as_ident()) {
+                    out.push(ident_name(n));
+                }
+                return;
+            }
+            TableFactor::NestedJoin {
+                table_with_joins,
+                alias: None,
+            } => {
+                out.extend(relation_names(std::slice::from_ref(table_with_joins)));
+                return;
+            }
+            TableFactor::Table { alias, .. }
+            | TableFactor::Derived { alias, .. }
+            | TableFactor::TableFunction { alias, .. }
+            | TableFactor::Function { alias, .. }
+            | TableFactor::UNNEST { alias, .. }
+            | TableFactor::NestedJoin { alias, .. } => alias,
+            _ => return,
+        };
+        if let Some(a) = alias {
+            out.push(ident_name(&a.name));
+        }
+    }
+    let mut out = Vec::new();
+    for t in others {
+        name_of(&t.relation, &mut out);
+        for j in &t.joins {
+            name_of(&j.relation, &mut out);
+        }
+    }
+    out
 }
 
 /// An object name as quoted SQL text.
