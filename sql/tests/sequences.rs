@@ -380,6 +380,8 @@ async fn create_and_drop_sequence_with_postgres_errors_and_notices() {
         ("CREATE SEQUENCE q OWNED BY t.nosuch", "42703"),
         ("CREATE TEMPORARY SEQUENCE q", "0A000"),
         ("ALTER SEQUENCE s RESTART WITH 5", "0A000"),
+        ("SELECT * FROM s", "0A000"),
+        ("SELECT last_value FROM public.s", "0A000"),
     ] {
         assert_eq!(sqlstate(&c, sql).await, state, "{sql}");
     }

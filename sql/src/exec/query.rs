@@ -190,13 +190,19 @@ impl SchemaProvider for StrataSchemaProvider {
         if let Some((_, provider)) = self.scope.transient.iter().find(|(n, _)| n == name) {
             return Ok(Some(provider.clone()));
         }
-        let Some(t) = self
-            .catalog
-            .table(self.schema_id, name)
-            .filter(|t| t.is_table())
-        else {
+        let Some(t) = self.catalog.table(self.schema_id, name) else {
             return Ok(None);
         };
+        if matches!(t.kind, crate::catalog::ObjectKind::Sequence(_)) {
+            return Err(datafusion::error::DataFusionError::External(Box::new(
+                Error::unsupported(format!(
+                    "reading sequence \"{name}\" as a table (use currval('{name}') or nextval('{name}'))"
+                )),
+            )));
+        }
+        if !t.is_table() {
+            return Ok(None);
+        }
         if let Some((id, provider)) = &self.scope.replaced {
             if *id == t.id {
                 return Ok(Some(provider.clone()));
