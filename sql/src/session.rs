@@ -21,7 +21,8 @@ use std::time::Duration;
 use client::{BufferedTxn, Savepoint, SharedKv, TxnReader};
 use datafusion::physical_plan::{displayable, SendableRecordBatchStream};
 use datafusion::sql::sqlparser::ast::{
-    Expr, Set, Statement, TransactionIsolationLevel, TransactionMode, Value,
+    AlterIndexOperation, CreateIndex, Expr, ObjectName, Set, Statement, TransactionIsolationLevel,
+    TransactionMode, Value,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -30,12 +31,12 @@ use crate::catalog::cache::CatalogCache;
 use crate::catalog::{store, Catalog};
 use crate::error::{code, Error, Result};
 use crate::exec::blocks::Blocks;
-use crate::exec::ddl::{self, ident_name, Created};
+use crate::exec::ddl::{self, ident_name, split_name, Created};
 use crate::exec::insert::insert;
 use crate::exec::query::{from_datafusion, plan, QueryEngine};
 use crate::exec::update::{delete, update};
 use crate::exec::write::DmlCtx;
-use crate::exec::{alter, view};
+use crate::exec::{alter, index, view};
 use crate::plan::names::{named, output_names};
 use crate::types::arrow::sql_columns;
 use crate::types::text::{TextFormat, TimeZoneSetting};
@@ -337,10 +338,18 @@ impl Session {
             Statement::Explain {
                 statement, analyze, ..
             } => self.explain(*statement, analyze).await,
+            Statement::CreateIndex(ci) => self.create_index(ci).await,
+            Statement::Drop {
+                object_type: datafusion::sql::sqlparser::ast::ObjectType::Index,
+                if_exists,
+                names,
+                ..
+            } => self.drop_index(&names, if_exists).await,
             Statement::Insert(_)
             | Statement::Update(_)
             | Statement::Delete(_)
             | Statement::CreateTable(_)
+            | Statement::AlterIndex { .. }
             | Statement::Drop { .. } => self.write(stmt).await,
             Statement::CreateSequence { .. }
             | Statement::AlterTable(_)
@@ -696,6 +705,13 @@ impl Session {
                 alter::truncate(&mut cx, &names, cascade).await?;
                 Ok((Outcome::Command("TRUNCATE TABLE".into()), false))
             }
+            Statement::AlterIndex {
+                name,
+                operation: AlterIndexOperation::RenameIndex { index_name },
+            } => {
+                index::rename(txn, &catalog, name, index_name).await?;
+                Ok((Outcome::Command("ALTER INDEX".into()), true))
+            }
             Statement::CreateView(cv) => {
                 let reader = txn.reader();
                 match view::create_view(&catalog, &self.df, txn, reader, cv).await? {
@@ -774,6 +790,101 @@ impl Session {
                 ))
             }
             _ => Err(Error::internal("not a writing statement")),
+        }
+    }
+
+    /// `CREATE INDEX`: built online outside a block; inside one only on
+    /// a table the block made (`exec::index`).
+    async fn create_index(&mut self, ci: CreateIndex) -> Result<Outcome> {
+        let done = Outcome::Command("CREATE INDEX".into());
+        let catalog = self.catalog().await?;
+        let (table, index) = match index::plan_create(&catalog, &ci)? {
+            index::CreatePlan::Exists(notice) => {
+                self.notices.push(notice);
+                return Ok(done);
+            }
+            index::CreatePlan::Build { table, index } => (table, index),
+        };
+        if let Some(mut t) = self.txn.take() {
+            let r = match self.made_in_block(table, "CREATE INDEX").await {
+                Ok(()) => index::create_in_txn(&mut t.txn, &catalog, table, index, &self.format).await,
+                Err(e) => Err(e),
+            };
+            t.ddl |= r.is_ok();
+            self.txn = Some(t);
+            return r.map(|_| done);
+        }
+        // The build is one statement of several transactions: it is not
+        // stopped halfway (a failed build removes its index itself).
+        let _hold = self.interrupts.hold();
+        self.online_change().create(table, index).await?;
+        Ok(done)
+    }
+
+    /// `DROP INDEX`: online outside a block; inside one only on a table
+    /// the block made.
+    async fn drop_index(&mut self, names: &[ObjectName], if_exists: bool) -> Result<Outcome> {
+        let catalog = self.catalog().await?;
+        let mut targets = Vec::new();
+        for n in names {
+            match index::find(&catalog, n)? {
+                Some((desc, i)) => {
+                    let i = index::check_droppable(desc, i)?;
+                    targets.push((desc.id, desc.indexes[i].id));
+                }
+                None if if_exists => {
+                    let name = split_name(n).map(|(_, n)| n).unwrap_or_default();
+                    self.notices
+                        .push(format!("index \"{name}\" does not exist, skipping"));
+                }
+                None => return Err(index::no_index(n)),
+            }
+        }
+        let done = Outcome::Command("DROP INDEX".into());
+        if let Some(mut t) = self.txn.take() {
+            let mut r = Ok(());
+            for (table, id) in &targets {
+                r = match self.made_in_block(*table, "DROP INDEX").await {
+                    Ok(()) => match store::load(&t.txn.reader()).await {
+                        Ok(c) => index::drop_in_txn(&mut t.txn, &c, *table, *id).await,
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                };
+                if r.is_err() {
+                    break;
+                }
+            }
+            t.ddl |= r.is_ok() && !targets.is_empty();
+            self.txn = Some(t);
+            return r.map(|_| done);
+        }
+        let _hold = self.interrupts.hold();
+        for (table, id) in targets {
+            self.online_change().remove(table, id).await?;
+        }
+        Ok(done)
+    }
+
+    /// Refuses `what` in a transaction block unless the block made the
+    /// table `table` (no other session can use it yet).
+    async fn made_in_block(&self, table: u32, what: &str) -> Result<()> {
+        if self.node.catalog.current().await?.by_id(table).is_some() {
+            return Err(Error::unsupported(format!(
+                "{what} inside a transaction block on a table made outside it"
+            ))
+            .with_hint(format!(
+                "Run {what} outside a transaction block: it changes the index online while the table stays in use."
+            )));
+        }
+        Ok(())
+    }
+
+    fn online_change(&self) -> index::OnlineChange<'_> {
+        index::OnlineChange {
+            kv: &self.node.kv,
+            cache: &self.node.catalog,
+            format: &self.format,
         }
     }
 

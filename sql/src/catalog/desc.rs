@@ -143,7 +143,10 @@ impl ColumnDesc {
     }
 }
 
-/// An index (the primary key, or one behind a UNIQUE constraint).
+/// An index: the primary key, one behind a UNIQUE constraint, or one of
+/// CREATE INDEX. Its entries live under the table prefix and its id: the
+/// encoded indexed values, then (when it is not unique, or a value is
+/// NULL) the row key, which is also each entry's value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IndexDesc {
     /// Its id within the table (1 is the primary index).
@@ -154,6 +157,50 @@ pub struct IndexDesc {
     pub columns: Vec<(u32, bool)>,
     /// Whether it is unique.
     pub unique: bool,
+    /// Where it stands in its online creation or removal.
+    #[serde(default)]
+    pub state: IndexState,
+}
+
+impl IndexDesc {
+    /// A public index on `columns`.
+    pub fn new(id: u32, name: impl Into<String>, columns: Vec<(u32, bool)>, unique: bool) -> Self {
+        IndexDesc {
+            id,
+            name: name.into(),
+            columns,
+            unique,
+            state: IndexState::Public,
+        }
+    }
+
+    /// Whether reads may use it (and it backs constraints).
+    pub fn is_public(&self) -> bool {
+        self.state == IndexState::Public
+    }
+
+    /// Whether writes add entries to it (and check its uniqueness).
+    pub fn takes_writes(&self) -> bool {
+        self.state != IndexState::DeleteOnly
+    }
+}
+
+/// The states an index goes through while it is built or dropped online,
+/// as in F1's schema changes: SQL nodes may run one catalog version apart,
+/// and each pair of neighbouring states is safe to run side by side.
+/// Built: delete-only → write-only → (backfill) → public; dropped in the
+/// reverse order, then its entries are deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IndexState {
+    /// Writes remove the entries of rows they remove, add none; nothing
+    /// reads it.
+    DeleteOnly,
+    /// Writes keep it complete for the rows they touch (the backfill adds
+    /// the others); nothing reads it yet.
+    WriteOnly,
+    /// Complete: reads and constraints use it.
+    #[default]
+    Public,
 }
 
 /// What a foreign key does when the referenced row changes.

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use desc::{
-    ColumnDesc, Constraint, DefaultExpr, IndexDesc, ObjectKind, SchemaDesc, TableDesc, UserDesc,
+    ColumnDesc, Constraint, DefaultExpr, IndexDesc, IndexState, ObjectKind, SchemaDesc, TableDesc, UserDesc,
 };
 
 /// The database every SQL node serves.
@@ -74,6 +74,30 @@ impl Catalog {
         self.tables
             .values()
             .filter(move |t| t.schema_id == schema_id)
+    }
+
+    /// The index named `name` in schema `schema` (by schema name): its
+    /// table and its position among the table's secondary indexes (`None`
+    /// for the primary key's).
+    pub fn find_index(&self, schema: &str, name: &str) -> Option<(&Arc<TableDesc>, Option<usize>)> {
+        let s = self.schema(schema)?;
+        self.tables_in(s.id).find_map(|t| {
+            if t.is_table() && t.primary.name == name {
+                return Some((t, None));
+            }
+            let i = t.indexes.iter().position(|i| i.name == name)?;
+            Some((t, Some(i)))
+        })
+    }
+
+    /// Whether a table, view, sequence or index of schema `schema_id` is
+    /// called `name` (they share one namespace, PostgreSQL's `pg_class`).
+    pub fn relation_exists(&self, schema_id: u32, name: &str) -> bool {
+        self.tables_in(schema_id).any(|t| {
+            t.name == name
+                || (t.is_table() && t.primary.name == name)
+                || t.indexes.iter().any(|i| i.name == name)
+        })
     }
 
     /// The name of the schema with id `id`.

@@ -21,9 +21,9 @@ use super::constraints::{self, Declared};
 use super::ddl::{column, ident_name, split_name};
 use super::insert::eval_constant;
 use super::write::{
-    check_references, eval_bool, row_key, rows_batch, scan_table, unique_entry, DmlCtx, RowChange,
+    check_references, eval_bool, rows_batch, scan_table, DmlCtx, RowChange,
 };
-use crate::catalog::desc::{Constraint, DefaultExpr, IndexDesc};
+use crate::catalog::desc::{Constraint, DefaultExpr};
 use crate::catalog::store::CatalogWriter;
 use crate::catalog::{ObjectKind, TableDesc};
 use crate::codec::key::prefix_end;
@@ -31,7 +31,6 @@ use crate::codec::row::encode_datum_value;
 use crate::error::{code, Error, Result};
 use crate::plan::views::rename_relation;
 use crate::types::cast::assign;
-use crate::types::text::format_text;
 use crate::types::Datum;
 
 /// What an ALTER TABLE did.
@@ -374,7 +373,9 @@ fn drop_column(cx: &DmlCtx<'_>, desc: &mut TableDesc, name: &str, cascade: bool)
         }
     }
     desc.constraints = keep;
-    desc.indexes.retain(|i| !gone_indexes.contains(&i.id));
+    desc.indexes.retain(|i| {
+        !gone_indexes.contains(&i.id) && !i.columns.iter().any(|(id, _)| *id == col.id)
+    });
     desc.columns.retain(|c| c.id != col.id);
     Ok(())
 }
@@ -529,7 +530,7 @@ async fn add_constraint(
                 .find(|i| i.id == index_id)
                 .cloned()
                 .ok_or_else(|| Error::internal("a unique constraint without its index"))?;
-            build_unique_index(cx, desc, &idx, &rows)?;
+            super::index::build_in_txn(cx.txn, desc, &idx, cx.format).await?;
         }
         Constraint::ForeignKey { .. } => {
             let changes: Vec<RowChange> = rows.into_iter().map(RowChange::Insert).collect();
@@ -540,44 +541,6 @@ async fn add_constraint(
             check_references(cx, &only, &changes).await?;
         }
         Constraint::PrimaryKey { .. } => {}
-    }
-    Ok(())
-}
-
-/// Writes the entries of a new unique index for `rows`, refusing
-/// duplicates.
-fn build_unique_index(
-    cx: &mut DmlCtx<'_>,
-    desc: &TableDesc,
-    idx: &IndexDesc,
-    rows: &[Vec<Datum>],
-) -> Result<()> {
-    let mut seen = HashSet::new();
-    for row in rows {
-        let key = row_key(desc, row)?;
-        let (entry, claims) = unique_entry(desc, idx, row, &key)?;
-        if claims && !seen.insert(entry.clone()) {
-            let cols: Vec<(String, String)> = idx
-                .columns
-                .iter()
-                .filter_map(|(id, _)| {
-                    let i = desc.columns.iter().position(|c| c.id == *id)?;
-                    let c = &desc.columns[i];
-                    Some((c.name.clone(), format_text(&row[i], c.ty, cx.format)))
-                })
-                .collect();
-            let (names, values): (Vec<String>, Vec<String>) = cols.into_iter().unzip();
-            return Err(Error::new(
-                code::UNIQUE_VIOLATION,
-                format!("could not create unique index \"{}\"", idx.name),
-            )
-            .with_detail(format!(
-                "Key ({})=({}) is duplicated.",
-                names.join(", "),
-                values.join(", ")
-            )));
-        }
-        cx.txn.put(entry, key)?;
     }
     Ok(())
 }

@@ -41,11 +41,16 @@ pub async fn remove_dropped(kv: &SharedKv, id: u32) -> Result<u64> {
         return Ok(0);
     }
     let start = table_prefix(id);
-    let end = prefix_end(&start);
+    remove_range(kv, &start, &prefix_end(&start)).await
+}
+
+/// Deletes every key of `[start, end)`, a chunk per transaction; returns
+/// how many went. For keys nothing reads or writes any more.
+pub async fn remove_range(kv: &SharedKv, start: &[u8], end: &[u8]) -> Result<u64> {
     let mut removed = 0u64;
     for _ in 0..100_000 {
         let mut txn = BufferedTxn::begin(kv.clone(), client::DEFAULT_TXN_SIZE_LIMIT).await?;
-        let page = txn.reader().scan(&start, &end, CHUNK, 4 << 20).await?;
+        let page = txn.reader().scan(start, end, CHUNK, 4 << 20).await?;
         if page.pairs.is_empty() {
             return Ok(removed);
         }

@@ -162,12 +162,7 @@ pub fn add(
             check_name_free(desc, &name, true)?;
             let id = desc.next_index_id;
             desc.next_index_id += 1;
-            desc.indexes.push(IndexDesc {
-                id,
-                name: name.clone(),
-                columns: ids.into_iter().map(|id| (id, false)).collect(),
-                unique: true,
-            });
+            desc.indexes.push(IndexDesc::new(id, name.clone(), ids.into_iter().map(|id| (id, false)).collect(), true));
             desc.constraints
                 .push(Constraint::Unique { name, index_id: id });
         }
@@ -242,7 +237,7 @@ pub fn add(
                 cols == sorted
             };
             let unique = (!parent.has_hidden_rowid() && keyed(&parent.primary))
-                || parent.indexes.iter().any(|i| i.unique && keyed(i));
+                || parent.indexes.iter().any(|i| i.unique && i.is_public() && keyed(i));
             if !unique {
                 return Err(Error::new(
                     code::INVALID_FOREIGN_KEY,

@@ -183,12 +183,7 @@ pub async fn create_table(
         kind: ObjectKind::Table,
         columns,
         next_column_id,
-        primary: IndexDesc {
-            id: PRIMARY_INDEX_ID,
-            name: pkey.clone(),
-            columns: key_columns,
-            unique: true,
-        },
+        primary: IndexDesc::new(PRIMARY_INDEX_ID, pkey.clone(), key_columns, true),
         indexes: Vec::new(),
         next_index_id: PRIMARY_INDEX_ID + 1,
         constraints: if has_pk {

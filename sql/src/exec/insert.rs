@@ -26,7 +26,7 @@ use futures::StreamExt;
 use super::ddl::{ident_name, split_name};
 use super::query::{from_datafusion, plan};
 use super::returning::{returning, Returned, Returning};
-use super::write::{apply, eval_column, row_key, rows_batch, unique_entry, DmlCtx, RowChange};
+use super::write::{apply, eval_column, row_key, rows_batch, index_entry, DmlCtx, RowChange};
 use crate::catalog::desc::{DefaultExpr, Identity, IndexDesc};
 use crate::catalog::TableDesc;
 use crate::error::{code, Error, Result};
@@ -483,7 +483,7 @@ impl Conflict {
                 }
                 all.extend(
                     (0..desc.indexes.len())
-                        .filter(|i| desc.indexes[*i].unique)
+                        .filter(|i| desc.indexes[*i].unique && desc.indexes[*i].is_public())
                         .map(Some),
                 );
                 all
@@ -497,7 +497,10 @@ impl Conflict {
                     vec![None]
                 } else {
                     let i = (0..desc.indexes.len())
-                        .find(|i| desc.indexes[*i].unique && matches(&desc.indexes[*i], &cols))
+                        .find(|i| {
+                            let idx = &desc.indexes[*i];
+                            idx.unique && idx.is_public() && matches(idx, &cols)
+                        })
                         .ok_or_else(no_match)?;
                     vec![Some(i)]
                 }
@@ -513,7 +516,10 @@ impl Conflict {
                     vec![None]
                 } else {
                     let i = (0..desc.indexes.len())
-                        .find(|i| desc.indexes[*i].unique && desc.indexes[*i].name == name)
+                        .find(|i| {
+                            let idx = &desc.indexes[*i];
+                            idx.unique && idx.is_public() && idx.name == name
+                        })
                         .ok_or_else(|| {
                             Error::new(
                                 code::UNDEFINED_OBJECT,
@@ -557,7 +563,7 @@ impl Conflict {
             match a {
                 None => out.push(key.clone()),
                 Some(i) => {
-                    let (entry, claims) = unique_entry(desc, &desc.indexes[*i], row, &key)?;
+                    let (entry, claims) = index_entry(desc, &desc.indexes[*i], row, &key)?;
                     if claims {
                         out.push(entry);
                     }

@@ -6,6 +6,7 @@
 //! - [`ddl`]: CREATE/DROP.
 //! - [`alter`]: ALTER TABLE and TRUNCATE.
 //! - [`view`]: CREATE VIEW and CREATE SCHEMA.
+//! - [`index`]: CREATE/DROP/ALTER INDEX and their online schema changes.
 //! - [`cleanup`]: removing dropped tables' rows in the background.
 //! - [`constraints`]: declaring UNIQUE, CHECK and FOREIGN KEY.
 //! - [`functions`]: session information functions (`version()`, …).
@@ -26,6 +27,7 @@ pub mod constraints;
 pub mod ddl;
 pub mod drop;
 pub mod functions;
+pub mod index;
 pub mod insert;
 pub mod pg;
 pub mod point;

@@ -500,12 +500,7 @@ mod tests {
                 ColumnDesc::new(2, "v".into(), SqlType::Text),
             ],
             next_column_id: 3,
-            primary: IndexDesc {
-                id: PRIMARY_INDEX_ID,
-                name: "t_pkey".into(),
-                columns: vec![(1, false)],
-                unique: true,
-            },
+            primary: IndexDesc::new(PRIMARY_INDEX_ID, "t_pkey".into(), vec![(1, false)], true),
             indexes: Vec::new(),
             next_index_id: 2,
             constraints: Vec::new(),

@@ -97,12 +97,7 @@ pub async fn create_view(
             .map(|(i, (name, ty))| ColumnDesc::new(i as u32 + 1, name, ty))
             .collect(),
         next_column_id: 0,
-        primary: IndexDesc {
-            id: 0,
-            name: String::new(),
-            columns: Vec::new(),
-            unique: false,
-        },
+        primary: IndexDesc::new(0, String::new(), Vec::new(), false),
         indexes: Vec::new(),
         next_index_id: 0,
         constraints: Vec::new(),

@@ -155,10 +155,11 @@ pub fn row_key(desc: &TableDesc, row: &[Datum]) -> Result<Vec<u8>> {
     Ok(crate::codec::key::row_key(desc.id, &cols)?)
 }
 
-/// The key of `row`'s entry in the unique index `idx`; `None` when an
-/// indexed column is NULL (then the entry can collide with none, and its
-/// key ends with the row key).
-pub fn unique_entry(
+/// The key of `row`'s entry in the index `idx`, and whether the entry
+/// claims its values (a unique index's entry without NULLs: then it is
+/// the indexed values alone and must not exist already). Any other entry
+/// ends with the row key, so it collides with none.
+pub fn index_entry(
     desc: &TableDesc,
     idx: &IndexDesc,
     row: &[Datum],
@@ -174,11 +175,11 @@ pub fn unique_entry(
         })
         .collect();
     encode_key(&mut key, &cols)?;
-    let has_null = cols.iter().any(|(d, _, _)| d.is_null());
-    if has_null {
+    let claims = idx.unique && !cols.iter().any(|(d, _, _)| d.is_null());
+    if !claims {
         key.extend_from_slice(row_key);
     }
-    Ok((key, !has_null))
+    Ok((key, claims))
 }
 
 fn check_not_null(desc: &TableDesc, rows: &[&Vec<Datum>], f: &TextFormat) -> Result<()> {
@@ -335,10 +336,9 @@ struct UniquePlan {
     puts: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
+/// The writes of `changes`: rows, and the entries of every index in the
+/// state to take them (a delete-only index loses entries, gains none).
 fn unique_plan(desc: &TableDesc, changes: &[RowChange]) -> Result<UniquePlan> {
-    let uniques: Vec<usize> = (0..desc.indexes.len())
-        .filter(|i| desc.indexes[*i].unique)
-        .collect();
     let mut plan = UniquePlan {
         removed: HashSet::new(),
         claimed: Vec::new(),
@@ -347,16 +347,18 @@ fn unique_plan(desc: &TableDesc, changes: &[RowChange]) -> Result<UniquePlan> {
     for (n, change) in changes.iter().enumerate() {
         if let Some(old) = change.old() {
             let key = row_key(desc, old)?;
-            for &i in &uniques {
-                plan.removed
-                    .insert(unique_entry(desc, &desc.indexes[i], old, &key)?.0);
+            for idx in &desc.indexes {
+                plan.removed.insert(index_entry(desc, idx, old, &key)?.0);
             }
             plan.removed.insert(key);
         }
         if let Some(new) = change.new_row() {
             let key = row_key(desc, new)?;
-            for &i in &uniques {
-                let (entry, claims) = unique_entry(desc, &desc.indexes[i], new, &key)?;
+            for (i, idx) in desc.indexes.iter().enumerate() {
+                if !idx.takes_writes() {
+                    continue;
+                }
+                let (entry, claims) = index_entry(desc, idx, new, &key)?;
                 if claims {
                     plan.claimed.push((entry.clone(), Some(i), n));
                 }
@@ -524,7 +526,7 @@ impl ForeignKey<'_> {
         } else {
             p.indexes
                 .iter()
-                .find(|idx| idx.unique && same_columns(idx, &self.ref_columns, p))
+                .find(|idx| idx.unique && idx.is_public() && same_columns(idx, &self.ref_columns, p))
                 .ok_or_else(|| Error::internal("foreign key references no unique key"))?
         };
         let mut key = index_prefix(p.id, index.id);

@@ -406,12 +406,7 @@ mod tests {
             kind: ObjectKind::Sequence(seq(1, 1, 1, i64::MAX, false)),
             columns: Vec::new(),
             next_column_id: 1,
-            primary: crate::catalog::IndexDesc {
-                id: 1,
-                name: String::new(),
-                columns: Vec::new(),
-                unique: true,
-            },
+            primary: crate::catalog::IndexDesc::new(1, String::new(), Vec::new(), true),
             indexes: Vec::new(),
             next_index_id: 2,
             constraints: Vec::new(),

@@ -41,12 +41,7 @@ fn sequence_table(
         kind: ObjectKind::Sequence(desc),
         columns: Vec::new(),
         next_column_id: 1,
-        primary: IndexDesc {
-            id: PRIMARY_INDEX_ID,
-            name: String::new(),
-            columns: Vec::new(),
-            unique: true,
-        },
+        primary: IndexDesc::new(PRIMARY_INDEX_ID, String::new(), Vec::new(), true),
         indexes: Vec::new(),
         next_index_id: PRIMARY_INDEX_ID + 1,
         constraints: Vec::new(),

@@ -1,0 +1,626 @@
+//! Secondary indexes: `CREATE [UNIQUE] INDEX`, `DROP INDEX`, `ALTER INDEX
+//! … RENAME TO`, and the online schema changes that build and remove
+//! them while the table is read and written.
+//!
+//! SQL nodes run with catalogs up to one schema lease apart, so an index
+//! goes through states of which any two neighbours are safe side by side
+//! (F1's online schema change, `catalog::IndexState`): each step is one
+//! catalog transaction followed by a lease wait.
+//!
+//! - Build: delete-only → write-only → backfill → public. The backfill
+//!   reads the rows a chunk per transaction and writes their entries; a
+//!   row a concurrent statement changed after the chunk's snapshot
+//!   touched the same entry key, so the chunk's commit conflicts and the
+//!   chunk is read again.
+//! - Drop: public → write-only → gone; then the entries are deleted.
+//!
+//! Inside a transaction block the online steps cannot run (each is its
+//! own transaction): there an index can be built or dropped only on a
+//! table the block created itself, which no other session can see.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use client::{BufferedTxn, SharedKv, TxnReader};
+use datafusion::sql::sqlparser::ast::{CreateIndex, Expr, IndexType, ObjectName};
+
+use super::ddl::{ident_name, split_name};
+use super::write::{decode_table_row, index_entry};
+use crate::catalog::cache::CatalogCache;
+use crate::catalog::store::{self, CatalogWriter};
+use crate::catalog::{Catalog, Constraint, IndexDesc, IndexState, TableDesc};
+use crate::codec::key::{index_prefix, prefix_end, PRIMARY_INDEX_ID};
+use crate::error::{code, Error, Result};
+use crate::types::text::{format_text, TextFormat};
+use crate::types::{Datum, SqlType};
+
+/// Rows a backfill transaction indexes.
+const BACKFILL_CHUNK: usize = 1000;
+/// Attempts of one catalog step or backfill chunk that meets conflicts.
+const ATTEMPTS: usize = 50;
+
+/// What a CREATE INDEX is to do.
+#[derive(Debug)]
+pub enum CreatePlan {
+    /// IF NOT EXISTS met the name: the notice.
+    Exists(String),
+    /// Build `index` (its id still to be given) on the table with id
+    /// `table`.
+    Build {
+        /// The table's id.
+        table: u32,
+        /// The index, in the state it starts in.
+        index: IndexDesc,
+    },
+}
+
+/// Checks a CREATE INDEX against `catalog` and says what to build.
+pub fn plan_create(catalog: &Catalog, ci: &CreateIndex) -> Result<CreatePlan> {
+    let (schema, table) = split_name(&ci.table_name)?;
+    let desc = catalog
+        .find(&schema, &table)
+        .ok_or_else(|| Error::undefined_table(&table))?;
+    if !desc.is_table() {
+        return Err(Error::new(
+            code::WRONG_OBJECT_TYPE,
+            format!("cannot create index on relation \"{table}\""),
+        ));
+    }
+    if let Some(u) = &ci.using {
+        if !matches!(u, IndexType::BTree) {
+            return Err(Error::unsupported(format!(
+                "access method \"{}\" (Strata's indexes are ordered, like btree)",
+                u.to_string().to_lowercase()
+            )));
+        }
+    }
+    for (present, what) in [
+        (!ci.include.is_empty(), "INCLUDE columns"),
+        (ci.predicate.is_some(), "a partial index (CREATE INDEX … WHERE)"),
+        (ci.nulls_distinct == Some(false), "NULLS NOT DISTINCT"),
+        (!ci.with.is_empty(), "index storage parameters (WITH …)"),
+    ] {
+        if present {
+            return Err(Error::unsupported(what));
+        }
+    }
+    let mut columns = Vec::with_capacity(ci.columns.len());
+    let mut names = Vec::with_capacity(ci.columns.len());
+    for c in &ci.columns {
+        if c.operator_class.is_some() {
+            return Err(Error::unsupported("operator classes in an index"));
+        }
+        let name = match &c.column.expr {
+            Expr::Identifier(i) => ident_name(i),
+            other => {
+                return Err(Error::unsupported(format!(
+                    "an index on the expression {other} (index columns only)"
+                )))
+            }
+        };
+        let col = desc
+            .column(&name)
+            .filter(|c| !c.hidden)
+            .ok_or_else(|| {
+                Error::new(
+                    code::UNDEFINED_COLUMN,
+                    format!("column \"{name}\" does not exist"),
+                )
+            })?;
+        match col.ty {
+            SqlType::Json => {
+                return Err(Error::new(
+                    code::UNDEFINED_OBJECT,
+                    "data type json has no default operator class for access method \"btree\"",
+                ))
+            }
+            SqlType::Jsonb => return Err(Error::unsupported("an index on a jsonb column")),
+            _ => {}
+        }
+        let descending = c.column.options.asc == Some(false);
+        // Keys put NULLs after every value ascending, before them
+        // descending: PostgreSQL's defaults.
+        if let Some(nulls_first) = c.column.options.nulls_first {
+            if nulls_first != descending {
+                return Err(Error::unsupported(format!(
+                    "NULLS {} on an {} index column",
+                    if nulls_first { "FIRST" } else { "LAST" },
+                    if descending { "descending" } else { "ascending" }
+                )));
+            }
+        }
+        columns.push((col.id, descending));
+        names.push(name);
+    }
+    if columns.is_empty() {
+        return Err(Error::syntax("an index needs at least one column"));
+    }
+    let schema_id = desc.schema_id;
+    let name = match &ci.name {
+        Some(n) => {
+            let name = index_name(n)?;
+            if catalog.relation_exists(schema_id, &name) {
+                if ci.if_not_exists {
+                    return Ok(CreatePlan::Exists(format!(
+                        "relation \"{name}\" already exists, skipping"
+                    )));
+                }
+                return Err(Error::new(
+                    code::DUPLICATE_TABLE,
+                    format!("relation \"{name}\" already exists"),
+                ));
+            }
+            name
+        }
+        None => free_name(catalog, schema_id, &format!("{table}_{}_idx", names.join("_"))),
+    };
+    Ok(CreatePlan::Build {
+        table: desc.id,
+        index: IndexDesc {
+            id: 0,
+            name,
+            columns,
+            unique: ci.unique,
+            state: IndexState::DeleteOnly,
+        },
+    })
+}
+
+/// An index's own name: PostgreSQL puts the index in its table's schema,
+/// so a schema-qualified name is refused.
+fn index_name(n: &ObjectName) -> Result<String> {
+    match n.0.as_slice() {
+        [only] => only
+            .as_ident()
+            .map(ident_name)
+            .ok_or_else(|| Error::syntax(format!("invalid name {n}"))),
+        _ => Err(Error::syntax(
+            "index name may not be schema-qualified (the index goes in its table's schema)",
+        )),
+    }
+}
+
+/// `base`, or `base1`, `base2`, … : the first name no relation of the
+/// schema has.
+fn free_name(catalog: &Catalog, schema_id: u32, base: &str) -> String {
+    if !catalog.relation_exists(schema_id, base) {
+        return base.to_string();
+    }
+    (1..)
+        .map(|i| format!("{base}{i}"))
+        .find(|n| !catalog.relation_exists(schema_id, n))
+        .unwrap_or_else(|| base.to_string())
+}
+
+/// The index `name` names (schema-qualified or in `public`), with its
+/// table; `None` when there is none. An index behind a constraint (the
+/// primary key, UNIQUE) is found too, with the constraint's name.
+pub fn find<'c>(
+    catalog: &'c Catalog,
+    name: &ObjectName,
+) -> Result<Option<(&'c Arc<TableDesc>, Option<usize>)>> {
+    let (schema, index) = split_name(name)?;
+    Ok(catalog.find_index(&schema, &index))
+}
+
+/// The error for an index name that names none.
+pub fn no_index(name: &ObjectName) -> Error {
+    let index = split_name(name).map(|(_, n)| n).unwrap_or_default();
+    Error::new(
+        code::UNDEFINED_OBJECT,
+        format!("index \"{index}\" does not exist"),
+    )
+}
+
+/// The constraint an index backs, if any (PostgreSQL then refuses to drop
+/// the index alone).
+pub fn backing_constraint<'t>(desc: &'t TableDesc, index: Option<usize>) -> Option<&'t str> {
+    let id = index.map_or(PRIMARY_INDEX_ID, |i| desc.indexes[i].id);
+    desc.constraints.iter().find_map(|c| match c {
+        Constraint::PrimaryKey { name } if id == PRIMARY_INDEX_ID => Some(name.as_str()),
+        Constraint::Unique { name, index_id } if *index_id == id => Some(name.as_str()),
+        _ => None,
+    })
+}
+
+/// Checks that DROP INDEX may drop the index at `index` of `desc`.
+pub fn check_droppable(desc: &TableDesc, index: Option<usize>) -> Result<usize> {
+    let name = index.map_or(desc.primary.name.as_str(), |i| desc.indexes[i].name.as_str());
+    if let Some(c) = backing_constraint(desc, index) {
+        return Err(Error::new(
+            code::DEPENDENT_OBJECTS_STILL_EXIST,
+            format!(
+                "cannot drop index {name} because constraint {c} on table {} requires it",
+                desc.name
+            ),
+        )
+        .with_hint(format!(
+            "You can drop constraint {c} on table {} instead.",
+            desc.name
+        )));
+    }
+    index.ok_or_else(|| Error::internal("a primary index without its constraint"))
+}
+
+/// Adds `index` to `desc` with a fresh id; returns the id.
+pub fn add_to(catalog: &Catalog, desc: &mut TableDesc, mut index: IndexDesc) -> Result<u32> {
+    if catalog.relation_exists(desc.schema_id, &index.name) {
+        return Err(Error::new(
+            code::DUPLICATE_TABLE,
+            format!("relation \"{}\" already exists", index.name),
+        ));
+    }
+    index.id = desc.next_index_id;
+    desc.next_index_id += 1;
+    let id = index.id;
+    desc.indexes.push(index);
+    Ok(id)
+}
+
+/// Writes, in `txn`, the entries of the index `idx` of `desc` for every
+/// row the transaction sees, refusing duplicates of a unique index. For
+/// indexes no other transaction can see yet (a table made in the same
+/// transaction, a constraint added by ALTER TABLE in it).
+pub async fn build_in_txn(
+    txn: &mut BufferedTxn,
+    desc: &TableDesc,
+    idx: &IndexDesc,
+    format: &TextFormat,
+) -> Result<u64> {
+    let reader = txn.reader();
+    let mut cursor = index_prefix(desc.id, PRIMARY_INDEX_ID);
+    let end = prefix_end(&cursor);
+    let mut claimed: HashMap<Vec<u8>, Vec<Datum>> = HashMap::new();
+    let mut count = 0;
+    loop {
+        let page = reader
+            .scan(&cursor, &end, BACKFILL_CHUNK, super::scan::PAGE_BYTES)
+            .await?;
+        for (entry, claims, row_key, row) in entries(desc, idx, &page.pairs)? {
+            if claims && claimed.insert(entry.clone(), row.clone()).is_some() {
+                return Err(duplicated(desc, idx, &row, format));
+            }
+            txn.put(entry, row_key)?;
+            count += 1;
+        }
+        match page.resume {
+            Some(r) => cursor = r,
+            None => return Ok(count),
+        }
+    }
+}
+
+/// The entries of index `idx` for the row pairs `pairs`: (entry key,
+/// whether it claims its values, row key, row).
+fn entries(
+    desc: &TableDesc,
+    idx: &IndexDesc,
+    pairs: &[client::Pair],
+) -> Result<Vec<(Vec<u8>, bool, Vec<u8>, Vec<Datum>)>> {
+    let columns: Vec<(u32, SqlType)> = desc.columns.iter().map(|c| (c.id, c.ty)).collect();
+    pairs
+        .iter()
+        .map(|p| {
+            let row = decode_table_row(desc, &p.value, &columns)?;
+            let (entry, claims) = index_entry(desc, idx, &row, &p.key)?;
+            Ok((entry, claims, p.key.clone(), row))
+        })
+        .collect()
+}
+
+/// `could not create unique index …`: `row`'s values are taken.
+pub fn duplicated(desc: &TableDesc, idx: &IndexDesc, row: &[Datum], format: &TextFormat) -> Error {
+    let (names, values): (Vec<String>, Vec<String>) = idx
+        .columns
+        .iter()
+        .filter_map(|(id, _)| {
+            let i = desc.columns.iter().position(|c| c.id == *id)?;
+            let c = &desc.columns[i];
+            let v = match &row[i] {
+                Datum::Null => "null".to_string(),
+                d => format_text(d, c.ty, format),
+            };
+            Some((c.name.clone(), v))
+        })
+        .unzip();
+    Error::new(
+        code::UNIQUE_VIOLATION,
+        format!("could not create unique index \"{}\"", idx.name),
+    )
+    .with_detail(format!(
+        "Key ({})=({}) is duplicated.",
+        names.join(", "),
+        values.join(", ")
+    ))
+}
+
+/// Runs the steps of online index changes: each step is a catalog
+/// transaction, after which every SQL node's lease on older catalog
+/// versions runs out before the next begins.
+pub struct OnlineChange<'a> {
+    /// The store.
+    pub kv: &'a SharedKv,
+    /// This node's catalog cache (refreshed after each step).
+    pub cache: &'a CatalogCache,
+    /// Formatting of values in error messages.
+    pub format: &'a TextFormat,
+}
+
+impl OnlineChange<'_> {
+    /// Builds `index` on table `table` online; returns once it is public.
+    /// Should the build fail (a duplicate in a unique index), the index is
+    /// removed again and the error returned.
+    pub async fn create(&self, table: u32, index: IndexDesc) -> Result<()> {
+        let mut id = 0;
+        self.step(table, |catalog, desc| {
+            id = add_to(catalog, desc, index.clone())?;
+            Ok(())
+        })
+        .await?;
+        let built = async {
+            self.set_state(table, id, IndexState::WriteOnly).await?;
+            self.backfill(table, id).await?;
+            self.set_state(table, id, IndexState::Public).await
+        }
+        .await;
+        if let Err(e) = built {
+            if let Err(undo) = self.remove(table, id).await {
+                tracing::warn!(table, index = id, error = %undo, "could not remove a failed index");
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Drops the index with id `id` of table `table` online: public →
+    /// write-only → gone, then its entries are deleted.
+    pub async fn remove(&self, table: u32, id: u32) -> Result<()> {
+        self.set_state(table, id, IndexState::WriteOnly).await?;
+        self.step(table, |_, desc| {
+            desc.indexes.retain(|i| i.id != id);
+            Ok(())
+        })
+        .await?;
+        delete_entries(self.kv, table, id).await
+    }
+
+    /// Moves the index `id` of `table` to `state` (nothing when it is
+    /// there already).
+    async fn set_state(&self, table: u32, id: u32, state: IndexState) -> Result<()> {
+        self.step(table, |_, desc| {
+            let idx = desc
+                .indexes
+                .iter_mut()
+                .find(|i| i.id == id)
+                .ok_or_else(|| Error::internal("an index being changed is gone"))?;
+            idx.state = state;
+            Ok(())
+        })
+        .await
+    }
+
+    /// One catalog step: `change` applied to the table's descriptor as a
+    /// fresh transaction sees it, committed, then the lease waited out.
+    async fn step<F>(&self, table: u32, mut change: F) -> Result<()>
+    where
+        F: FnMut(&Catalog, &mut TableDesc) -> Result<()>,
+    {
+        for _ in 0..ATTEMPTS {
+            let mut txn = BufferedTxn::begin(self.kv.clone(), client::DEFAULT_TXN_SIZE_LIMIT).await?;
+            let catalog = store::load(&txn.reader()).await?;
+            let mut desc = catalog
+                .by_id(table)
+                .map(|d| d.as_ref().clone())
+                .ok_or_else(|| {
+                    Error::new(
+                        code::UNDEFINED_TABLE,
+                        "the table was dropped while its index changed",
+                    )
+                })?;
+            change(&catalog, &mut desc)?;
+            put_table(&mut txn, desc).await?;
+            match txn.commit().await {
+                Ok(_) => {
+                    self.cache.refresh().await?;
+                    tokio::time::sleep(self.cache.lease()).await;
+                    return Ok(());
+                }
+                Err(client::Error::TxnConflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::new(
+            code::SERIALIZATION_FAILURE,
+            "could not change the index: the table's descriptor kept changing",
+        ))
+    }
+
+    /// Writes the entries of every row of `table` into the write-only
+    /// index `id`, a chunk of rows per transaction. Statements maintain
+    /// the index meanwhile; a chunk whose rows they changed after its
+    /// snapshot conflicts on the entry keys and is read again.
+    async fn backfill(&self, table: u32, id: u32) -> Result<u64> {
+        let catalog = self.cache.current().await?;
+        let desc = catalog
+            .by_id(table)
+            .cloned()
+            .ok_or_else(|| Error::undefined_table("(dropped)"))?;
+        let idx = desc
+            .indexes
+            .iter()
+            .find(|i| i.id == id)
+            .cloned()
+            .ok_or_else(|| Error::internal("an index being built is gone"))?;
+        let mut cursor = index_prefix(table, PRIMARY_INDEX_ID);
+        let end = prefix_end(&cursor);
+        let mut count = 0u64;
+        let mut conflicts = 0;
+        loop {
+            let mut txn = BufferedTxn::begin(self.kv.clone(), client::DEFAULT_TXN_SIZE_LIMIT).await?;
+            let reader = txn.reader();
+            let page = reader
+                .scan(&cursor, &end, BACKFILL_CHUNK, super::scan::PAGE_BYTES)
+                .await?;
+            let rows = entries(&desc, &idx, &page.pairs)?;
+            let present = claimed_by_others(&reader, &rows).await?;
+            let mut claimed: HashMap<&[u8], &[u8]> = HashMap::new();
+            for (entry, claims, row_key, row) in &rows {
+                if *claims {
+                    let other = present
+                        .get(entry.as_slice())
+                        .map(Vec::as_slice)
+                        .or_else(|| claimed.get(entry.as_slice()).copied());
+                    match other {
+                        Some(owner) if owner != row_key.as_slice() => {
+                            return Err(duplicated(&desc, &idx, row, self.format))
+                        }
+                        Some(_) => continue,
+                        None => {
+                            claimed.insert(entry, row_key);
+                        }
+                    }
+                }
+                txn.put(entry.clone(), row_key.clone())?;
+            }
+            match txn.commit().await {
+                Ok(_) => {
+                    count += rows.len() as u64;
+                    match page.resume {
+                        Some(r) => cursor = r,
+                        None => return Ok(count),
+                    }
+                }
+                Err(client::Error::TxnConflict(_)) if conflicts < ATTEMPTS * 100 => {
+                    conflicts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// The claiming entries of `rows` that already exist, with the row key
+/// each points to.
+async fn claimed_by_others(
+    reader: &TxnReader,
+    rows: &[(Vec<u8>, bool, Vec<u8>, Vec<Datum>)],
+) -> Result<HashMap<Vec<u8>, Vec<u8>>> {
+    let keys: Vec<Vec<u8>> = rows
+        .iter()
+        .filter(|r| r.1)
+        .map(|r| r.0.clone())
+        .collect();
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(reader
+        .batch_get(keys)
+        .await?
+        .into_iter()
+        .map(|p| (p.key, p.value))
+        .collect())
+}
+
+/// Deletes the entries of the index `id` of `table`, which no catalog
+/// has any more (index ids are never reused), a chunk per transaction.
+pub async fn delete_entries(kv: &SharedKv, table: u32, id: u32) -> Result<()> {
+    let start = index_prefix(table, id);
+    super::cleanup::remove_range(kv, &start, &prefix_end(&start)).await?;
+    Ok(())
+}
+
+/// `CREATE INDEX` inside a transaction block, on a table the block made:
+/// the index is public at once and built from the rows the block wrote.
+pub async fn create_in_txn(
+    txn: &mut BufferedTxn,
+    catalog: &Catalog,
+    table: u32,
+    index: IndexDesc,
+    format: &TextFormat,
+) -> Result<()> {
+    let mut desc = own_table(catalog, table)?;
+    let id = add_to(catalog, &mut desc, IndexDesc { state: IndexState::Public, ..index })?;
+    let idx = desc
+        .indexes
+        .iter()
+        .find(|i| i.id == id)
+        .cloned()
+        .ok_or_else(|| Error::internal("an index just added is gone"))?;
+    build_in_txn(txn, &desc, &idx, format).await?;
+    put_table(txn, desc).await
+}
+
+/// `DROP INDEX` inside a transaction block, on a table the block made:
+/// the index and its entries go with the block's commit.
+pub async fn drop_in_txn(txn: &mut BufferedTxn, catalog: &Catalog, table: u32, id: u32) -> Result<()> {
+    let mut desc = own_table(catalog, table)?;
+    desc.indexes.retain(|i| i.id != id);
+    let start = index_prefix(table, id);
+    let end = prefix_end(&start);
+    loop {
+        let page = txn
+            .reader()
+            .scan(&start, &end, BACKFILL_CHUNK, super::scan::PAGE_BYTES)
+            .await?;
+        for p in page.pairs {
+            txn.delete(p.key)?;
+        }
+        if page.resume.is_none() {
+            break;
+        }
+    }
+    put_table(txn, desc).await
+}
+
+/// `ALTER INDEX name RENAME TO new`: an index behind a constraint renames
+/// the constraint too, as in PostgreSQL.
+pub async fn rename(
+    txn: &mut BufferedTxn,
+    catalog: &Catalog,
+    name: &ObjectName,
+    new: &ObjectName,
+) -> Result<()> {
+    let Some((desc, index)) = find(catalog, name)? else {
+        let index = split_name(name).map(|(_, n)| n).unwrap_or_default();
+        return Err(Error::undefined_table(&index));
+    };
+    let new = index_name(new)?;
+    if catalog.relation_exists(desc.schema_id, &new) {
+        return Err(Error::new(
+            code::DUPLICATE_TABLE,
+            format!("relation \"{new}\" already exists"),
+        ));
+    }
+    let mut desc = desc.as_ref().clone();
+    let old = match index {
+        None => std::mem::replace(&mut desc.primary.name, new.clone()),
+        Some(i) => std::mem::replace(&mut desc.indexes[i].name, new.clone()),
+    };
+    for c in &mut desc.constraints {
+        match c {
+            Constraint::PrimaryKey { name } | Constraint::Unique { name, .. } if *name == old => {
+                *name = new.clone()
+            }
+            _ => {}
+        }
+    }
+    put_table(txn, desc).await
+}
+
+/// The table `table` of `catalog`, to change.
+fn own_table(catalog: &Catalog, table: u32) -> Result<TableDesc> {
+    catalog
+        .by_id(table)
+        .map(|d| d.as_ref().clone())
+        .ok_or_else(|| Error::internal("an index's table is gone"))
+}
+
+/// Writes a changed descriptor and bumps the catalog version.
+async fn put_table(txn: &mut BufferedTxn, mut desc: TableDesc) -> Result<()> {
+    desc.version += 1;
+    let mut w = CatalogWriter::new(txn);
+    w.put_table(&desc)?;
+    w.bump_version().await?;
+    Ok(())
+}
