@@ -35,7 +35,7 @@ use crate::exec::ddl::{self, ident_name, split_name, Created};
 use crate::exec::insert::insert;
 use crate::exec::query::{from_datafusion, plan, QueryEngine};
 use crate::exec::update::{delete, update};
-use crate::exec::write::DmlCtx;
+use crate::exec::write::{DmlCtx, SchemaUse};
 use crate::exec::{alter, index, view};
 use crate::plan::names::{named, output_names};
 use crate::types::arrow::sql_columns;
@@ -125,6 +125,8 @@ struct OpenTxn {
     /// COMMIT waits out the schema lease.
     ddl: bool,
     savepoints: Vec<(String, Savepoint, bool)>,
+    /// The table versions its writes used.
+    schema_use: SchemaUse,
 }
 
 /// The state PostgreSQL reports in ReadyForQuery.
@@ -262,6 +264,7 @@ impl Session {
                             failed: true,
                             ddl: false,
                             savepoints: Vec::new(),
+                            schema_use: SchemaUse::default(),
                         })
                     }
                     Err(e) => tracing::warn!("cannot mark the interrupted block failed: {e}"),
@@ -376,6 +379,7 @@ impl Session {
             failed: false,
             ddl: false,
             savepoints: Vec::new(),
+            schema_use: SchemaUse::default(),
         });
         Ok(Outcome::Began)
     }
@@ -389,7 +393,7 @@ impl Session {
         if t.failed {
             return Ok(Outcome::Ended("ROLLBACK".into()));
         }
-        t.txn.commit().await?;
+        self.commit_checked(t.txn, &t.schema_use, t.ddl).await??;
         if t.ddl {
             self.after_ddl().await?;
         }
@@ -588,7 +592,7 @@ impl Session {
     /// own, retried on conflict.
     async fn write(&mut self, stmt: Statement) -> Result<Outcome> {
         if let Some(mut t) = self.txn.take() {
-            let r = self.write_in(&mut t.txn, &stmt, t.ddl).await;
+            let r = self.write_in(&mut t.txn, &stmt, t.ddl, &t.schema_use).await;
             t.ddl |= matches!(r, Ok((_, true)));
             self.txn = Some(t);
             return r.map(|(o, _)| o);
@@ -597,10 +601,11 @@ impl Session {
         loop {
             let mut txn =
                 BufferedTxn::begin(self.node.kv.clone(), self.node.config.txn_size_limit).await?;
-            let (outcome, ddl) = self.write_in(&mut txn, &stmt, false).await?;
+            let schema_use = SchemaUse::default();
+            let (outcome, ddl) = self.write_in(&mut txn, &stmt, false, &schema_use).await?;
             // A commit, and the lease wait after DDL, are not cut short.
             let _hold = self.interrupts.hold();
-            match txn.commit().await {
+            match self.commit_checked(txn, &schema_use, ddl).await? {
                 Ok(_) => {
                     if ddl {
                         self.after_ddl().await?;
@@ -618,6 +623,38 @@ impl Session {
         }
     }
 
+    /// Commits `txn`, whose writes used the table versions `used`: only
+    /// while the node's catalog, valid for a while yet, still has those
+    /// versions (else a conflict: the statement or block is retried or
+    /// fails with 40001). A transaction that ran DDL read the catalog
+    /// through itself and conflicts with other DDL on the version key.
+    /// The outer error is the catalog's, the inner the commit's.
+    async fn commit_checked(
+        &self,
+        txn: BufferedTxn,
+        used: &SchemaUse,
+        ddl: bool,
+    ) -> Result<client::Result<u64>> {
+        let tables = used.tables();
+        if ddl || tables.is_empty() {
+            return Ok(txn.commit().await);
+        }
+        let cache = &self.node.catalog;
+        let (catalog, valid_until) = cache.current_for(cache.lease() / 2).await?;
+        for (id, version) in tables {
+            let current = catalog.by_id(id).map(|t| t.version);
+            if current != Some(version) {
+                let name = catalog.by_id(id).map_or("(dropped)", |t| t.name.as_str());
+                return Ok(Err(client::Error::TxnConflict(format!(
+                    "the definition of table \"{name}\" changed while the transaction wrote to it"
+                ))));
+            }
+        }
+        Ok(txn
+            .commit_guarded(&move || tokio::time::Instant::now() < valid_until)
+            .await)
+    }
+
     /// Runs a writing statement in `txn`; says whether it changed the
     /// catalog.
     async fn write_in(
@@ -625,6 +662,7 @@ impl Session {
         txn: &mut BufferedTxn,
         stmt: &Statement,
         ddl_block: bool,
+        schema_use: &SchemaUse,
     ) -> Result<(Outcome, bool)> {
         let catalog = if ddl_block {
             Arc::new(store::load(&txn.reader()).await?)
@@ -645,6 +683,7 @@ impl Session {
                     kv: &self.node.kv,
                     blocks: &self.node.blocks,
                     format: &self.format,
+                    schema_use,
                 };
                 let (written, command) = match stmt {
                     Statement::Insert(ins) => (insert(&mut cx, ins).await?, "INSERT 0"),
@@ -670,6 +709,7 @@ impl Session {
                     kv: &self.node.kv,
                     blocks: &self.node.blocks,
                     format: &self.format,
+                    schema_use,
                 };
                 let mut notices = Vec::new();
                 let r = alter::alter_table(&mut cx, at, &mut notices).await?;
@@ -696,6 +736,7 @@ impl Session {
                     kv: &self.node.kv,
                     blocks: &self.node.blocks,
                     format: &self.format,
+                    schema_use,
                 };
                 let names: Vec<_> = t.table_names.iter().map(|n| n.name.clone()).collect();
                 let cascade = matches!(

@@ -16,7 +16,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::txn_kv::{Change, Page, Pair, SharedKv, StartTs};
+use crate::txn_kv::{Change, CommitGuard, Page, Pair, SharedKv, StartTs};
 
 /// Default limit of a transaction's buffered writes, in bytes.
 pub const DEFAULT_TXN_SIZE_LIMIT: usize = 256 << 20;
@@ -139,6 +139,17 @@ impl BufferedTxn {
         let changes: Vec<(Vec<u8>, Change)> =
             Arc::unwrap_or_clone(self.buffer).into_iter().collect();
         self.kv.commit(&self.start, changes).await
+    }
+
+    /// [`BufferedTxn::commit`], asking `guard` just before the commit
+    /// timestamp is fixed ([`TxnKv::commit_guarded`]).
+    pub async fn commit_guarded(self, guard: &CommitGuard) -> Result<u64> {
+        if self.buffer.is_empty() {
+            return Ok(self.start.ts);
+        }
+        let changes: Vec<(Vec<u8>, Change)> =
+            Arc::unwrap_or_clone(self.buffer).into_iter().collect();
+        self.kv.commit_guarded(&self.start, changes, guard).await
     }
 }
 

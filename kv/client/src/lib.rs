@@ -33,4 +33,6 @@ pub use raw::RawClient;
 pub use region_cache::{target_peer, RegionCache};
 pub use rpc::{ClientOptions, RegionRpc};
 pub use txn::{ScanPage, Transaction, TxnClient, TxnOutcome, DEFAULT_LOCK_TTL};
-pub use txn_kv::{Change, KeyRange, Page, Pair, SharedKv, StartTs, TxnKv};
+pub use txn_kv::{
+    Change, CommitGuard, KeyRange, Page, Pair, SharedKv, StartTs, TxnKv, GUARD_REFUSED,
+};

@@ -42,7 +42,7 @@ use crate::keys::key_after;
 use crate::pd_client::PdClient;
 use crate::pd_client::{physical_ms, RpcPdClient, TsoBatcher};
 use crate::txn_key::{decode_key, encode_key, encode_range};
-use crate::txn_kv::{Change, KeyRange, Page, Pair, StartTs, TxnKv};
+use crate::txn_kv::{Change, CommitGuard, KeyRange, Page, Pair, StartTs, TxnKv, GUARD_REFUSED};
 
 /// Lock TTL of a transaction's keys, in ms past the moment they are
 /// written (others may clean them up after that if it has not committed).
@@ -683,7 +683,7 @@ impl Transaction {
                 None => (key, Op::Del, Vec::new()),
             })
             .collect();
-        Shared::commit_mutations(&self.shared, self.start_ts, self.began, mutations).await
+        Shared::commit_mutations(&self.shared, self.start_ts, self.began, mutations, &|| true).await
     }
 }
 
@@ -695,6 +695,7 @@ impl Shared {
         start_ts: u64,
         began: Instant,
         mutations: Vec<(Vec<u8>, Op, Vec<u8>)>,
+        guard: &CommitGuard,
     ) -> Result<u64> {
         let mutations: Vec<(Vec<u8>, Mutation)> = mutations
             .into_iter()
@@ -719,8 +720,12 @@ impl Shared {
             began,
         };
         let groups = shared.rpc.group(mutations, |m| m.0.as_slice()).await?;
+        let refused = || Error::TxnConflict(GUARD_REFUSED.into());
         if groups.len() == 1 {
             let all: Vec<_> = groups.into_iter().flat_map(|(_, g)| g).collect();
+            if !guard() {
+                return Err(refused());
+            }
             // A 1PC prewrite is a commit: without an answer it may have
             // happened.
             let one_pc = txn.prewrite(&all, true).await.map_err(|e| match e {
@@ -732,6 +737,10 @@ impl Shared {
             }
             // The store did not commit at once (the Region split meanwhile):
             // the keys are prewritten, go on with two phases.
+            if !guard() {
+                txn.rollback_all(all).await;
+                return Err(refused());
+            }
             return txn.commit_prewritten(all).await;
         }
         let (primary_group, others): (Vec<_>, Vec<_>) = groups
@@ -742,7 +751,12 @@ impl Shared {
         txn.prewrite(&primary_items, false).await?;
         // From here the primary lock must outlive the commit, however slow.
         let _keep_alive = txn.keep_alive();
-        if let Err(e) = txn.prewrite(&other_items, false).await {
+        let prewritten = match txn.prewrite(&other_items, false).await {
+            Ok(_) if guard() => Ok(()),
+            Ok(_) => Err(refused()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = prewritten {
             txn.rollback_all(primary_items.into_iter().chain(other_items).collect())
                 .await;
             return Err(e);
@@ -1011,6 +1025,15 @@ impl TxnKv for TxnClient {
     }
 
     async fn commit(&self, start: &StartTs, changes: Vec<(Vec<u8>, Change)>) -> Result<u64> {
+        self.commit_guarded(start, changes, &|| true).await
+    }
+
+    async fn commit_guarded(
+        &self,
+        start: &StartTs,
+        changes: Vec<(Vec<u8>, Change)>,
+        guard: &CommitGuard,
+    ) -> Result<u64> {
         if changes.is_empty() {
             return Ok(start.ts);
         }
@@ -1022,7 +1045,7 @@ impl TxnKv for TxnClient {
                 Change::Lock => (key, Op::Lock, Vec::new()),
             })
             .collect();
-        Shared::commit_mutations(&self.shared, start.ts, start.began, mutations).await
+        Shared::commit_mutations(&self.shared, start.ts, start.began, mutations, guard).await
     }
 
     async fn ranges(&self, start: &[u8], end: &[u8]) -> Result<Vec<KeyRange>> {

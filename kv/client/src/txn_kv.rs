@@ -135,6 +135,24 @@ pub trait TxnKv: Send + Sync + 'static {
     /// timestamp.
     async fn commit(&self, start: &StartTs, changes: Vec<(Vec<u8>, Change)>) -> Result<u64>;
 
+    /// [`TxnKv::commit`], asking `guard` just before the commit timestamp
+    /// is fixed (before a one-phase commit, after a two-phase commit's
+    /// prewrite): if it answers false, nothing is committed and the commit
+    /// fails with [`crate::Error::TxnConflict`]. The SQL layer's schema
+    /// lease uses it: a transaction may commit only while the catalog it
+    /// checked is still known to be current.
+    async fn commit_guarded(
+        &self,
+        start: &StartTs,
+        changes: Vec<(Vec<u8>, Change)>,
+        guard: &CommitGuard,
+    ) -> Result<u64> {
+        if !guard() {
+            return Err(crate::Error::TxnConflict(GUARD_REFUSED.into()));
+        }
+        self.commit(start, changes).await
+    }
+
     /// `[start, end)` cut at Region boundaries, in key order: parts that
     /// can be read in parallel.
     async fn ranges(&self, start: &[u8], end: &[u8]) -> Result<Vec<KeyRange>>;
@@ -142,3 +160,9 @@ pub trait TxnKv: Send + Sync + 'static {
 
 /// A shared store.
 pub type SharedKv = Arc<dyn TxnKv>;
+
+/// Asked by [`TxnKv::commit_guarded`] whether the commit may still happen.
+pub type CommitGuard = dyn Fn() -> bool + Send + Sync;
+
+/// The conflict message of a commit its guard refused.
+pub const GUARD_REFUSED: &str = "the commit's precondition no longer held";

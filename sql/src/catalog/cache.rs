@@ -78,6 +78,21 @@ impl CatalogCache {
         Ok(self.cached.lock().catalog.clone())
     }
 
+    /// [`CatalogCache::current`] that stays valid for at least `margin`
+    /// more, and the instant it stops being valid: what a commit checks
+    /// its tables against (it must commit before that instant).
+    pub async fn current_for(&self, margin: Duration) -> Result<(Arc<Catalog>, Instant)> {
+        {
+            let c = self.cached.lock();
+            if Instant::now() + margin < c.valid_until {
+                return Ok((c.catalog.clone(), c.valid_until));
+            }
+        }
+        self.refresh().await?;
+        let c = self.cached.lock();
+        Ok((c.catalog.clone(), c.valid_until))
+    }
+
     /// The cached catalog if its lease is still valid, without waiting:
     /// for synchronous callers (the sequence functions), which fall back
     /// to [`CatalogCache::current`] when it is not.

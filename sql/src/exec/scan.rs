@@ -500,7 +500,7 @@ mod tests {
                 ColumnDesc::new(2, "v".into(), SqlType::Text),
             ],
             next_column_id: 3,
-            primary: IndexDesc::new(PRIMARY_INDEX_ID, "t_pkey".into(), vec![(1, false)], true),
+            primary: IndexDesc::new(PRIMARY_INDEX_ID, "t_pkey", vec![(1, false)], true),
             indexes: Vec::new(),
             next_index_id: 2,
             constraints: Vec::new(),

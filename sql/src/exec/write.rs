@@ -59,6 +59,31 @@ pub struct DmlCtx<'a> {
     pub blocks: &'a Blocks,
     /// Session formatting settings (text to value conversions, messages).
     pub format: &'a TextFormat,
+    /// The table versions the transaction's writes used.
+    pub schema_use: &'a SchemaUse,
+}
+
+/// The descriptor version of each table a transaction wrote rows of (the
+/// oldest it used): its commit must find them still current, so that no
+/// write made under a catalog two schema-change steps old commits (the
+/// online index states rely on neighbouring versions only).
+#[derive(Debug, Default)]
+pub struct SchemaUse(parking_lot::Mutex<std::collections::HashMap<u32, u64>>);
+
+impl SchemaUse {
+    /// Notes that rows of `table` were written under its `version`.
+    pub fn record(&self, table: u32, version: u64) {
+        self.0
+            .lock()
+            .entry(table)
+            .and_modify(|v| *v = (*v).min(version))
+            .or_insert(version);
+    }
+
+    /// The tables written, with the oldest version used for each.
+    pub fn tables(&self) -> Vec<(u32, u64)> {
+        self.0.lock().iter().map(|(t, v)| (*t, *v)).collect()
+    }
 }
 
 /// One row's change. Rows are full: every column of the table, hidden
@@ -120,6 +145,7 @@ where
                 "foreign key actions cascade too deep",
             ));
         }
+        cx.schema_use.record(desc.id, desc.version);
         let new_rows: Vec<&Vec<Datum>> = changes.iter().filter_map(RowChange::new_row).collect();
         check_not_null(&desc, &new_rows, cx.format)?;
         check_constraints(cx, &desc, &new_rows)?;
