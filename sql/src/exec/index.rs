@@ -268,26 +268,20 @@ pub async fn build_in_txn(
     format: &TextFormat,
 ) -> Result<u64> {
     let reader = txn.reader();
-    let mut cursor = index_prefix(desc.id, PRIMARY_INDEX_ID);
-    let end = prefix_end(&cursor);
     let mut claimed: HashMap<Vec<u8>, Vec<Datum>> = HashMap::new();
     let mut count = 0;
-    loop {
-        let page = reader
-            .scan(&cursor, &end, BACKFILL_CHUNK, super::scan::PAGE_BYTES)
-            .await?;
-        for (entry, claims, row_key, row) in entries(desc, idx, &page.pairs)? {
+    scan_all(&reader, &index_prefix(desc.id, PRIMARY_INDEX_ID), |pairs| {
+        for (entry, claims, row_key, row) in entries(desc, idx, pairs)? {
             if claims && claimed.insert(entry.clone(), row.clone()).is_some() {
                 return Err(duplicated(desc, idx, &row, format));
             }
             txn.put(entry, row_key)?;
             count += 1;
         }
-        match page.resume {
-            Some(r) => cursor = r,
-            None => return Ok(count),
-        }
-    }
+        Ok(())
+    })
+    .await?;
+    Ok(count)
 }
 
 /// The entries of index `idx` for the row pairs `pairs`: (entry key,
@@ -556,20 +550,14 @@ pub async fn create_in_txn(
 pub async fn drop_in_txn(txn: &mut BufferedTxn, catalog: &Catalog, table: u32, id: u32) -> Result<()> {
     let mut desc = own_table(catalog, table)?;
     desc.indexes.retain(|i| i.id != id);
-    let start = index_prefix(table, id);
-    let end = prefix_end(&start);
-    loop {
-        let page = txn
-            .reader()
-            .scan(&start, &end, BACKFILL_CHUNK, super::scan::PAGE_BYTES)
-            .await?;
-        for p in page.pairs {
-            txn.delete(p.key)?;
+    let reader = txn.reader();
+    scan_all(&reader, &index_prefix(table, id), |pairs| {
+        for p in pairs {
+            txn.delete(p.key.clone())?;
         }
-        if page.resume.is_none() {
-            break;
-        }
-    }
+        Ok(())
+    })
+    .await?;
     put_table(txn, desc).await
 }
 
@@ -623,4 +611,77 @@ async fn put_table(txn: &mut BufferedTxn, mut desc: TableDesc) -> Result<()> {
     w.put_table(&desc)?;
     w.bump_version().await?;
     Ok(())
+}
+
+/// What [`verify`] found: an index against its table, at one snapshot.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct IndexCheck {
+    /// Rows of the table.
+    pub rows: u64,
+    /// Entries of the index.
+    pub entries: u64,
+    /// Entries the rows call for that are absent (or point elsewhere).
+    pub missing: u64,
+    /// Entries present that no row calls for.
+    pub extra: u64,
+}
+
+/// Compares the index `index` of table `schema.table` entry by entry with
+/// the entries its rows call for, at one snapshot: how tests (and an
+/// operator in doubt) check that an index holds exactly its table's rows.
+pub async fn verify(kv: &SharedKv, schema: &str, table: &str, index: &str) -> Result<IndexCheck> {
+    let reader = TxnReader::snapshot(kv.clone()).await?;
+    let catalog = store::load(&reader).await?;
+    let desc = catalog
+        .find(schema, table)
+        .ok_or_else(|| Error::undefined_table(table))?;
+    let idx = desc
+        .indexes
+        .iter()
+        .find(|i| i.name == index)
+        .ok_or_else(|| Error::new(code::UNDEFINED_OBJECT, format!("index \"{index}\" does not exist")))?;
+    let mut wanted: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+    let mut check = IndexCheck::default();
+    let rows_start = index_prefix(desc.id, PRIMARY_INDEX_ID);
+    scan_all(&reader, &rows_start, |pairs| {
+        check.rows += pairs.len() as u64;
+        for (entry, _, row_key, _) in entries(desc, idx, pairs)? {
+            wanted.insert(entry, row_key);
+        }
+        Ok(())
+    })
+    .await?;
+    scan_all(&reader, &index_prefix(desc.id, idx.id), |pairs| {
+        check.entries += pairs.len() as u64;
+        for p in pairs {
+            match wanted.remove(&p.key) {
+                Some(row_key) if row_key == p.value => {}
+                Some(_) => check.missing += 1,
+                None => check.extra += 1,
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    check.missing += wanted.len() as u64;
+    Ok(check)
+}
+
+/// Reads every pair under `prefix` a page at a time.
+async fn scan_all<F>(reader: &TxnReader, prefix: &[u8], mut each: F) -> Result<()>
+where
+    F: FnMut(&[client::Pair]) -> Result<()>,
+{
+    let end = prefix_end(prefix);
+    let mut cursor = prefix.to_vec();
+    loop {
+        let page = reader
+            .scan(&cursor, &end, BACKFILL_CHUNK, super::scan::PAGE_BYTES)
+            .await?;
+        each(&page.pairs)?;
+        match page.resume {
+            Some(r) => cursor = r,
+            None => return Ok(()),
+        }
+    }
 }

@@ -1,0 +1,139 @@
+//! Secondary indexes over the in-memory store: built and dropped online
+//! while other SQL nodes write the table, and afterwards holding exactly the
+//! table's rows (checked entry by entry).
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use client::TxnReader;
+use common::{connect, query, sqlstate};
+use strata_sql::codec::key::{index_prefix, prefix_end};
+use strata_sql::exec::index::{verify, IndexCheck};
+use tokio_postgres::Client;
+
+/// Rows the table starts with.
+const ROWS: u64 = 3000;
+
+/// Inserts, updates of indexed columns and deletes until `stop`; returns
+/// how many statements succeeded. Conflicts (40001) are expected and
+/// skipped; any other error fails the test.
+async fn writer(c: Client, worker: u64, stop: Arc<AtomicBool>, done: Arc<AtomicU64>) {
+    let mut seed = worker * 7919 + 1;
+    let mut next = || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed >> 33
+    };
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        let id = next() % ROWS + 1;
+        let sql = match next() % 4 {
+            0 => format!(
+                "INSERT INTO t VALUES ({}, {}, 'w{worker}-{n}')",
+                1_000_000 * (worker + 1) + n,
+                next() % 50
+            ),
+            1 => format!("UPDATE t SET a = a + 1, b = b || '+' WHERE id = {id}"),
+            2 => format!("DELETE FROM t WHERE id = {id}"),
+            _ => format!("UPDATE t SET a = NULL WHERE id = {id}"),
+        };
+        match c.simple_query(&sql).await {
+            Ok(_) => {
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) if e.code().map(|s| s.code()) == Some("40001") => {}
+            Err(e) => panic!("{sql}: {e}"),
+        }
+    }
+}
+
+fn clean(check: &IndexCheck) -> bool {
+    check.missing == 0 && check.extra == 0 && check.entries == check.rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indexes_build_and_drop_online_while_other_nodes_write() {
+    let kv: client::SharedKv = Arc::new(kv::local::LocalTxnKv::new());
+    let a = connect(kv.clone()).await;
+    a.simple_query(&format!(
+        "CREATE TABLE t (id bigint PRIMARY KEY, a int, b text);
+         INSERT INTO t SELECT g, g % 50, 'b' || g FROM generate_series(1, {ROWS}) g"
+    ))
+    .await
+    .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let mut writers = Vec::new();
+    for w in 0..3 {
+        // Each writer on a SQL node of its own, beside the one running
+        // the DDL: they learn of each step through their schema leases.
+        let c = connect(kv.clone()).await;
+        writers.push(tokio::spawn(writer(c, w, stop.clone(), done.clone())));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = done.load(Ordering::Relaxed);
+    a.simple_query("CREATE INDEX t_a ON t (a)").await.unwrap();
+    a.simple_query("CREATE UNIQUE INDEX t_b ON t (b DESC)")
+        .await
+        .unwrap();
+    let during = done.load(Ordering::Relaxed) - before;
+    // With the indexes public, the writers keep maintaining them.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reader = TxnReader::snapshot(kv.clone()).await.unwrap();
+    let catalog = strata_sql::catalog::store::load(&reader).await.unwrap();
+    let desc = catalog.find("public", "t").unwrap().clone();
+    let t_a = desc.indexes.iter().find(|i| i.name == "t_a").unwrap().id;
+    a.simple_query("DROP INDEX t_a").await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.await.unwrap();
+    }
+    assert!(during > 0, "no write went through while the indexes were built");
+
+    let check = verify(&kv, "public", "t", "t_b").await.unwrap();
+    assert!(clean(&check), "{check:?}");
+    assert!(check.rows > ROWS / 2, "{check:?}");
+    // The dropped index is gone, entries too.
+    assert_eq!(sqlstate(&a, "DROP INDEX t_a").await, "42704");
+    let start = index_prefix(desc.id, t_a);
+    let reader = TxnReader::snapshot(kv.clone()).await.unwrap();
+    let left = reader
+        .scan(&start, &prefix_end(&start), 10, 1 << 20)
+        .await
+        .unwrap();
+    assert!(left.pairs.is_empty(), "entries of a dropped index remain");
+    // The unique index refuses a duplicate from either node.
+    let taken = query(&a, "SELECT b FROM t ORDER BY id LIMIT 1").await.remove(0);
+    let b = connect(kv.clone()).await;
+    assert_eq!(
+        sqlstate(&b, &format!("INSERT INTO t VALUES (-1, 0, '{taken}')")).await,
+        "23505"
+    );
+    assert!(query(&b, "SELECT id FROM t WHERE id = -1").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_unique_build_leaves_no_index() {
+    let kv: client::SharedKv = Arc::new(kv::local::LocalTxnKv::new());
+    let c = connect(kv.clone()).await;
+    c.simple_query(
+        "CREATE TABLE d (id int PRIMARY KEY, v int);
+         INSERT INTO d SELECT g, g % 1500 FROM generate_series(1, 3000) g",
+    )
+    .await
+    .unwrap();
+    // The duplicate (v = 0: ids 1500 and 3000) is met in the second chunk.
+    let (state, message, detail) = common::error(&c, "CREATE UNIQUE INDEX d_v ON d (v)").await;
+    assert_eq!(state, "23505");
+    assert_eq!(message, "could not create unique index \"d_v\"");
+    assert!(detail.unwrap_or_default().contains("is duplicated"));
+    // No index is left behind: the name is free, writes need no entry.
+    c.simple_query("INSERT INTO d VALUES (5000, 1)").await.unwrap();
+    c.simple_query("CREATE INDEX d_v ON d (v)").await.unwrap();
+    let check = verify(&kv, "public", "d", "d_v").await.unwrap();
+    assert!(clean(&check), "{check:?}");
+    assert_eq!(check.rows, 3001);
+}
