@@ -639,20 +639,29 @@ impl Session {
         if ddl || tables.is_empty() {
             return Ok(txn.commit().await);
         }
-        let cache = &self.node.catalog;
-        let (catalog, valid_until) = cache.current_for(cache.lease() / 2).await?;
-        for (id, version) in tables {
-            let current = catalog.by_id(id).map(|t| t.version);
-            if current != Some(version) {
-                let name = catalog.by_id(id).map_or("(dropped)", |t| t.name.as_str());
-                return Ok(Err(client::Error::TxnConflict(format!(
-                    "the definition of table \"{name}\" changed while the transaction wrote to it"
-                ))));
-            }
+        let cache = self.node.catalog.clone();
+        // Checked first against a catalog that stays valid a while (a
+        // refresh now rather than a refused commit later)…
+        let catalog = cache.current_for(cache.lease() / 2).await?;
+        if let Some(name) = changed_table(&catalog, &tables) {
+            return Ok(Err(client::Error::TxnConflict(format!(
+                "the definition of table \"{name}\" changed while the transaction wrote to it"
+            ))));
         }
-        Ok(txn
-            .commit_guarded(&move || tokio::time::Instant::now() < valid_until)
-            .await)
+        // …and again just before the commit timestamp is fixed, however
+        // long the prewrite took: against a catalog whose lease holds, so
+        // no newer version has been in force for a lease yet.
+        let tables = Arc::new(tables);
+        let guard = move || -> futures::future::BoxFuture<'static, bool> {
+            let (cache, tables) = (cache.clone(), tables.clone());
+            Box::pin(async move {
+                match cache.current().await {
+                    Ok(c) => changed_table(&c, &tables).is_none(),
+                    Err(_) => false,
+                }
+            })
+        };
+        Ok(txn.commit_guarded(&guard).await)
     }
 
     /// Runs a writing statement in `txn`; says whether it changed the
@@ -1094,6 +1103,16 @@ impl Session {
 }
 
 /// Whether a statement may run in a failed block.
+/// The first of `tables` (id, version used) whose descriptor `catalog`
+/// has at another version, by name.
+fn changed_table(catalog: &Catalog, tables: &[(u32, u64)]) -> Option<String> {
+    tables.iter().find_map(|(id, version)| match catalog.by_id(*id) {
+        Some(t) if t.version == *version => None,
+        Some(t) => Some(t.name.clone()),
+        None => Some("(dropped)".to_string()),
+    })
+}
+
 fn ends_block(stmt: &Statement) -> bool {
     matches!(stmt, Statement::Commit { .. } | Statement::Rollback { .. })
 }

@@ -137,3 +137,89 @@ async fn a_failed_unique_build_leaves_no_index() {
     assert!(clean(&check), "{check:?}");
     assert_eq!(check.rows, 3001);
 }
+
+/// Random predicates over indexed columns give the same rows through the
+/// indexes as over a copy of the table without any.
+#[tokio::test]
+async fn index_scans_agree_with_full_scans() {
+    let c = common::start().await;
+    let setup = "(id int PRIMARY KEY, a int, b text, n int);
+         INSERT INTO {t} SELECT g, g % 13, 'k' || (g % 17), CASE WHEN g % 4 = 0 THEN NULL ELSE g % 29 END
+         FROM generate_series(1, 600) g";
+    for t in ["dx", "dp"] {
+        c.simple_query(&format!("CREATE TABLE {t} {}", setup.replace("{t}", t)))
+            .await
+            .unwrap();
+    }
+    c.simple_query(
+        "CREATE INDEX dx_a ON dx (a);
+         CREATE INDEX dx_b_n ON dx (b, n DESC);
+         CREATE UNIQUE INDEX dx_n_id ON dx (n, id)",
+    )
+    .await
+    .unwrap();
+    let mut seed = 42u64;
+    let mut next = |m: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % m
+    };
+    let mut through_index = 0;
+    for _ in 0..150 {
+        let atom = |next: &mut dyn FnMut(u64) -> u64| -> String {
+            let col = ["a", "n", "id"][next(3) as usize];
+            let v = next(30) as i64 - 2;
+            match next(7) {
+                0 => format!("{col} = {v}"),
+                1 => format!("{col} IN ({v}, {}, NULL)", v + 3),
+                2 => format!("{col} < {v}"),
+                3 => format!("{col} >= {v}"),
+                4 => format!("{col} BETWEEN {v} AND {}", v + 4),
+                5 => format!("b = 'k{}'", next(19)),
+                _ => format!("b = 'k{}' AND n > {v}", next(19)),
+            }
+        };
+        let pred = match next(3) {
+            0 => atom(&mut next),
+            1 => format!("{} AND {}", atom(&mut next), atom(&mut next)),
+            _ => format!("{} OR {}", atom(&mut next), atom(&mut next)),
+        };
+        let q = |t: &str| format!("SELECT id, a, b, n FROM {t} WHERE {pred} ORDER BY id");
+        let plan = query(&c, &format!("EXPLAIN {}", q("dx"))).await.join("\n");
+        through_index += plan.contains("index=") as u32;
+        assert_eq!(query(&c, &q("dx")).await, query(&c, &q("dp")).await, "{pred}\n{plan}");
+    }
+    assert!(through_index > 40, "only {through_index} queries used an index");
+}
+
+/// EXPLAIN shows the access path chosen: the primary key, an index (with
+/// its ranges), or the whole table.
+#[tokio::test]
+async fn explain_shows_the_access_path() {
+    let c = common::start().await;
+    c.simple_query(
+        "CREATE TABLE e (id int PRIMARY KEY, a int, b text, d int);
+         CREATE INDEX e_a ON e (a);
+         CREATE UNIQUE INDEX e_b ON e (b);
+         CREATE INDEX e_a_d ON e (a, d);
+         CREATE INDEX e_d_desc ON e (d DESC)",
+    )
+    .await
+    .unwrap();
+    let cases = [
+        ("SELECT * FROM e WHERE a = 1", "index=e_a ranges=[["),
+        ("SELECT * FROM e WHERE a = 1 AND d = 2", "index=e_a_d ranges=[["),
+        ("SELECT * FROM e WHERE a = 1 AND d > 2", "index=e_a_d ranges=[["),
+        ("SELECT * FROM e WHERE b = 'x'", "index=e_b ranges=[point "),
+        ("SELECT * FROM e WHERE b IN ('x', 'y')", "index=e_b ranges=[point "),
+        ("SELECT * FROM e WHERE a > 5", "index=e_a ranges=[["),
+        ("SELECT * FROM e WHERE d = 3", "index=e_d_desc ranges=[["),
+        ("SELECT * FROM e WHERE id = 1 AND a = 1", "KvScan: table=e ranges=[point "),
+        ("SELECT * FROM e WHERE id > 1 AND a = 1", "index=e_a "),
+        ("SELECT * FROM e WHERE a + 1 = 2", "KvScan: table=e ranges=[[-, -)]"),
+        ("SELECT * FROM e WHERE d > 3", "KvScan: table=e ranges=[[-, -)]"),
+    ];
+    for (sql, shown) in cases {
+        let plan = query(&c, &format!("EXPLAIN {sql}")).await.join("\n");
+        assert!(plan.contains(shown), "{sql}: wanted {shown}\n{plan}");
+    }
+}

@@ -683,7 +683,14 @@ impl Transaction {
                 None => (key, Op::Del, Vec::new()),
             })
             .collect();
-        Shared::commit_mutations(&self.shared, self.start_ts, self.began, mutations, &|| true).await
+        Shared::commit_mutations(
+            &self.shared,
+            self.start_ts,
+            self.began,
+            mutations,
+            &|| Box::pin(async { true }),
+        )
+        .await
     }
 }
 
@@ -723,7 +730,7 @@ impl Shared {
         let refused = || Error::TxnConflict(GUARD_REFUSED.into());
         if groups.len() == 1 {
             let all: Vec<_> = groups.into_iter().flat_map(|(_, g)| g).collect();
-            if !guard() {
+            if !guard().await {
                 return Err(refused());
             }
             // A 1PC prewrite is a commit: without an answer it may have
@@ -737,7 +744,7 @@ impl Shared {
             }
             // The store did not commit at once (the Region split meanwhile):
             // the keys are prewritten, go on with two phases.
-            if !guard() {
+            if !guard().await {
                 txn.rollback_all(all).await;
                 return Err(refused());
             }
@@ -752,7 +759,7 @@ impl Shared {
         // From here the primary lock must outlive the commit, however slow.
         let _keep_alive = txn.keep_alive();
         let prewritten = match txn.prewrite(&other_items, false).await {
-            Ok(_) if guard() => Ok(()),
+            Ok(_) if guard().await => Ok(()),
             Ok(_) => Err(refused()),
             Err(e) => Err(e),
         };
@@ -1025,7 +1032,7 @@ impl TxnKv for TxnClient {
     }
 
     async fn commit(&self, start: &StartTs, changes: Vec<(Vec<u8>, Change)>) -> Result<u64> {
-        self.commit_guarded(start, changes, &|| true).await
+        self.commit_guarded(start, changes, &|| Box::pin(async { true })).await
     }
 
     async fn commit_guarded(

@@ -147,7 +147,7 @@ pub trait TxnKv: Send + Sync + 'static {
         changes: Vec<(Vec<u8>, Change)>,
         guard: &CommitGuard,
     ) -> Result<u64> {
-        if !guard() {
+        if !guard().await {
             return Err(crate::Error::TxnConflict(GUARD_REFUSED.into()));
         }
         self.commit(start, changes).await
@@ -162,7 +162,7 @@ pub trait TxnKv: Send + Sync + 'static {
 pub type SharedKv = Arc<dyn TxnKv>;
 
 /// Asked by [`TxnKv::commit_guarded`] whether the commit may still happen.
-pub type CommitGuard = dyn Fn() -> bool + Send + Sync;
+pub type CommitGuard = dyn Fn() -> futures::future::BoxFuture<'static, bool> + Send + Sync;
 
 /// The conflict message of a commit its guard refused.
 pub const GUARD_REFUSED: &str = "the commit's precondition no longer held";

@@ -79,18 +79,16 @@ impl CatalogCache {
     }
 
     /// [`CatalogCache::current`] that stays valid for at least `margin`
-    /// more, and the instant it stops being valid: what a commit checks
-    /// its tables against (it must commit before that instant).
-    pub async fn current_for(&self, margin: Duration) -> Result<(Arc<Catalog>, Instant)> {
+    /// more (refreshed first if it would not).
+    pub async fn current_for(&self, margin: Duration) -> Result<Arc<Catalog>> {
         {
             let c = self.cached.lock();
             if Instant::now() + margin < c.valid_until {
-                return Ok((c.catalog.clone(), c.valid_until));
+                return Ok(c.catalog.clone());
             }
         }
         self.refresh().await?;
-        let c = self.cached.lock();
-        Ok((c.catalog.clone(), c.valid_until))
+        Ok(self.cached.lock().catalog.clone())
     }
 
     /// The cached catalog if its lease is still valid, without waiting:

@@ -40,11 +40,11 @@ use datafusion::physical_plan::{
     SendableRecordBatchStream,
 };
 
-use crate::catalog::TableDesc;
+use crate::catalog::{IndexDesc, TableDesc};
 use crate::codec::key::{index_prefix, PRIMARY_INDEX_ID};
 use crate::codec::row::decode_row_with_missing;
 use crate::error::Error;
-use crate::plan::ranges::{describe, plan_ranges, EncodedRange, KeyPart};
+use crate::plan::ranges::{describe, plan_key_ranges, plan_ranges, EncodedRange, KeyPart, RangePlan};
 use crate::types::arrow::{batch, field, ColumnBuilder};
 use crate::types::SqlType;
 
@@ -118,17 +118,38 @@ impl KvTable {
         self
     }
 
-    fn key_parts(&self) -> Vec<KeyPart> {
-        self.desc
-            .primary
-            .columns
+    fn key_parts(&self, idx: &IndexDesc) -> Vec<KeyPart> {
+        idx.columns
             .iter()
-            .filter_map(|(id, _)| self.desc.column_by_id(*id))
-            .map(|c| KeyPart {
-                name: c.name.clone(),
-                ty: c.ty,
+            .filter_map(|(id, descending)| {
+                let c = self.desc.column_by_id(*id)?;
+                Some(KeyPart {
+                    name: c.name.clone(),
+                    ty: c.ty,
+                    descending: *descending,
+                })
             })
             .collect()
+    }
+
+    /// How to read the rows `filters` select: by primary-key ranges, or
+    /// through the public secondary index whose ranges look most
+    /// selective (equalities on more leading columns, then single keys,
+    /// then a range); the primary key wins ties, a full scan is the
+    /// primary key's whole range.
+    fn access(&self, filters: &[&Expr]) -> (Option<IndexDesc>, RangePlan) {
+        let mut best = (
+            None,
+            plan_ranges(self.desc.id, &self.key_parts(&self.desc.primary), filters),
+        );
+        for idx in self.desc.indexes.iter().filter(|i| i.is_public()) {
+            let prefix = index_prefix(self.desc.id, idx.id);
+            let plan = plan_key_ranges(prefix, &self.key_parts(idx), idx.unique, filters);
+            if plan.narrows() && plan.selectivity() > best.1.selectivity() {
+                best = (Some(idx.clone()), plan);
+            }
+        }
+        best
     }
 }
 
@@ -146,7 +167,7 @@ impl TableProvider for KvTable {
         &self,
         filters: &[&Expr],
     ) -> DfResult<Vec<TableProviderFilterPushDown>> {
-        let plan = plan_ranges(self.desc.id, &self.key_parts(), filters);
+        let (_, plan) = self.access(filters);
         Ok(plan
             .exact
             .into_iter()
@@ -172,7 +193,7 @@ impl TableProvider for KvTable {
             None => (0..self.exposed.len()).collect(),
         };
         let refs: Vec<&Expr> = filters.iter().collect();
-        let plan = plan_ranges(self.desc.id, &self.key_parts(), &refs);
+        let (index, plan) = self.access(&refs);
         // DataFusion hands the scan only filters it was told the ranges
         // implement (Exact), but simplifies them after asking: one whose
         // new form the ranges no longer implement (`k = 1 OR k = NULL`
@@ -202,7 +223,22 @@ impl TableProvider for KvTable {
             })
             .collect();
         let schema = Arc::new(self.schema.project(&indices)?);
-        let work = if !plan.ranges.is_empty() && plan.ranges.iter().all(|r| r.point) {
+        let work = if index.is_some() {
+            // Through an index: one partition reads the entries and looks
+            // their rows up, a page at a time.
+            if plan.ranges.iter().all(|r| r.point) {
+                vec![Work::Points(
+                    plan.ranges.iter().map(|r| r.start.clone()).collect(),
+                )]
+            } else {
+                vec![Work::Ranges(
+                    plan.ranges
+                        .iter()
+                        .map(|r| (r.start.clone(), r.end.clone()))
+                        .collect(),
+                )]
+            }
+        } else if !plan.ranges.is_empty() && plan.ranges.iter().all(|r| r.point) {
             vec![Work::Points(
                 plan.ranges.iter().map(|r| r.start.clone()).collect(),
             )]
@@ -240,9 +276,12 @@ impl TableProvider for KvTable {
             self,
             schema.clone(),
             columns,
-            plan.ranges,
-            work,
-            limit,
+            ReadPlan {
+                index,
+                ranges: plan.ranges,
+                work,
+                limit,
+            },
         ));
         let Some(predicate) = conjunction(leftover) else {
             return Ok(scan);
@@ -272,6 +311,20 @@ enum Work {
     Ranges(Vec<(Vec<u8>, Vec<u8>)>),
 }
 
+/// What a scan reads: ranges of the primary index (the rows), or of a
+/// secondary index (entries, whose rows are then looked up).
+#[derive(Debug)]
+struct ReadPlan {
+    /// The secondary index read, if any.
+    index: Option<IndexDesc>,
+    /// The key ranges, for EXPLAIN.
+    ranges: Vec<EncodedRange>,
+    /// What each partition reads.
+    work: Vec<Work>,
+    /// Rows wanted at most.
+    limit: Option<usize>,
+}
+
 /// Reads rows of one table from key ranges, one partition per run of
 /// Region-sized parts.
 #[derive(Debug)]
@@ -280,27 +333,22 @@ pub struct KvScanExec {
     reader: Reader,
     schema: SchemaRef,
     columns: Vec<(u32, SqlType)>,
-    ranges: Vec<EncodedRange>,
-    work: Vec<Work>,
-    limit: Option<usize>,
+    read: ReadPlan,
     keys_read: Option<KeysRead>,
     properties: Arc<PlanProperties>,
 }
 
 impl KvScanExec {
-    /// A scan of `table`'s `columns` (as `schema`), over `ranges` split
-    /// into `work`.
+    /// A scan of `table`'s `columns` (as `schema`), as `read` says.
     fn new(
         table: &KvTable,
         schema: SchemaRef,
         columns: Vec<(u32, SqlType)>,
-        ranges: Vec<EncodedRange>,
-        work: Vec<Work>,
-        limit: Option<usize>,
+        read: ReadPlan,
     ) -> KvScanExec {
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
-            Partitioning::UnknownPartitioning(work.len()),
+            Partitioning::UnknownPartitioning(read.work.len()),
             EmissionType::Incremental,
             Boundedness::Bounded,
         ));
@@ -309,9 +357,7 @@ impl KvScanExec {
             reader: table.reader.clone(),
             schema,
             columns,
-            ranges,
-            work,
-            limit,
+            read,
             keys_read: table.keys_read.clone(),
             properties,
         }
@@ -321,20 +367,28 @@ impl KvScanExec {
 impl DisplayAs for KvScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let prefix = index_prefix(self.desc.id, PRIMARY_INDEX_ID).len();
-        let ranges: Vec<String> = self.ranges.iter().map(|r| describe(r, prefix)).collect();
+        let ranges: Vec<String> = self
+            .read
+            .ranges
+            .iter()
+            .map(|r| describe(r, prefix))
+            .collect();
         let shown = if ranges.len() > 8 {
             format!("{} … ({} ranges)", ranges[..8].join(", "), ranges.len())
         } else {
             ranges.join(", ")
         };
+        write!(f, "KvScan: table={}", self.desc.name)?;
+        if let Some(idx) = &self.read.index {
+            write!(f, " index={}", idx.name)?;
+        }
         write!(
             f,
-            "KvScan: table={} ranges=[{}] partitions={}",
-            self.desc.name,
+            " ranges=[{}] partitions={}",
             shown,
-            self.work.len()
+            self.read.work.len()
         )?;
-        if let Some(l) = self.limit {
+        if let Some(l) = self.read.limit {
             write!(f, " limit={l}")?;
         }
         Ok(())
@@ -374,6 +428,7 @@ impl ExecutionPlan for KvScanExec {
         _context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
         let work = self
+            .read
             .work
             .get(partition)
             .cloned()
@@ -391,8 +446,9 @@ impl ExecutionPlan for KvScanExec {
                 Work::Points(keys) => Pending::Points(Some(keys)),
                 Work::Ranges(r) => Pending::Ranges(r.into()),
             },
-            left: self.limit.unwrap_or(usize::MAX),
+            left: self.read.limit.unwrap_or(usize::MAX),
             keys_read: self.keys_read.clone(),
+            lookup: self.read.index.is_some(),
         };
         let stream = futures::stream::try_unfold(state, |mut st| async move {
             let next = st.next_batch().await.map_err(df_err)?;
@@ -421,6 +477,9 @@ struct ScanState {
     /// Rows still wanted (the limit).
     left: usize,
     keys_read: Option<KeysRead>,
+    /// The keys read are index entries, whose values are the keys of the
+    /// rows to read.
+    lookup: bool,
 }
 
 impl ScanState {
@@ -449,6 +508,12 @@ impl ScanState {
                     }
                     page.pairs
                 }
+            };
+            let values = if self.lookup && !values.is_empty() {
+                let rows = values.into_iter().map(|p| p.value).collect();
+                self.reader.batch_get(rows).await?
+            } else {
+                values
             };
             if values.is_empty() {
                 continue;

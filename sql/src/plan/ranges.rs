@@ -26,13 +26,16 @@ use crate::types::{Datum, SqlType};
 /// Most points an `IN` product may make before it is not worth it.
 const MAX_POINTS: usize = 1024;
 
-/// One primary-key column, as the range planner needs it.
+/// One key column (of the primary key or of an index), as the range
+/// planner needs it.
 #[derive(Debug, Clone)]
 pub struct KeyPart {
     /// The column's name (as DataFusion refers to it).
     pub name: String,
     /// Its type.
     pub ty: SqlType,
+    /// Whether the key keeps it in descending order.
+    pub descending: bool,
 }
 
 /// A range of encoded keys `[start, end)`.
@@ -53,6 +56,25 @@ pub struct RangePlan {
     pub ranges: Vec<EncodedRange>,
     /// For each filter given, whether the ranges implement it entirely.
     pub exact: Vec<bool>,
+    /// Leading key columns fixed by equalities.
+    pub fixed: usize,
+    /// Whether the next column is bounded by a range.
+    pub ranged: bool,
+}
+
+impl RangePlan {
+    /// How selective the plan looks without statistics, to compare access
+    /// paths: equalities first, then whether it reads single keys, then a
+    /// range.
+    pub fn selectivity(&self) -> (usize, bool, bool) {
+        let points = !self.ranges.is_empty() && self.ranges.iter().all(|r| r.point);
+        (self.fixed, points, self.ranged)
+    }
+
+    /// Whether it narrows the read at all.
+    pub fn narrows(&self) -> bool {
+        self.exact.iter().any(|e| *e)
+    }
 }
 
 /// What one filter says about one key column.
@@ -74,6 +96,21 @@ enum Constraint {
 /// matching `filters`.
 pub fn plan_ranges(table_id: u32, key: &[KeyPart], filters: &[&Expr]) -> RangePlan {
     let prefix = index_prefix(table_id, crate::codec::key::PRIMARY_INDEX_ID);
+    plan_key_ranges(prefix, key, true, filters)
+}
+
+/// The ranges of the index under `prefix` whose keys start with `key`
+/// that hold every entry matching `filters`. With `unique_keys`, values
+/// for every key column make one key (the primary index, a unique
+/// index); otherwise entries go on past the key columns (the row key of
+/// a non-unique index) and such values make a prefix range. A range is
+/// taken only on an ascending column.
+pub fn plan_key_ranges(
+    prefix: Vec<u8>,
+    key: &[KeyPart],
+    unique_keys: bool,
+    filters: &[&Expr],
+) -> RangePlan {
     let parsed: Vec<Option<(usize, Constraint)>> =
         filters.iter().map(|f| constraint_of(f, key)).collect();
     let mut exact = vec![false; filters.len()];
@@ -100,7 +137,7 @@ pub fn plan_ranges(table_id: u32, key: &[KeyPart], filters: &[&Expr]) -> RangePl
         for p in &points {
             for v in &vals {
                 let mut k = p.clone();
-                if encode_key_datum(&mut k, v, key[col].ty, false).is_err() {
+                if encode_key_datum(&mut k, v, key[col].ty, key[col].descending).is_err() {
                     return whole(prefix, filters.len());
                 }
                 next.push(k);
@@ -112,22 +149,32 @@ pub fn plan_ranges(table_id: u32, key: &[KeyPart], filters: &[&Expr]) -> RangePl
         exact[i] = true;
         col += 1;
     }
+    let fixed = col;
     if fixed_all {
-        // Every key column fixed: points.
+        // Every key column fixed: points, or the entries under each.
         let ranges = points
             .into_iter()
             .map(|k| EncodedRange {
-                end: key_after(&k),
+                end: if unique_keys { key_after(&k) } else { prefix_end(&k) },
                 start: k,
-                point: true,
+                point: unique_keys,
             })
             .collect();
-        return RangePlan { ranges, exact };
+        return RangePlan {
+            ranges,
+            exact,
+            fixed,
+            ranged: false,
+        };
     }
     // Then one range on the next column, within each point prefix.
     let mut lower: Option<(Datum, bool)> = None;
     let mut upper: Option<(Datum, bool)> = None;
+    let rangeable = !key[col].descending;
     for (i, p) in parsed.iter().enumerate() {
+        if !rangeable {
+            break;
+        }
         match p {
             Some((c, Constraint::Lower(v, inc))) if *c == col && lower.is_none() => {
                 lower = Some((v.clone(), *inc));
@@ -191,10 +238,16 @@ pub fn plan_ranges(table_id: u32, key: &[KeyPart], filters: &[&Expr]) -> RangePl
             });
         }
     }
-    RangePlan { ranges, exact }
+    let ranged = lower.is_some() || upper.is_some();
+    RangePlan {
+        ranges,
+        exact,
+        fixed,
+        ranged,
+    }
 }
 
-/// The whole table.
+/// The whole table (or index).
 fn whole(prefix: Vec<u8>, filters: usize) -> RangePlan {
     RangePlan {
         ranges: vec![EncodedRange {
@@ -203,6 +256,8 @@ fn whole(prefix: Vec<u8>, filters: usize) -> RangePlan {
             point: false,
         }],
         exact: vec![false; filters],
+        fixed: 0,
+        ranged: false,
     }
 }
 
@@ -368,6 +423,7 @@ mod tests {
         vec![KeyPart {
             name: "id".into(),
             ty: SqlType::Int4,
+            descending: false,
         }]
     }
 
@@ -437,10 +493,12 @@ mod tests {
             KeyPart {
                 name: "a".into(),
                 ty: SqlType::Int8,
+                descending: false,
             },
             KeyPart {
                 name: "b".into(),
                 ty: SqlType::Text,
+                descending: false,
             },
         ];
         let (f1, f2, f3) = (
