@@ -124,9 +124,13 @@ struct OpenTxn {
     /// The block ran DDL: statements read the catalog through it, and
     /// COMMIT waits out the schema lease.
     ddl: bool,
-    savepoints: Vec<(String, Savepoint, bool)>,
+    /// Savepoints: name, buffer, whether DDL ran before, schema changes
+    /// deferred before.
+    savepoints: Vec<(String, Savepoint, bool, usize)>,
     /// The table versions its writes used.
     schema_use: SchemaUse,
+    /// Online index changes its COMMIT finishes.
+    deferred: Vec<index::Deferred>,
 }
 
 /// The state PostgreSQL reports in ReadyForQuery.
@@ -265,6 +269,7 @@ impl Session {
                             ddl: false,
                             savepoints: Vec::new(),
                             schema_use: SchemaUse::default(),
+                            deferred: Vec::new(),
                         })
                     }
                     Err(e) => tracing::warn!("cannot mark the interrupted block failed: {e}"),
@@ -380,6 +385,7 @@ impl Session {
             ddl: false,
             savepoints: Vec::new(),
             schema_use: SchemaUse::default(),
+            deferred: Vec::new(),
         });
         Ok(Outcome::Began)
     }
@@ -396,6 +402,13 @@ impl Session {
         self.commit_checked(t.txn, &t.schema_use, t.ddl).await??;
         if t.ddl {
             self.after_ddl().await?;
+        }
+        for d in t.deferred {
+            if let Err(e) = d.finish(&self.online_change()).await {
+                return Err(e.with_hint(
+                    "The transaction committed, but this index change did not: run it again outside a transaction block.",
+                ));
+            }
         }
         Ok(Outcome::Ended("COMMIT".into()))
     }
@@ -415,7 +428,7 @@ impl Session {
             ));
         };
         let sp = t.txn.savepoint();
-        t.savepoints.push((name, sp, t.ddl));
+        t.savepoints.push((name, sp, t.ddl, t.deferred.len()));
         Ok(Outcome::Command("SAVEPOINT".into()))
     }
 
@@ -426,7 +439,7 @@ impl Session {
                 format!("{what} can only be used in transaction blocks"),
             ));
         };
-        match t.savepoints.iter().rposition(|(n, _, _)| n == name) {
+        match t.savepoints.iter().rposition(|(n, ..)| n == name) {
             Some(i) => Ok((t, i)),
             None => Err(Error::new(
                 code::INVALID_SAVEPOINT,
@@ -437,7 +450,8 @@ impl Session {
 
     fn rollback_to(&mut self, name: &str) -> Result<Outcome> {
         let (t, i) = self.find_savepoint(name, "ROLLBACK TO SAVEPOINT")?;
-        let (_, sp, ddl) = t.savepoints[i].clone();
+        let (_, sp, ddl, deferred) = t.savepoints[i].clone();
+        t.deferred.truncate(deferred);
         t.txn.rollback_to(&sp);
         t.ddl = ddl;
         t.failed = false;
@@ -843,8 +857,8 @@ impl Session {
         }
     }
 
-    /// `CREATE INDEX`: built online outside a block; inside one only on
-    /// a table the block made (`exec::index`).
+    /// `CREATE INDEX`: built online; inside a block, in the block on a
+    /// table it made, else finished online by its COMMIT (`exec::index`).
     async fn create_index(&mut self, ci: CreateIndex) -> Result<Outcome> {
         let done = Outcome::Command("CREATE INDEX".into());
         let catalog = self.catalog().await?;
@@ -856,8 +870,15 @@ impl Session {
             index::CreatePlan::Build { table, index } => (table, index),
         };
         if let Some(mut t) = self.txn.take() {
-            let r = match self.made_in_block(table, "CREATE INDEX").await {
-                Ok(()) => index::create_in_txn(&mut t.txn, &catalog, table, index, &self.format).await,
+            let r = match self.made_in_block(table).await {
+                Ok(true) => {
+                    index::create_in_txn(&mut t.txn, &catalog, table, index, &self.format).await
+                }
+                Ok(false) => {
+                    index::begin_create_in_txn(&mut t.txn, &catalog, table, index, &self.format)
+                        .await
+                        .map(|d| t.deferred.push(d))
+                }
                 Err(e) => Err(e),
             };
             t.ddl |= r.is_ok();
@@ -871,8 +892,8 @@ impl Session {
         Ok(done)
     }
 
-    /// `DROP INDEX`: online outside a block; inside one only on a table
-    /// the block made.
+    /// `DROP INDEX`: online; inside a block, in the block on a table it
+    /// made, else finished online by its COMMIT.
     async fn drop_index(&mut self, names: &[ObjectName], if_exists: bool) -> Result<Outcome> {
         let catalog = self.catalog().await?;
         let mut targets = Vec::new();
@@ -894,12 +915,14 @@ impl Session {
         if let Some(mut t) = self.txn.take() {
             let mut r = Ok(());
             for (table, id) in &targets {
-                r = match self.made_in_block(*table, "DROP INDEX").await {
-                    Ok(()) => match store::load(&t.txn.reader()).await {
-                        Ok(c) => index::drop_in_txn(&mut t.txn, &c, *table, *id).await,
-                        Err(e) => Err(e),
-                    },
-                    Err(e) => Err(e),
+                let made = self.made_in_block(*table).await;
+                let catalog = store::load(&t.txn.reader()).await;
+                r = match (made, catalog) {
+                    (Ok(true), Ok(c)) => index::drop_in_txn(&mut t.txn, &c, *table, *id).await,
+                    (Ok(false), Ok(c)) => index::begin_drop_in_txn(&mut t.txn, &c, *table, *id)
+                        .await
+                        .map(|d| t.deferred.push(d)),
+                    (Err(e), _) | (_, Err(e)) => Err(e),
                 };
                 if r.is_err() {
                     break;
@@ -916,18 +939,10 @@ impl Session {
         Ok(done)
     }
 
-    /// Refuses `what` in a transaction block unless the block made the
-    /// table `table` (no other session can use it yet).
-    async fn made_in_block(&self, table: u32, what: &str) -> Result<()> {
-        if self.node.catalog.current().await?.by_id(table).is_some() {
-            return Err(Error::unsupported(format!(
-                "{what} inside a transaction block on a table made outside it"
-            ))
-            .with_hint(format!(
-                "Run {what} outside a transaction block: it changes the index online while the table stays in use."
-            )));
-        }
-        Ok(())
+    /// Whether the transaction block made the table `table` (no other
+    /// session can use it yet).
+    async fn made_in_block(&self, table: u32) -> Result<bool> {
+        Ok(self.node.catalog.current().await?.by_id(table).is_none())
     }
 
     fn online_change(&self) -> index::OnlineChange<'_> {

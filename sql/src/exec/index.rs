@@ -15,8 +15,13 @@
 //! - Drop: public → write-only → gone; then the entries are deleted.
 //!
 //! Inside a transaction block the online steps cannot run (each is its
-//! own transaction): there an index can be built or dropped only on a
-//! table the block created itself, which no other session can see.
+//! own transaction): on a table the block made (no other session sees
+//! it) the index is built or dropped in the block's transaction; on any
+//! other, the block takes the first step (delete-only, or write-only for
+//! a drop) and its COMMIT, once that is in force, runs the rest
+//! ([`Deferred`]). A unique build that then meets a duplicate committed
+//! meanwhile fails the COMMIT's answer after the block's other changes
+//! committed (the index is removed; the error says so).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -351,6 +356,13 @@ impl OnlineChange<'_> {
             Ok(())
         })
         .await?;
+        self.finish_create(table, id).await
+    }
+
+    /// Takes the delete-only index `id` of `table` to public: write-only,
+    /// backfill, public. Should that fail, the index is removed again and
+    /// the error returned.
+    pub async fn finish_create(&self, table: u32, id: u32) -> Result<()> {
         let built = async {
             self.set_state(table, id, IndexState::WriteOnly).await?;
             self.backfill(table, id).await?;
@@ -370,6 +382,12 @@ impl OnlineChange<'_> {
     /// write-only → gone, then its entries are deleted.
     pub async fn remove(&self, table: u32, id: u32) -> Result<()> {
         self.set_state(table, id, IndexState::WriteOnly).await?;
+        self.finish_remove(table, id).await
+    }
+
+    /// Removes the index `id` of `table`, write-only by now (nothing
+    /// reads it), then deletes its entries.
+    pub async fn finish_remove(&self, table: u32, id: u32) -> Result<()> {
         self.step(table, |_, desc| {
             desc.indexes.retain(|i| i.id != id);
             Ok(())
@@ -543,6 +561,73 @@ pub async fn create_in_txn(
         .ok_or_else(|| Error::internal("an index just added is gone"))?;
     build_in_txn(txn, &desc, &idx, format).await?;
     put_table(txn, desc).await
+}
+
+/// A schema change a transaction block began and its COMMIT finishes
+/// online, once the block's catalog change is in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deferred {
+    /// Build the delete-only index (table, index id).
+    Build(u32, u32),
+    /// Remove the write-only index (table, index id).
+    Remove(u32, u32),
+}
+
+impl Deferred {
+    /// Runs it.
+    pub async fn finish(self, change: &OnlineChange<'_>) -> Result<()> {
+        match self {
+            Deferred::Build(table, id) => change.finish_create(table, id).await,
+            Deferred::Remove(table, id) => change.finish_remove(table, id).await,
+        }
+    }
+}
+
+/// `CREATE INDEX` inside a transaction block on a table other sessions
+/// use: the block adds the index delete-only (refusing now the duplicates
+/// its snapshot shows a unique index would have), and its COMMIT builds
+/// it online ([`Deferred::Build`]).
+pub async fn begin_create_in_txn(
+    txn: &mut BufferedTxn,
+    catalog: &Catalog,
+    table: u32,
+    index: IndexDesc,
+    format: &TextFormat,
+) -> Result<Deferred> {
+    let mut desc = own_table(catalog, table)?;
+    let id = add_to(catalog, &mut desc, index)?;
+    if let Some(idx) = desc.indexes.iter().find(|i| i.id == id && i.unique) {
+        let reader = txn.reader();
+        let mut claimed: HashMap<Vec<u8>, ()> = HashMap::new();
+        scan_all(&reader, &index_prefix(table, PRIMARY_INDEX_ID), |pairs| {
+            for (entry, claims, _, row) in entries(&desc, idx, pairs)? {
+                if claims && claimed.insert(entry, ()).is_some() {
+                    return Err(duplicated(&desc, idx, &row, format));
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    put_table(txn, desc).await?;
+    Ok(Deferred::Build(table, id))
+}
+
+/// `DROP INDEX` inside a transaction block on a table other sessions use:
+/// the block makes the index write-only (nothing reads it any more), and
+/// its COMMIT removes it ([`Deferred::Remove`]).
+pub async fn begin_drop_in_txn(
+    txn: &mut BufferedTxn,
+    catalog: &Catalog,
+    table: u32,
+    id: u32,
+) -> Result<Deferred> {
+    let mut desc = own_table(catalog, table)?;
+    if let Some(idx) = desc.indexes.iter_mut().find(|i| i.id == id) {
+        idx.state = IndexState::WriteOnly;
+    }
+    put_table(txn, desc).await?;
+    Ok(Deferred::Remove(table, id))
 }
 
 /// `DROP INDEX` inside a transaction block, on a table the block made:
