@@ -156,6 +156,9 @@ pub struct Session {
     /// Tables this session dropped, whose rows go once the drop commits
     /// (`exec::cleanup` checks the drop committed).
     dropped: Vec<u32>,
+    /// Online index changes the running statement began, for its commit
+    /// (or its block's) to finish.
+    pending: Vec<index::Deferred>,
     /// Cancel requests and `statement_timeout` stop statements through
     /// this (`server::cancel`).
     pub interrupts: crate::server::cancel::Interrupts,
@@ -190,6 +193,7 @@ impl Session {
             vars: HashMap::new(),
             notices: Vec::new(),
             dropped: Vec::new(),
+            pending: Vec::new(),
             interrupts,
             statement_timeout: Duration::ZERO,
             prepared: Default::default(),
@@ -606,13 +610,18 @@ impl Session {
     /// own, retried on conflict.
     async fn write(&mut self, stmt: Statement) -> Result<Outcome> {
         if let Some(mut t) = self.txn.take() {
+            self.pending.clear();
             let r = self.write_in(&mut t.txn, &stmt, t.ddl, &t.schema_use).await;
             t.ddl |= matches!(r, Ok((_, true)));
+            if r.is_ok() {
+                t.deferred.append(&mut self.pending);
+            }
             self.txn = Some(t);
             return r.map(|(o, _)| o);
         }
         let mut attempt = 0;
         loop {
+            self.pending.clear();
             let mut txn =
                 BufferedTxn::begin(self.node.kv.clone(), self.node.config.txn_size_limit).await?;
             let schema_use = SchemaUse::default();
@@ -623,6 +632,9 @@ impl Session {
                 Ok(_) => {
                     if ddl {
                         self.after_ddl().await?;
+                    }
+                    for d in std::mem::take(&mut self.pending) {
+                        d.finish(&self.online_change()).await?;
                     }
                     return Ok(outcome);
                 }
@@ -707,6 +719,7 @@ impl Session {
                     blocks: &self.node.blocks,
                     format: &self.format,
                     schema_use,
+                    deferred: None,
                 };
                 let (written, command) = match stmt {
                     Statement::Insert(ins) => (insert(&mut cx, ins).await?, "INSERT 0"),
@@ -725,6 +738,11 @@ impl Session {
                 Ok((outcome, false))
             }
             Statement::AlterTable(at) => {
+                // A unique index for a table other sessions use is built
+                // online once this commits.
+                let (schema, name) = split_name(&at.name)?;
+                let shared = self.node.catalog.current().await?.find(&schema, &name).is_some();
+                let mut deferred = Vec::new();
                 let mut cx = DmlCtx {
                     catalog,
                     df: &self.df,
@@ -733,9 +751,11 @@ impl Session {
                     blocks: &self.node.blocks,
                     format: &self.format,
                     schema_use,
+                    deferred: shared.then_some(&mut deferred),
                 };
                 let mut notices = Vec::new();
                 let r = alter::alter_table(&mut cx, at, &mut notices).await?;
+                self.pending.extend(deferred);
                 self.notices.extend(notices);
                 match r {
                     alter::Altered::Changed => Ok((Outcome::Command("ALTER TABLE".into()), true)),
@@ -760,6 +780,7 @@ impl Session {
                     blocks: &self.node.blocks,
                     format: &self.format,
                     schema_use,
+                    deferred: None,
                 };
                 let names: Vec<_> = t.table_names.iter().map(|n| n.name.clone()).collect();
                 let cascade = matches!(

@@ -79,6 +79,10 @@ async fn indexes_build_and_drop_online_while_other_nodes_write() {
     a.simple_query("CREATE UNIQUE INDEX t_b ON t (b DESC)")
         .await
         .unwrap();
+    // A unique constraint takes the same online path.
+    a.simple_query("ALTER TABLE t ADD CONSTRAINT t_ab UNIQUE (a, b)")
+        .await
+        .unwrap();
     let during = done.load(Ordering::Relaxed) - before;
     // With the indexes public, the writers keep maintaining them.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -93,8 +97,11 @@ async fn indexes_build_and_drop_online_while_other_nodes_write() {
     }
     assert!(during > 0, "no write went through while the indexes were built");
 
+    for index in ["t_b", "t_ab"] {
+        let check = verify(&kv, "public", "t", index).await.unwrap();
+        assert!(clean(&check), "{index}: {check:?}");
+    }
     let check = verify(&kv, "public", "t", "t_b").await.unwrap();
-    assert!(clean(&check), "{check:?}");
     assert!(check.rows > ROWS / 2, "{check:?}");
     // The dropped index is gone, entries too.
     assert_eq!(sqlstate(&a, "DROP INDEX t_a").await, "42704");

@@ -505,6 +505,22 @@ async fn add_constraint(
     let Some(added) = desc.constraints.last().cloned() else {
         return Ok(());
     };
+    if let (Constraint::Unique { index_id, .. }, Some(deferred)) =
+        (&added, cx.deferred.as_deref_mut())
+    {
+        // Others use the table: the index starts delete-only (refusing at
+        // once the duplicates this snapshot shows), the commit builds it
+        // online, and it backs the constraint once public.
+        let idx = desc
+            .indexes
+            .iter_mut()
+            .find(|i| i.id == *index_id)
+            .ok_or_else(|| Error::internal("a unique constraint without its index"))?;
+        idx.state = crate::catalog::IndexState::DeleteOnly;
+        let idx = idx.clone();
+        deferred.push(super::index::Deferred::Build(desc.id, idx.id));
+        return super::index::refuse_duplicates(&cx.txn.reader(), desc, &idx, cx.format).await;
+    }
     let rows = scan_table(cx, desc).await?;
     if rows.is_empty() {
         return Ok(());

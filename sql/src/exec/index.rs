@@ -390,6 +390,10 @@ impl OnlineChange<'_> {
     pub async fn finish_remove(&self, table: u32, id: u32) -> Result<()> {
         self.step(table, |_, desc| {
             desc.indexes.retain(|i| i.id != id);
+            // A unique constraint whose index failed to build goes too.
+            desc.constraints.retain(
+                |c| !matches!(c, Constraint::Unique { index_id, .. } if *index_id == id),
+            );
             Ok(())
         })
         .await?;
@@ -596,21 +600,34 @@ pub async fn begin_create_in_txn(
 ) -> Result<Deferred> {
     let mut desc = own_table(catalog, table)?;
     let id = add_to(catalog, &mut desc, index)?;
-    if let Some(idx) = desc.indexes.iter().find(|i| i.id == id && i.unique) {
-        let reader = txn.reader();
-        let mut claimed: HashMap<Vec<u8>, ()> = HashMap::new();
-        scan_all(&reader, &index_prefix(table, PRIMARY_INDEX_ID), |pairs| {
-            for (entry, claims, _, row) in entries(&desc, idx, pairs)? {
-                if claims && claimed.insert(entry, ()).is_some() {
-                    return Err(duplicated(&desc, idx, &row, format));
-                }
-            }
-            Ok(())
-        })
-        .await?;
+    if let Some(idx) = desc.indexes.iter().find(|i| i.id == id) {
+        refuse_duplicates(&txn.reader(), &desc, idx, format).await?;
     }
     put_table(txn, desc).await?;
     Ok(Deferred::Build(table, id))
+}
+
+/// Fails with 23505 if the rows `reader` sees hold duplicates for the
+/// unique index `idx` (nothing to check for another).
+pub async fn refuse_duplicates(
+    reader: &TxnReader,
+    desc: &TableDesc,
+    idx: &IndexDesc,
+    format: &TextFormat,
+) -> Result<()> {
+    if !idx.unique {
+        return Ok(());
+    }
+    let mut claimed: HashMap<Vec<u8>, ()> = HashMap::new();
+    scan_all(reader, &index_prefix(desc.id, PRIMARY_INDEX_ID), |pairs| {
+        for (entry, claims, _, row) in entries(desc, idx, pairs)? {
+            if claims && claimed.insert(entry, ()).is_some() {
+                return Err(duplicated(desc, idx, &row, format));
+            }
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// `DROP INDEX` inside a transaction block on a table other sessions use:

@@ -61,6 +61,10 @@ pub struct DmlCtx<'a> {
     pub format: &'a TextFormat,
     /// The table versions the transaction's writes used.
     pub schema_use: &'a SchemaUse,
+    /// Where an ALTER TABLE on a table other sessions use leaves the
+    /// online index builds its commit is to finish; `None`: indexes are
+    /// built in the transaction (a table it made).
+    pub deferred: Option<&'a mut Vec<super::index::Deferred>>,
 }
 
 /// The descriptor version of each table a transaction wrote rows of (the
