@@ -175,14 +175,18 @@ async fn index_scans_agree_with_full_scans() {
         let atom = |next: &mut dyn FnMut(u64) -> u64| -> String {
             let col = ["a", "n", "id"][next(3) as usize];
             let v = next(30) as i64 - 2;
-            match next(7) {
+            match next(11) {
                 0 => format!("{col} = {v}"),
                 1 => format!("{col} IN ({v}, {}, NULL)", v + 3),
                 2 => format!("{col} < {v}"),
                 3 => format!("{col} >= {v}"),
                 4 => format!("{col} BETWEEN {v} AND {}", v + 4),
                 5 => format!("b = 'k{}'", next(19)),
-                _ => format!("b = 'k{}' AND n > {v}", next(19)),
+                6 => format!("b = 'k{}' AND n > {v}", next(19)),
+                7 => format!("{col} IS NULL"),
+                8 => format!("b LIKE 'k{}%'", next(3)),
+                9 => format!("b LIKE 'k1%' AND b >= 'k{}'", next(19)),
+                _ => format!("n IS NULL AND b = 'k{}'", next(19)),
             }
         };
         let pred = match next(3) {
@@ -223,6 +227,9 @@ async fn explain_shows_the_access_path() {
         ("SELECT * FROM e WHERE id = 1 AND a = 1", "KvScan: table=e ranges=[point "),
         ("SELECT * FROM e WHERE id > 1 AND a = 1", "index=e_a "),
         ("SELECT * FROM e WHERE a + 1 = 2", "KvScan: table=e ranges=[[-, -)]"),
+        ("SELECT * FROM e WHERE b LIKE 'ab%'", "index=e_b ranges=[["),
+        ("SELECT * FROM e WHERE b IS NULL", "index=e_b ranges=[["),
+        ("SELECT * FROM e WHERE b LIKE '%b'", "KvScan: table=e ranges=[[-, -)]"),
         ("SELECT * FROM e WHERE d > 3", "KvScan: table=e ranges=[[-, -)]"),
     ];
     for (sql, shown) in cases {

@@ -305,6 +305,11 @@ fn interval_span(months: i32, days: i32, micros: i64) -> i128 {
 /// Appends `marker`, the bytes with each 0x00 escaped as 0x00 0xFF, and the
 /// terminator 0x00 0x01.
 fn put_bytes(out: &mut Vec<u8>, marker: u8, bytes: &[u8]) {
+    put_unterminated(out, marker, bytes);
+    out.extend_from_slice(&STRING_END);
+}
+
+fn put_unterminated(out: &mut Vec<u8>, marker: u8, bytes: &[u8]) {
     out.push(marker);
     out.reserve(bytes.len() + STRING_END.len());
     for &b in bytes {
@@ -313,7 +318,13 @@ fn put_bytes(out: &mut Vec<u8>, marker: u8, bytes: &[u8]) {
             out.push(ESCAPED_ZERO);
         }
     }
-    out.extend_from_slice(&STRING_END);
+}
+
+/// Appends what the ascending key encoding of every text value starting
+/// with `prefix` starts with: `LIKE 'prefix%'` is the key range from it to
+/// its [`prefix_end`].
+pub fn encode_text_prefix(out: &mut Vec<u8>, prefix: &str) {
+    put_unterminated(out, TEXT_MARKER, prefix.as_bytes());
 }
 
 /// Appends a numeric as `0.d₁d₂…dₙ × 10^exponent` with d₁ and dₙ not zero

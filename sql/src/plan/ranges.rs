@@ -19,7 +19,7 @@ use client::keys::key_after;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, Operator};
 
-use crate::codec::key::{encode_key_datum, index_prefix, prefix_end, NULL_MARKER};
+use crate::codec::key::{encode_key_datum, encode_text_prefix, index_prefix, prefix_end, NULL_MARKER};
 use crate::types::arrow::datum_at;
 use crate::types::{Datum, SqlType};
 
@@ -90,6 +90,8 @@ enum Constraint {
     Between(Datum, Datum),
     /// No row can match (`= NULL`).
     Nothing,
+    /// Text starting with this (`LIKE 'abc%'`).
+    Prefix(String),
 }
 
 /// The ranges of the primary index of `table_id` that hold every row
@@ -117,6 +119,9 @@ pub fn plan_key_ranges(
 
     // Fix key columns to value sets while filters allow it.
     let mut points: Vec<Vec<u8>> = vec![prefix.clone()];
+    // A NULL (IS NULL) among the values: index entries holding one go on
+    // past the key columns, even in a unique index.
+    let mut null_fixed = false;
     let mut fixed_all = true;
     let mut col = 0;
     while col < key.len() {
@@ -133,6 +138,7 @@ pub fn plan_key_ranges(
             fixed_all = false;
             break;
         }
+        null_fixed |= vals.iter().any(Datum::is_null);
         let mut next = Vec::with_capacity(points.len() * vals.len());
         for p in &points {
             for v in &vals {
@@ -152,12 +158,13 @@ pub fn plan_key_ranges(
     let fixed = col;
     if fixed_all {
         // Every key column fixed: points, or the entries under each.
+        let point = unique_keys && !null_fixed;
         let ranges = points
             .into_iter()
             .map(|k| EncodedRange {
-                end: if unique_keys { key_after(&k) } else { prefix_end(&k) },
+                end: if point { key_after(&k) } else { prefix_end(&k) },
                 start: k,
-                point: unique_keys,
+                point,
             })
             .collect();
         return RangePlan {
@@ -170,6 +177,7 @@ pub fn plan_key_ranges(
     // Then one range on the next column, within each point prefix.
     let mut lower: Option<(Datum, bool)> = None;
     let mut upper: Option<(Datum, bool)> = None;
+    let mut text_prefix: Option<String> = None;
     let rangeable = !key[col].descending;
     for (i, p) in parsed.iter().enumerate() {
         if !rangeable {
@@ -191,11 +199,31 @@ pub fn plan_key_ranges(
                 upper = Some((hi.clone(), true));
                 exact[i] = true;
             }
+            Some((c, Constraint::Prefix(text))) if *c == col && text_prefix.is_none() => {
+                text_prefix = Some(text.clone());
+                exact[i] = true;
+            }
             _ => {}
         }
     }
     let mut ranges = Vec::with_capacity(points.len());
     for p in points {
+        if let Some(text) = &text_prefix {
+            // Within the prefix, the other bounds still hold (their
+            // filters are exact): the range is their intersection.
+            let mut start = p.clone();
+            encode_text_prefix(&mut start, text);
+            let end = prefix_end(&start);
+            let (start, end) = clip(&p, &start, &end, key[col].ty, &lower, &upper);
+            if start < end {
+                ranges.push(EncodedRange {
+                    start,
+                    end,
+                    point: false,
+                });
+            }
+            continue;
+        }
         let encode = |v: &Datum| -> Option<Vec<u8>> {
             let mut k = p.clone();
             encode_key_datum(&mut k, v, key[col].ty, false).ok()?;
@@ -238,13 +266,45 @@ pub fn plan_key_ranges(
             });
         }
     }
-    let ranged = lower.is_some() || upper.is_some();
+    let ranged = lower.is_some() || upper.is_some() || text_prefix.is_some();
     RangePlan {
         ranges,
         exact,
         fixed,
         ranged,
     }
+}
+
+/// `[start, end)` narrowed by the bounds `lower` and `upper` of the column
+/// of type `ty` that follows the key prefix `p`.
+fn clip(
+    p: &[u8],
+    start: &[u8],
+    end: &[u8],
+    ty: SqlType,
+    lower: &Option<(Datum, bool)>,
+    upper: &Option<(Datum, bool)>,
+) -> (Vec<u8>, Vec<u8>) {
+    let encode = |v: &Datum| -> Option<Vec<u8>> {
+        let mut k = p.to_vec();
+        encode_key_datum(&mut k, v, ty, false).ok()?;
+        Some(k)
+    };
+    let mut start = start.to_vec();
+    let mut end = end.to_vec();
+    if let Some((v, inclusive)) = lower {
+        if let Some(k) = encode(v) {
+            let k = if *inclusive { k } else { prefix_end(&k) };
+            start = start.max(k);
+        }
+    }
+    if let Some((v, inclusive)) = upper {
+        if let Some(k) = encode(v) {
+            let k = if *inclusive { prefix_end(&k) } else { k };
+            end = end.min(k);
+        }
+    }
+    (start, end)
 }
 
 /// The whole table (or index).
@@ -318,6 +378,22 @@ fn constraint_of(e: &Expr, key: &[KeyPart]) -> Option<(usize, Constraint)> {
                 return Some((col, Constraint::Nothing));
             }
             Some((col, Constraint::In(vals)))
+        }
+        Expr::IsNull(inner) => Some((column_of(inner, key)?, Constraint::In(vec![Datum::Null]))),
+        Expr::Like(l) if !l.negated && !l.case_insensitive && l.escape_char.is_none() => {
+            let col = column_of(&l.expr, key)?;
+            if !matches!(key[col].ty, SqlType::Text | SqlType::Varchar(_)) {
+                return None;
+            }
+            let Some(ScalarValue::Utf8(Some(pattern))) = literal_of(&l.pattern) else {
+                return None;
+            };
+            // Only a pure prefix: `abc%`, with no other wildcard or escape.
+            let text = pattern.strip_suffix('%')?;
+            if text.contains(['%', '_', '\\']) {
+                return None;
+            }
+            Some((col, Constraint::Prefix(text.to_string())))
         }
         Expr::Between(b) if !b.negated => {
             let col = column_of(&b.expr, key)?;
