@@ -17,7 +17,9 @@
 #   SECS [30]            length of each run in seconds (--time)
 #   WORKLOADS            sysbench scripts to run, in order
 #                        [oltp_point_select oltp_read_only oltp_write_only
-#                         oltp_insert oltp_read_write]
+#                         oltp_insert oltp_read_write oltp_update_index
+#                         select_random_ranges]
+#   SECONDARY            create sysbench's index k_1 on k [on] (off: none)
 #   REPORT_INTERVAL [5]  seconds between sysbench's interim lines in the raw logs
 #   PAUSE [3]            seconds of rest before each run
 #   PREPARE_TIMEOUT [900] seconds a prepare (table load) may take
@@ -47,9 +49,10 @@
 #   --db-ps-mode=auto (server-side prepared statements: Parse once per
 #     connection, then Bind/Execute; oltp_insert and prepare send plain
 #     queries whatever the mode) --percentile=99
-#   --create_secondary=off: no CREATE INDEX k_1 ON sbtest1(k) after the load,
-#     as Strata has no CREATE INDEX yet. (sysbench 1.0.20 spells the option
-#     this way and rejects --create_secondary_indexes as an invalid option.)
+#   --create_secondary=$SECONDARY (on by default): CREATE INDEX k_1 ON
+#     sbtest1(k) after the load, which oltp_update_index maintains and
+#     select_random_ranges reads. (sysbench 1.0.20 spells the option this
+#     way and rejects --create_secondary_indexes as an invalid option.)
 # sysbench's pgsql driver treats SQLSTATE 40001 (serialization failure),
 # 40P01 (deadlock) and 23505 (unique violation) as ignorable: it sends
 # ROLLBACK and restarts the transaction, counting an "ignored error". Strata
@@ -87,7 +90,8 @@ TABLE_SIZE=${TABLE_SIZE:-10000}
 TABLES=${TABLES:-1}
 THREADS=${THREADS:-8}
 SECS=${SECS:-30}
-WORKLOADS=${WORKLOADS:-"oltp_point_select oltp_read_only oltp_write_only oltp_insert oltp_read_write"}
+WORKLOADS=${WORKLOADS:-"oltp_point_select oltp_read_only oltp_write_only oltp_insert oltp_read_write oltp_update_index select_random_ranges"}
+SECONDARY=${SECONDARY:-on}
 REPORT_INTERVAL=${REPORT_INTERVAL:-5}
 PAUSE=${PAUSE:-3}
 PREPARE_TIMEOUT=${PREPARE_TIMEOUT:-900}
@@ -182,7 +186,7 @@ sb() {
   timeout -k 10 "$limit" sysbench "$w" --db-driver=pgsql --pgsql-host=127.0.0.1 \
     --pgsql-port="$port" --pgsql-user=postgres --pgsql-db=postgres \
     --tables="$TABLES" --table-size="$TABLE_SIZE" --threads="$THREADS" \
-    --create_secondary=off --db-ps-mode=auto --percentile=99 "$@" "$cmd" &
+    --create_secondary="$SECONDARY" --db-ps-mode=auto --percentile=99 "$@" "$cmd" &
   sb_pid=$!
   wait "$sb_pid" || rc=$?
   sb_pid=""

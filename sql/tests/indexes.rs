@@ -175,7 +175,9 @@ async fn index_scans_agree_with_full_scans() {
         let atom = |next: &mut dyn FnMut(u64) -> u64| -> String {
             let col = ["a", "n", "id"][next(3) as usize];
             let v = next(30) as i64 - 2;
-            match next(11) {
+            match next(13) {
+                11 => format!("{col} BETWEEN {v} AND {} OR {col} > {}", v + 2, v + 20),
+                12 => format!("{col} < {v} OR {col} = {} OR {col} BETWEEN {v} AND {}", v + 5, v + 1),
                 0 => format!("{col} = {v}"),
                 1 => format!("{col} IN ({v}, {}, NULL)", v + 3),
                 2 => format!("{col} < {v}"),
@@ -228,6 +230,14 @@ async fn explain_shows_the_access_path() {
         ("SELECT * FROM e WHERE id > 1 AND a = 1", "index=e_a "),
         ("SELECT * FROM e WHERE a + 1 = 2", "KvScan: table=e ranges=[[-, -)]"),
         ("SELECT * FROM e WHERE b LIKE 'ab%'", "index=e_b ranges=[["),
+        (
+            "SELECT * FROM e WHERE a BETWEEN 1 AND 2 OR a BETWEEN 5 AND 6 OR a = 9",
+            "index=e_a ranges=[[0x118000000000000001, 0x118000000000000003), [0x118000000000000005, 0x118000000000000007), [0x118000000000000009, 0x11800000000000000a)]",
+        ),
+        (
+            "SELECT * FROM e WHERE id BETWEEN 1 AND 5 OR id BETWEEN 3 AND 9",
+            "KvScan: table=e ranges=[[0x118000000000000001, 0x11800000000000000a)]",
+        ),
         ("SELECT * FROM e WHERE b IS NULL", "index=e_b ranges=[["),
         ("SELECT * FROM e WHERE b LIKE '%b'", "KvScan: table=e ranges=[[-, -)]"),
         ("SELECT * FROM e WHERE d > 3", "KvScan: table=e ranges=[[-, -)]"),

@@ -157,9 +157,9 @@ pub fn add(
                 }
             }
             let name = name.unwrap_or_else(|| {
-                unique_name(desc, &format!("{}_{}_key", desc.name, columns.join("_")))
+                unique_name(catalog, desc, &format!("{}_{}_key", desc.name, columns.join("_")))
             });
-            check_name_free(desc, &name, true)?;
+            check_name_free(catalog, desc, &name, true)?;
             let id = desc.next_index_id;
             desc.next_index_id += 1;
             desc.indexes.push(IndexDesc::new(id, name.clone(), ids.into_iter().map(|id| (id, false)).collect(), true));
@@ -179,9 +179,9 @@ pub fn add(
                     Some(c) => format!("{}_{c}_check", desc.name),
                     None => format!("{}_check", desc.name),
                 };
-                unique_name(desc, &base)
+                unique_name(catalog, desc, &base)
             });
-            check_name_free(desc, &name, false)?;
+            check_name_free(catalog, desc, &name, false)?;
             desc.constraints.push(Constraint::Check { name, expr: sql });
         }
         Declared::ForeignKey {
@@ -193,9 +193,9 @@ pub fn add(
             on_update,
         } => {
             let name = name.unwrap_or_else(|| {
-                unique_name(desc, &format!("{}_{}_fkey", desc.name, columns.join("_")))
+                unique_name(catalog, desc, &format!("{}_{}_fkey", desc.name, columns.join("_")))
             });
-            check_name_free(desc, &name, false)?;
+            check_name_free(catalog, desc, &name, false)?;
             let ids = column_ids(desc, &columns)?;
             // The referenced table: this one (a self reference) or another.
             let this = catalog.schema_name(desc.schema_id) == Some(table.0.as_str())
@@ -317,8 +317,12 @@ fn column_ids(desc: &TableDesc, names: &[String]) -> Result<Vec<u32>> {
 
 /// `base`, or `base1`, `base2`, … : the first name no constraint or index
 /// of the table has.
-fn unique_name(desc: &TableDesc, base: &str) -> String {
-    let taken = |n: &str| desc.constraints.iter().any(|c| c.name() == n) || desc.primary.name == n;
+fn unique_name(catalog: &Catalog, desc: &TableDesc, base: &str) -> String {
+    let taken = |n: &str| {
+        desc.constraints.iter().any(|c| c.name() == n)
+            || desc.primary.name == n
+            || catalog.relation_exists(desc.schema_id, n)
+    };
     if !taken(base) {
         return base.to_string();
     }
@@ -330,9 +334,12 @@ fn unique_name(desc: &TableDesc, base: &str) -> String {
 
 /// A new constraint's name must be free in its table; a unique
 /// constraint's also names its index, a relation (42P07 if taken).
-fn check_name_free(desc: &TableDesc, name: &str, index: bool) -> Result<()> {
+fn check_name_free(catalog: &Catalog, desc: &TableDesc, name: &str, index: bool) -> Result<()> {
     let taken = desc.constraints.iter().any(|c| c.name() == name);
-    if index && (taken || desc.primary.name == name) {
+    let relation = desc.primary.name == name
+        || desc.indexes.iter().any(|i| i.name == name)
+        || catalog.relation_exists(desc.schema_id, name);
+    if index && (taken || relation) {
         return Err(Error::new(
             code::DUPLICATE_TABLE,
             format!("relation \"{name}\" already exists"),

@@ -84,7 +84,7 @@ pub async fn create_table(
     }
     let (schema, name) = split_name(&ct.name)?;
     let schema_id = schema_id(catalog, &schema)?;
-    if catalog.table(schema_id, &name).is_some() {
+    if catalog.relation_exists(schema_id, &name) {
         if ct.if_not_exists {
             return Ok(Created::AlreadyExists(format!(
                 "relation \"{name}\" already exists, skipping"

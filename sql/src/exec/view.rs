@@ -33,6 +33,13 @@ pub async fn create_view(
     let (schema, name) = split_name(&cv.name)?;
     let schema_id = schema_id(catalog, &schema)?;
     let existing = catalog.table(schema_id, &name).cloned();
+    if existing.is_none() && catalog.relation_exists(schema_id, &name) {
+        // The name is an index's.
+        return Err(Error::new(
+            code::DUPLICATE_TABLE,
+            format!("relation \"{name}\" already exists"),
+        ));
+    }
     if let Some(t) = &existing {
         if cv.if_not_exists {
             return Ok(Created::AlreadyExists(format!(

@@ -92,6 +92,8 @@ enum Constraint {
     Nothing,
     /// Text starting with this (`LIKE 'abc%'`).
     Prefix(String),
+    /// Within one of these ranges (`k BETWEEN 1 AND 3 OR k > 9`).
+    AnyOf(Vec<Interval>),
 }
 
 /// The ranges of the primary index of `table_id` that hold every row
@@ -178,6 +180,7 @@ pub fn plan_key_ranges(
     let mut lower: Option<(Datum, bool)> = None;
     let mut upper: Option<(Datum, bool)> = None;
     let mut text_prefix: Option<String> = None;
+    let mut alternatives: Option<Vec<Interval>> = None;
     let rangeable = !key[col].descending;
     for (i, p) in parsed.iter().enumerate() {
         if !rangeable {
@@ -203,10 +206,30 @@ pub fn plan_key_ranges(
                 text_prefix = Some(text.clone());
                 exact[i] = true;
             }
+            Some((c, Constraint::AnyOf(list))) if *c == col && alternatives.is_none() => {
+                alternatives = Some(list.clone());
+                exact[i] = true;
+            }
             _ => {}
         }
     }
-    let mut ranges = Vec::with_capacity(points.len());
+    if alternatives.is_some() && (lower.is_some() || upper.is_some() || text_prefix.is_some()) {
+        // Several kinds of bound on one column: the ORed ranges are left
+        // for DataFusion to apply.
+        for (i, p) in parsed.iter().enumerate() {
+            if matches!(p, Some((c, Constraint::AnyOf(_))) if *c == col) {
+                exact[i] = false;
+            }
+        }
+        alternatives = None;
+    }
+    // The intervals of the column within each point prefix: the OR of
+    // ranges, or the one range the other filters make.
+    let intervals: Vec<Interval> = match &alternatives {
+        Some(list) => list.clone(),
+        None => vec![(lower.clone(), upper.clone())],
+    };
+    let mut ranges = Vec::with_capacity(points.len() * intervals.len());
     for p in points {
         if let Some(text) = &text_prefix {
             // Within the prefix, the other bounds still hold (their
@@ -224,55 +247,78 @@ pub fn plan_key_ranges(
             }
             continue;
         }
-        let encode = |v: &Datum| -> Option<Vec<u8>> {
-            let mut k = p.clone();
-            encode_key_datum(&mut k, v, key[col].ty, false).ok()?;
-            Some(k)
-        };
-        let start = match &lower {
-            None => p.clone(),
-            Some((v, true)) => match encode(v) {
-                Some(k) => k,
-                None => return whole(prefix, filters.len()),
-            },
-            Some((v, false)) => match encode(v) {
-                Some(k) => prefix_end(&k),
-                None => return whole(prefix, filters.len()),
-            },
-        };
-        let end = match &upper {
-            // Key columns are never NULL, but a bound must still stop
-            // below where NULLs would sort.
-            None if lower.is_some() => {
-                let mut k = p.clone();
-                k.push(NULL_MARKER);
-                k
+        let mut within: Vec<EncodedRange> = Vec::with_capacity(intervals.len());
+        for (lo, hi) in &intervals {
+            let Some((start, end)) = bounded(&p, key[col].ty, lo, hi) else {
+                return whole(prefix, filters.len());
+            };
+            if start < end {
+                within.push(EncodedRange {
+                    start,
+                    end,
+                    point: false,
+                });
             }
-            None => prefix_end(&p),
-            Some((v, true)) => match encode(v) {
-                Some(k) => prefix_end(&k),
-                None => return whole(prefix, filters.len()),
-            },
-            Some((v, false)) => match encode(v) {
-                Some(k) => k,
-                None => return whole(prefix, filters.len()),
-            },
-        };
-        if start < end {
-            ranges.push(EncodedRange {
-                start,
-                end,
-                point: false,
-            });
+        }
+        // Overlapping alternatives read once.
+        within.sort_by(|a, b| a.start.cmp(&b.start));
+        for r in within {
+            match ranges.last_mut() {
+                Some(last) if r.start <= last.end => {
+                    if r.end > last.end {
+                        last.end = r.end;
+                    }
+                }
+                _ => ranges.push(r),
+            }
         }
     }
-    let ranged = lower.is_some() || upper.is_some() || text_prefix.is_some();
+    let ranged = lower.is_some()
+        || upper.is_some()
+        || text_prefix.is_some()
+        || alternatives.is_some();
     RangePlan {
         ranges,
         exact,
         fixed,
         ranged,
     }
+}
+
+/// A range of one column: lower and upper bounds (value, inclusive).
+type Interval = (Option<(Datum, bool)>, Option<(Datum, bool)>);
+
+/// The key range of the entries under the prefix `p` whose next column
+/// (of type `ty`, ascending) lies within `lower` and `upper`; `None` when
+/// a bound cannot be encoded.
+fn bounded(
+    p: &[u8],
+    ty: SqlType,
+    lower: &Option<(Datum, bool)>,
+    upper: &Option<(Datum, bool)>,
+) -> Option<(Vec<u8>, Vec<u8>)> {
+    let encode = |v: &Datum| -> Option<Vec<u8>> {
+        let mut k = p.to_vec();
+        encode_key_datum(&mut k, v, ty, false).ok()?;
+        Some(k)
+    };
+    let start = match lower {
+        None => p.to_vec(),
+        Some((v, true)) => encode(v)?,
+        Some((v, false)) => prefix_end(&encode(v)?),
+    };
+    let end = match upper {
+        // A lower bound alone stops below where NULLs sort.
+        None if lower.is_some() => {
+            let mut k = p.to_vec();
+            k.push(NULL_MARKER);
+            k
+        }
+        None => prefix_end(p),
+        Some((v, true)) => prefix_end(&encode(v)?),
+        Some((v, false)) => encode(v)?,
+    };
+    Some((start, end))
 }
 
 /// `[start, end)` narrowed by the bounds `lower` and `upper` of the column
@@ -330,17 +376,54 @@ fn constraint_of(e: &Expr, key: &[KeyPart]) -> Option<(usize, Constraint)> {
             let sides = [disjunct(&b.left, key)?, disjunct(&b.right, key)?];
             let col = sides.iter().flatten().map(|(c, _)| *c).next()?;
             let mut all = Vec::new();
+            let mut intervals: Vec<Interval> = Vec::new();
             for (c, constraint) in sides.into_iter().flatten() {
-                match constraint {
-                    Constraint::In(v) if c == col => all.extend(v),
-                    Constraint::Nothing if c == col => {}
-                    _ => return None,
+                if c != col {
+                    return None;
                 }
+                match constraint {
+                    Constraint::In(v) => all.extend(v),
+                    Constraint::Nothing => {}
+                    Constraint::Lower(v, inc) => intervals.push((Some((v, inc)), None)),
+                    Constraint::Upper(v, inc) => intervals.push((None, Some((v, inc)))),
+                    Constraint::Between(lo, hi) => {
+                        intervals.push((Some((lo, true)), Some((hi, true))))
+                    }
+                    Constraint::AnyOf(list) => intervals.extend(list),
+                    Constraint::Prefix(_) => return None,
+                }
+            }
+            if !intervals.is_empty() {
+                // Equalities among ranges: ranges of one value. (A NULL
+                // IS NULL alternative has no range form.)
+                for v in all {
+                    if v.is_null() {
+                        return None;
+                    }
+                    intervals.push((Some((v.clone(), true)), Some((v, true))));
+                }
+                return Some((col, Constraint::AnyOf(intervals)));
             }
             if all.is_empty() {
                 return Some((col, Constraint::Nothing));
             }
             Some((col, Constraint::In(all)))
+        }
+        // `k >= 1 AND k <= 3` inside an OR (DataFusion's form of BETWEEN).
+        Expr::BinaryExpr(b) if b.op == Operator::And => {
+            let (c1, first) = constraint_of(&b.left, key)?;
+            let (c2, second) = constraint_of(&b.right, key)?;
+            if c1 != c2 {
+                return None;
+            }
+            match (first, second) {
+                (Constraint::Lower(lo, li), Constraint::Upper(hi, hi_inc))
+                | (Constraint::Upper(hi, hi_inc), Constraint::Lower(lo, li)) => Some((
+                    c1,
+                    Constraint::AnyOf(vec![(Some((lo, li)), Some((hi, hi_inc)))]),
+                )),
+                _ => None,
+            }
         }
         Expr::BinaryExpr(b) => {
             let (col, lit, op) = match (column_of(&b.left, key), literal_of(&b.right)) {
@@ -541,10 +624,18 @@ mod tests {
         assert_eq!(plan.ranges.len(), 1);
         assert!(plan.ranges[0].point);
         assert_eq!(plan.exact, vec![true]);
-        // Another column, or a range, in the OR: the whole table.
+        // A range in the OR: ranges, merged where they overlap.
+        let f = col("id")
+            .eq(lit(2i32))
+            .or(col("id").gt(lit(9i32)))
+            .or(col("id").gt_eq(lit(3i32)).and(col("id").lt(lit(11i32))));
+        let plan = plan_ranges(7, &key1(), &[&f]);
+        assert_eq!(plan.exact, vec![true]);
+        assert_eq!(plan.ranges.len(), 2, "{:?}", plan.ranges);
+        assert!(plan.ranges.iter().all(|r| !r.point));
+        // Another column in the OR: the whole table.
         for f in [
             col("id").eq(lit(2i32)).or(col("v").eq(lit(1i32))),
-            col("id").eq(lit(2i32)).or(col("id").gt(lit(9i32))),
             lit(ScalarValue::Boolean(None)).or(lit(false)),
         ] {
             let plan = plan_ranges(7, &key1(), &[&f]);

@@ -80,7 +80,7 @@ pub async fn create_sequence(
     }
     let (schema, name) = split_name(name)?;
     let schema_id = schema_id(catalog, &schema)?;
-    if catalog.table(schema_id, &name).is_some() && *if_not_exists {
+    if catalog.relation_exists(schema_id, &name) && *if_not_exists {
         return Ok(Created::AlreadyExists(format!(
             "relation \"{name}\" already exists, skipping"
         )));
@@ -96,7 +96,7 @@ pub async fn create_sequence(
     if let Some(owner) = owned_by {
         desc.owned_by = owner_column(catalog, schema_id, owner)?;
     }
-    if catalog.table(schema_id, &name).is_some() {
+    if catalog.relation_exists(schema_id, &name) {
         return Err(Error::new(
             code::DUPLICATE_TABLE,
             format!("relation \"{name}\" already exists"),
