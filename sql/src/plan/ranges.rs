@@ -626,12 +626,13 @@ mod tests {
         assert_eq!(plan.exact, vec![true]);
         // A range in the OR: ranges, merged where they overlap.
         let f = col("id")
-            .eq(lit(2i32))
+            .eq(lit(1i32))
             .or(col("id").gt(lit(9i32)))
-            .or(col("id").gt_eq(lit(3i32)).and(col("id").lt(lit(11i32))));
+            .or(col("id").gt_eq(lit(3i32)).and(col("id").lt(lit(5i32))))
+            .or(col("id").gt_eq(lit(4i32)).and(col("id").lt(lit(7i32))));
         let plan = plan_ranges(7, &key1(), &[&f]);
         assert_eq!(plan.exact, vec![true]);
-        assert_eq!(plan.ranges.len(), 2, "{:?}", plan.ranges);
+        assert_eq!(plan.ranges.len(), 3, "{:?}", plan.ranges);
         assert!(plan.ranges.iter().all(|r| !r.point));
         // Another column in the OR: the whole table.
         for f in [
