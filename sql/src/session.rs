@@ -741,7 +741,13 @@ impl Session {
                 // A unique index for a table other sessions use is built
                 // online once this commits.
                 let (schema, name) = split_name(&at.name)?;
-                let shared = self.node.catalog.current().await?.find(&schema, &name).is_some();
+                let shared = self
+                    .node
+                    .catalog
+                    .current()
+                    .await?
+                    .find(&schema, &name)
+                    .is_some();
                 let mut deferred = Vec::new();
                 let mut cx = DmlCtx {
                     catalog,
@@ -1142,11 +1148,13 @@ impl Session {
 /// The first of `tables` (id, version used) whose descriptor `catalog`
 /// has at another version, by name.
 fn changed_table(catalog: &Catalog, tables: &[(u32, u64)]) -> Option<String> {
-    tables.iter().find_map(|(id, version)| match catalog.by_id(*id) {
-        Some(t) if t.version == *version => None,
-        Some(t) => Some(t.name.clone()),
-        None => Some("(dropped)".to_string()),
-    })
+    tables
+        .iter()
+        .find_map(|(id, version)| match catalog.by_id(*id) {
+            Some(t) if t.version == *version => None,
+            Some(t) => Some(t.name.clone()),
+            None => Some("(dropped)".to_string()),
+        })
 }
 
 fn ends_block(stmt: &Statement) -> bool {

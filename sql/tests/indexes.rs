@@ -23,7 +23,9 @@ const ROWS: u64 = 3000;
 async fn writer(c: Client, worker: u64, stop: Arc<AtomicBool>, done: Arc<AtomicU64>) {
     let mut seed = worker * 7919 + 1;
     let mut next = || {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         seed >> 33
     };
     let mut n = 0u64;
@@ -95,7 +97,10 @@ async fn indexes_build_and_drop_online_while_other_nodes_write() {
     for w in writers {
         w.await.unwrap();
     }
-    assert!(during > 0, "no write went through while the indexes were built");
+    assert!(
+        during > 0,
+        "no write went through while the indexes were built"
+    );
 
     for index in ["t_b", "t_ab"] {
         let check = verify(&kv, "public", "t", index).await.unwrap();
@@ -113,7 +118,9 @@ async fn indexes_build_and_drop_online_while_other_nodes_write() {
         .unwrap();
     assert!(left.pairs.is_empty(), "entries of a dropped index remain");
     // The unique index refuses a duplicate from either node.
-    let taken = query(&a, "SELECT b FROM t ORDER BY id LIMIT 1").await.remove(0);
+    let taken = query(&a, "SELECT b FROM t ORDER BY id LIMIT 1")
+        .await
+        .remove(0);
     let b = connect(kv.clone()).await;
     assert_eq!(
         sqlstate(&b, &format!("INSERT INTO t VALUES (-1, 0, '{taken}')")).await,
@@ -138,7 +145,9 @@ async fn a_failed_unique_build_leaves_no_index() {
     assert_eq!(message, "could not create unique index \"d_v\"");
     assert!(detail.unwrap_or_default().contains("is duplicated"));
     // No index is left behind: the name is free, writes need no entry.
-    c.simple_query("INSERT INTO d VALUES (5000, 1)").await.unwrap();
+    c.simple_query("INSERT INTO d VALUES (5000, 1)")
+        .await
+        .unwrap();
     c.simple_query("CREATE INDEX d_v ON d (v)").await.unwrap();
     let check = verify(&kv, "public", "d", "d_v").await.unwrap();
     assert!(clean(&check), "{check:?}");
@@ -167,7 +176,9 @@ async fn index_scans_agree_with_full_scans() {
     .unwrap();
     let mut seed = 42u64;
     let mut next = |m: u64| {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (seed >> 33) % m
     };
     let mut through_index = 0;
@@ -177,7 +188,11 @@ async fn index_scans_agree_with_full_scans() {
             let v = next(30) as i64 - 2;
             match next(13) {
                 11 => format!("{col} BETWEEN {v} AND {} OR {col} > {}", v + 2, v + 20),
-                12 => format!("{col} < {v} OR {col} = {} OR {col} BETWEEN {v} AND {}", v + 5, v + 1),
+                12 => format!(
+                    "{col} < {v} OR {col} = {} OR {col} BETWEEN {v} AND {}",
+                    v + 5,
+                    v + 1
+                ),
                 0 => format!("{col} = {v}"),
                 1 => format!("{col} IN ({v}, {}, NULL)", v + 3),
                 2 => format!("{col} < {v}"),
@@ -199,9 +214,16 @@ async fn index_scans_agree_with_full_scans() {
         let q = |t: &str| format!("SELECT id, a, b, n FROM {t} WHERE {pred} ORDER BY id");
         let plan = query(&c, &format!("EXPLAIN {}", q("dx"))).await.join("\n");
         through_index += plan.contains("index=") as u32;
-        assert_eq!(query(&c, &q("dx")).await, query(&c, &q("dp")).await, "{pred}\n{plan}");
+        assert_eq!(
+            query(&c, &q("dx")).await,
+            query(&c, &q("dp")).await,
+            "{pred}\n{plan}"
+        );
     }
-    assert!(through_index > 40, "only {through_index} queries used an index");
+    assert!(
+        through_index > 40,
+        "only {through_index} queries used an index"
+    );
 }
 
 /// EXPLAIN shows the access path chosen: the primary key, an index (with

@@ -683,13 +683,9 @@ impl Transaction {
                 None => (key, Op::Del, Vec::new()),
             })
             .collect();
-        Shared::commit_mutations(
-            &self.shared,
-            self.start_ts,
-            self.began,
-            mutations,
-            &|| Box::pin(async { true }),
-        )
+        Shared::commit_mutations(&self.shared, self.start_ts, self.began, mutations, &|| {
+            Box::pin(async { true })
+        })
         .await
     }
 }
@@ -1032,7 +1028,8 @@ impl TxnKv for TxnClient {
     }
 
     async fn commit(&self, start: &StartTs, changes: Vec<(Vec<u8>, Change)>) -> Result<u64> {
-        self.commit_guarded(start, changes, &|| Box::pin(async { true })).await
+        self.commit_guarded(start, changes, &|| Box::pin(async { true }))
+            .await
     }
 
     async fn commit_guarded(

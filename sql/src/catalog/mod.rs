@@ -20,7 +20,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use desc::{
-    ColumnDesc, Constraint, DefaultExpr, IndexDesc, IndexState, ObjectKind, SchemaDesc, TableDesc, UserDesc,
+    ColumnDesc, Constraint, DefaultExpr, IndexDesc, IndexState, ObjectKind, SchemaDesc, TableDesc,
+    UserDesc,
 };
 
 /// The database every SQL node serves.

@@ -20,9 +20,7 @@ use datafusion::sql::sqlparser::ast::{
 use super::constraints::{self, Declared};
 use super::ddl::{column, ident_name, split_name};
 use super::insert::eval_constant;
-use super::write::{
-    check_references, eval_bool, rows_batch, scan_table, DmlCtx, RowChange,
-};
+use super::write::{check_references, eval_bool, rows_batch, scan_table, DmlCtx, RowChange};
 use crate::catalog::desc::{Constraint, DefaultExpr};
 use crate::catalog::store::CatalogWriter;
 use crate::catalog::{ObjectKind, TableDesc};

@@ -157,12 +157,21 @@ pub fn add(
                 }
             }
             let name = name.unwrap_or_else(|| {
-                unique_name(catalog, desc, &format!("{}_{}_key", desc.name, columns.join("_")))
+                unique_name(
+                    catalog,
+                    desc,
+                    &format!("{}_{}_key", desc.name, columns.join("_")),
+                )
             });
             check_name_free(catalog, desc, &name, true)?;
             let id = desc.next_index_id;
             desc.next_index_id += 1;
-            desc.indexes.push(IndexDesc::new(id, name.clone(), ids.into_iter().map(|id| (id, false)).collect(), true));
+            desc.indexes.push(IndexDesc::new(
+                id,
+                name.clone(),
+                ids.into_iter().map(|id| (id, false)).collect(),
+                true,
+            ));
             desc.constraints
                 .push(Constraint::Unique { name, index_id: id });
         }
@@ -193,7 +202,11 @@ pub fn add(
             on_update,
         } => {
             let name = name.unwrap_or_else(|| {
-                unique_name(catalog, desc, &format!("{}_{}_fkey", desc.name, columns.join("_")))
+                unique_name(
+                    catalog,
+                    desc,
+                    &format!("{}_{}_fkey", desc.name, columns.join("_")),
+                )
             });
             check_name_free(catalog, desc, &name, false)?;
             let ids = column_ids(desc, &columns)?;
@@ -237,7 +250,10 @@ pub fn add(
                 cols == sorted
             };
             let unique = (!parent.has_hidden_rowid() && keyed(&parent.primary))
-                || parent.indexes.iter().any(|i| i.unique && i.is_public() && keyed(i));
+                || parent
+                    .indexes
+                    .iter()
+                    .any(|i| i.unique && i.is_public() && keyed(i));
             if !unique {
                 return Err(Error::new(
                     code::INVALID_FOREIGN_KEY,

@@ -81,7 +81,10 @@ pub fn plan_create(catalog: &Catalog, ci: &CreateIndex) -> Result<CreatePlan> {
     }
     for (present, what) in [
         (!ci.include.is_empty(), "INCLUDE columns"),
-        (ci.predicate.is_some(), "a partial index (CREATE INDEX … WHERE)"),
+        (
+            ci.predicate.is_some(),
+            "a partial index (CREATE INDEX … WHERE)",
+        ),
         (ci.nulls_distinct == Some(false), "NULLS NOT DISTINCT"),
         (!ci.with.is_empty(), "index storage parameters (WITH …)"),
     ] {
@@ -103,15 +106,12 @@ pub fn plan_create(catalog: &Catalog, ci: &CreateIndex) -> Result<CreatePlan> {
                 )))
             }
         };
-        let col = desc
-            .column(&name)
-            .filter(|c| !c.hidden)
-            .ok_or_else(|| {
-                Error::new(
-                    code::UNDEFINED_COLUMN,
-                    format!("column \"{name}\" does not exist"),
-                )
-            })?;
+        let col = desc.column(&name).filter(|c| !c.hidden).ok_or_else(|| {
+            Error::new(
+                code::UNDEFINED_COLUMN,
+                format!("column \"{name}\" does not exist"),
+            )
+        })?;
         match col.ty {
             SqlType::Json => {
                 return Err(Error::new(
@@ -130,7 +130,11 @@ pub fn plan_create(catalog: &Catalog, ci: &CreateIndex) -> Result<CreatePlan> {
                 return Err(Error::unsupported(format!(
                     "NULLS {} on an {} index column",
                     if nulls_first { "FIRST" } else { "LAST" },
-                    if descending { "descending" } else { "ascending" }
+                    if descending {
+                        "descending"
+                    } else {
+                        "ascending"
+                    }
                 )));
             }
         }
@@ -157,7 +161,11 @@ pub fn plan_create(catalog: &Catalog, ci: &CreateIndex) -> Result<CreatePlan> {
             }
             name
         }
-        None => free_name(catalog, schema_id, &format!("{table}_{}_idx", names.join("_"))),
+        None => free_name(
+            catalog,
+            schema_id,
+            &format!("{table}_{}_idx", names.join("_")),
+        ),
     };
     Ok(CreatePlan::Build {
         table: desc.id,
@@ -219,7 +227,7 @@ pub fn no_index(name: &ObjectName) -> Error {
 
 /// The constraint an index backs, if any (PostgreSQL then refuses to drop
 /// the index alone).
-pub fn backing_constraint<'t>(desc: &'t TableDesc, index: Option<usize>) -> Option<&'t str> {
+pub fn backing_constraint(desc: &TableDesc, index: Option<usize>) -> Option<&str> {
     let id = index.map_or(PRIMARY_INDEX_ID, |i| desc.indexes[i].id);
     desc.constraints.iter().find_map(|c| match c {
         Constraint::PrimaryKey { name } if id == PRIMARY_INDEX_ID => Some(name.as_str()),
@@ -230,7 +238,9 @@ pub fn backing_constraint<'t>(desc: &'t TableDesc, index: Option<usize>) -> Opti
 
 /// Checks that DROP INDEX may drop the index at `index` of `desc`.
 pub fn check_droppable(desc: &TableDesc, index: Option<usize>) -> Result<usize> {
-    let name = index.map_or(desc.primary.name.as_str(), |i| desc.indexes[i].name.as_str());
+    let name = index.map_or(desc.primary.name.as_str(), |i| {
+        desc.indexes[i].name.as_str()
+    });
     if let Some(c) = backing_constraint(desc, index) {
         return Err(Error::new(
             code::DEPENDENT_OBJECTS_STILL_EXIST,
@@ -289,13 +299,12 @@ pub async fn build_in_txn(
     Ok(count)
 }
 
-/// The entries of index `idx` for the row pairs `pairs`: (entry key,
-/// whether it claims its values, row key, row).
-fn entries(
-    desc: &TableDesc,
-    idx: &IndexDesc,
-    pairs: &[client::Pair],
-) -> Result<Vec<(Vec<u8>, bool, Vec<u8>, Vec<Datum>)>> {
+/// One row's index entry: (entry key, whether it claims its values, row
+/// key, row).
+type Entry = (Vec<u8>, bool, Vec<u8>, Vec<Datum>);
+
+/// The entries of index `idx` for the row pairs `pairs`.
+fn entries(desc: &TableDesc, idx: &IndexDesc, pairs: &[client::Pair]) -> Result<Vec<Entry>> {
     let columns: Vec<(u32, SqlType)> = desc.columns.iter().map(|c| (c.id, c.ty)).collect();
     pairs
         .iter()
@@ -391,9 +400,8 @@ impl OnlineChange<'_> {
         self.step(table, |_, desc| {
             desc.indexes.retain(|i| i.id != id);
             // A unique constraint whose index failed to build goes too.
-            desc.constraints.retain(
-                |c| !matches!(c, Constraint::Unique { index_id, .. } if *index_id == id),
-            );
+            desc.constraints
+                .retain(|c| !matches!(c, Constraint::Unique { index_id, .. } if *index_id == id));
             Ok(())
         })
         .await?;
@@ -422,7 +430,8 @@ impl OnlineChange<'_> {
         F: FnMut(&Catalog, &mut TableDesc) -> Result<()>,
     {
         for _ in 0..ATTEMPTS {
-            let mut txn = BufferedTxn::begin(self.kv.clone(), client::DEFAULT_TXN_SIZE_LIMIT).await?;
+            let mut txn =
+                BufferedTxn::begin(self.kv.clone(), client::DEFAULT_TXN_SIZE_LIMIT).await?;
             let catalog = store::load(&txn.reader()).await?;
             let mut desc = catalog
                 .by_id(table)
@@ -472,7 +481,8 @@ impl OnlineChange<'_> {
         let mut count = 0u64;
         let mut conflicts = 0;
         loop {
-            let mut txn = BufferedTxn::begin(self.kv.clone(), client::DEFAULT_TXN_SIZE_LIMIT).await?;
+            let mut txn =
+                BufferedTxn::begin(self.kv.clone(), client::DEFAULT_TXN_SIZE_LIMIT).await?;
             let reader = txn.reader();
             let page = reader
                 .scan(&cursor, &end, BACKFILL_CHUNK, super::scan::PAGE_BYTES)
@@ -520,13 +530,9 @@ impl OnlineChange<'_> {
 /// each points to.
 async fn claimed_by_others(
     reader: &TxnReader,
-    rows: &[(Vec<u8>, bool, Vec<u8>, Vec<Datum>)],
+    rows: &[Entry],
 ) -> Result<HashMap<Vec<u8>, Vec<u8>>> {
-    let keys: Vec<Vec<u8>> = rows
-        .iter()
-        .filter(|r| r.1)
-        .map(|r| r.0.clone())
-        .collect();
+    let keys: Vec<Vec<u8>> = rows.iter().filter(|r| r.1).map(|r| r.0.clone()).collect();
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
@@ -556,7 +562,14 @@ pub async fn create_in_txn(
     format: &TextFormat,
 ) -> Result<()> {
     let mut desc = own_table(catalog, table)?;
-    let id = add_to(catalog, &mut desc, IndexDesc { state: IndexState::Public, ..index })?;
+    let id = add_to(
+        catalog,
+        &mut desc,
+        IndexDesc {
+            state: IndexState::Public,
+            ..index
+        },
+    )?;
     let idx = desc
         .indexes
         .iter()
@@ -649,7 +662,12 @@ pub async fn begin_drop_in_txn(
 
 /// `DROP INDEX` inside a transaction block, on a table the block made:
 /// the index and its entries go with the block's commit.
-pub async fn drop_in_txn(txn: &mut BufferedTxn, catalog: &Catalog, table: u32, id: u32) -> Result<()> {
+pub async fn drop_in_txn(
+    txn: &mut BufferedTxn,
+    catalog: &Catalog,
+    table: u32,
+    id: u32,
+) -> Result<()> {
     let mut desc = own_table(catalog, table)?;
     desc.indexes.retain(|i| i.id != id);
     let reader = txn.reader();
@@ -741,7 +759,12 @@ pub async fn verify(kv: &SharedKv, schema: &str, table: &str, index: &str) -> Re
         .indexes
         .iter()
         .find(|i| i.name == index)
-        .ok_or_else(|| Error::new(code::UNDEFINED_OBJECT, format!("index \"{index}\" does not exist")))?;
+        .ok_or_else(|| {
+            Error::new(
+                code::UNDEFINED_OBJECT,
+                format!("index \"{index}\" does not exist"),
+            )
+        })?;
     let mut wanted: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
     let mut check = IndexCheck::default();
     let rows_start = index_prefix(desc.id, PRIMARY_INDEX_ID);

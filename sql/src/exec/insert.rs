@@ -26,7 +26,7 @@ use futures::StreamExt;
 use super::ddl::{ident_name, split_name};
 use super::query::{from_datafusion, plan};
 use super::returning::{returning, Returned, Returning};
-use super::write::{apply, eval_column, row_key, rows_batch, index_entry, DmlCtx, RowChange};
+use super::write::{apply, eval_column, index_entry, row_key, rows_batch, DmlCtx, RowChange};
 use crate::catalog::desc::{DefaultExpr, Identity, IndexDesc};
 use crate::catalog::TableDesc;
 use crate::error::{code, Error, Result};
@@ -144,7 +144,19 @@ pub async fn insert(cx: &mut DmlCtx<'_>, ins: &Insert) -> Result<Written> {
         }
     }
     let returned = match &ins.returning {
-        Some(items) => Some(returning(cx, &desc, &Returning { items, alias, joined: Vec::new() }, &written).await?),
+        Some(items) => Some(
+            returning(
+                cx,
+                &desc,
+                &Returning {
+                    items,
+                    alias,
+                    joined: Vec::new(),
+                },
+                &written,
+            )
+            .await?,
+        ),
         None => None,
     };
     Ok(Written { count, returned })

@@ -183,12 +183,11 @@ fn expand_wildcards(
                 }
             }
             SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(n), _) => {
-                let rel = n
-                    .0
-                    .last()
-                    .and_then(|p| p.as_ident())
-                    .map(ident_name)
-                    .unwrap_or_default();
+                let rel =
+                    n.0.last()
+                        .and_then(|p| p.as_ident())
+                        .map(ident_name)
+                        .unwrap_or_default();
                 if rel == target {
                     out.extend(spell(target, &mut target_columns.iter().copied()));
                 } else if let Some(j) = joined.iter().find(|j| j.name == rel) {

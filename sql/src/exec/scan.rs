@@ -44,7 +44,9 @@ use crate::catalog::{IndexDesc, TableDesc};
 use crate::codec::key::{index_prefix, PRIMARY_INDEX_ID};
 use crate::codec::row::decode_row_with_missing;
 use crate::error::Error;
-use crate::plan::ranges::{describe, plan_key_ranges, plan_ranges, EncodedRange, KeyPart, RangePlan};
+use crate::plan::ranges::{
+    describe, plan_key_ranges, plan_ranges, EncodedRange, KeyPart, RangePlan,
+};
 use crate::types::arrow::{batch, field, ColumnBuilder};
 use crate::types::SqlType;
 
@@ -382,12 +384,7 @@ impl DisplayAs for KvScanExec {
         if let Some(idx) = &self.read.index {
             write!(f, " index={}", idx.name)?;
         }
-        write!(
-            f,
-            " ranges=[{}] partitions={}",
-            shown,
-            self.read.work.len()
-        )?;
+        write!(f, " ranges=[{}] partitions={}", shown, self.read.work.len())?;
         if let Some(l) = self.read.limit {
             write!(f, " limit={l}")?;
         }

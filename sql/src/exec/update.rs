@@ -14,12 +14,12 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use datafusion::arrow::array::UInt32Array;
+use datafusion::arrow::compute::take;
 use datafusion::sql::sqlparser::ast::{
     Delete, FromTable, ObjectName, SelectItem, TableFactor, TableWithJoins, Update,
     UpdateTableFromKind,
 };
-use datafusion::arrow::array::UInt32Array;
-use datafusion::arrow::compute::take;
 use futures::StreamExt;
 
 use super::ddl::{ident_name, quote_ident, split_name};
@@ -241,7 +241,11 @@ impl Target {
             for r in 0..b.num_rows() {
                 let mut values = Vec::with_capacity(values_width);
                 for (i, ty) in types.iter().enumerate() {
-                    let ty = if i < width { self.desc.columns[i].ty } else { *ty };
+                    let ty = if i < width {
+                        self.desc.columns[i].ty
+                    } else {
+                        *ty
+                    };
                     values.push(datum_at(b.column(i).as_ref(), r, ty)?);
                 }
                 let extra = values.split_off(width);
@@ -303,7 +307,9 @@ struct DmlQuery {
 fn relation_names(others: &[TableWithJoins]) -> Vec<String> {
     fn name_of(t: &TableFactor, out: &mut Vec<String>) {
         let alias = match t {
-            TableFactor::Table { name, alias: None, .. } => {
+            TableFactor::Table {
+                name, alias: None, ..
+            } => {
                 if let Some(n) = name.0.last().and_then(|p| p.as_ident()) {
                     out.push(ident_name(n));
                 }

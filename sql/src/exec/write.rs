@@ -556,7 +556,9 @@ impl ForeignKey<'_> {
         } else {
             p.indexes
                 .iter()
-                .find(|idx| idx.unique && idx.is_public() && same_columns(idx, &self.ref_columns, p))
+                .find(|idx| {
+                    idx.unique && idx.is_public() && same_columns(idx, &self.ref_columns, p)
+                })
                 .ok_or_else(|| Error::internal("foreign key references no unique key"))?
         };
         let mut key = index_prefix(p.id, index.id);

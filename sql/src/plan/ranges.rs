@@ -19,7 +19,9 @@ use client::keys::key_after;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, Operator};
 
-use crate::codec::key::{encode_key_datum, encode_text_prefix, index_prefix, prefix_end, NULL_MARKER};
+use crate::codec::key::{
+    encode_key_datum, encode_text_prefix, index_prefix, prefix_end, NULL_MARKER,
+};
 use crate::types::arrow::datum_at;
 use crate::types::{Datum, SqlType};
 
@@ -273,10 +275,8 @@ pub fn plan_key_ranges(
             }
         }
     }
-    let ranged = lower.is_some()
-        || upper.is_some()
-        || text_prefix.is_some()
-        || alternatives.is_some();
+    let ranged =
+        lower.is_some() || upper.is_some() || text_prefix.is_some() || alternatives.is_some();
     RangePlan {
         ranges,
         exact,
