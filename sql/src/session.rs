@@ -634,7 +634,11 @@ impl Session {
                         self.after_ddl().await?;
                     }
                     for d in std::mem::take(&mut self.pending) {
-                        d.finish(&self.online_change()).await?;
+                        d.finish(&self.online_change()).await.map_err(|e| {
+                            e.with_hint(
+                                "The statement committed, but its unique index was not built: the constraint was removed.",
+                            )
+                        })?;
                     }
                     return Ok(outcome);
                 }
