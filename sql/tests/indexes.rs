@@ -186,7 +186,7 @@ async fn index_scans_agree_with_full_scans() {
         let atom = |next: &mut dyn FnMut(u64) -> u64| -> String {
             let col = ["a", "n", "id"][next(3) as usize];
             let v = next(30) as i64 - 2;
-            match next(13) {
+            match next(14) {
                 11 => format!("{col} BETWEEN {v} AND {} OR {col} > {}", v + 2, v + 20),
                 12 => format!(
                     "{col} < {v} OR {col} = {} OR {col} BETWEEN {v} AND {}",
@@ -203,7 +203,8 @@ async fn index_scans_agree_with_full_scans() {
                 7 => format!("{col} IS NULL"),
                 8 => format!("b LIKE 'k{}%'", next(3)),
                 9 => format!("b LIKE 'k1%' AND b >= 'k{}'", next(19)),
-                _ => format!("n IS NULL AND b = 'k{}'", next(19)),
+                10 => format!("n IS NULL AND b = 'k{}'", next(19)),
+                _ => format!("b = 'k{}' AND (n < {v} OR n >= {})", next(19), v + 9),
             }
         };
         let pred = match next(3) {
@@ -262,7 +263,8 @@ async fn explain_shows_the_access_path() {
         ),
         ("SELECT * FROM e WHERE b IS NULL", "index=e_b ranges=[["),
         ("SELECT * FROM e WHERE b LIKE '%b'", "KvScan: table=e ranges=[[-, -)]"),
-        ("SELECT * FROM e WHERE d > 3", "KvScan: table=e ranges=[[-, -)]"),
+        ("SELECT * FROM e WHERE d > 3", "index=e_d_desc ranges=[["),
+        ("SELECT * FROM e WHERE d < 3 OR d > 9", "index=e_d_desc ranges=[["),
     ];
     for (sql, shown) in cases {
         let plan = query(&c, &format!("EXPLAIN {sql}")).await.join("\n");

@@ -110,7 +110,8 @@ pub fn plan_ranges(table_id: u32, key: &[KeyPart], filters: &[&Expr]) -> RangePl
 /// for every key column make one key (the primary index, a unique
 /// index); otherwise entries go on past the key columns (the row key of
 /// a non-unique index) and such values make a prefix range. A range is
-/// taken only on an ascending column.
+/// taken on a column in either order (a `LIKE` prefix on an ascending
+/// one only).
 pub fn plan_key_ranges(
     prefix: Vec<u8>,
     key: &[KeyPart],
@@ -183,11 +184,8 @@ pub fn plan_key_ranges(
     let mut upper: Option<(Datum, bool)> = None;
     let mut text_prefix: Option<String> = None;
     let mut alternatives: Option<Vec<Interval>> = None;
-    let rangeable = !key[col].descending;
+    let descending = key[col].descending;
     for (i, p) in parsed.iter().enumerate() {
-        if !rangeable {
-            break;
-        }
         match p {
             Some((c, Constraint::Lower(v, inc))) if *c == col && lower.is_none() => {
                 lower = Some((v.clone(), *inc));
@@ -204,7 +202,9 @@ pub fn plan_key_ranges(
                 upper = Some((hi.clone(), true));
                 exact[i] = true;
             }
-            Some((c, Constraint::Prefix(text))) if *c == col && text_prefix.is_none() => {
+            Some((c, Constraint::Prefix(text)))
+                if *c == col && text_prefix.is_none() && !descending =>
+            {
                 text_prefix = Some(text.clone());
                 exact[i] = true;
             }
@@ -251,7 +251,7 @@ pub fn plan_key_ranges(
         }
         let mut within: Vec<EncodedRange> = Vec::with_capacity(intervals.len());
         for (lo, hi) in &intervals {
-            let Some((start, end)) = bounded(&p, key[col].ty, lo, hi) else {
+            let Some((start, end)) = bounded(&p, key[col].ty, descending, lo, hi) else {
                 return whole(prefix, filters.len());
             };
             if start < end {
@@ -289,32 +289,50 @@ pub fn plan_key_ranges(
 type Interval = (Option<(Datum, bool)>, Option<(Datum, bool)>);
 
 /// The key range of the entries under the prefix `p` whose next column
-/// (of type `ty`, ascending) lies within `lower` and `upper`; `None` when
-/// a bound cannot be encoded.
+/// (of type `ty`, in descending order if `descending`) lies within `lower`
+/// and `upper`, NULLs left out; `None` when a bound cannot be encoded.
 fn bounded(
     p: &[u8],
     ty: SqlType,
+    descending: bool,
     lower: &Option<(Datum, bool)>,
     upper: &Option<(Datum, bool)>,
 ) -> Option<(Vec<u8>, Vec<u8>)> {
+    if lower.is_none() && upper.is_none() {
+        // No bound: every entry under the prefix, NULLs too.
+        return Some((p.to_vec(), prefix_end(p)));
+    }
     let encode = |v: &Datum| -> Option<Vec<u8>> {
         let mut k = p.to_vec();
-        encode_key_datum(&mut k, v, ty, false).ok()?;
+        encode_key_datum(&mut k, v, ty, descending).ok()?;
         Some(k)
     };
-    let start = match lower {
-        None => p.to_vec(),
+    // Where the column's values begin and end under `p`: NULLs sort after
+    // them ascending, before them descending.
+    let mut null = p.to_vec();
+    null.push(if descending {
+        !NULL_MARKER
+    } else {
+        NULL_MARKER
+    });
+    let (first, last) = if descending {
+        (prefix_end(&null), prefix_end(p))
+    } else {
+        (p.to_vec(), null)
+    };
+    // Descending, the smallest value's key comes last.
+    let (low_key, high_key) = if descending {
+        (upper, lower)
+    } else {
+        (lower, upper)
+    };
+    let start = match low_key {
+        None => first,
         Some((v, true)) => encode(v)?,
         Some((v, false)) => prefix_end(&encode(v)?),
     };
-    let end = match upper {
-        // A lower bound alone stops below where NULLs sort.
-        None if lower.is_some() => {
-            let mut k = p.to_vec();
-            k.push(NULL_MARKER);
-            k
-        }
-        None => prefix_end(p),
+    let end = match high_key {
+        None => last,
         Some((v, true)) => prefix_end(&encode(v)?),
         Some((v, false)) => encode(v)?,
     };
