@@ -670,9 +670,9 @@ impl Session {
             return Ok(txn.commit().await);
         }
         let cache = self.node.catalog.clone();
-        // Checked first against a catalog that stays valid a while (a
-        // refresh now rather than a refused commit later)…
-        let catalog = cache.current_for(cache.lease() / 2).await?;
+        // Checked first (a conflict that names the table, before any
+        // prewrite)…
+        let catalog = cache.current().await?;
         if let Some(name) = changed_table(&catalog, &tables) {
             return Ok(Err(client::Error::TxnConflict(format!(
                 "the definition of table \"{name}\" changed while the transaction wrote to it"

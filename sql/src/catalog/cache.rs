@@ -78,19 +78,6 @@ impl CatalogCache {
         Ok(self.cached.lock().catalog.clone())
     }
 
-    /// [`CatalogCache::current`] that stays valid for at least `margin`
-    /// more (refreshed first if it would not).
-    pub async fn current_for(&self, margin: Duration) -> Result<Arc<Catalog>> {
-        {
-            let c = self.cached.lock();
-            if Instant::now() + margin < c.valid_until {
-                return Ok(c.catalog.clone());
-            }
-        }
-        self.refresh().await?;
-        Ok(self.cached.lock().catalog.clone())
-    }
-
     /// The cached catalog if its lease is still valid, without waiting:
     /// for synchronous callers (the sequence functions), which fall back
     /// to [`CatalogCache::current`] when it is not.

@@ -309,6 +309,11 @@ impl TableDesc {
         self.columns.iter().find(|c| c.id == id)
     }
 
+    /// The secondary index with id `id`.
+    pub fn index_by_id(&self, id: u32) -> Option<&IndexDesc> {
+        self.indexes.iter().find(|i| i.id == id)
+    }
+
     /// The columns a user sees (`SELECT *`), in order.
     pub fn visible_columns(&self) -> impl Iterator<Item = &ColumnDesc> {
         self.columns.iter().filter(|c| !c.hidden)

@@ -539,9 +539,7 @@ async fn add_constraint(
         }
         Constraint::Unique { index_id, .. } => {
             let idx = desc
-                .indexes
-                .iter()
-                .find(|i| i.id == index_id)
+                .index_by_id(index_id)
                 .cloned()
                 .ok_or_else(|| Error::internal("a unique constraint without its index"))?;
             super::index::build_in_txn(cx.txn, desc, &idx, cx.format).await?;

@@ -23,7 +23,7 @@
 //! meanwhile fails the COMMIT's answer after the block's other changes
 //! committed (the index is removed; the error says so).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use client::{BufferedTxn, SharedKv, TxnReader};
@@ -283,11 +283,11 @@ pub async fn build_in_txn(
     format: &TextFormat,
 ) -> Result<u64> {
     let reader = txn.reader();
-    let mut claimed: HashMap<Vec<u8>, Vec<Datum>> = HashMap::new();
+    let mut claimed: HashSet<Vec<u8>> = HashSet::new();
     let mut count = 0;
     scan_all(&reader, &index_prefix(desc.id, PRIMARY_INDEX_ID), |pairs| {
         for (entry, claims, row_key, row) in entries(desc, idx, pairs)? {
-            if claims && claimed.insert(entry.clone(), row.clone()).is_some() {
+            if claims && !claimed.insert(entry.clone()) {
                 return Err(duplicated(desc, idx, &row, format));
             }
             txn.put(entry, row_key)?;
@@ -471,9 +471,7 @@ impl OnlineChange<'_> {
             .cloned()
             .ok_or_else(|| Error::undefined_table("(dropped)"))?;
         let idx = desc
-            .indexes
-            .iter()
-            .find(|i| i.id == id)
+            .index_by_id(id)
             .cloned()
             .ok_or_else(|| Error::internal("an index being built is gone"))?;
         let mut cursor = index_prefix(table, PRIMARY_INDEX_ID);
@@ -571,9 +569,7 @@ pub async fn create_in_txn(
         },
     )?;
     let idx = desc
-        .indexes
-        .iter()
-        .find(|i| i.id == id)
+        .index_by_id(id)
         .cloned()
         .ok_or_else(|| Error::internal("an index just added is gone"))?;
     build_in_txn(txn, &desc, &idx, format).await?;
@@ -613,7 +609,7 @@ pub async fn begin_create_in_txn(
 ) -> Result<Deferred> {
     let mut desc = own_table(catalog, table)?;
     let id = add_to(catalog, &mut desc, index)?;
-    if let Some(idx) = desc.indexes.iter().find(|i| i.id == id) {
+    if let Some(idx) = desc.index_by_id(id) {
         refuse_duplicates(&txn.reader(), &desc, idx, format).await?;
     }
     put_table(txn, desc).await?;
@@ -631,10 +627,10 @@ pub async fn refuse_duplicates(
     if !idx.unique {
         return Ok(());
     }
-    let mut claimed: HashMap<Vec<u8>, ()> = HashMap::new();
+    let mut claimed: HashSet<Vec<u8>> = HashSet::new();
     scan_all(reader, &index_prefix(desc.id, PRIMARY_INDEX_ID), |pairs| {
         for (entry, claims, _, row) in entries(desc, idx, pairs)? {
-            if claims && claimed.insert(entry, ()).is_some() {
+            if claims && !claimed.insert(entry) {
                 return Err(duplicated(desc, idx, &row, format));
             }
         }
