@@ -552,28 +552,31 @@ async fn a_writer_blocked_by_a_running_transaction_gives_up() {
 }
 
 /// The cluster client passes the same `TxnKv` conformance suite as the
-/// local in-memory store, also with the checked range cut by a Region
-/// boundary.
+/// local in-memory store, also with the checked ranges cut by Region
+/// boundaries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cluster_passes_the_txn_kv_conformance_suite() {
     let (_dir, _cluster, client) = start().await;
     client.split_region(b"cluster/ranges/m").await.unwrap();
+    // Reverse scans cross two boundaries.
+    client.split_region(b"cluster/reverse/00100").await.unwrap();
+    client.split_region(b"cluster/reverse/00150x").await.unwrap();
     let kv: client::SharedKv = Arc::new(client.clone());
-    // PD learns of the split from the new Region's first heartbeat.
+    // PD learns of the splits from the new Regions' first heartbeats.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let parts = kv
-            .ranges(b"cluster/ranges/", b"cluster/ranges/~")
-            .await
-            .unwrap();
-        if parts.len() == 2 {
-            break;
+    for (range, regions) in [("cluster/ranges/", 2), ("cluster/reverse/", 3)] {
+        loop {
+            let end = format!("{range}~");
+            let parts = kv.ranges(range.as_bytes(), end.as_bytes()).await.unwrap();
+            if parts.len() == regions {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "PD never showed the split: {parts:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "PD never showed the split: {parts:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     client::conformance::run_all(kv, "cluster").await;
 }

@@ -74,6 +74,42 @@ fn mvcc_err(e: MvccError) -> Error {
     }
 }
 
+impl LocalTxnKv {
+    /// One page of `[start, end)` as of `ts`, forwards or backwards.
+    fn page(
+        &self,
+        ts: u64,
+        start: &[u8],
+        end: &[u8],
+        max_rows: usize,
+        max_bytes: usize,
+        reverse: bool,
+    ) -> Result<Page> {
+        let (enc_start, enc_end) = encode_range(start, end);
+        let snap = self.engine.snapshot();
+        let reader = MvccReader::new(&snap);
+        // The cluster's stores cap every answer; so does this one.
+        let cap = if max_bytes == 0 { 4 << 20 } else { max_bytes };
+        let (pairs, more) = if reverse {
+            reader.scan_page_rev(&enc_start, &enc_end, ts, max_rows, cap)
+        } else {
+            reader.scan_page(&enc_start, &enc_end, ts, max_rows, cap)
+        }
+        .map_err(mvcc_err)?;
+        let full = more || (max_rows != 0 && pairs.len() >= max_rows);
+        let resume = match (full, pairs.last()) {
+            (true, Some((k, _))) if reverse => Some(k.clone()),
+            (true, Some((k, _))) => Some(key_after(k)),
+            _ => None,
+        };
+        let pairs = pairs
+            .into_iter()
+            .map(|(key, value)| Pair { key, value })
+            .collect();
+        Ok(Page { pairs, resume })
+    }
+}
+
 #[async_trait]
 impl TxnKv for LocalTxnKv {
     async fn begin(&self) -> Result<StartTs> {
@@ -109,23 +145,18 @@ impl TxnKv for LocalTxnKv {
         max_rows: usize,
         max_bytes: usize,
     ) -> Result<Page> {
-        let (enc_start, enc_end) = encode_range(start, end);
-        let snap = self.engine.snapshot();
-        // The cluster's stores cap every answer; so does this one.
-        let cap = if max_bytes == 0 { 4 << 20 } else { max_bytes };
-        let (pairs, more) = MvccReader::new(&snap)
-            .scan_page(&enc_start, &enc_end, ts, max_rows, cap)
-            .map_err(mvcc_err)?;
-        let full = more || (max_rows != 0 && pairs.len() >= max_rows);
-        let resume = match (full, pairs.last()) {
-            (true, Some((k, _))) => Some(key_after(k)),
-            _ => None,
-        };
-        let pairs = pairs
-            .into_iter()
-            .map(|(key, value)| Pair { key, value })
-            .collect();
-        Ok(Page { pairs, resume })
+        self.page(ts, start, end, max_rows, max_bytes, false)
+    }
+
+    async fn scan_reverse(
+        &self,
+        ts: u64,
+        start: &[u8],
+        end: &[u8],
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Result<Page> {
+        self.page(ts, start, end, max_rows, max_bytes, true)
     }
 
     async fn commit(&self, start: &StartTs, changes: Vec<(Vec<u8>, Change)>) -> Result<u64> {

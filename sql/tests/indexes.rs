@@ -154,11 +154,9 @@ async fn a_failed_unique_build_leaves_no_index() {
     assert_eq!(check.rows, 3001);
 }
 
-/// Random predicates over indexed columns give the same rows through the
-/// indexes as over a copy of the table without any.
-#[tokio::test]
-async fn index_scans_agree_with_full_scans() {
-    let c = common::start().await;
+/// Tables `dx` (indexed) and `dp` (the same rows, no index) for the
+/// differential tests.
+async fn twin_tables(c: &Client) {
     let setup = "(id int PRIMARY KEY, a int, b text, n int);
          INSERT INTO {t} SELECT g, g % 13, 'k' || (g % 17), CASE WHEN g % 4 = 0 THEN NULL ELSE g % 29 END
          FROM generate_series(1, 600) g";
@@ -169,49 +167,68 @@ async fn index_scans_agree_with_full_scans() {
     }
     c.simple_query(
         "CREATE INDEX dx_a ON dx (a);
-         CREATE INDEX dx_b_n ON dx (b, n DESC);
+         CREATE INDEX dx_b_n ON dx (b, n DESC) INCLUDE (a);
          CREATE UNIQUE INDEX dx_n_id ON dx (n, id)",
     )
     .await
     .unwrap();
-    let mut seed = 42u64;
-    let mut next = |m: u64| {
+}
+
+/// A pseudo-random number generator (tests must replay).
+fn numbers(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |m: u64| {
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         (seed >> 33) % m
+    }
+}
+
+/// A random predicate over `dx`'s columns: equalities, IN lists with
+/// NULL, ranges, ORs of ranges, LIKE prefixes, IS NULL, AND and OR.
+fn random_predicate(next: &mut impl FnMut(u64) -> u64) -> String {
+    let mut atom = || -> String {
+        let col = ["a", "n", "id"][next(3) as usize];
+        let v = next(30) as i64 - 2;
+        match next(14) {
+            11 => format!("{col} BETWEEN {v} AND {} OR {col} > {}", v + 2, v + 20),
+            12 => format!(
+                "{col} < {v} OR {col} = {} OR {col} BETWEEN {v} AND {}",
+                v + 5,
+                v + 1
+            ),
+            0 => format!("{col} = {v}"),
+            1 => format!("{col} IN ({v}, {}, NULL)", v + 3),
+            2 => format!("{col} < {v}"),
+            3 => format!("{col} >= {v}"),
+            4 => format!("{col} BETWEEN {v} AND {}", v + 4),
+            5 => format!("b = 'k{}'", next(19)),
+            6 => format!("b = 'k{}' AND n > {v}", next(19)),
+            7 => format!("{col} IS NULL"),
+            8 => format!("b LIKE 'k{}%'", next(3)),
+            9 => format!("b LIKE 'k1%' AND b >= 'k{}'", next(19)),
+            10 => format!("n IS NULL AND b = 'k{}'", next(19)),
+            _ => format!("b = 'k{}' AND (n < {v} OR n >= {})", next(19), v + 9),
+        }
     };
+    let (first, second) = (atom(), atom());
+    match first.len() % 3 {
+        0 => first,
+        1 => format!("{first} AND {second}"),
+        _ => format!("{first} OR {second}"),
+    }
+}
+
+/// Random predicates over indexed columns give the same rows through the
+/// indexes as over a copy of the table without any.
+#[tokio::test]
+async fn index_scans_agree_with_full_scans() {
+    let c = common::start().await;
+    twin_tables(&c).await;
+    let mut next = numbers(42);
     let mut through_index = 0;
     for _ in 0..150 {
-        let atom = |next: &mut dyn FnMut(u64) -> u64| -> String {
-            let col = ["a", "n", "id"][next(3) as usize];
-            let v = next(30) as i64 - 2;
-            match next(14) {
-                11 => format!("{col} BETWEEN {v} AND {} OR {col} > {}", v + 2, v + 20),
-                12 => format!(
-                    "{col} < {v} OR {col} = {} OR {col} BETWEEN {v} AND {}",
-                    v + 5,
-                    v + 1
-                ),
-                0 => format!("{col} = {v}"),
-                1 => format!("{col} IN ({v}, {}, NULL)", v + 3),
-                2 => format!("{col} < {v}"),
-                3 => format!("{col} >= {v}"),
-                4 => format!("{col} BETWEEN {v} AND {}", v + 4),
-                5 => format!("b = 'k{}'", next(19)),
-                6 => format!("b = 'k{}' AND n > {v}", next(19)),
-                7 => format!("{col} IS NULL"),
-                8 => format!("b LIKE 'k{}%'", next(3)),
-                9 => format!("b LIKE 'k1%' AND b >= 'k{}'", next(19)),
-                10 => format!("n IS NULL AND b = 'k{}'", next(19)),
-                _ => format!("b = 'k{}' AND (n < {v} OR n >= {})", next(19), v + 9),
-            }
-        };
-        let pred = match next(3) {
-            0 => atom(&mut next),
-            1 => format!("{} AND {}", atom(&mut next), atom(&mut next)),
-            _ => format!("{} OR {}", atom(&mut next), atom(&mut next)),
-        };
+        let pred = random_predicate(&mut next);
         let q = |t: &str| format!("SELECT id, a, b, n FROM {t} WHERE {pred} ORDER BY id");
         let plan = query(&c, &format!("EXPLAIN {}", q("dx"))).await.join("\n");
         through_index += plan.contains("index=") as u32;
@@ -225,6 +242,49 @@ async fn index_scans_agree_with_full_scans() {
         through_index > 40,
         "only {through_index} queries used an index"
     );
+}
+
+/// `ORDER BY … LIMIT` read in index or key order (either direction),
+/// index-only reads and filters applied by the scan give the same rows
+/// as the same queries over the copy without indexes.
+#[tokio::test]
+async fn ordered_and_index_only_reads_agree_with_full_scans() {
+    let c = common::start().await;
+    twin_tables(&c).await;
+    let mut next = numbers(7);
+    let (mut ordered, mut index_only, mut reverse) = (0, 0, 0);
+    for i in 0..200 {
+        let pred = match i % 4 {
+            0 => "true".to_string(),
+            _ => random_predicate(&mut next),
+        };
+        let cols = ["id, a", "id, n", "*", "id, b, n", "a, id", "b, a"][next(6) as usize];
+        let dir = ["ASC", "DESC"][next(2) as usize];
+        let order = match next(5) {
+            0 => format!("a {dir}, id {dir}"),
+            1 => format!("n {dir}, id {dir}"),
+            2 => format!("id {dir}"),
+            3 => format!("b {dir}, n {}, id {dir}", if dir == "ASC" { "DESC" } else { "ASC" }),
+            _ => format!("b {dir}, n {dir}, id {dir}"),
+        };
+        let limit = 1 + next(25);
+        let q = |t: &str| {
+            format!("SELECT {cols} FROM {t} WHERE {pred} ORDER BY {order} LIMIT {limit}")
+        };
+        let plan = query(&c, &format!("EXPLAIN {}", q("dx"))).await.join("\n");
+        ordered += !plan.contains("SortExec") as u32;
+        index_only += plan.contains("index_only") as u32;
+        reverse += plan.contains(" reverse") as u32;
+        assert_eq!(
+            query(&c, &q("dx")).await,
+            query(&c, &q("dp")).await,
+            "{}\n{plan}",
+            q("dx")
+        );
+    }
+    assert!(ordered > 60, "only {ordered} queries read in order");
+    assert!(index_only > 20, "only {index_only} index-only reads");
+    assert!(reverse > 30, "only {reverse} reverse reads");
 }
 
 /// EXPLAIN shows the access path chosen: the primary key, an index (with
@@ -269,5 +329,23 @@ async fn explain_shows_the_access_path() {
     for (sql, shown) in cases {
         let plan = query(&c, &format!("EXPLAIN {sql}")).await.join("\n");
         assert!(plan.contains(shown), "{sql}: wanted {shown}\n{plan}");
+    }
+    // Ordered reads: no sort, only the first rows read, backwards when
+    // the order is the key's reversed; index-only reads; filters the
+    // ranges do not implement applied by the scan.
+    let ordered = [
+        ("SELECT * FROM e ORDER BY id DESC LIMIT 3", "KvScan: table=e ranges=[[-, -)] partitions=1 reverse limit=3"),
+        ("SELECT * FROM e ORDER BY a LIMIT 3", "index=e_a ranges=[[-, -)] partitions=1 limit=3"),
+        ("SELECT * FROM e ORDER BY a DESC, id DESC LIMIT 3", "index=e_a ranges=[[-, -)] partitions=1 reverse limit=3"),
+        ("SELECT * FROM e WHERE a = 4 ORDER BY d DESC LIMIT 2", "index=e_a_d ranges=[["),
+        ("SELECT * FROM e ORDER BY d LIMIT 1", "index=e_d_desc ranges=[[-, -)] partitions=1 reverse limit=1"),
+        ("SELECT a, id FROM e WHERE a > 3 ORDER BY a LIMIT 5", "index=e_a ranges=[["),
+        ("SELECT a, id FROM e WHERE a > 3 ORDER BY a LIMIT 5", "index_only limit=5"),
+        ("SELECT id FROM e WHERE a = 4 AND b LIKE '%x' ORDER BY id LIMIT 2", "filter="),
+    ];
+    for (sql, shown) in ordered {
+        let plan = query(&c, &format!("EXPLAIN {sql}")).await.join("\n");
+        assert!(plan.contains(shown), "{sql}: wanted {shown}\n{plan}");
+        assert!(!plan.contains("SortExec"), "{sql}: sorts\n{plan}");
     }
 }

@@ -272,4 +272,55 @@ impl TxnReader {
             resume: page.resume,
         })
     }
+
+    /// One page of `[start, end)` read backwards (see
+    /// [`crate::TxnKv::scan_reverse`]), with this view's buffered writes
+    /// laid over what committed.
+    pub async fn scan_reverse(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Result<Page> {
+        let page = self
+            .kv
+            .scan_reverse(self.start.ts, start, end, max_rows, max_bytes)
+            .await?;
+        if self.buffer.is_empty() {
+            return Ok(page);
+        }
+        // The committed page covers [resume, end) (all of the range when
+        // it is the last page): lay the buffer's changes there over it.
+        let lower = page.resume.clone().unwrap_or_else(|| start.to_vec());
+        let upper = if end.is_empty() {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded(end.to_vec())
+        };
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
+            page.pairs.into_iter().map(|p| (p.key, p.value)).collect();
+        for (k, change) in self
+            .buffer
+            .range::<Vec<u8>, _>((Bound::Included(lower), upper))
+        {
+            match change {
+                Change::Put(v) => {
+                    merged.insert(k.clone(), v.clone());
+                }
+                Change::Delete => {
+                    merged.remove(k);
+                }
+                Change::Lock => {}
+            }
+        }
+        Ok(Page {
+            pairs: merged
+                .into_iter()
+                .rev()
+                .map(|(key, value)| Pair { key, value })
+                .collect(),
+            resume: page.resume,
+        })
+    }
 }

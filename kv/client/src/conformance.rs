@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::buffered::{BufferedTxn, TxnReader};
 use crate::error::Error;
-use crate::txn_kv::SharedKv;
+use crate::txn_kv::{Pair, SharedKv};
 
 const LIMIT: usize = crate::buffered::DEFAULT_TXN_SIZE_LIMIT;
 
@@ -145,6 +145,66 @@ pub async fn scans_page_through_a_range(kv: SharedKv, prefix: &str) {
     }
 }
 
+/// Reverse scans page back through a range from its end, newest
+/// committed version of each key at the reader's timestamp, with the
+/// transaction's own writes laid over them, and give exactly the keys of
+/// a forward scan, in the opposite order.
+pub async fn reverse_scans_page_back_through_a_range(kv: SharedKv, prefix: &str) {
+    let n = 300;
+    let pairs: Vec<_> = (0..n)
+        .map(|i| (key(prefix, &format!("{i:05}")), vec![b'v'; 100]))
+        .collect();
+    put_all(&kv, pairs).await;
+    let before = TxnReader::snapshot(kv.clone()).await.expect("snapshot");
+    let mut t = BufferedTxn::begin(kv.clone(), LIMIT).await.expect("begin");
+    for i in 10..20 {
+        t.put(key(prefix, &format!("{i:05}")), b"second".to_vec())
+            .expect("put");
+    }
+    t.delete(key(prefix, "00005")).expect("delete");
+    t.commit().await.expect("commit");
+    let (start, end) = (key(prefix, ""), key(prefix, "~"));
+    let mut t = BufferedTxn::begin(kv.clone(), LIMIT).await.expect("begin");
+    t.delete(key(prefix, "00007")).expect("delete");
+    t.put(key(prefix, "00007x"), b"new".to_vec()).expect("put");
+    let after = t.reader();
+    for reader in [&before, &after] {
+        let forward = reader.scan(&start, &end, 0, 0).await.expect("scan");
+        assert!(forward.resume.is_none(), "a 30 kB range in one page");
+        let mut expected = forward.pairs;
+        expected.reverse();
+        for (rows, bytes) in [(0, 0), (50, 0), (0, 2000), (7, 333), (1, 0)] {
+            let mut seen: Vec<Pair> = Vec::new();
+            let mut upper = end.clone();
+            loop {
+                let page = reader
+                    .scan_reverse(&start, &upper, rows, bytes)
+                    .await
+                    .expect("reverse scan");
+                seen.extend(page.pairs);
+                match page.resume {
+                    Some(r) => upper = r,
+                    None => break,
+                }
+            }
+            assert_eq!(seen, expected, "rows={rows} bytes={bytes}");
+        }
+    }
+    let old: Vec<Pair> = before
+        .scan_reverse(&start, &end, 0, 0)
+        .await
+        .expect("reverse scan")
+        .pairs;
+    assert_eq!(old.len(), n);
+    assert!(old.iter().all(|p| p.value == vec![b'v'; 100]));
+    let new = after.scan_reverse(&start, &end, 0, 0).await.expect("scan");
+    let keys: Vec<&[u8]> = new.pairs.iter().map(|p| p.key.as_slice()).collect();
+    assert_eq!(keys.len(), n - 1, "one deleted, one replaced by another");
+    assert!(!keys.contains(&key(prefix, "00005").as_slice()));
+    let twelve = new.pairs.iter().find(|p| p.key == key(prefix, "00012"));
+    assert_eq!(twelve.map(|p| p.value.as_slice()), Some(&b"second"[..]));
+}
+
 /// A batch get returns the existing keys, sorted, once each.
 pub async fn batch_get_returns_existing_keys_in_order(kv: SharedKv, prefix: &str) {
     put_all(
@@ -243,6 +303,7 @@ pub async fn run_all(kv: SharedKv, prefix: &str) {
     the_second_writer_of_a_key_conflicts(kv.clone(), &p("conflict")).await;
     a_locked_key_conflicts_with_a_later_write(kv.clone(), &p("lock")).await;
     scans_page_through_a_range(kv.clone(), &p("scan")).await;
+    reverse_scans_page_back_through_a_range(kv.clone(), &p("reverse")).await;
     batch_get_returns_existing_keys_in_order(kv.clone(), &p("batch")).await;
     savepoints_forget_later_writes(kv.clone(), &p("savepoint")).await;
     readers_are_frozen(kv.clone(), &p("frozen")).await;

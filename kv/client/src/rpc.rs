@@ -291,6 +291,30 @@ impl<P: PdClient> RegionRpc<P> {
         Err(self.deadline_error(&last))
     }
 
+    /// A key of the Region holding the keys just below `end` (encoded, not
+    /// empty), to route a backward read of a range ending at `end`.
+    pub(super) async fn locate_before(&self, end: &[u8]) -> Result<Vec<u8>> {
+        // Below `end` and above every key below it that is shorter than
+        // it by less than 32 bytes: Region boundaries are keys, so one
+        // lying between the probe and `end` is met and stepped over below.
+        let mut probe = end.to_vec();
+        match probe.pop() {
+            Some(0) | None => {}
+            Some(last) => {
+                probe.push(last - 1);
+                probe.extend_from_slice(&[0xFF; 32]);
+            }
+        }
+        loop {
+            let route = self.cache.locate(&probe).await?;
+            let region_end = &route.region.end_key;
+            if region_end.is_empty() || region_end.as_slice() >= end {
+                return Ok(probe);
+            }
+            probe = region_end.clone();
+        }
+    }
+
     /// Splits `items` by the Region holding each one's key.
     pub(super) async fn group<T>(
         &self,

@@ -389,6 +389,7 @@ impl Shared {
                     limit: rows_left as u32,
                     version: ts,
                     max_bytes: bytes_left as u64,
+                    reverse: false,
                 })
                 .await?;
             match classify(resp.errors) {
@@ -433,6 +434,90 @@ impl Shared {
 }
 
 impl Shared {
+    /// [`Shared::scan_at`] backwards: committed pairs of `[start, end)`
+    /// as of `ts` in reverse key order, from the last, up to the caps;
+    /// when a cap cut the page, the exclusive end of the next one.
+    pub(crate) async fn scan_at_rev(
+        &self,
+        ts: u64,
+        start: &[u8],
+        end: &[u8],
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<KvPair>, Option<Vec<u8>>)> {
+        let deadline = self.rpc.deadline();
+        let mut backoff = Backoff::new(deadline);
+        let (enc_start, enc_end) = encode_range(start, end);
+        let mut out: Vec<KvPair> = Vec::new();
+        let mut bytes = 0usize;
+        // The part left is [start, upper): `upper` as the user key asked
+        // for (the store clamps it to the Region), `below` encoded (which
+        // Region to ask: the one holding the keys just below it).
+        let mut upper = end.to_vec();
+        let mut below = enc_end;
+        let mut last = String::from("none");
+        while Instant::now() < deadline {
+            let rows_left = if max_rows == 0 {
+                0
+            } else {
+                max_rows - out.len()
+            };
+            let bytes_left = if max_bytes == 0 { 0 } else { max_bytes - bytes };
+            let probe = self.rpc.locate_before(&below).await?;
+            let (resp, route) = self
+                .rpc
+                .request(&probe, |ctx| kvrpcpb::KvScanRequest {
+                    context: Some(ctx),
+                    start_key: start.to_vec(),
+                    end_key: upper.clone(),
+                    limit: rows_left as u32,
+                    version: ts,
+                    max_bytes: bytes_left as u64,
+                    reverse: true,
+                })
+                .await?;
+            let region = &route.region;
+            if !region.end_key.is_empty() && region.end_key < below {
+                // The Region split after it was looked up: the part above
+                // it is still unread.
+                continue;
+            }
+            match classify(resp.errors) {
+                Some(Outcome::Abort(e)) => return Err(e),
+                Some(Outcome::Locks(locks)) => {
+                    last = format!("{} lock(s)", locks.len());
+                    self.resolve_all(&locks, &mut backoff).await?;
+                    continue;
+                }
+                None => {}
+            }
+            for p in resp.pairs {
+                if out.last().is_none_or(|l: &KvPair| p.key < l.key) {
+                    bytes += p.key.len() + p.value.len();
+                    out.push(p);
+                }
+            }
+            let full =
+                (max_rows != 0 && out.len() >= max_rows) || (max_bytes != 0 && bytes >= max_bytes);
+            if full || resp.more {
+                let Some(last_key) = out.last().map(|p| p.key.clone()) else {
+                    return Ok((out, None));
+                };
+                if full {
+                    return Ok((out, Some(last_key)));
+                }
+                below = encode_key(&last_key);
+                upper = last_key;
+                continue;
+            }
+            if region.start_key <= enc_start {
+                return Ok((out, None));
+            }
+            below = region.start_key.clone();
+        }
+        Err(self.lock_error(&last))
+    }
+
     fn lock_error(&self, last: &str) -> Error {
         Error::TxnConflict(format!(
             "locks did not clear within {:?}: {last}",
@@ -1016,6 +1101,28 @@ impl TxnKv for TxnClient {
         let (pairs, resume) = self
             .shared
             .scan_at(ts, start, end, max_rows, max_bytes)
+            .await?;
+        let pairs = pairs
+            .into_iter()
+            .map(|p| Pair {
+                key: p.key,
+                value: p.value,
+            })
+            .collect();
+        Ok(Page { pairs, resume })
+    }
+
+    async fn scan_reverse(
+        &self,
+        ts: u64,
+        start: &[u8],
+        end: &[u8],
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Result<Page> {
+        let (pairs, resume) = self
+            .shared
+            .scan_at_rev(ts, start, end, max_rows, max_bytes)
             .await?;
         let pairs = pairs
             .into_iter()

@@ -130,6 +130,18 @@ pub trait TxnKv: Send + Sync + 'static {
         max_bytes: usize,
     ) -> Result<Page>;
 
+    /// [`TxnKv::scan`] backwards: pairs of `[start, end)` in reverse key
+    /// order, from the last; `resume` is then the exclusive end of the
+    /// next page (the last key returned).
+    async fn scan_reverse(
+        &self,
+        ts: u64,
+        start: &[u8],
+        end: &[u8],
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Result<Page>;
+
     /// Commits `changes` (sorted by key, unique, not empty) atomically as
     /// the transaction that started at `start`; returns the commit
     /// timestamp.

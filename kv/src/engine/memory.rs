@@ -57,6 +57,22 @@ fn scan_map(map: &Map, start: &[u8], end: &[u8], visit: &mut dyn FnMut(&[u8], &[
     }
 }
 
+fn scan_map_rev(
+    map: &Map,
+    start: &[u8],
+    end: &[u8],
+    visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+) {
+    if !end.is_empty() && start >= end {
+        return;
+    }
+    for (k, v) in map.range(range(start, end)).rev() {
+        if !visit(k, v) {
+            break;
+        }
+    }
+}
+
 impl Snapshot for MemSnapshot {
     fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self.maps.0[cf as usize].get(key).cloned())
@@ -70,6 +86,17 @@ impl Snapshot for MemSnapshot {
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()> {
         scan_map(&self.maps.0[cf as usize], start, end, visit);
+        Ok(())
+    }
+
+    fn scan_rev(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        end: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        scan_map_rev(&self.maps.0[cf as usize], start, end, visit);
         Ok(())
     }
 }

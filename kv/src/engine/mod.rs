@@ -168,6 +168,17 @@ pub trait Snapshot: Send + Sync + 'static {
         end: &[u8],
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()>;
+
+    /// Visits the pairs of `[start, end)` in reverse key order, from the
+    /// last, until `visit` returns `false` (an empty `end`: no upper
+    /// bound).
+    fn scan_rev(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        end: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()>;
 }
 
 /// A store's storage engine. Cloning is cheap and shares the engine.

@@ -135,6 +135,31 @@ fn drive<'a>(
     it.status().map_err(io)
 }
 
+/// Visits `[start, end)` backwards, from its last key, with an iterator
+/// made from `read_options` (whose bounds keep it inside the range).
+fn drive_rev<'a>(
+    start: &[u8],
+    end: &[u8],
+    make: impl FnOnce(ReadOptions) -> rocksdb::DBRawIteratorWithThreadMode<'a, DB>,
+    visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+) -> Result<()> {
+    if !end.is_empty() && start >= end {
+        return Ok(());
+    }
+    let mut it = make(read_options(start, end));
+    it.seek_to_last();
+    while it.valid() {
+        let (Some(k), Some(v)) = (it.key(), it.value()) else {
+            break;
+        };
+        if !visit(k, v) {
+            return Ok(());
+        }
+        it.prev();
+    }
+    it.status().map_err(io)
+}
+
 impl Engine for RocksEngine {
     type Snapshot = RocksSnapshot;
 
@@ -239,6 +264,21 @@ impl Snapshot for RocksSnapshot {
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()> {
         drive(
+            start,
+            end,
+            |ro| self.snap.raw_iterator_cf_opt(self.cf(cf), ro),
+            visit,
+        )
+    }
+
+    fn scan_rev(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        end: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        drive_rev(
             start,
             end,
             |ro| self.snap.raw_iterator_cf_opt(self.cf(cf), ro),

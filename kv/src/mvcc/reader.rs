@@ -262,6 +262,98 @@ impl<'a, S: Snapshot + ?Sized> MvccReader<'a, S> {
         let more = capped && (limit == 0 || pairs.len() < limit);
         Ok((pairs, more))
     }
+
+    /// [`MvccReader::scan_page`] backwards: the pairs of `[start, end)` as
+    /// of `ts` in reverse key order, from the last, under the same caps.
+    /// Fails with the locks that block any key from the last one returned
+    /// up to `end`.
+    pub fn scan_page_rev(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        ts: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, bool)> {
+        let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut bytes = 0usize;
+        let mut capped = false;
+        let mut stopped = false;
+        // Backwards, a key's versions come oldest first: the newest data
+        // record at or before `ts` is the last one met before the key
+        // changes.
+        let mut current: Vec<u8> = Vec::new();
+        let mut newest: Option<Write> = None;
+        let mut failed = None;
+        // Emits the finished key's value; false once a cap is reached.
+        let mut emit = |current: &[u8], newest: Option<Write>, pairs: &mut Vec<_>| -> Result<bool> {
+            let Some(w) = newest else {
+                return Ok(true);
+            };
+            if w.op != Op::Put as i32 {
+                return Ok(true);
+            }
+            let pair = (decode_key(current)?, self.value_of(current, w)?);
+            bytes += pair.0.len() + pair.1.len();
+            pairs.push(pair);
+            if max_bytes != 0 && bytes >= max_bytes {
+                capped = true;
+                return Ok(false);
+            }
+            Ok(limit == 0 || pairs.len() < limit)
+        };
+        self.snap.scan_rev(Cf::Write, start, end, &mut |k, v| {
+            let mut step = || -> Result<bool> {
+                let (encoded, commit_ts) = split_ts(k)?;
+                if encoded != current.as_slice() {
+                    if !emit(&current, newest.take(), &mut pairs)? {
+                        stopped = true;
+                        return Ok(false);
+                    }
+                    current = encoded.to_vec();
+                }
+                if commit_ts <= ts {
+                    let w = Write::decode(v)?;
+                    if w.op == Op::Put as i32 || w.op == Op::Del as i32 {
+                        newest = Some(w);
+                    }
+                }
+                Ok(true)
+            };
+            step().unwrap_or_else(|e| {
+                failed = Some(e);
+                false
+            })
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if !stopped {
+            emit(&current, newest.take(), &mut pairs)?;
+        }
+        // Locks matter from the last key returned (all of the range when
+        // nothing cut the answer short).
+        let cut = capped || (limit != 0 && pairs.len() == limit);
+        let lock_start = match pairs.last() {
+            Some((key, _)) if cut => super::key::encode_key(key),
+            _ => start.to_vec(),
+        };
+        let locks = self.scan_locks(&lock_start, end, &mut |l| blocks(l, ts), 0)?;
+        if !locks.is_empty() {
+            let locks = locks
+                .into_iter()
+                .map(|(k, lock)| {
+                    Ok(LockInfo {
+                        key: decode_key(&k)?,
+                        lock,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            return Err(MvccError::Locked(locks));
+        }
+        let more = capped && (limit == 0 || pairs.len() < limit);
+        Ok((pairs, more))
+    }
 }
 
 /// Whether `lock` blocks a read at `ts`.

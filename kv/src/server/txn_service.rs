@@ -316,13 +316,13 @@ impl<E: Engine> KvService<E> {
             if start == end {
                 return Ok((Vec::new(), false));
             }
-            let (pairs, more) = MvccReader::new(&*view.snapshot).scan_page(
-                &start,
-                &end,
-                req.version,
-                req.limit as usize,
-                scan_byte_cap(req.max_bytes),
-            )?;
+            let reader = MvccReader::new(&*view.snapshot);
+            let (limit, cap) = (req.limit as usize, scan_byte_cap(req.max_bytes));
+            let (pairs, more) = if req.reverse {
+                reader.scan_page_rev(&start, &end, req.version, limit, cap)?
+            } else {
+                reader.scan_page(&start, &end, req.version, limit, cap)?
+            };
             let pairs = pairs
                 .into_iter()
                 .map(|(key, value)| KvPair { key, value })

@@ -146,7 +146,8 @@ impl ColumnDesc {
 /// An index: the primary key, one behind a UNIQUE constraint, or one of
 /// CREATE INDEX. Its entries live under the table prefix and its id: the
 /// encoded indexed values, then (when it is not unique, or a value is
-/// NULL) the row key, which is also each entry's value.
+/// NULL) the row key; each entry's value is the row key and the values
+/// of the `stored` columns (see [`crate::codec::entry`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IndexDesc {
     /// Its id within the table (1 is the primary index).
@@ -160,6 +161,15 @@ pub struct IndexDesc {
     /// Where it stands in its online creation or removal.
     #[serde(default)]
     pub state: IndexState,
+    /// Columns it carries beside its key (`INCLUDE`), for index-only
+    /// scans.
+    #[serde(default)]
+    pub include: Vec<u32>,
+    /// Columns whose values its entries hold (key, included and primary
+    /// key columns): a query needing no others reads only the index.
+    /// Empty for indexes made before entries stored values.
+    #[serde(default)]
+    pub stored: Vec<u32>,
 }
 
 impl IndexDesc {
@@ -171,7 +181,35 @@ impl IndexDesc {
             columns,
             unique,
             state: IndexState::Public,
+            include: Vec::new(),
+            stored: Vec::new(),
         }
+    }
+
+    /// The index, storing in its entries its key and included columns
+    /// and `table`'s primary key.
+    pub fn storing(mut self, table: &TableDesc) -> Self {
+        let mut stored: Vec<u32> = Vec::new();
+        let ids = self.columns.iter().map(|(id, _)| *id);
+        let ids = ids.chain(self.include.iter().copied());
+        for id in ids.chain(table.primary.columns.iter().map(|(id, _)| *id)) {
+            if !stored.contains(&id) {
+                stored.push(id);
+            }
+        }
+        self.stored = stored;
+        self
+    }
+
+    /// Whether it indexes or includes the column `id` (dropping the
+    /// column drops the index).
+    pub fn uses(&self, id: u32) -> bool {
+        self.columns.iter().any(|(c, _)| *c == id) || self.include.contains(&id)
+    }
+
+    /// Whether its entries hold every one of the columns `ids`.
+    pub fn covers(&self, mut ids: impl Iterator<Item = u32>) -> bool {
+        ids.all(|id| self.stored.contains(&id))
     }
 
     /// Whether reads may use it (and it backs constraints).

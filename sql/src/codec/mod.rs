@@ -111,7 +111,16 @@
 //! | `uuid` | the 16 bytes |
 //!
 //! Decoding never panics: truncated or malformed bytes give a [`RowError`].
+//!
+//! # Index entries
+//!
+//! A secondary index's entry key is its prefix, the encoded indexed
+//! values and (unless it is a unique index's entry without NULLs) the row
+//! key; the value ([`entry`]) is the row key and the values of the columns
+//! the index stores, laid out as a row value, so index-only scans decode
+//! values, never keys.
 
+pub mod entry;
 pub mod key;
 pub mod row;
 

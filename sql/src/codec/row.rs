@@ -378,7 +378,7 @@ fn decode_numeric(bytes: &[u8], ty: SqlType) -> Result<Decimal, RowError> {
 
 /// Appends `v` as an unsigned LEB128 varint: 7 bits a byte, low first, the
 /// high bit set on every byte but the last.
-fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8 & 0x7F) | 0x80);
         v >>= 7;
@@ -387,7 +387,7 @@ fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
 }
 
 /// Reads an unsigned LEB128 varint at `*pos`, advancing it.
-fn get_uvarint(bytes: &[u8], pos: &mut usize) -> Result<u64, RowError> {
+pub(crate) fn get_uvarint(bytes: &[u8], pos: &mut usize) -> Result<u64, RowError> {
     let start = *pos;
     let mut v: u64 = 0;
     for i in 0..MAX_VARINT_LEN {

@@ -350,7 +350,7 @@ fn drop_column(cx: &DmlCtx<'_>, desc: &mut TableDesc, name: &str, cascade: bool)
             Constraint::Unique { index_id, .. } => desc
                 .indexes
                 .iter()
-                .any(|i| i.id == *index_id && i.columns.iter().any(|(id, _)| *id == col.id)),
+                .any(|i| i.id == *index_id && i.uses(col.id)),
             Constraint::Check { expr, .. } => check_columns(cx, desc, expr)?.contains(name),
             Constraint::ForeignKey {
                 columns,
@@ -371,9 +371,8 @@ fn drop_column(cx: &DmlCtx<'_>, desc: &mut TableDesc, name: &str, cascade: bool)
         }
     }
     desc.constraints = keep;
-    desc.indexes.retain(|i| {
-        !gone_indexes.contains(&i.id) && !i.columns.iter().any(|(id, _)| *id == col.id)
-    });
+    desc.indexes
+        .retain(|i| !gone_indexes.contains(&i.id) && !i.uses(col.id));
     desc.columns.retain(|c| c.id != col.id);
     Ok(())
 }

@@ -166,12 +166,14 @@ pub fn add(
             check_name_free(catalog, desc, &name, true)?;
             let id = desc.next_index_id;
             desc.next_index_id += 1;
-            desc.indexes.push(IndexDesc::new(
+            let index = IndexDesc::new(
                 id,
                 name.clone(),
                 ids.into_iter().map(|id| (id, false)).collect(),
                 true,
-            ));
+            )
+            .storing(desc);
+            desc.indexes.push(index);
             desc.constraints
                 .push(Constraint::Unique { name, index_id: id });
         }

@@ -30,10 +30,11 @@ use client::{BufferedTxn, SharedKv, TxnReader};
 use datafusion::sql::sqlparser::ast::{CreateIndex, Expr, IndexType, ObjectName};
 
 use super::ddl::{ident_name, split_name};
-use super::write::{decode_table_row, index_entry};
+use super::write::{decode_table_row, entry_value, index_entry};
 use crate::catalog::cache::CatalogCache;
 use crate::catalog::store::{self, CatalogWriter};
-use crate::catalog::{Catalog, Constraint, IndexDesc, IndexState, TableDesc};
+use crate::catalog::{Catalog, ColumnDesc, Constraint, IndexDesc, IndexState, TableDesc};
+use crate::codec::entry::entry_row_key;
 use crate::codec::key::{index_prefix, prefix_end, PRIMARY_INDEX_ID};
 use crate::error::{code, Error, Result};
 use crate::types::text::{format_text, TextFormat};
@@ -80,7 +81,6 @@ pub fn plan_create(catalog: &Catalog, ci: &CreateIndex) -> Result<CreatePlan> {
         }
     }
     for (present, what) in [
-        (!ci.include.is_empty(), "INCLUDE columns"),
         (
             ci.predicate.is_some(),
             "a partial index (CREATE INDEX … WHERE)",
@@ -106,12 +106,7 @@ pub fn plan_create(catalog: &Catalog, ci: &CreateIndex) -> Result<CreatePlan> {
                 )))
             }
         };
-        let col = desc.column(&name).filter(|c| !c.hidden).ok_or_else(|| {
-            Error::new(
-                code::UNDEFINED_COLUMN,
-                format!("column \"{name}\" does not exist"),
-            )
-        })?;
+        let col = table_column(desc, &name)?;
         match col.ty {
             SqlType::Json => {
                 return Err(Error::new(
@@ -144,6 +139,13 @@ pub fn plan_create(catalog: &Catalog, ci: &CreateIndex) -> Result<CreatePlan> {
     if columns.is_empty() {
         return Err(Error::syntax("an index needs at least one column"));
     }
+    let mut include = Vec::with_capacity(ci.include.len());
+    for i in &ci.include {
+        let id = table_column(desc, &ident_name(i))?.id;
+        if !include.contains(&id) {
+            include.push(id);
+        }
+    }
     let schema_id = desc.schema_id;
     let name = match &ci.name {
         Some(n) => {
@@ -170,12 +172,21 @@ pub fn plan_create(catalog: &Catalog, ci: &CreateIndex) -> Result<CreatePlan> {
     Ok(CreatePlan::Build {
         table: desc.id,
         index: IndexDesc {
-            id: 0,
-            name,
-            columns,
-            unique: ci.unique,
             state: IndexState::DeleteOnly,
-        },
+            include,
+            ..IndexDesc::new(0, name, columns, ci.unique)
+        }
+        .storing(desc),
+    })
+}
+
+/// The visible column `name` of `desc`, or 42703.
+fn table_column<'a>(desc: &'a TableDesc, name: &str) -> Result<&'a ColumnDesc> {
+    desc.column(name).filter(|c| !c.hidden).ok_or_else(|| {
+        Error::new(
+            code::UNDEFINED_COLUMN,
+            format!("column \"{name}\" does not exist"),
+        )
     })
 }
 
@@ -286,11 +297,11 @@ pub async fn build_in_txn(
     let mut claimed: HashSet<Vec<u8>> = HashSet::new();
     let mut count = 0;
     scan_all(&reader, &index_prefix(desc.id, PRIMARY_INDEX_ID), |pairs| {
-        for (entry, claims, row_key, row) in entries(desc, idx, pairs)? {
-            if claims && !claimed.insert(entry.clone()) {
-                return Err(duplicated(desc, idx, &row, format));
+        for e in entries(desc, idx, pairs)? {
+            if e.claims && !claimed.insert(e.key.clone()) {
+                return Err(duplicated(desc, idx, &e.row, format));
             }
-            txn.put(entry, row_key)?;
+            txn.put(e.key, e.value)?;
             count += 1;
         }
         Ok(())
@@ -299,9 +310,19 @@ pub async fn build_in_txn(
     Ok(count)
 }
 
-/// One row's index entry: (entry key, whether it claims its values, row
-/// key, row).
-type Entry = (Vec<u8>, bool, Vec<u8>, Vec<Datum>);
+/// One row's index entry.
+struct Entry {
+    /// The entry's key.
+    key: Vec<u8>,
+    /// Whether it claims its values (see [`index_entry`]).
+    claims: bool,
+    /// The row's key.
+    row_key: Vec<u8>,
+    /// The row.
+    row: Vec<Datum>,
+    /// The entry's value.
+    value: Vec<u8>,
+}
 
 /// The entries of index `idx` for the row pairs `pairs`.
 fn entries(desc: &TableDesc, idx: &IndexDesc, pairs: &[client::Pair]) -> Result<Vec<Entry>> {
@@ -310,8 +331,14 @@ fn entries(desc: &TableDesc, idx: &IndexDesc, pairs: &[client::Pair]) -> Result<
         .iter()
         .map(|p| {
             let row = decode_table_row(desc, &p.value, &columns)?;
-            let (entry, claims) = index_entry(desc, idx, &row, &p.key)?;
-            Ok((entry, claims, p.key.clone(), row))
+            let (key, claims) = index_entry(desc, idx, &row, &p.key)?;
+            Ok(Entry {
+                value: entry_value(desc, idx, &row, &p.key),
+                key,
+                claims,
+                row_key: p.key.clone(),
+                row,
+            })
         })
         .collect()
 }
@@ -488,23 +515,23 @@ impl OnlineChange<'_> {
             let rows = entries(&desc, &idx, &page.pairs)?;
             let present = claimed_by_others(&reader, &rows).await?;
             let mut claimed: HashMap<&[u8], &[u8]> = HashMap::new();
-            for (entry, claims, row_key, row) in &rows {
-                if *claims {
+            for e in &rows {
+                if e.claims {
                     let other = present
-                        .get(entry.as_slice())
+                        .get(e.key.as_slice())
                         .map(Vec::as_slice)
-                        .or_else(|| claimed.get(entry.as_slice()).copied());
+                        .or_else(|| claimed.get(e.key.as_slice()).copied());
                     match other {
-                        Some(owner) if owner != row_key.as_slice() => {
-                            return Err(duplicated(&desc, &idx, row, self.format))
+                        Some(owner) if owner != e.row_key.as_slice() => {
+                            return Err(duplicated(&desc, &idx, &e.row, self.format))
                         }
                         Some(_) => continue,
                         None => {
-                            claimed.insert(entry, row_key);
+                            claimed.insert(&e.key, &e.row_key);
                         }
                     }
                 }
-                txn.put(entry.clone(), row_key.clone())?;
+                txn.put(e.key.clone(), e.value.clone())?;
             }
             match txn.commit().await {
                 Ok(_) => {
@@ -530,16 +557,20 @@ async fn claimed_by_others(
     reader: &TxnReader,
     rows: &[Entry],
 ) -> Result<HashMap<Vec<u8>, Vec<u8>>> {
-    let keys: Vec<Vec<u8>> = rows.iter().filter(|r| r.1).map(|r| r.0.clone()).collect();
+    let keys: Vec<Vec<u8>> = rows
+        .iter()
+        .filter(|e| e.claims)
+        .map(|e| e.key.clone())
+        .collect();
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    Ok(reader
-        .batch_get(keys)
-        .await?
-        .into_iter()
-        .map(|p| (p.key, p.value))
-        .collect())
+    let mut owners = HashMap::new();
+    for p in reader.batch_get(keys).await? {
+        let owner = entry_row_key(&p.value)?.to_vec();
+        owners.insert(p.key, owner);
+    }
+    Ok(owners)
 }
 
 /// Deletes the entries of the index `id` of `table`, which no catalog
@@ -629,9 +660,9 @@ pub async fn refuse_duplicates(
     }
     let mut claimed: HashSet<Vec<u8>> = HashSet::new();
     scan_all(reader, &index_prefix(desc.id, PRIMARY_INDEX_ID), |pairs| {
-        for (entry, claims, _, row) in entries(desc, idx, pairs)? {
-            if claims && !claimed.insert(entry) {
-                return Err(duplicated(desc, idx, &row, format));
+        for e in entries(desc, idx, pairs)? {
+            if e.claims && !claimed.insert(e.key) {
+                return Err(duplicated(desc, idx, &e.row, format));
             }
         }
         Ok(())
@@ -766,8 +797,8 @@ pub async fn verify(kv: &SharedKv, schema: &str, table: &str, index: &str) -> Re
     let rows_start = index_prefix(desc.id, PRIMARY_INDEX_ID);
     scan_all(&reader, &rows_start, |pairs| {
         check.rows += pairs.len() as u64;
-        for (entry, _, row_key, _) in entries(desc, idx, pairs)? {
-            wanted.insert(entry, row_key);
+        for e in entries(desc, idx, pairs)? {
+            wanted.insert(e.key, e.value);
         }
         Ok(())
     })
@@ -776,7 +807,7 @@ pub async fn verify(kv: &SharedKv, schema: &str, table: &str, index: &str) -> Re
         check.entries += pairs.len() as u64;
         for p in pairs {
             match wanted.remove(&p.key) {
-                Some(row_key) if row_key == p.value => {}
+                Some(value) if value == p.value => {}
                 Some(_) => check.missing += 1,
                 None => check.extra += 1,
             }

@@ -26,6 +26,7 @@ use futures::StreamExt;
 use super::ddl::{ident_name, split_name};
 use super::query::{from_datafusion, plan};
 use super::returning::{returning, Returned, Returning};
+use crate::codec::entry::entry_row_key;
 use super::write::{apply, eval_column, index_entry, row_key, rows_batch, DmlCtx, RowChange};
 use crate::catalog::desc::{DefaultExpr, Identity, IndexDesc};
 use crate::catalog::TableDesc;
@@ -631,12 +632,12 @@ impl Conflict {
                     if self.update.is_none() {
                         continue;
                     }
-                    // A row key's value is the row; an index entry's is the
-                    // row's key.
+                    // A row key's value is the row; an index entry's
+                    // starts with the row's key.
                     let row_key = if row_key(desc, &row)? == *k {
                         k.clone()
                     } else {
-                        v.clone()
+                        entry_row_key(v)?.to_vec()
                     };
                     for k in keys {
                         state.claimed.insert(k, true);

@@ -1,52 +1,66 @@
 //! Tables as DataFusion sees them: [`KvTable`] (a `TableProvider`) and
 //! [`KvScanExec`] (the plan node that reads key ranges).
 //!
-//! `KvTable::scan` turns the pushed-down filters into key ranges
-//! ([`crate::plan::ranges`]), cuts them at Region boundaries and spreads
-//! the parts over partitions that DataFusion reads in parallel. Each
-//! partition pages through its ranges (at most [`PAGE_ROWS`] rows or
-//! [`PAGE_BYTES`] bytes per request) and turns each page into one Arrow
-//! batch, so memory stays bounded however large the table. Point ranges
-//! (every key column fixed) are read with one batch get instead.
+//! `KvTable::scan` chooses an access path for the pushed-down filters
+//! (every filter is pushed down): the primary key's ranges or a public
+//! secondary index's ([`crate::plan::ranges`]), then the scan applies
+//! whatever filter the ranges do not implement to the rows it reads, and
+//! stops at the limit after filtering. Primary-key ranges are cut at
+//! Region boundaries and spread over partitions DataFusion reads in
+//! parallel; an index is read by one partition, a page of entries at a
+//! time, whose rows are looked up with one batch get per page, or not at
+//! all when the index stores every column the query needs (an index-only
+//! scan). Each page (at most [`PAGE_ROWS`] rows or [`PAGE_BYTES`] bytes)
+//! becomes one Arrow batch, so memory stays bounded however large the
+//! table.
+//!
+//! Rows come in key order, which the scan declares to DataFusion; asked
+//! for another order (`ORDER BY … LIMIT`), the scan reads an index or key
+//! that gives it, backwards if need be, so the sort and most of the read
+//! go away ([`KvScanExec::try_pushdown_sort`]).
 //!
 //! Hot path (point select): no Region lookup for points, one RPC per
 //! Region for a batch of points, no copy of a value beyond decoding it.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use client::TxnReader;
+use client::{Pair, TxnReader};
+use datafusion::arrow::array::Array;
+use datafusion::arrow::compute::{filter_record_batch, SortOptions};
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::Session;
 use datafusion::catalog::TableProvider;
+use datafusion::common::cast::as_boolean_array;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::DFSchema;
 use datafusion::common::Result as DfResult;
 use datafusion::execution::TaskContext;
+use datafusion::logical_expr::execution_props::ExecutionProps;
 use datafusion::logical_expr::expr_rewriter::unnormalize_col;
 use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_expr::expressions::Column as PhysColumn;
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_expr::{
+    create_physical_expr, EquivalenceProperties, PhysicalExpr, PhysicalSortExpr,
+};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::filter::FilterExec;
-use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-    SendableRecordBatchStream,
+    SendableRecordBatchStream, SortOrderPushdownResult,
 };
 
 use crate::catalog::{IndexDesc, TableDesc};
+use crate::codec::entry::decode_entry_value;
 use crate::codec::key::{index_prefix, PRIMARY_INDEX_ID};
-use crate::codec::row::decode_row_with_missing;
+use crate::codec::row::{decode_row, decode_row_with_missing};
 use crate::error::Error;
-use crate::plan::ranges::{
-    describe, plan_key_ranges, plan_ranges, EncodedRange, KeyPart, RangePlan,
-};
+use crate::plan::ranges::{describe, plan_key_ranges, EncodedRange, KeyPart, RangePlan};
 use crate::types::arrow::{batch, field, ColumnBuilder};
 use crate::types::SqlType;
 
@@ -119,40 +133,75 @@ impl KvTable {
         self.keys_read = keys;
         self
     }
+}
 
-    fn key_parts(&self, idx: &IndexDesc) -> Vec<KeyPart> {
-        idx.columns
+/// The key columns of `idx` (the primary index when `None`) in key
+/// order: its own columns, then, for a secondary index, the primary key
+/// (entries end with the row key, so rows of equal values come in
+/// primary-key order).
+fn key_columns(desc: &TableDesc, idx: Option<&IndexDesc>) -> Vec<(u32, bool)> {
+    match idx {
+        None => desc.primary.columns.clone(),
+        Some(i) => i
+            .columns
             .iter()
-            .filter_map(|(id, descending)| {
-                let c = self.desc.column_by_id(*id)?;
-                Some(KeyPart {
-                    name: c.name.clone(),
-                    ty: c.ty,
-                    descending: *descending,
-                })
-            })
-            .collect()
+            .chain(desc.primary.columns.iter())
+            .copied()
+            .collect(),
     }
+}
 
-    /// How to read the rows `filters` select: by primary-key ranges, or
-    /// through the public secondary index whose ranges look most
-    /// selective (equalities on more leading columns, then single keys,
-    /// then a range); the primary key wins ties, a full scan is the
-    /// primary key's whole range.
-    fn access(&self, filters: &[&Expr]) -> (Option<IndexDesc>, RangePlan) {
-        let mut best = (
-            None,
-            plan_ranges(self.desc.id, &self.key_parts(&self.desc.primary), filters),
-        );
-        for idx in self.desc.indexes.iter().filter(|i| i.is_public()) {
-            let prefix = index_prefix(self.desc.id, idx.id);
-            let plan = plan_key_ranges(prefix, &self.key_parts(idx), idx.unique, filters);
-            if plan.narrows() && plan.selectivity() > best.1.selectivity() {
-                best = (Some(idx.clone()), plan);
-            }
+/// The ranges of `idx` (the primary index when `None`) that hold the
+/// rows `filters` select.
+fn plan_path(desc: &TableDesc, idx: Option<&IndexDesc>, filters: &[&Expr]) -> RangePlan {
+    let (id, columns, unique) = match idx {
+        None => (PRIMARY_INDEX_ID, &desc.primary.columns, true),
+        Some(i) => (i.id, &i.columns, i.unique),
+    };
+    let parts: Vec<KeyPart> = columns
+        .iter()
+        .filter_map(|(id, descending)| {
+            let c = desc.column_by_id(*id)?;
+            Some(KeyPart {
+                name: c.name.clone(),
+                ty: c.ty,
+                descending: *descending,
+            })
+        })
+        .collect();
+    plan_key_ranges(index_prefix(desc.id, id), &parts, unique, filters)
+}
+
+/// How to read the rows `filters` select: by primary-key ranges, or
+/// through the public secondary index whose ranges look most selective
+/// (equalities on more leading columns, then single keys, then a range);
+/// the primary key wins ties, a full scan is the primary key's whole
+/// range.
+fn access(desc: &TableDesc, filters: &[&Expr]) -> (Option<IndexDesc>, RangePlan) {
+    let mut best = (None, plan_path(desc, None, filters));
+    for idx in desc.indexes.iter().filter(|i| i.is_public()) {
+        let plan = plan_path(desc, Some(idx), filters);
+        if plan.narrows() && plan.selectivity() > best.1.selectivity() {
+            best = (Some(idx.clone()), plan);
         }
-        best
     }
+    best
+}
+
+/// What a scan is asked for, whatever path it takes.
+#[derive(Debug)]
+struct ScanSpec {
+    desc: Arc<TableDesc>,
+    reader: Reader,
+    keys_read: Option<KeysRead>,
+    /// The columns DataFusion sees: (id, type, name).
+    exposed: Vec<(u32, SqlType, String)>,
+    /// The table's schema as DataFusion sees it.
+    table_schema: SchemaRef,
+    /// The columns returned, by position in `exposed`.
+    wanted: Vec<usize>,
+    /// Every filter pushed down, its columns unqualified.
+    filters: Vec<Expr>,
 }
 
 #[async_trait]
@@ -169,18 +218,10 @@ impl TableProvider for KvTable {
         &self,
         filters: &[&Expr],
     ) -> DfResult<Vec<TableProviderFilterPushDown>> {
-        let (_, plan) = self.access(filters);
-        Ok(plan
-            .exact
-            .into_iter()
-            .map(|exact| {
-                if exact {
-                    TableProviderFilterPushDown::Exact
-                } else {
-                    TableProviderFilterPushDown::Unsupported
-                }
-            })
-            .collect())
+        // The scan applies every filter: those its key ranges do not
+        // implement, to the rows it reads (so a limit counts rows that
+        // pass, and an ordered read can stop early).
+        Ok(vec![TableProviderFilterPushDown::Exact; filters.len()])
     }
 
     async fn scan(
@@ -190,60 +231,30 @@ impl TableProvider for KvTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let wanted: Vec<usize> = match projection {
-            Some(p) => p.clone(),
-            None => (0..self.exposed.len()).collect(),
-        };
-        let refs: Vec<&Expr> = filters.iter().collect();
-        let (index, plan) = self.access(&refs);
-        // DataFusion hands the scan only filters it was told the ranges
-        // implement (Exact), but simplifies them after asking: one whose
-        // new form the ranges no longer implement (`k = 1 OR k = NULL`
-        // became `k = 1 OR NULL`) is applied here, over the columns it
-        // needs as well, and nothing is cut short by the limit before it.
-        let leftover: Vec<Expr> = filters
-            .iter()
-            .zip(&plan.exact)
-            .filter(|(_, exact)| !**exact)
-            .map(|(f, _)| unnormalize_col(f.clone()))
-            .collect();
-        let mut indices = wanted.clone();
-        for f in &leftover {
-            for c in f.column_refs() {
-                let i = self.schema.index_of(&c.name)?;
-                if !indices.contains(&i) {
-                    indices.push(i);
-                }
-            }
-        }
-        let limit = if leftover.is_empty() { limit } else { None };
-        let columns: Vec<(u32, SqlType)> = indices
-            .iter()
-            .map(|i| {
-                let c = &self.desc.columns[self.exposed[*i]];
-                (c.id, c.ty)
-            })
-            .collect();
-        let schema = Arc::new(self.schema.project(&indices)?);
-        let work = if index.is_some() {
-            // Through an index: one partition reads the entries and looks
-            // their rows up, a page at a time.
-            if plan.ranges.iter().all(|r| r.point) {
-                vec![Work::Points(
-                    plan.ranges.iter().map(|r| r.start.clone()).collect(),
-                )]
-            } else {
-                vec![Work::Ranges(
-                    plan.ranges
-                        .iter()
-                        .map(|r| (r.start.clone(), r.end.clone()))
-                        .collect(),
-                )]
-            }
-        } else if !plan.ranges.is_empty() && plan.ranges.iter().all(|r| r.point) {
-            vec![Work::Points(
-                plan.ranges.iter().map(|r| r.start.clone()).collect(),
-            )]
+        let spec = Arc::new(ScanSpec {
+            desc: self.desc.clone(),
+            reader: self.reader.clone(),
+            keys_read: self.keys_read.clone(),
+            exposed: self
+                .exposed
+                .iter()
+                .map(|i| {
+                    let c = &self.desc.columns[*i];
+                    (c.id, c.ty, c.name.clone())
+                })
+                .collect(),
+            table_schema: self.schema.clone(),
+            wanted: match projection {
+                Some(p) => p.clone(),
+                None => (0..self.exposed.len()).collect(),
+            },
+            filters: filters.iter().map(|f| unnormalize_col(f.clone())).collect(),
+        });
+        let refs: Vec<&Expr> = spec.filters.iter().collect();
+        let (index, plan) = access(&self.desc, &refs);
+        let work = if index.is_some() || plan.ranges.iter().all(|r| r.point) {
+            // Points, or an index: one partition.
+            vec![Work::of(&plan.ranges, false)]
         } else {
             // Cut the ranges at Region boundaries, then give each
             // partition a contiguous run of parts.
@@ -269,123 +280,302 @@ impl TableProvider for KvTable {
                 .map(|c| Work::Ranges(c.to_vec()))
                 .collect::<Vec<_>>()
         };
-        let work = if work.is_empty() {
-            vec![Work::Ranges(Vec::new())]
-        } else {
-            work
-        };
-        let scan: Arc<dyn ExecutionPlan> = Arc::new(KvScanExec::new(
-            self,
-            schema.clone(),
-            columns,
-            ReadPlan {
-                index,
-                ranges: plan.ranges,
-                work,
-                limit,
-            },
-        ));
-        let Some(predicate) = conjunction(leftover) else {
-            return Ok(scan);
-        };
-        let predicate =
-            state.create_physical_expr(predicate, &DFSchema::try_from(schema.clone())?)?;
-        let filtered = Arc::new(FilterExec::try_new(predicate, scan)?);
-        let back: Vec<(Arc<dyn PhysicalExpr>, String)> = (0..wanted.len())
-            .map(|i| {
-                let name = schema.field(i).name().clone();
-                (
-                    Arc::new(PhysColumn::new(&name, i)) as Arc<dyn PhysicalExpr>,
-                    name,
-                )
-            })
-            .collect();
-        Ok(Arc::new(ProjectionExec::try_new(back, filtered)?))
+        let scan = KvScanExec::new(spec, index, plan, work, limit, false)?;
+        Ok(Arc::new(scan))
     }
 }
 
 /// What one partition reads.
 #[derive(Debug, Clone)]
 enum Work {
-    /// Keys of single rows.
+    /// Keys of single rows, in key order.
     Points(Vec<Vec<u8>>),
     /// Ranges `[start, end)`, in key order.
     Ranges(Vec<(Vec<u8>, Vec<u8>)>),
 }
 
-/// What a scan reads: ranges of the primary index (the rows), or of a
-/// secondary index (entries, whose rows are then looked up).
-#[derive(Debug)]
-struct ReadPlan {
-    /// The secondary index read, if any.
-    index: Option<IndexDesc>,
-    /// The key ranges, for EXPLAIN.
-    ranges: Vec<EncodedRange>,
-    /// What each partition reads.
-    work: Vec<Work>,
-    /// Rows wanted at most.
-    limit: Option<usize>,
-}
-
-/// Reads rows of one table from key ranges, one partition per run of
-/// Region-sized parts.
-#[derive(Debug)]
-pub struct KvScanExec {
-    desc: Arc<TableDesc>,
-    reader: Reader,
-    schema: SchemaRef,
-    columns: Vec<(u32, SqlType)>,
-    read: ReadPlan,
-    keys_read: Option<KeysRead>,
-    properties: Arc<PlanProperties>,
-}
-
-impl KvScanExec {
-    /// A scan of `table`'s `columns` (as `schema`), as `read` says.
-    fn new(
-        table: &KvTable,
-        schema: SchemaRef,
-        columns: Vec<(u32, SqlType)>,
-        read: ReadPlan,
-    ) -> KvScanExec {
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(schema.clone()),
-            Partitioning::UnknownPartitioning(read.work.len()),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        ));
-        KvScanExec {
-            desc: table.desc.clone(),
-            reader: table.reader.clone(),
-            schema,
-            columns,
-            read,
-            keys_read: table.keys_read.clone(),
-            properties,
+impl Work {
+    /// All of `ranges` for one partition: points if they all are (and
+    /// `ranged` is not asked).
+    fn of(ranges: &[EncodedRange], ranged: bool) -> Work {
+        if !ranged && !ranges.is_empty() && ranges.iter().all(|r| r.point) {
+            Work::Points(ranges.iter().map(|r| r.start.clone()).collect())
+        } else {
+            Work::Ranges(
+                ranges
+                    .iter()
+                    .map(|r| (r.start.clone(), r.end.clone()))
+                    .collect(),
+            )
         }
     }
 }
 
+/// Reads rows of one table along one access path: key ranges of the
+/// primary index (the rows), or of a secondary index (entries, whose rows
+/// are looked up unless the entries hold every column needed).
+#[derive(Debug)]
+pub struct KvScanExec {
+    spec: Arc<ScanSpec>,
+    /// The secondary index read, if any.
+    index: Option<IndexDesc>,
+    /// The key ranges and the filters they implement.
+    plan: RangePlan,
+    /// What each partition reads.
+    work: Vec<Work>,
+    /// Rows wanted at most (per partition), after filtering.
+    limit: Option<usize>,
+    /// Whether the ranges are read backwards.
+    reverse: bool,
+    /// The columns decoded: the wanted ones, then those only the
+    /// residual filter needs.
+    columns: Vec<(u32, SqlType)>,
+    /// The filter the ranges do not implement, over `columns`.
+    residual: Option<Arc<dyn PhysicalExpr>>,
+    /// Whether the index entries hold every decoded column.
+    index_only: bool,
+    properties: Arc<PlanProperties>,
+}
+
+impl KvScanExec {
+    /// A scan of `spec` reading `plan`'s ranges of `index` (the primary
+    /// index when `None`) as `work` says.
+    fn new(
+        spec: Arc<ScanSpec>,
+        index: Option<IndexDesc>,
+        plan: RangePlan,
+        work: Vec<Work>,
+        limit: Option<usize>,
+        reverse: bool,
+    ) -> DfResult<KvScanExec> {
+        let residual_exprs: Vec<Expr> = spec
+            .filters
+            .iter()
+            .zip(&plan.exact)
+            .filter(|(_, exact)| !**exact)
+            .map(|(f, _)| f.clone())
+            .collect();
+        let mut decoded = spec.wanted.clone();
+        for f in &residual_exprs {
+            for c in f.column_refs() {
+                let i = spec.table_schema.index_of(&c.name)?;
+                if !decoded.contains(&i) {
+                    decoded.push(i);
+                }
+            }
+        }
+        let columns: Vec<(u32, SqlType)> = decoded
+            .iter()
+            .map(|i| (spec.exposed[*i].0, spec.exposed[*i].1))
+            .collect();
+        let residual = match conjunction(residual_exprs) {
+            Some(p) => {
+                let schema = DFSchema::try_from(spec.table_schema.project(&decoded)?)?;
+                Some(create_physical_expr(
+                    &p,
+                    &schema,
+                    &ExecutionProps::new(),
+                    &PhysicalPlanningContext::default(),
+                )?)
+            }
+            None => None,
+        };
+        let index_only = index.as_ref().is_some_and(|i| {
+            spec.keys_read.is_none() && i.covers(columns.iter().map(|(id, _)| *id))
+        });
+        let schema = Arc::new(spec.table_schema.project(&spec.wanted)?);
+        let ordering = output_ordering(&spec, index.as_ref(), &plan, &schema, reverse);
+        let work = if work.is_empty() {
+            vec![Work::Ranges(Vec::new())]
+        } else {
+            work
+        };
+        // The order rows come in, declared to DataFusion.
+        let equivalences = if ordering.is_empty() {
+            EquivalenceProperties::new(schema.clone())
+        } else {
+            EquivalenceProperties::new_with_orderings(schema.clone(), [ordering])
+        };
+        let properties = Arc::new(PlanProperties::new(
+            equivalences,
+            Partitioning::UnknownPartitioning(work.len()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        Ok(KvScanExec {
+            spec,
+            index,
+            plan,
+            work,
+            limit,
+            reverse,
+            columns,
+            residual,
+            index_only,
+            properties,
+        })
+    }
+
+    /// The same scan along `index`'s `plan`, in one partition, backwards
+    /// if `reverse`.
+    fn along(&self, index: Option<IndexDesc>, plan: RangePlan, reverse: bool) -> DfResult<Self> {
+        let work = vec![Work::of(&plan.ranges, false)];
+        KvScanExec::new(self.spec.clone(), index, plan, work, self.limit, reverse)
+    }
+
+    /// The path that gives `order` (sort expressions over the output):
+    /// this scan's own if it can, else the primary key's or an index's,
+    /// taken only when it narrows the read at least as well as this one
+    /// (statistics would say better). Backwards when the order is the
+    /// key's reversed.
+    fn ordered_along(&self, order: &[PhysicalSortExpr]) -> DfResult<Option<KvScanExec>> {
+        let Some(wanted) = requested(&self.spec, order) else {
+            return Ok(None);
+        };
+        if let Some(reverse) = gives(&self.spec, self.index.as_ref(), &self.plan, &wanted) {
+            return self.along(self.index.clone(), self.plan.clone(), reverse).map(Some);
+        }
+        let refs: Vec<&Expr> = self.spec.filters.iter().collect();
+        let desc = &self.spec.desc;
+        let candidates = std::iter::once(None)
+            .chain(desc.indexes.iter().filter(|i| i.is_public()).map(Some));
+        for idx in candidates {
+            if idx.map(|i| i.id) == self.index.as_ref().map(|i| i.id) {
+                continue;
+            }
+            let plan = plan_path(desc, idx, &refs);
+            if plan.selectivity() < self.plan.selectivity() && self.plan.narrows() {
+                continue;
+            }
+            if let Some(reverse) = gives(&self.spec, idx, &plan, &wanted) {
+                return self.along(idx.cloned(), plan, reverse).map(Some);
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A sort order asked of a scan, as (column id, descending, nulls
+/// first), if every expression is a column of the output.
+fn requested(spec: &ScanSpec, order: &[PhysicalSortExpr]) -> Option<Vec<(u32, bool, bool)>> {
+    order
+        .iter()
+        .map(|s| {
+            let col = s.expr.downcast_ref::<PhysColumn>()?;
+            let exposed = *spec.wanted.get(col.index())?;
+            let (id, ty, name) = &spec.exposed[exposed];
+            (name == col.name() && orders_alike(*ty))
+                .then_some((*id, s.options.descending, s.options.nulls_first))
+        })
+        .collect()
+}
+
+/// Whether key order and Arrow's order agree on the type (intervals
+/// compare by span in keys, field by field in Arrow).
+fn orders_alike(ty: SqlType) -> bool {
+    !matches!(ty, SqlType::Interval)
+}
+
+/// Whether reading `plan`'s ranges of `idx` gives the rows in `order`
+/// (column id, descending, nulls first): `Some(false)` forwards,
+/// `Some(true)` backwards. Key columns fixed to one value are skipped;
+/// the order must then follow the key columns, all in their direction
+/// (forwards) or all against it (backwards). Keys put NULLs last in an
+/// ascending column, first in a descending one.
+fn gives(
+    spec: &ScanSpec,
+    idx: Option<&IndexDesc>,
+    plan: &RangePlan,
+    order: &[(u32, bool, bool)],
+) -> Option<bool> {
+    let key = key_columns(&spec.desc, idx);
+    let fixed: Vec<u32> = key[..plan.single.min(key.len())]
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    let order: Vec<&(u32, bool, bool)> =
+        order.iter().filter(|(id, _, _)| !fixed.contains(id)).collect();
+    let mut reverse = None;
+    let rest = &key[plan.single.min(key.len())..];
+    if order.len() > rest.len() {
+        return None;
+    }
+    for ((id, descending), (want, want_desc, nulls_first)) in rest.iter().zip(order.iter().copied()) {
+        if id != want {
+            return None;
+        }
+        let backwards = descending != want_desc;
+        // NULLs come last where the key ascends as read, first where it
+        // descends.
+        if *nulls_first != *want_desc {
+            return None;
+        }
+        if *reverse.get_or_insert(backwards) != backwards {
+            return None;
+        }
+    }
+    Some(reverse.unwrap_or(false))
+}
+
+/// The order rows come in along `idx`'s `plan`: the key columns after
+/// those fixed to one value, while they are in `schema` (the output)
+/// and order alike in keys and Arrow.
+fn output_ordering(
+    spec: &ScanSpec,
+    idx: Option<&IndexDesc>,
+    plan: &RangePlan,
+    schema: &Schema,
+    reverse: bool,
+) -> Vec<PhysicalSortExpr> {
+    let key = key_columns(&spec.desc, idx);
+    let mut ordering = Vec::new();
+    for (id, descending) in key.iter().skip(plan.single) {
+        let Some(c) = spec.desc.column_by_id(*id) else {
+            break;
+        };
+        let Ok(i) = schema.index_of(&c.name) else {
+            break;
+        };
+        if !orders_alike(c.ty) {
+            break;
+        }
+        let descending = *descending != reverse;
+        ordering.push(PhysicalSortExpr {
+            expr: Arc::new(PhysColumn::new(&c.name, i)),
+            options: SortOptions {
+                descending,
+                nulls_first: descending,
+            },
+        });
+    }
+    ordering
+}
+
 impl DisplayAs for KvScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        let prefix = index_prefix(self.desc.id, PRIMARY_INDEX_ID).len();
-        let ranges: Vec<String> = self
-            .read
-            .ranges
-            .iter()
-            .map(|r| describe(r, prefix))
-            .collect();
+        let desc = &self.spec.desc;
+        let prefix = index_prefix(desc.id, PRIMARY_INDEX_ID).len();
+        let ranges: Vec<String> = self.plan.ranges.iter().map(|r| describe(r, prefix)).collect();
         let shown = if ranges.len() > 8 {
             format!("{} … ({} ranges)", ranges[..8].join(", "), ranges.len())
         } else {
             ranges.join(", ")
         };
-        write!(f, "KvScan: table={}", self.desc.name)?;
-        if let Some(idx) = &self.read.index {
+        write!(f, "KvScan: table={}", desc.name)?;
+        if let Some(idx) = &self.index {
             write!(f, " index={}", idx.name)?;
         }
-        write!(f, " ranges=[{}] partitions={}", shown, self.read.work.len())?;
-        if let Some(l) = self.read.limit {
+        write!(f, " ranges=[{}] partitions={}", shown, self.work.len())?;
+        if self.index_only {
+            write!(f, " index_only")?;
+        }
+        if self.reverse {
+            write!(f, " reverse")?;
+        }
+        if let Some(r) = &self.residual {
+            write!(f, " filter={r}")?;
+        }
+        if let Some(l) = self.limit {
             write!(f, " limit={l}")?;
         }
         Ok(())
@@ -419,42 +609,88 @@ impl ExecutionPlan for KvScanExec {
         Ok(self)
     }
 
+    fn with_fetch(&self, limit: Option<usize>) -> Option<Arc<dyn ExecutionPlan>> {
+        let scan = KvScanExec::new(
+            self.spec.clone(),
+            self.index.clone(),
+            self.plan.clone(),
+            self.work.clone(),
+            limit,
+            self.reverse,
+        )
+        .ok()?;
+        Some(Arc::new(scan))
+    }
+
+    fn fetch(&self) -> Option<usize> {
+        self.limit
+    }
+
+    fn try_pushdown_sort(
+        &self,
+        order: &[PhysicalSortExpr],
+    ) -> DfResult<SortOrderPushdownResult<Arc<dyn ExecutionPlan>>> {
+        Ok(match self.ordered_along(order)? {
+            Some(scan) => SortOrderPushdownResult::Exact {
+                inner: Arc::new(scan),
+            },
+            None => SortOrderPushdownResult::Unsupported,
+        })
+    }
+
     fn execute(
         &self,
         partition: usize,
         _context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
         let work = self
-            .read
             .work
             .get(partition)
             .cloned()
             .ok_or_else(|| df_err(Error::internal(format!("no scan partition {partition}"))))?;
+        let desc = &self.spec.desc;
+        let decoded: Vec<usize> = (0..self.columns.len()).collect();
         let state = ScanState {
-            reader: self.reader.0.clone(),
-            schema: self.schema.clone(),
+            reader: self.spec.reader.0.clone(),
+            schema: self.properties.eq_properties.schema().clone(),
+            decoded_schema: Arc::new(Schema::new(
+                decoded
+                    .iter()
+                    .map(|i| {
+                        let (id, ty) = self.columns[*i];
+                        let c = desc.column_by_id(id);
+                        let name = c.map(|c| c.name.as_str()).unwrap_or("?");
+                        field(name, ty, true)
+                    })
+                    .collect::<Vec<_>>(),
+            )),
             columns: self.columns.clone(),
             missing: self
                 .columns
                 .iter()
-                .map(|(id, _)| self.desc.column_by_id(*id).and_then(|c| c.missing.clone()))
+                .map(|(id, _)| desc.column_by_id(*id).and_then(|c| c.missing.clone()))
                 .collect(),
             work: match work {
                 Work::Points(keys) => Pending::Points(Some(keys)),
                 Work::Ranges(r) => Pending::Ranges(r.into()),
             },
-            left: self.read.limit.unwrap_or(usize::MAX),
-            keys_read: self.keys_read.clone(),
-            lookup: self.read.index.is_some(),
+            reverse: self.reverse,
+            left: self.limit.unwrap_or(usize::MAX),
+            keys_read: self.spec.keys_read.clone(),
+            lookup: match (&self.index, self.index_only) {
+                (None, _) => Lookup::Rows,
+                (Some(_), false) => Lookup::Entries,
+                (Some(_), true) => Lookup::Stored,
+            },
+            residual: self.residual.clone(),
+            wanted: self.spec.wanted.len(),
         };
+        let schema = self.properties.eq_properties.schema().clone();
         let stream = futures::stream::try_unfold(state, |mut st| async move {
             let next = st.next_batch().await.map_err(df_err)?;
             Ok(next.map(|b| (b, st)))
         });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            self.schema.clone(),
-            stream,
-        )))
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
 }
 
@@ -463,78 +699,197 @@ enum Pending {
     Ranges(VecDeque<(Vec<u8>, Vec<u8>)>),
 }
 
+/// What the pairs read are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// Rows.
+    Rows,
+    /// Index entries whose rows are looked up.
+    Entries,
+    /// Index entries holding every column decoded.
+    Stored,
+}
+
 struct ScanState {
     reader: TxnReader,
+    /// The output: the first `wanted` decoded columns.
     schema: SchemaRef,
+    /// Every decoded column.
+    decoded_schema: SchemaRef,
     columns: Vec<(u32, SqlType)>,
     /// What each column reads as in rows older than it (see
     /// `ColumnDesc::missing`).
     missing: Vec<Option<Vec<u8>>>,
     work: Pending,
+    reverse: bool,
     /// Rows still wanted (the limit).
     left: usize,
     keys_read: Option<KeysRead>,
-    /// The keys read are index entries, whose values are the keys of the
-    /// rows to read.
-    lookup: bool,
+    lookup: Lookup,
+    /// The filter the ranges do not implement.
+    residual: Option<Arc<dyn PhysicalExpr>>,
+    /// How many of the decoded columns are output.
+    wanted: usize,
 }
 
 impl ScanState {
+    /// The next pairs read (rows, or index entries), in the order asked;
+    /// `None` when done.
+    async fn next_pairs(&mut self) -> crate::Result<Option<Vec<Pair>>> {
+        let rows = PAGE_ROWS.min(self.left);
+        match &mut self.work {
+            Pending::Points(keys) => match keys.take() {
+                Some(keys) => {
+                    let mut pairs = self.reader.batch_get(keys).await?;
+                    if self.reverse {
+                        pairs.reverse();
+                    }
+                    Ok(Some(pairs))
+                }
+                None => Ok(None),
+            },
+            Pending::Ranges(ranges) if self.reverse => {
+                let Some((start, end)) = ranges.back_mut() else {
+                    return Ok(None);
+                };
+                let page = self
+                    .reader
+                    .scan_reverse(start, end, rows, PAGE_BYTES)
+                    .await?;
+                match page.resume {
+                    Some(next) => *end = next,
+                    None => {
+                        ranges.pop_back();
+                    }
+                }
+                Ok(Some(page.pairs))
+            }
+            Pending::Ranges(ranges) => {
+                let Some((start, end)) = ranges.front_mut() else {
+                    return Ok(None);
+                };
+                let page = self.reader.scan(start, end, rows, PAGE_BYTES).await?;
+                match page.resume {
+                    Some(next) => *start = next,
+                    None => {
+                        ranges.pop_front();
+                    }
+                }
+                Ok(Some(page.pairs))
+            }
+        }
+    }
+
+    /// The rows of index entries, in the entries' order.
+    async fn look_up(&self, entries: Vec<Pair>) -> crate::Result<Vec<Pair>> {
+        let keys: Vec<Vec<u8>> = entries
+            .iter()
+            .map(|e| decode_entry_value(&e.value).map(|(key, _)| key.to_vec()))
+            .collect::<Result<_, _>>()?;
+        let mut found: HashMap<Vec<u8>, Vec<u8>> = self
+            .reader
+            .batch_get(keys.clone())
+            .await?
+            .into_iter()
+            .map(|p| (p.key, p.value))
+            .collect();
+        Ok(keys
+            .into_iter()
+            .filter_map(|key| {
+                let value = found.remove(&key)?;
+                Some(Pair { key, value })
+            })
+            .collect())
+    }
+
     /// The next non-empty batch, or `None` when done.
     async fn next_batch(&mut self) -> crate::Result<Option<RecordBatch>> {
         loop {
             if self.left == 0 {
                 return Ok(None);
             }
-            let values = match &mut self.work {
-                Pending::Points(keys) => match keys.take() {
-                    Some(keys) => self.reader.batch_get(keys).await?,
-                    None => return Ok(None),
-                },
-                Pending::Ranges(ranges) => {
-                    let Some((start, end)) = ranges.front_mut() else {
-                        return Ok(None);
-                    };
-                    let rows = PAGE_ROWS.min(self.left);
-                    let page = self.reader.scan(start, end, rows, PAGE_BYTES).await?;
-                    match page.resume {
-                        Some(next) => *start = next,
-                        None => {
-                            ranges.pop_front();
-                        }
-                    }
-                    page.pairs
-                }
+            let Some(pairs) = self.next_pairs().await? else {
+                return Ok(None);
             };
-            let values = if self.lookup && !values.is_empty() {
-                let rows = values.into_iter().map(|p| p.value).collect();
-                self.reader.batch_get(rows).await?
+            let pairs = if self.lookup == Lookup::Entries && !pairs.is_empty() {
+                self.look_up(pairs).await?
             } else {
-                values
+                pairs
             };
-            if values.is_empty() {
+            if pairs.is_empty() {
                 continue;
             }
-            let n = values.len().min(self.left);
-            let mut builders: Vec<ColumnBuilder> = self
-                .columns
-                .iter()
-                .map(|(_, ty)| ColumnBuilder::new(*ty, n))
-                .collect();
-            let missing: Vec<Option<&[u8]>> = self.missing.iter().map(|m| m.as_deref()).collect();
-            for pair in values.iter().take(n) {
-                let row = decode_row_with_missing(&pair.value, &self.columns, &missing)?;
-                for (b, d) in builders.iter_mut().zip(&row) {
-                    b.push(d)?;
-                }
-            }
-            if let Some(keys) = &self.keys_read {
-                keys.lock()
-                    .extend(values.iter().take(n).map(|p| p.key.clone()));
-            }
-            self.left -= n;
-            return batch(self.schema.clone(), &mut builders, n).map(Some);
+            let Some(rows) = self.decode(&pairs)? else {
+                continue;
+            };
+            return Ok(Some(rows));
         }
+    }
+
+    /// `pairs` as a batch of the output columns: filtered, cut to the
+    /// limit; `None` if no row is left.
+    fn decode(&mut self, pairs: &[Pair]) -> crate::Result<Option<RecordBatch>> {
+        let n = if self.residual.is_some() {
+            pairs.len()
+        } else {
+            pairs.len().min(self.left)
+        };
+        let mut builders: Vec<ColumnBuilder> = self
+            .columns
+            .iter()
+            .map(|(_, ty)| ColumnBuilder::new(*ty, n))
+            .collect();
+        let missing: Vec<Option<&[u8]>> = self.missing.iter().map(|m| m.as_deref()).collect();
+        for pair in &pairs[..n] {
+            let row = match self.lookup {
+                Lookup::Stored => {
+                    let (_, stored) = decode_entry_value(&pair.value)?;
+                    decode_row(stored.unwrap_or_default(), &self.columns)?
+                }
+                _ => decode_row_with_missing(&pair.value, &self.columns, &missing)?,
+            };
+            for (b, d) in builders.iter_mut().zip(&row) {
+                b.push(d)?;
+            }
+        }
+        let all = batch(self.decoded_schema.clone(), &mut builders, n)?;
+        let (all, keys): (RecordBatch, Vec<&Pair>) = match &self.residual {
+            None => (all, pairs[..n].iter().collect()),
+            Some(predicate) => {
+                let passed = predicate
+                    .evaluate(&all)
+                    .and_then(|v| v.into_array(all.num_rows()))
+                    .map_err(|e| Error::internal(format!("scan filter: {e}")))?;
+                let passed = as_boolean_array(&passed)
+                    .map_err(|e| Error::internal(format!("scan filter: {e}")))?;
+                let kept = filter_record_batch(&all, passed)
+                    .map_err(|e| Error::internal(format!("scan filter: {e}")))?;
+                let keys = pairs[..n]
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| passed.is_valid(*i) && passed.value(*i))
+                    .map(|(_, p)| p)
+                    .collect();
+                (kept, keys)
+            }
+        };
+        let take = all.num_rows().min(self.left);
+        if take == 0 {
+            return Ok(None);
+        }
+        let all = all.slice(0, take);
+        if let Some(keys_read) = &self.keys_read {
+            keys_read
+                .lock()
+                .extend(keys.iter().take(take).map(|p| p.key.clone()));
+        }
+        self.left -= take;
+        let columns = all.columns()[..self.wanted].to_vec();
+        let options = datafusion::arrow::record_batch::RecordBatchOptions::new()
+            .with_row_count(Some(take));
+        RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
+            .map(Some)
+            .map_err(|e| Error::internal(format!("scan batch: {e}")))
     }
 }
 

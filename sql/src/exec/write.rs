@@ -38,6 +38,7 @@ use super::blocks::Blocks;
 use crate::catalog::desc::{Constraint, FkAction, IndexDesc};
 use crate::catalog::{Catalog, TableDesc};
 use crate::codec::key::{encode_key, index_prefix, prefix_end, KeyColumn, PRIMARY_INDEX_ID};
+use crate::codec::entry::encode_entry_value;
 use crate::codec::row::{decode_row_with_missing, encode_row_recording_nulls};
 use crate::error::{code, Error, Result};
 use crate::exec::query::from_datafusion;
@@ -210,6 +211,20 @@ pub fn index_entry(
         key.extend_from_slice(row_key);
     }
     Ok((key, claims))
+}
+
+/// The value of `row`'s entry in the index `idx`: the row's key and the
+/// columns the index stores.
+pub fn entry_value(desc: &TableDesc, idx: &IndexDesc, row: &[Datum], row_key: &[u8]) -> Vec<u8> {
+    let stored: Vec<(u32, &Datum)> = idx
+        .stored
+        .iter()
+        .filter_map(|id| {
+            let i = desc.columns.iter().position(|c| c.id == *id)?;
+            Some((*id, &row[i]))
+        })
+        .collect();
+    encode_entry_value(row_key, &stored)
 }
 
 fn check_not_null(desc: &TableDesc, rows: &[&Vec<Datum>], f: &TextFormat) -> Result<()> {
@@ -392,7 +407,7 @@ fn unique_plan(desc: &TableDesc, changes: &[RowChange]) -> Result<UniquePlan> {
                 if claims {
                     plan.claimed.push((entry.clone(), Some(i), n));
                 }
-                plan.puts.push((entry, key.clone()));
+                plan.puts.push((entry, entry_value(desc, idx, new, &key)));
             }
             plan.claimed.push((key.clone(), None, n));
             plan.puts.push((key, encode_table_row(desc, new)));

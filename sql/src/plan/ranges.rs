@@ -11,9 +11,9 @@
 //! - `id BETWEEN 10 AND 20` → one range;
 //! - `a = 1 AND b > 3` on `PRIMARY KEY (a, b)` → one range within `a = 1`.
 //!
-//! A filter is *exact* when the ranges implement it entirely (DataFusion
-//! then drops it); any other filter is left to DataFusion to apply above
-//! the scan. No filter usable: the whole table.
+//! A filter is *exact* when the ranges implement it entirely; the scan
+//! applies any other filter to the rows it reads. No filter usable: the
+//! whole table.
 
 use client::keys::key_after;
 use datafusion::common::ScalarValue;
@@ -60,6 +60,9 @@ pub struct RangePlan {
     pub exact: Vec<bool>,
     /// Leading key columns fixed by equalities.
     pub fixed: usize,
+    /// Leading key columns fixed to one value each (the rows read come in
+    /// the order of the key columns after them).
+    pub single: usize,
     /// Whether the next column is bounded by a range.
     pub ranged: bool,
 }
@@ -128,6 +131,7 @@ pub fn plan_key_ranges(
     // past the key columns, even in a unique index.
     let mut null_fixed = false;
     let mut fixed_all = true;
+    let mut single = 0;
     let mut col = 0;
     while col < key.len() {
         let eq = parsed.iter().enumerate().find_map(|(i, p)| match p {
@@ -158,6 +162,9 @@ pub fn plan_key_ranges(
         next.dedup();
         points = next;
         exact[i] = true;
+        if single == col && vals.len() == 1 {
+            single += 1;
+        }
         col += 1;
     }
     let fixed = col;
@@ -176,6 +183,7 @@ pub fn plan_key_ranges(
             ranges,
             exact,
             fixed,
+            single,
             ranged: false,
         };
     }
@@ -281,6 +289,7 @@ pub fn plan_key_ranges(
         ranges,
         exact,
         fixed,
+        single,
         ranged,
     }
 }
@@ -381,6 +390,7 @@ fn whole(prefix: Vec<u8>, filters: usize) -> RangePlan {
         }],
         exact: vec![false; filters],
         fixed: 0,
+        single: 0,
         ranged: false,
     }
 }
