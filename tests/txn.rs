@@ -560,7 +560,10 @@ async fn the_cluster_passes_the_txn_kv_conformance_suite() {
     client.split_region(b"cluster/ranges/m").await.unwrap();
     // Reverse scans cross two boundaries.
     client.split_region(b"cluster/reverse/00100").await.unwrap();
-    client.split_region(b"cluster/reverse/00150x").await.unwrap();
+    client
+        .split_region(b"cluster/reverse/00150x")
+        .await
+        .unwrap();
     let kv: client::SharedKv = Arc::new(client.clone());
     // PD learns of the splits from the new Regions' first heartbeats.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);

@@ -91,6 +91,10 @@ pub mod code {
     pub const AMBIGUOUS_COLUMN: &str = "42702";
     /// datatype_mismatch.
     pub const DATATYPE_MISMATCH: &str = "42804";
+    /// grouping_error.
+    pub const GROUPING_ERROR: &str = "42803";
+    /// windowing_error.
+    pub const WINDOWING_ERROR: &str = "42P20";
     /// wrong_object_type.
     pub const WRONG_OBJECT_TYPE: &str = "42809";
     /// invalid_table_definition.

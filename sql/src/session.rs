@@ -893,7 +893,7 @@ impl Session {
     async fn create_index(&mut self, ci: CreateIndex) -> Result<Outcome> {
         let done = Outcome::Command("CREATE INDEX".into());
         let catalog = self.catalog().await?;
-        let (table, index) = match index::plan_create(&catalog, &ci)? {
+        let (table, index) = match index::plan_create(&self.df, &catalog, &ci)? {
             index::CreatePlan::Exists(notice) => {
                 self.notices.push(notice);
                 return Ok(done);
@@ -903,13 +903,19 @@ impl Session {
         if let Some(mut t) = self.txn.take() {
             let r = match self.made_in_block(table).await {
                 Ok(true) => {
-                    index::create_in_txn(&mut t.txn, &catalog, table, index, &self.format).await
-                }
-                Ok(false) => {
-                    index::begin_create_in_txn(&mut t.txn, &catalog, table, index, &self.format)
+                    index::create_in_txn(&self.df, &mut t.txn, &catalog, table, index, &self.format)
                         .await
-                        .map(|d| t.deferred.push(d))
                 }
+                Ok(false) => index::begin_create_in_txn(
+                    &self.df,
+                    &mut t.txn,
+                    &catalog,
+                    table,
+                    index,
+                    &self.format,
+                )
+                .await
+                .map(|d| t.deferred.push(d)),
                 Err(e) => Err(e),
             };
             t.ddl |= r.is_ok();
@@ -981,6 +987,7 @@ impl Session {
             kv: &self.node.kv,
             cache: &self.node.catalog,
             format: &self.format,
+            df: &self.df,
         }
     }
 

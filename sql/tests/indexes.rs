@@ -81,8 +81,15 @@ async fn indexes_build_and_drop_online_while_other_nodes_write() {
     a.simple_query("CREATE UNIQUE INDEX t_b ON t (b DESC)")
         .await
         .unwrap();
-    // A unique constraint takes the same online path.
+    // A unique constraint takes the same online path, and so do
+    // expression and partial indexes.
     a.simple_query("ALTER TABLE t ADD CONSTRAINT t_ab UNIQUE (a, b)")
+        .await
+        .unwrap();
+    a.simple_query("CREATE INDEX t_upper ON t (upper(b), a)")
+        .await
+        .unwrap();
+    a.simple_query("CREATE INDEX t_part ON t (b) WHERE a < 10")
         .await
         .unwrap();
     let during = done.load(Ordering::Relaxed) - before;
@@ -102,10 +109,16 @@ async fn indexes_build_and_drop_online_while_other_nodes_write() {
         "no write went through while the indexes were built"
     );
 
-    for index in ["t_b", "t_ab"] {
+    for index in ["t_b", "t_ab", "t_upper"] {
         let check = verify(&kv, "public", "t", index).await.unwrap();
         assert!(clean(&check), "{index}: {check:?}");
     }
+    // The partial index holds exactly the rows its predicate keeps.
+    let check = verify(&kv, "public", "t", "t_part").await.unwrap();
+    assert!(check.missing == 0 && check.extra == 0, "{check:?}");
+    let kept = query(&a, "SELECT count(*) FROM t WHERE a < 10").await;
+    assert_eq!(kept, vec![check.entries.to_string()]);
+    assert!(check.entries < check.rows, "{check:?}");
     let check = verify(&kv, "public", "t", "t_b").await.unwrap();
     assert!(check.rows > ROWS / 2, "{check:?}");
     // The dropped index is gone, entries too.
@@ -168,7 +181,9 @@ async fn twin_tables(c: &Client) {
     c.simple_query(
         "CREATE INDEX dx_a ON dx (a);
          CREATE INDEX dx_b_n ON dx (b, n DESC) INCLUDE (a);
-         CREATE UNIQUE INDEX dx_n_id ON dx (n, id)",
+         CREATE UNIQUE INDEX dx_n_id ON dx (n, id);
+         CREATE INDEX dx_upper ON dx (upper(b));
+         CREATE INDEX dx_part ON dx (a, n) WHERE id > 300",
     )
     .await
     .unwrap();
@@ -190,7 +205,7 @@ fn random_predicate(next: &mut impl FnMut(u64) -> u64) -> String {
     let mut atom = || -> String {
         let col = ["a", "n", "id"][next(3) as usize];
         let v = next(30) as i64 - 2;
-        match next(14) {
+        match next(16) {
             11 => format!("{col} BETWEEN {v} AND {} OR {col} > {}", v + 2, v + 20),
             12 => format!(
                 "{col} < {v} OR {col} = {} OR {col} BETWEEN {v} AND {}",
@@ -208,6 +223,8 @@ fn random_predicate(next: &mut impl FnMut(u64) -> u64) -> String {
             8 => format!("b LIKE 'k{}%'", next(3)),
             9 => format!("b LIKE 'k1%' AND b >= 'k{}'", next(19)),
             10 => format!("n IS NULL AND b = 'k{}'", next(19)),
+            13 => format!("upper(b) = 'K{}' AND id > 300 AND a = {v}", next(19)),
+            14 => format!("id > 300 AND a = {v} AND n > {}", next(30)),
             _ => format!("b = 'k{}' AND (n < {v} OR n >= {})", next(19), v + 9),
         }
     };
@@ -264,13 +281,15 @@ async fn ordered_and_index_only_reads_agree_with_full_scans() {
             0 => format!("a {dir}, id {dir}"),
             1 => format!("n {dir}, id {dir}"),
             2 => format!("id {dir}"),
-            3 => format!("b {dir}, n {}, id {dir}", if dir == "ASC" { "DESC" } else { "ASC" }),
+            3 => format!(
+                "b {dir}, n {}, id {dir}",
+                if dir == "ASC" { "DESC" } else { "ASC" }
+            ),
             _ => format!("b {dir}, n {dir}, id {dir}"),
         };
         let limit = 1 + next(25);
-        let q = |t: &str| {
-            format!("SELECT {cols} FROM {t} WHERE {pred} ORDER BY {order} LIMIT {limit}")
-        };
+        let q =
+            |t: &str| format!("SELECT {cols} FROM {t} WHERE {pred} ORDER BY {order} LIMIT {limit}");
         let plan = query(&c, &format!("EXPLAIN {}", q("dx"))).await.join("\n");
         ordered += !plan.contains("SortExec") as u32;
         index_only += plan.contains("index_only") as u32;
@@ -297,7 +316,9 @@ async fn explain_shows_the_access_path() {
          CREATE INDEX e_a ON e (a);
          CREATE UNIQUE INDEX e_b ON e (b);
          CREATE INDEX e_a_d ON e (a, d);
-         CREATE INDEX e_d_desc ON e (d DESC)",
+         CREATE INDEX e_d_desc ON e (d DESC);
+         CREATE INDEX e_lower ON e (lower(b));
+         CREATE INDEX e_part ON e (d, b) WHERE a > 100",
     )
     .await
     .unwrap();
@@ -325,6 +346,10 @@ async fn explain_shows_the_access_path() {
         ("SELECT * FROM e WHERE b LIKE '%b'", "KvScan: table=e ranges=[[-, -)]"),
         ("SELECT * FROM e WHERE d > 3", "index=e_d_desc ranges=[["),
         ("SELECT * FROM e WHERE d < 3 OR d > 9", "index=e_d_desc ranges=[["),
+        ("SELECT * FROM e WHERE lower(b) = 'x'", "index=e_lower ranges=[["),
+        ("SELECT * FROM e WHERE lower(b) LIKE 'x%'", "index=e_lower ranges=[["),
+        ("SELECT * FROM e WHERE d = 5 AND b = 'x' AND a > 100", "index=e_part ranges=[["),
+        ("SELECT * FROM e WHERE d = 5 AND b = 'x'", "index=e_b ranges=[point "),
     ];
     for (sql, shown) in cases {
         let plan = query(&c, &format!("EXPLAIN {sql}")).await.join("\n");
@@ -334,14 +359,38 @@ async fn explain_shows_the_access_path() {
     // the order is the key's reversed; index-only reads; filters the
     // ranges do not implement applied by the scan.
     let ordered = [
-        ("SELECT * FROM e ORDER BY id DESC LIMIT 3", "KvScan: table=e ranges=[[-, -)] partitions=1 reverse limit=3"),
-        ("SELECT * FROM e ORDER BY a LIMIT 3", "index=e_a ranges=[[-, -)] partitions=1 limit=3"),
-        ("SELECT * FROM e ORDER BY a DESC, id DESC LIMIT 3", "index=e_a ranges=[[-, -)] partitions=1 reverse limit=3"),
-        ("SELECT * FROM e WHERE a = 4 ORDER BY d DESC LIMIT 2", "index=e_a_d ranges=[["),
-        ("SELECT * FROM e ORDER BY d LIMIT 1", "index=e_d_desc ranges=[[-, -)] partitions=1 reverse limit=1"),
-        ("SELECT a, id FROM e WHERE a > 3 ORDER BY a LIMIT 5", "index=e_a ranges=[["),
-        ("SELECT a, id FROM e WHERE a > 3 ORDER BY a LIMIT 5", "index_only limit=5"),
-        ("SELECT id FROM e WHERE a = 4 AND b LIKE '%x' ORDER BY id LIMIT 2", "filter="),
+        (
+            "SELECT * FROM e ORDER BY id DESC LIMIT 3",
+            "KvScan: table=e ranges=[[-, -)] partitions=1 reverse limit=3",
+        ),
+        (
+            "SELECT * FROM e ORDER BY a LIMIT 3",
+            "index=e_a ranges=[[-, -)] partitions=1 limit=3",
+        ),
+        (
+            "SELECT * FROM e ORDER BY a DESC, id DESC LIMIT 3",
+            "index=e_a ranges=[[-, -)] partitions=1 reverse limit=3",
+        ),
+        (
+            "SELECT * FROM e WHERE a = 4 ORDER BY d DESC LIMIT 2",
+            "index=e_a_d ranges=[[",
+        ),
+        (
+            "SELECT * FROM e ORDER BY d LIMIT 1",
+            "index=e_d_desc ranges=[[-, -)] partitions=1 reverse limit=1",
+        ),
+        (
+            "SELECT a, id FROM e WHERE a > 3 ORDER BY a LIMIT 5",
+            "index=e_a ranges=[[",
+        ),
+        (
+            "SELECT a, id FROM e WHERE a > 3 ORDER BY a LIMIT 5",
+            "index_only limit=5",
+        ),
+        (
+            "SELECT id FROM e WHERE a = 4 AND b LIKE '%x' ORDER BY id LIMIT 2",
+            "filter=",
+        ),
     ];
     for (sql, shown) in ordered {
         let plan = query(&c, &format!("EXPLAIN {sql}")).await.join("\n");

@@ -57,12 +57,7 @@ fn scan_map(map: &Map, start: &[u8], end: &[u8], visit: &mut dyn FnMut(&[u8], &[
     }
 }
 
-fn scan_map_rev(
-    map: &Map,
-    start: &[u8],
-    end: &[u8],
-    visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-) {
+fn scan_map_rev(map: &Map, start: &[u8], end: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> bool) {
     if !end.is_empty() && start >= end {
         return;
     }

@@ -286,22 +286,23 @@ impl<'a, S: Snapshot + ?Sized> MvccReader<'a, S> {
         let mut newest: Option<Write> = None;
         let mut failed = None;
         // Emits the finished key's value; false once a cap is reached.
-        let mut emit = |current: &[u8], newest: Option<Write>, pairs: &mut Vec<_>| -> Result<bool> {
-            let Some(w) = newest else {
-                return Ok(true);
+        let mut emit =
+            |current: &[u8], newest: Option<Write>, pairs: &mut Vec<_>| -> Result<bool> {
+                let Some(w) = newest else {
+                    return Ok(true);
+                };
+                if w.op != Op::Put as i32 {
+                    return Ok(true);
+                }
+                let pair = (decode_key(current)?, self.value_of(current, w)?);
+                bytes += pair.0.len() + pair.1.len();
+                pairs.push(pair);
+                if max_bytes != 0 && bytes >= max_bytes {
+                    capped = true;
+                    return Ok(false);
+                }
+                Ok(limit == 0 || pairs.len() < limit)
             };
-            if w.op != Op::Put as i32 {
-                return Ok(true);
-            }
-            let pair = (decode_key(current)?, self.value_of(current, w)?);
-            bytes += pair.0.len() + pair.1.len();
-            pairs.push(pair);
-            if max_bytes != 0 && bytes >= max_bytes {
-                capped = true;
-                return Ok(false);
-            }
-            Ok(limit == 0 || pairs.len() < limit)
-        };
         self.snap.scan_rev(Cf::Write, start, end, &mut |k, v| {
             let mut step = || -> Result<bool> {
                 let (encoded, commit_ts) = split_ts(k)?;

@@ -170,6 +170,33 @@ pub struct IndexDesc {
     /// Empty for indexes made before entries stored values.
     #[serde(default)]
     pub stored: Vec<u32>,
+    /// Its key parts that are expressions (`lower(email)`): a part
+    /// `(EXPR_KEY_ID + i, _)` of `columns` is `exprs[i]`.
+    #[serde(default)]
+    pub exprs: Vec<IndexExpr>,
+    /// A partial index's predicate: only rows it holds for have entries.
+    #[serde(default)]
+    pub predicate: Option<IndexExpr>,
+}
+
+/// Key part ids from here up name an index's expressions, not columns
+/// (column ids stay far below).
+pub const EXPR_KEY_ID: u32 = 1 << 31;
+
+/// An expression over a table's columns that an index keys on, or a
+/// partial index's predicate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexExpr {
+    /// The expression as written (SQL over the table's column names).
+    pub sql: String,
+    /// The forms the planner gives it, as filters show them: one for a
+    /// key expression, one per conjunct of a predicate. A query's filter
+    /// matches them to use the index.
+    pub planned: Vec<String>,
+    /// Its type.
+    pub ty: crate::types::SqlType,
+    /// The columns it reads (dropping one drops the index).
+    pub columns: Vec<u32>,
 }
 
 impl IndexDesc {
@@ -183,7 +210,21 @@ impl IndexDesc {
             state: IndexState::Public,
             include: Vec::new(),
             stored: Vec::new(),
+            exprs: Vec::new(),
+            predicate: None,
         }
+    }
+
+    /// The expression a key part id names, if it names one.
+    pub fn expr(&self, id: u32) -> Option<&IndexExpr> {
+        id.checked_sub(EXPR_KEY_ID)
+            .and_then(|i| self.exprs.get(i as usize))
+    }
+
+    /// Whether writes must evaluate expressions to make its entries (a
+    /// key expression or a predicate).
+    pub fn computes(&self) -> bool {
+        !self.exprs.is_empty() || self.predicate.is_some()
     }
 
     /// The index, storing in its entries its key and included columns
@@ -191,6 +232,7 @@ impl IndexDesc {
     pub fn storing(mut self, table: &TableDesc) -> Self {
         let mut stored: Vec<u32> = Vec::new();
         let ids = self.columns.iter().map(|(id, _)| *id);
+        let ids = ids.filter(|id| *id < EXPR_KEY_ID);
         let ids = ids.chain(self.include.iter().copied());
         for id in ids.chain(table.primary.columns.iter().map(|(id, _)| *id)) {
             if !stored.contains(&id) {
@@ -204,7 +246,13 @@ impl IndexDesc {
     /// Whether it indexes or includes the column `id` (dropping the
     /// column drops the index).
     pub fn uses(&self, id: u32) -> bool {
-        self.columns.iter().any(|(c, _)| *c == id) || self.include.contains(&id)
+        self.columns.iter().any(|(c, _)| *c == id)
+            || self.include.contains(&id)
+            || self.exprs.iter().any(|e| e.columns.contains(&id))
+            || self
+                .predicate
+                .as_ref()
+                .is_some_and(|p| p.columns.contains(&id))
     }
 
     /// Whether its entries hold every one of the columns `ids`.

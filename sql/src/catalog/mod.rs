@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use desc::{
-    ColumnDesc, Constraint, DefaultExpr, IndexDesc, IndexState, ObjectKind, SchemaDesc, TableDesc,
-    UserDesc,
+    ColumnDesc, Constraint, DefaultExpr, IndexDesc, IndexExpr, IndexState, ObjectKind, SchemaDesc,
+    TableDesc, UserDesc, EXPR_KEY_ID,
 };
 
 /// The database every SQL node serves.

@@ -399,8 +399,22 @@ fn rename_column(cx: &DmlCtx<'_>, desc: &mut TableDesc, old: &str, new: &str) ->
             }
         }
     }
-    if let Some(c) = desc.columns.iter_mut().find(|c| c.name == old) {
+    let Some(id) = desc.columns.iter_mut().find(|c| c.name == old).map(|c| {
         c.name = new.to_string();
+        c.id
+    }) else {
+        return Ok(());
+    };
+    // So do index expressions and predicates.
+    let renamed = desc.clone();
+    for idx in &mut desc.indexes {
+        let parts = idx.exprs.iter_mut().map(|e| (e, false));
+        for (e, predicate) in parts.chain(idx.predicate.iter_mut().map(|p| (p, true))) {
+            if e.columns.contains(&id) {
+                let sql = rename_in_expr(&e.sql, old, new)?;
+                *e = super::index_expr::describe(cx.df, &renamed, &sql, predicate)?;
+            }
+        }
     }
     Ok(())
 }
@@ -516,7 +530,8 @@ async fn add_constraint(
         idx.state = crate::catalog::IndexState::DeleteOnly;
         let idx = idx.clone();
         deferred.push(super::index::Deferred::Build(desc.id, idx.id));
-        return super::index::refuse_duplicates(&cx.txn.reader(), desc, &idx, cx.format).await;
+        return super::index::refuse_duplicates(cx.df, &cx.txn.reader(), desc, &idx, cx.format)
+            .await;
     }
     let rows = scan_table(cx, desc).await?;
     if rows.is_empty() {
@@ -541,7 +556,7 @@ async fn add_constraint(
                 .index_by_id(index_id)
                 .cloned()
                 .ok_or_else(|| Error::internal("a unique constraint without its index"))?;
-            super::index::build_in_txn(cx.txn, desc, &idx, cx.format).await?;
+            super::index::build_in_txn(cx.df, cx.txn, desc, &idx, cx.format).await?;
         }
         Constraint::ForeignKey { .. } => {
             let changes: Vec<RowChange> = rows.into_iter().map(RowChange::Insert).collect();

@@ -30,15 +30,19 @@ use client::{BufferedTxn, SharedKv, TxnReader};
 use datafusion::sql::sqlparser::ast::{CreateIndex, Expr, IndexType, ObjectName};
 
 use super::ddl::{ident_name, split_name};
+use super::index_expr::{describe, key_inputs, key_text};
 use super::write::{decode_table_row, entry_value, index_entry};
 use crate::catalog::cache::CatalogCache;
 use crate::catalog::store::{self, CatalogWriter};
-use crate::catalog::{Catalog, ColumnDesc, Constraint, IndexDesc, IndexState, TableDesc};
+use crate::catalog::{
+    Catalog, ColumnDesc, Constraint, IndexDesc, IndexState, TableDesc, EXPR_KEY_ID,
+};
 use crate::codec::entry::entry_row_key;
 use crate::codec::key::{index_prefix, prefix_end, PRIMARY_INDEX_ID};
 use crate::error::{code, Error, Result};
-use crate::types::text::{format_text, TextFormat};
+use crate::types::text::TextFormat;
 use crate::types::{Datum, SqlType};
+use datafusion::prelude::SessionContext;
 
 /// Rows a backfill transaction indexes.
 const BACKFILL_CHUNK: usize = 1000;
@@ -61,7 +65,7 @@ pub enum CreatePlan {
 }
 
 /// Checks a CREATE INDEX against `catalog` and says what to build.
-pub fn plan_create(catalog: &Catalog, ci: &CreateIndex) -> Result<CreatePlan> {
+pub fn plan_create(df: &SessionContext, catalog: &Catalog, ci: &CreateIndex) -> Result<CreatePlan> {
     let (schema, table) = split_name(&ci.table_name)?;
     let desc = catalog
         .find(&schema, &table)
@@ -81,10 +85,6 @@ pub fn plan_create(catalog: &Catalog, ci: &CreateIndex) -> Result<CreatePlan> {
         }
     }
     for (present, what) in [
-        (
-            ci.predicate.is_some(),
-            "a partial index (CREATE INDEX … WHERE)",
-        ),
         (ci.nulls_distinct == Some(false), "NULLS NOT DISTINCT"),
         (!ci.with.is_empty(), "index storage parameters (WITH …)"),
     ] {
@@ -94,28 +94,10 @@ pub fn plan_create(catalog: &Catalog, ci: &CreateIndex) -> Result<CreatePlan> {
     }
     let mut columns = Vec::with_capacity(ci.columns.len());
     let mut names = Vec::with_capacity(ci.columns.len());
+    let mut exprs = Vec::new();
     for c in &ci.columns {
         if c.operator_class.is_some() {
             return Err(Error::unsupported("operator classes in an index"));
-        }
-        let name = match &c.column.expr {
-            Expr::Identifier(i) => ident_name(i),
-            other => {
-                return Err(Error::unsupported(format!(
-                    "an index on the expression {other} (index columns only)"
-                )))
-            }
-        };
-        let col = table_column(desc, &name)?;
-        match col.ty {
-            SqlType::Json => {
-                return Err(Error::new(
-                    code::UNDEFINED_OBJECT,
-                    "data type json has no default operator class for access method \"btree\"",
-                ))
-            }
-            SqlType::Jsonb => return Err(Error::unsupported("an index on a jsonb column")),
-            _ => {}
         }
         let descending = c.column.options.asc == Some(false);
         // Keys put NULLs after every value ascending, before them
@@ -133,7 +115,31 @@ pub fn plan_create(catalog: &Catalog, ci: &CreateIndex) -> Result<CreatePlan> {
                 )));
             }
         }
-        columns.push((col.id, descending));
+        let (id, name, ty) = match &c.column.expr {
+            Expr::Identifier(i) => {
+                let name = ident_name(i);
+                let col = table_column(desc, &name)?;
+                (col.id, name, col.ty)
+            }
+            other => {
+                let e = describe(df, desc, &other.to_string(), false)?;
+                let id = EXPR_KEY_ID + exprs.len() as u32;
+                let ty = e.ty;
+                exprs.push(e);
+                (id, expr_name(other), ty)
+            }
+        };
+        match ty {
+            SqlType::Json => {
+                return Err(Error::new(
+                    code::UNDEFINED_OBJECT,
+                    "data type json has no default operator class for access method \"btree\"",
+                ))
+            }
+            SqlType::Jsonb => return Err(Error::unsupported("an index on a jsonb column")),
+            _ => {}
+        }
+        columns.push((id, descending));
         names.push(name);
     }
     if columns.is_empty() {
@@ -174,10 +180,31 @@ pub fn plan_create(catalog: &Catalog, ci: &CreateIndex) -> Result<CreatePlan> {
         index: IndexDesc {
             state: IndexState::DeleteOnly,
             include,
+            exprs,
+            predicate: match &ci.predicate {
+                Some(p) => Some(describe(df, desc, &p.to_string(), true)?),
+                None => None,
+            },
             ..IndexDesc::new(0, name, columns, ci.unique)
         }
         .storing(desc),
     })
+}
+
+/// What an index's default name calls a key expression, as PostgreSQL
+/// does: its function's name, else `expr`.
+fn expr_name(e: &Expr) -> String {
+    match e {
+        Expr::Nested(inner) => expr_name(inner),
+        Expr::Function(f) => f
+            .name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(ident_name)
+            .unwrap_or_else(|| "expr".into()),
+        _ => "expr".into(),
+    }
 }
 
 /// The visible column `name` of `desc`, or 42703.
@@ -288,6 +315,7 @@ pub fn add_to(catalog: &Catalog, desc: &mut TableDesc, mut index: IndexDesc) -> 
 /// indexes no other transaction can see yet (a table made in the same
 /// transaction, a constraint added by ALTER TABLE in it).
 pub async fn build_in_txn(
+    df: &SessionContext,
     txn: &mut BufferedTxn,
     desc: &TableDesc,
     idx: &IndexDesc,
@@ -297,9 +325,9 @@ pub async fn build_in_txn(
     let mut claimed: HashSet<Vec<u8>> = HashSet::new();
     let mut count = 0;
     scan_all(&reader, &index_prefix(desc.id, PRIMARY_INDEX_ID), |pairs| {
-        for e in entries(desc, idx, pairs)? {
+        for e in entries(df, desc, idx, pairs)? {
             if e.claims && !claimed.insert(e.key.clone()) {
-                return Err(duplicated(desc, idx, &e.row, format));
+                return Err(duplicated(desc, idx, &e, format));
             }
             txn.put(e.key, e.value)?;
             count += 1;
@@ -322,50 +350,51 @@ struct Entry {
     row: Vec<Datum>,
     /// The entry's value.
     value: Vec<u8>,
+    /// The index's key expressions' values for the row.
+    computed: Vec<Datum>,
 }
 
-/// The entries of index `idx` for the row pairs `pairs`.
-fn entries(desc: &TableDesc, idx: &IndexDesc, pairs: &[client::Pair]) -> Result<Vec<Entry>> {
+/// The entries of index `idx` for the row pairs `pairs` (none for a row
+/// a partial index leaves out).
+fn entries(
+    df: &SessionContext,
+    desc: &TableDesc,
+    idx: &IndexDesc,
+    pairs: &[client::Pair],
+) -> Result<Vec<Entry>> {
     let columns: Vec<(u32, SqlType)> = desc.columns.iter().map(|c| (c.id, c.ty)).collect();
-    pairs
+    let rows: Vec<Vec<Datum>> = pairs
         .iter()
-        .map(|p| {
-            let row = decode_table_row(desc, &p.value, &columns)?;
-            let (key, claims) = index_entry(desc, idx, &row, &p.key)?;
-            Ok(Entry {
-                value: entry_value(desc, idx, &row, &p.key),
-                key,
-                claims,
-                row_key: p.key.clone(),
-                row,
-            })
-        })
-        .collect()
+        .map(|p| decode_table_row(desc, &p.value, &columns))
+        .collect::<Result<_>>()?;
+    let inputs = key_inputs(df, desc, idx, &rows.iter().collect::<Vec<_>>())?;
+    let mut out = Vec::with_capacity(rows.len());
+    for ((p, row), computed) in pairs.iter().zip(rows).zip(inputs) {
+        let Some(computed) = computed else {
+            continue;
+        };
+        let (key, claims) = index_entry(desc, idx, &row, &p.key, &computed)?;
+        out.push(Entry {
+            value: entry_value(desc, idx, &row, &p.key),
+            key,
+            claims,
+            row_key: p.key.clone(),
+            row,
+            computed,
+        });
+    }
+    Ok(out)
 }
 
 /// `could not create unique index …`: `row`'s values are taken.
-pub fn duplicated(desc: &TableDesc, idx: &IndexDesc, row: &[Datum], format: &TextFormat) -> Error {
-    let (names, values): (Vec<String>, Vec<String>) = idx
-        .columns
-        .iter()
-        .filter_map(|(id, _)| {
-            let i = desc.columns.iter().position(|c| c.id == *id)?;
-            let c = &desc.columns[i];
-            let v = match &row[i] {
-                Datum::Null => "null".to_string(),
-                d => format_text(d, c.ty, format),
-            };
-            Some((c.name.clone(), v))
-        })
-        .unzip();
+fn duplicated(desc: &TableDesc, idx: &IndexDesc, e: &Entry, format: &TextFormat) -> Error {
     Error::new(
         code::UNIQUE_VIOLATION,
         format!("could not create unique index \"{}\"", idx.name),
     )
     .with_detail(format!(
-        "Key ({})=({}) is duplicated.",
-        names.join(", "),
-        values.join(", ")
+        "Key {} is duplicated.",
+        key_text(desc, idx, &e.row, &e.computed, format)
     ))
 }
 
@@ -379,6 +408,8 @@ pub struct OnlineChange<'a> {
     pub cache: &'a CatalogCache,
     /// Formatting of values in error messages.
     pub format: &'a TextFormat,
+    /// Evaluates index expressions and predicates.
+    pub df: &'a SessionContext,
 }
 
 impl OnlineChange<'_> {
@@ -512,7 +543,7 @@ impl OnlineChange<'_> {
             let page = reader
                 .scan(&cursor, &end, BACKFILL_CHUNK, super::scan::PAGE_BYTES)
                 .await?;
-            let rows = entries(&desc, &idx, &page.pairs)?;
+            let rows = entries(self.df, &desc, &idx, &page.pairs)?;
             let present = claimed_by_others(&reader, &rows).await?;
             let mut claimed: HashMap<&[u8], &[u8]> = HashMap::new();
             for e in &rows {
@@ -523,7 +554,7 @@ impl OnlineChange<'_> {
                         .or_else(|| claimed.get(e.key.as_slice()).copied());
                     match other {
                         Some(owner) if owner != e.row_key.as_slice() => {
-                            return Err(duplicated(&desc, &idx, &e.row, self.format))
+                            return Err(duplicated(&desc, &idx, e, self.format))
                         }
                         Some(_) => continue,
                         None => {
@@ -584,6 +615,7 @@ pub async fn delete_entries(kv: &SharedKv, table: u32, id: u32) -> Result<()> {
 /// `CREATE INDEX` inside a transaction block, on a table the block made:
 /// the index is public at once and built from the rows the block wrote.
 pub async fn create_in_txn(
+    df: &SessionContext,
     txn: &mut BufferedTxn,
     catalog: &Catalog,
     table: u32,
@@ -603,7 +635,7 @@ pub async fn create_in_txn(
         .index_by_id(id)
         .cloned()
         .ok_or_else(|| Error::internal("an index just added is gone"))?;
-    build_in_txn(txn, &desc, &idx, format).await?;
+    build_in_txn(df, txn, &desc, &idx, format).await?;
     put_table(txn, desc).await
 }
 
@@ -632,6 +664,7 @@ impl Deferred {
 /// its snapshot shows a unique index would have), and its COMMIT builds
 /// it online ([`Deferred::Build`]).
 pub async fn begin_create_in_txn(
+    df: &SessionContext,
     txn: &mut BufferedTxn,
     catalog: &Catalog,
     table: u32,
@@ -641,7 +674,7 @@ pub async fn begin_create_in_txn(
     let mut desc = own_table(catalog, table)?;
     let id = add_to(catalog, &mut desc, index)?;
     if let Some(idx) = desc.index_by_id(id) {
-        refuse_duplicates(&txn.reader(), &desc, idx, format).await?;
+        refuse_duplicates(df, &txn.reader(), &desc, idx, format).await?;
     }
     put_table(txn, desc).await?;
     Ok(Deferred::Build(table, id))
@@ -650,6 +683,7 @@ pub async fn begin_create_in_txn(
 /// Fails with 23505 if the rows `reader` sees hold duplicates for the
 /// unique index `idx` (nothing to check for another).
 pub async fn refuse_duplicates(
+    df: &SessionContext,
     reader: &TxnReader,
     desc: &TableDesc,
     idx: &IndexDesc,
@@ -660,9 +694,9 @@ pub async fn refuse_duplicates(
     }
     let mut claimed: HashSet<Vec<u8>> = HashSet::new();
     scan_all(reader, &index_prefix(desc.id, PRIMARY_INDEX_ID), |pairs| {
-        for e in entries(desc, idx, pairs)? {
-            if e.claims && !claimed.insert(e.key) {
-                return Err(duplicated(desc, idx, &e.row, format));
+        for e in entries(df, desc, idx, pairs)? {
+            if e.claims && !claimed.insert(e.key.clone()) {
+                return Err(duplicated(desc, idx, &e, format));
             }
         }
         Ok(())
@@ -792,12 +826,13 @@ pub async fn verify(kv: &SharedKv, schema: &str, table: &str, index: &str) -> Re
                 format!("index \"{index}\" does not exist"),
             )
         })?;
+    let df = super::query::QueryEngine::new();
     let mut wanted: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
     let mut check = IndexCheck::default();
     let rows_start = index_prefix(desc.id, PRIMARY_INDEX_ID);
     scan_all(&reader, &rows_start, |pairs| {
         check.rows += pairs.len() as u64;
-        for e in entries(desc, idx, pairs)? {
+        for e in entries(&df, desc, idx, pairs)? {
             wanted.insert(e.key, e.value);
         }
         Ok(())

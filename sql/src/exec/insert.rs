@@ -26,10 +26,10 @@ use futures::StreamExt;
 use super::ddl::{ident_name, split_name};
 use super::query::{from_datafusion, plan};
 use super::returning::{returning, Returned, Returning};
-use crate::codec::entry::entry_row_key;
 use super::write::{apply, eval_column, index_entry, row_key, rows_batch, DmlCtx, RowChange};
 use crate::catalog::desc::{DefaultExpr, Identity, IndexDesc};
 use crate::catalog::TableDesc;
+use crate::codec::entry::entry_row_key;
 use crate::error::{code, Error, Result};
 use crate::types::arrow::{datum_at, sql_type_of};
 use crate::types::cast::assign;
@@ -496,7 +496,7 @@ impl Conflict {
                 }
                 all.extend(
                     (0..desc.indexes.len())
-                        .filter(|i| desc.indexes[*i].unique && desc.indexes[*i].is_public())
+                        .filter(|i| arbiter(&desc.indexes[*i]))
                         .map(Some),
                 );
                 all
@@ -512,7 +512,7 @@ impl Conflict {
                     let i = (0..desc.indexes.len())
                         .find(|i| {
                             let idx = &desc.indexes[*i];
-                            idx.unique && idx.is_public() && matches(idx, &cols)
+                            arbiter(idx) && matches(idx, &cols)
                         })
                         .ok_or_else(no_match)?;
                     vec![Some(i)]
@@ -531,7 +531,7 @@ impl Conflict {
                     let i = (0..desc.indexes.len())
                         .find(|i| {
                             let idx = &desc.indexes[*i];
-                            idx.unique && idx.is_public() && idx.name == name
+                            arbiter(idx) && idx.name == name
                         })
                         .ok_or_else(|| {
                             Error::new(
@@ -576,7 +576,7 @@ impl Conflict {
             match a {
                 None => out.push(key.clone()),
                 Some(i) => {
-                    let (entry, claims) = index_entry(desc, &desc.indexes[*i], row, &key)?;
+                    let (entry, claims) = index_entry(desc, &desc.indexes[*i], row, &key, &[])?;
                     if claims {
                         out.push(entry);
                     }
@@ -707,6 +707,12 @@ impl Conflict {
             .map(|((old, new), _)| RowChange::Update(old, new))
             .collect())
     }
+}
+
+/// Whether ON CONFLICT may take `idx` as an arbiter: a public unique index
+/// on plain columns (expression and partial indexes are not inferred).
+fn arbiter(idx: &IndexDesc) -> bool {
+    idx.unique && idx.is_public() && !idx.computes()
 }
 
 /// The existing rows (named `name`) beside the proposed ones (named

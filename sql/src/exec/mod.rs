@@ -28,6 +28,7 @@ pub mod ddl;
 pub mod drop;
 pub mod functions;
 pub mod index;
+pub mod index_expr;
 pub mod insert;
 pub mod pg;
 pub mod point;

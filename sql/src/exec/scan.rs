@@ -41,8 +41,8 @@ use datafusion::common::Result as DfResult;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::execution_props::ExecutionProps;
 use datafusion::logical_expr::expr_rewriter::unnormalize_col;
-use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_expr::expressions::Column as PhysColumn;
 use datafusion::physical_expr::{
@@ -55,6 +55,7 @@ use datafusion::physical_plan::{
     SendableRecordBatchStream, SortOrderPushdownResult,
 };
 
+use super::index_expr::predicate_holds;
 use crate::catalog::{IndexDesc, TableDesc};
 use crate::codec::entry::decode_entry_value;
 use crate::codec::key::{index_prefix, PRIMARY_INDEX_ID};
@@ -160,12 +161,21 @@ fn plan_path(desc: &TableDesc, idx: Option<&IndexDesc>, filters: &[&Expr]) -> Ra
     };
     let parts: Vec<KeyPart> = columns
         .iter()
-        .filter_map(|(id, descending)| {
+        .map_while(|(id, descending)| {
+            if let Some(e) = idx.and_then(|i| i.expr(*id)) {
+                return Some(KeyPart {
+                    name: e.planned.first()?.clone(),
+                    ty: e.ty,
+                    descending: *descending,
+                    expr: true,
+                });
+            }
             let c = desc.column_by_id(*id)?;
             Some(KeyPart {
                 name: c.name.clone(),
                 ty: c.ty,
                 descending: *descending,
+                expr: false,
             })
         })
         .collect();
@@ -179,13 +189,22 @@ fn plan_path(desc: &TableDesc, idx: Option<&IndexDesc>, filters: &[&Expr]) -> Ra
 /// range.
 fn access(desc: &TableDesc, filters: &[&Expr]) -> (Option<IndexDesc>, RangePlan) {
     let mut best = (None, plan_path(desc, None, filters));
-    for idx in desc.indexes.iter().filter(|i| i.is_public()) {
+    for idx in usable(desc, filters) {
         let plan = plan_path(desc, Some(idx), filters);
         if plan.narrows() && plan.selectivity() > best.1.selectivity() {
             best = (Some(idx.clone()), plan);
         }
     }
     best
+}
+
+/// The secondary indexes of `desc` a scan with `filters` may read: the
+/// public ones, a partial one only if the filters imply its predicate.
+fn usable<'a>(desc: &'a TableDesc, filters: &[&Expr]) -> impl Iterator<Item = &'a IndexDesc> {
+    let shown: Vec<String> = filters.iter().map(|f| f.to_string()).collect();
+    desc.indexes
+        .iter()
+        .filter(move |i| i.is_public() && predicate_holds(i, &shown))
 }
 
 /// What a scan is asked for, whatever path it takes.
@@ -433,12 +452,13 @@ impl KvScanExec {
             return Ok(None);
         };
         if let Some(reverse) = gives(&self.spec, self.index.as_ref(), &self.plan, &wanted) {
-            return self.along(self.index.clone(), self.plan.clone(), reverse).map(Some);
+            return self
+                .along(self.index.clone(), self.plan.clone(), reverse)
+                .map(Some);
         }
         let refs: Vec<&Expr> = self.spec.filters.iter().collect();
         let desc = &self.spec.desc;
-        let candidates = std::iter::once(None)
-            .chain(desc.indexes.iter().filter(|i| i.is_public()).map(Some));
+        let candidates = std::iter::once(None).chain(usable(desc, &refs).map(Some));
         for idx in candidates {
             if idx.map(|i| i.id) == self.index.as_ref().map(|i| i.id) {
                 continue;
@@ -464,8 +484,11 @@ fn requested(spec: &ScanSpec, order: &[PhysicalSortExpr]) -> Option<Vec<(u32, bo
             let col = s.expr.downcast_ref::<PhysColumn>()?;
             let exposed = *spec.wanted.get(col.index())?;
             let (id, ty, name) = &spec.exposed[exposed];
-            (name == col.name() && orders_alike(*ty))
-                .then_some((*id, s.options.descending, s.options.nulls_first))
+            (name == col.name() && orders_alike(*ty)).then_some((
+                *id,
+                s.options.descending,
+                s.options.nulls_first,
+            ))
         })
         .collect()
 }
@@ -493,14 +516,17 @@ fn gives(
         .iter()
         .map(|(id, _)| *id)
         .collect();
-    let order: Vec<&(u32, bool, bool)> =
-        order.iter().filter(|(id, _, _)| !fixed.contains(id)).collect();
+    let order: Vec<&(u32, bool, bool)> = order
+        .iter()
+        .filter(|(id, _, _)| !fixed.contains(id))
+        .collect();
     let mut reverse = None;
     let rest = &key[plan.single.min(key.len())..];
     if order.len() > rest.len() {
         return None;
     }
-    for ((id, descending), (want, want_desc, nulls_first)) in rest.iter().zip(order.iter().copied()) {
+    for ((id, descending), (want, want_desc, nulls_first)) in rest.iter().zip(order.iter().copied())
+    {
         if id != want {
             return None;
         }
@@ -555,7 +581,12 @@ impl DisplayAs for KvScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let desc = &self.spec.desc;
         let prefix = index_prefix(desc.id, PRIMARY_INDEX_ID).len();
-        let ranges: Vec<String> = self.plan.ranges.iter().map(|r| describe(r, prefix)).collect();
+        let ranges: Vec<String> = self
+            .plan
+            .ranges
+            .iter()
+            .map(|r| describe(r, prefix))
+            .collect();
         let shown = if ranges.len() > 8 {
             format!("{} … ({} ranges)", ranges[..8].join(", "), ranges.len())
         } else {
@@ -885,8 +916,8 @@ impl ScanState {
         }
         self.left -= take;
         let columns = all.columns()[..self.wanted].to_vec();
-        let options = datafusion::arrow::record_batch::RecordBatchOptions::new()
-            .with_row_count(Some(take));
+        let options =
+            datafusion::arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(take));
         RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
             .map(Some)
             .map_err(|e| Error::internal(format!("scan batch: {e}")))

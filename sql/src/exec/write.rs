@@ -35,10 +35,11 @@ use datafusion::logical_expr::ExprSchemable;
 use futures::future::BoxFuture;
 
 use super::blocks::Blocks;
+use super::index_expr::{key_inputs, key_text, part_value};
 use crate::catalog::desc::{Constraint, FkAction, IndexDesc};
 use crate::catalog::{Catalog, TableDesc};
-use crate::codec::key::{encode_key, index_prefix, prefix_end, KeyColumn, PRIMARY_INDEX_ID};
 use crate::codec::entry::encode_entry_value;
+use crate::codec::key::{encode_key, index_prefix, prefix_end, KeyColumn, PRIMARY_INDEX_ID};
 use crate::codec::row::{decode_row_with_missing, encode_row_recording_nulls};
 use crate::error::{code, Error, Result};
 use crate::exec::query::from_datafusion;
@@ -154,7 +155,7 @@ where
         let new_rows: Vec<&Vec<Datum>> = changes.iter().filter_map(RowChange::new_row).collect();
         check_not_null(&desc, &new_rows, cx.format)?;
         check_constraints(cx, &desc, &new_rows)?;
-        let plan = unique_plan(&desc, &changes)?;
+        let plan = unique_plan(cx.df, &desc, &changes)?;
         check_unique(cx, &desc, &plan, &changes).await?;
         // Foreign keys are checked on the table as the statement leaves
         // it, as PostgreSQL checks them at the end of the statement: a row
@@ -186,25 +187,24 @@ pub fn row_key(desc: &TableDesc, row: &[Datum]) -> Result<Vec<u8>> {
     Ok(crate::codec::key::row_key(desc.id, &cols)?)
 }
 
-/// The key of `row`'s entry in the index `idx`, and whether the entry
-/// claims its values (a unique index's entry without NULLs: then it is
-/// the indexed values alone and must not exist already). Any other entry
-/// ends with the row key, so it collides with none.
+/// The key of `row`'s entry in the index `idx` (`computed`: the values
+/// of its key expressions for the row), and whether the entry claims its
+/// values (a unique index's entry without NULLs: then it is the indexed
+/// values alone and must not exist already). Any other entry ends with
+/// the row key, so it collides with none.
 pub fn index_entry(
     desc: &TableDesc,
     idx: &IndexDesc,
     row: &[Datum],
     row_key: &[u8],
+    computed: &[Datum],
 ) -> Result<(Vec<u8>, bool)> {
     let mut key = index_prefix(desc.id, idx.id);
-    let cols: Vec<KeyColumn<'_>> = idx
-        .columns
-        .iter()
-        .map(|(id, descending)| {
-            let i = position(desc, *id);
-            (&row[i], desc.columns[i].ty, *descending)
-        })
-        .collect();
+    let mut cols: Vec<KeyColumn<'_>> = Vec::with_capacity(idx.columns.len());
+    for (id, descending) in &idx.columns {
+        let (d, ty) = part_value(desc, idx, *id, row, computed)?;
+        cols.push((d, ty, *descending));
+    }
     encode_key(&mut key, &cols)?;
     let claims = idx.unique && !cols.iter().any(|(d, _, _)| d.is_null());
     if !claims {
@@ -374,43 +374,91 @@ fn check_constraints(cx: &DmlCtx<'_>, desc: &TableDesc, rows: &[&Vec<Datum>]) ->
 struct UniquePlan {
     /// Keys (rows and index entries) the old rows held.
     removed: HashSet<Vec<u8>>,
-    /// Keys that must be unique: (key, index, change), index `None` for
-    /// the primary key.
-    claimed: Vec<(Vec<u8>, Option<usize>, usize)>,
+    /// Keys that must be unique.
+    claimed: Vec<Claim>,
     /// Pairs to put.
     puts: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
+/// A key a new row claims: its row key or a unique index entry.
+struct Claim {
+    key: Vec<u8>,
+    /// The unique index (`None`: the primary key).
+    index: Option<usize>,
+    /// The change whose new row claims it.
+    change: usize,
+    /// The index's key expressions' values for the row.
+    computed: Vec<Datum>,
+}
+
+impl Claim {
+    /// The unique violation of this claim.
+    fn violation(&self, desc: &TableDesc, changes: &[RowChange], f: &TextFormat) -> Error {
+        let row = changes[self.change].new_row();
+        duplicate(desc, self.index, row, &self.computed, f)
+    }
+}
+
 /// The writes of `changes`: rows, and the entries of every index in the
-/// state to take them (a delete-only index loses entries, gains none).
-fn unique_plan(desc: &TableDesc, changes: &[RowChange]) -> Result<UniquePlan> {
+/// state to take them (a delete-only index loses entries, gains none; a
+/// partial index has entries only for the rows its predicate keeps).
+fn unique_plan(df: &SessionContext, desc: &TableDesc, changes: &[RowChange]) -> Result<UniquePlan> {
     let mut plan = UniquePlan {
         removed: HashSet::new(),
         claimed: Vec::new(),
         puts: Vec::new(),
     };
+    let olds: Vec<&Vec<Datum>> = changes.iter().filter_map(RowChange::old).collect();
+    let news: Vec<&Vec<Datum>> = changes.iter().filter_map(RowChange::new_row).collect();
+    // Per index, per old (new) row: its key expressions' values, or None
+    // if the index leaves the row out.
+    let mut old_inputs = Vec::with_capacity(desc.indexes.len());
+    let mut new_inputs = Vec::with_capacity(desc.indexes.len());
+    for idx in &desc.indexes {
+        old_inputs.push(key_inputs(df, desc, idx, &olds)?);
+        new_inputs.push(key_inputs(df, desc, idx, &news)?);
+    }
+    let (mut o, mut w) = (0, 0);
     for (n, change) in changes.iter().enumerate() {
         if let Some(old) = change.old() {
             let key = row_key(desc, old)?;
-            for idx in &desc.indexes {
-                plan.removed.insert(index_entry(desc, idx, old, &key)?.0);
+            for (i, idx) in desc.indexes.iter().enumerate() {
+                if let Some(computed) = &old_inputs[i][o] {
+                    plan.removed
+                        .insert(index_entry(desc, idx, old, &key, computed)?.0);
+                }
             }
             plan.removed.insert(key);
+            o += 1;
         }
         if let Some(new) = change.new_row() {
             let key = row_key(desc, new)?;
             for (i, idx) in desc.indexes.iter().enumerate() {
+                let Some(computed) = &new_inputs[i][w] else {
+                    continue;
+                };
                 if !idx.takes_writes() {
                     continue;
                 }
-                let (entry, claims) = index_entry(desc, idx, new, &key)?;
+                let (entry, claims) = index_entry(desc, idx, new, &key, computed)?;
                 if claims {
-                    plan.claimed.push((entry.clone(), Some(i), n));
+                    plan.claimed.push(Claim {
+                        key: entry.clone(),
+                        index: Some(i),
+                        change: n,
+                        computed: computed.clone(),
+                    });
                 }
                 plan.puts.push((entry, entry_value(desc, idx, new, &key)));
             }
-            plan.claimed.push((key.clone(), None, n));
+            plan.claimed.push(Claim {
+                key: key.clone(),
+                index: None,
+                change: n,
+                computed: Vec::new(),
+            });
             plan.puts.push((key, encode_table_row(desc, new)));
+            w += 1;
         }
     }
     Ok(plan)
@@ -424,12 +472,12 @@ async fn check_unique(
 ) -> Result<()> {
     let mut seen: HashSet<&[u8]> = HashSet::new();
     let mut probe = Vec::new();
-    for (key, index, n) in &plan.claimed {
-        if !seen.insert(key.as_slice()) {
-            return Err(duplicate(desc, *index, changes[*n].new_row(), cx.format));
+    for claim in &plan.claimed {
+        if !seen.insert(claim.key.as_slice()) {
+            return Err(claim.violation(desc, changes, cx.format));
         }
-        if !plan.removed.contains(key) {
-            probe.push(key.clone());
+        if !plan.removed.contains(&claim.key) {
+            probe.push(claim.key.clone());
         }
     }
     if probe.is_empty() {
@@ -437,27 +485,33 @@ async fn check_unique(
     }
     let found = cx.txn.reader().batch_get(probe).await?;
     if let Some(p) = found.first() {
-        let (_, index, n) = plan
+        let claim = plan
             .claimed
             .iter()
-            .find(|(k, _, _)| *k == p.key)
+            .find(|c| c.key == p.key)
             .ok_or_else(|| Error::internal("a duplicate key not claimed"))?;
-        return Err(duplicate(desc, *index, changes[*n].new_row(), cx.format));
+        return Err(claim.violation(desc, changes, cx.format));
     }
     Ok(())
 }
 
 /// `duplicate key value violates unique constraint …` for `row`, claimed
-/// through the unique index at `index` (the primary key when `None`).
+/// through the unique index at `index` (the primary key when `None`;
+/// `computed`: the index's key expressions' values for the row).
 pub fn duplicate(
     desc: &TableDesc,
     index: Option<usize>,
     row: Option<&Vec<Datum>>,
+    computed: &[Datum],
     f: &TextFormat,
 ) -> Error {
     let idx = index.map_or(&desc.primary, |i| &desc.indexes[i]);
-    let ids: Vec<u32> = idx.columns.iter().map(|(id, _)| *id).collect();
-    let detail = row.map(|r| format!("Key {} already exists.", key_text(desc, &ids, r, f)));
+    let detail = row.map(|r| {
+        format!(
+            "Key {} already exists.",
+            key_text(desc, idx, r, computed, f)
+        )
+    });
     let e = Error::new(
         code::UNIQUE_VIOLATION,
         format!(
@@ -472,7 +526,7 @@ pub fn duplicate(
 }
 
 /// `(a, b)=(1, x)`: columns `ids` of `row`, as PostgreSQL details a key.
-fn key_text(desc: &TableDesc, ids: &[u32], row: &[Datum], f: &TextFormat) -> String {
+fn columns_text(desc: &TableDesc, ids: &[u32], row: &[Datum], f: &TextFormat) -> String {
     let (names, values): (Vec<String>, Vec<String>) = ids
         .iter()
         .map(|id| {
@@ -663,7 +717,7 @@ pub async fn check_references(
             )
             .with_detail(format!(
                 "Key {} is not present in table \"{}\".",
-                key_text(desc, &ids, row, cx.format),
+                columns_text(desc, &ids, row, cx.format),
                 fk.parent.name
             )));
         }
@@ -747,7 +801,7 @@ async fn referenced_by(
                         )
                         .with_detail(format!(
                             "Key {} is still referenced from table \"{}\".",
-                            key_text(desc, &ids, old_parent, cx.format),
+                            columns_text(desc, &ids, old_parent, cx.format),
                             child.name
                         )));
                     }

@@ -32,8 +32,11 @@ const MAX_POINTS: usize = 1024;
 /// planner needs it.
 #[derive(Debug, Clone)]
 pub struct KeyPart {
-    /// The column's name (as DataFusion refers to it).
+    /// The column's name (as DataFusion refers to it), or for an
+    /// expression, the form filters show it in.
     pub name: String,
+    /// Whether it is an expression (`lower(email)`), not a column.
+    pub expr: bool,
     /// Its type.
     pub ty: SqlType,
     /// Whether the key keeps it in descending order.
@@ -531,10 +534,17 @@ fn disjunct(e: &Expr, key: &[KeyPart]) -> Option<Option<(usize, Constraint)>> {
     }
 }
 
-/// The key column `e` refers to (through widening integer casts).
+/// The key column `e` refers to (through widening integer casts), or
+/// the key expression it is.
 fn column_of(e: &Expr, key: &[KeyPart]) -> Option<usize> {
+    if key.iter().any(|k| k.expr) && !matches!(e, Expr::Column(_)) {
+        let shown = e.to_string();
+        if let Some(i) = key.iter().position(|k| k.expr && k.name == shown) {
+            return Some(i);
+        }
+    }
     match e {
-        Expr::Column(c) => key.iter().position(|k| k.name == c.name),
+        Expr::Column(c) => key.iter().position(|k| !k.expr && k.name == c.name),
         Expr::Cast(c) if c.field.data_type().is_integer() => {
             let i = column_of(&c.expr, key)?;
             matches!(key[i].ty, SqlType::Int2 | SqlType::Int4 | SqlType::Int8).then_some(i)
@@ -611,6 +621,7 @@ mod tests {
             name: "id".into(),
             ty: SqlType::Int4,
             descending: false,
+            expr: false,
         }]
     }
 
@@ -690,11 +701,13 @@ mod tests {
                 name: "a".into(),
                 ty: SqlType::Int8,
                 descending: false,
+                expr: false,
             },
             KeyPart {
                 name: "b".into(),
                 ty: SqlType::Text,
                 descending: false,
+                expr: false,
             },
         ];
         let (f1, f2, f3) = (
