@@ -183,7 +183,8 @@ async fn twin_tables(c: &Client) {
          CREATE INDEX dx_b_n ON dx (b, n DESC) INCLUDE (a);
          CREATE UNIQUE INDEX dx_n_id ON dx (n, id);
          CREATE INDEX dx_upper ON dx (upper(b));
-         CREATE INDEX dx_part ON dx (a, n) WHERE id > 300",
+         CREATE INDEX dx_part ON dx (a, n) WHERE id > 300;
+         CREATE INDEX dx_n_first ON dx (n NULLS FIRST, a DESC NULLS LAST)",
     )
     .await
     .unwrap();
@@ -277,7 +278,12 @@ async fn ordered_and_index_only_reads_agree_with_full_scans() {
         };
         let cols = ["id, a", "id, n", "*", "id, b, n", "a, id", "b, a"][next(6) as usize];
         let dir = ["ASC", "DESC"][next(2) as usize];
-        let order = match next(5) {
+        let order = match next(7) {
+            5 => format!(
+                "n {dir} NULLS {}, id {dir}",
+                if dir == "ASC" { "FIRST" } else { "LAST" }
+            ),
+            6 => format!("n NULLS FIRST, a DESC NULLS LAST, id"),
             0 => format!("a {dir}, id {dir}"),
             1 => format!("n {dir}, id {dir}"),
             2 => format!("id {dir}"),

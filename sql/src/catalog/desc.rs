@@ -177,6 +177,11 @@ pub struct IndexDesc {
     /// A partial index's predicate: only rows it holds for have entries.
     #[serde(default)]
     pub predicate: Option<IndexExpr>,
+    /// Key parts (by id) whose NULLs sort at the other end than
+    /// PostgreSQL's default for their direction (`ASC NULLS FIRST`,
+    /// `DESC NULLS LAST`).
+    #[serde(default)]
+    pub nulls_opposite: Vec<u32>,
 }
 
 /// Key part ids from here up name an index's expressions, not columns
@@ -212,7 +217,14 @@ impl IndexDesc {
             stored: Vec::new(),
             exprs: Vec::new(),
             predicate: None,
+            nulls_opposite: Vec::new(),
         }
+    }
+
+    /// Whether key part `id` sorts its NULLs first (as the key is read
+    /// forwards).
+    pub fn nulls_first(&self, id: u32, descending: bool) -> bool {
+        descending != self.nulls_opposite.contains(&id)
     }
 
     /// The expression a key part id names, if it names one.

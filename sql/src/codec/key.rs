@@ -108,6 +108,32 @@ pub fn encode_key_datum(
     Ok(())
 }
 
+/// Marker of SQL NULL in a column whose NULLs sort first ascending (an
+/// index column declared `NULLS FIRST`; inverted to 0xFE, last, in a
+/// `DESC NULLS LAST` one): below every non-NULL marker.
+pub const NULL_LOW_MARKER: u8 = 0x01;
+
+/// [`encode_key_datum`] for an index column whose NULLs go to the other
+/// end than PostgreSQL's default for its direction when `nulls_opposite`
+/// (`ASC NULLS FIRST`, `DESC NULLS LAST`).
+pub fn encode_key_part(
+    out: &mut Vec<u8>,
+    d: &Datum,
+    ty: SqlType,
+    desc: bool,
+    nulls_opposite: bool,
+) -> Result<(), KeyError> {
+    if nulls_opposite && d.is_null() {
+        out.push(if desc {
+            !NULL_LOW_MARKER
+        } else {
+            NULL_LOW_MARKER
+        });
+        return Ok(());
+    }
+    encode_key_datum(out, d, ty, desc)
+}
+
 /// Appends the key encoding of a tuple of columns, one after the other. As
 /// each encoding is prefix-free, tuples compare column by column. On error
 /// `out` is left as it was.
@@ -875,6 +901,21 @@ mod tests {
         assert!(k(i64::MAX - 1) < k(i64::MAX));
         assert!(k(i64::MAX) < asc(&Datum::Null, SqlType::Int8));
         assert_eq!(asc(&Datum::Int4(7), SqlType::Int4), k(7));
+    }
+
+    #[test]
+    fn nulls_go_to_the_other_end_when_asked() {
+        let v = asc(&Datum::Int4(i32::MIN), SqlType::Int4);
+        let mut null_first = Vec::new();
+        encode_key_part(&mut null_first, &Datum::Null, SqlType::Int4, false, true).unwrap();
+        assert!(null_first < v);
+        let v = key(&Datum::Int4(i32::MIN), SqlType::Int4, true);
+        let mut null_last = Vec::new();
+        encode_key_part(&mut null_last, &Datum::Null, SqlType::Int4, true, true).unwrap();
+        assert!(null_last > v);
+        let mut same = Vec::new();
+        encode_key_part(&mut same, &Datum::Int4(3), SqlType::Int4, true, true).unwrap();
+        assert_eq!(same, key(&Datum::Int4(3), SqlType::Int4, true));
     }
 
     #[test]

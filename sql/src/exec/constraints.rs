@@ -255,7 +255,7 @@ pub fn add(
                 || parent
                     .indexes
                     .iter()
-                    .any(|i| i.unique && i.is_public() && keyed(i));
+                    .any(|i| i.unique && i.is_public() && !i.computes() && keyed(i));
             if !unique {
                 return Err(Error::new(
                     code::INVALID_FOREIGN_KEY,

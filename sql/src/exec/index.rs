@@ -95,26 +95,19 @@ pub fn plan_create(df: &SessionContext, catalog: &Catalog, ci: &CreateIndex) -> 
     let mut columns = Vec::with_capacity(ci.columns.len());
     let mut names = Vec::with_capacity(ci.columns.len());
     let mut exprs = Vec::new();
+    let mut opposite = Vec::new();
     for c in &ci.columns {
         if c.operator_class.is_some() {
             return Err(Error::unsupported("operator classes in an index"));
         }
         let descending = c.column.options.asc == Some(false);
-        // Keys put NULLs after every value ascending, before them
-        // descending: PostgreSQL's defaults.
-        if let Some(nulls_first) = c.column.options.nulls_first {
-            if nulls_first != descending {
-                return Err(Error::unsupported(format!(
-                    "NULLS {} on an {} index column",
-                    if nulls_first { "FIRST" } else { "LAST" },
-                    if descending {
-                        "descending"
-                    } else {
-                        "ascending"
-                    }
-                )));
-            }
-        }
+        // NULLs come last ascending and first descending unless asked
+        // otherwise, as in PostgreSQL.
+        let nulls_opposite = c
+            .column
+            .options
+            .nulls_first
+            .is_some_and(|first| first != descending);
         let (id, name, ty) = match &c.column.expr {
             Expr::Identifier(i) => {
                 let name = ident_name(i);
@@ -138,6 +131,9 @@ pub fn plan_create(df: &SessionContext, catalog: &Catalog, ci: &CreateIndex) -> 
             }
             SqlType::Jsonb => return Err(Error::unsupported("an index on a jsonb column")),
             _ => {}
+        }
+        if nulls_opposite {
+            opposite.push(id);
         }
         columns.push((id, descending));
         names.push(name);
@@ -181,6 +177,7 @@ pub fn plan_create(df: &SessionContext, catalog: &Catalog, ci: &CreateIndex) -> 
             state: IndexState::DeleteOnly,
             include,
             exprs,
+            nulls_opposite: opposite,
             predicate: match &ci.predicate {
                 Some(p) => Some(describe(df, desc, &p.to_string(), true)?),
                 None => None,

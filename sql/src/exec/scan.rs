@@ -140,17 +140,21 @@ impl KvTable {
 /// order: its own columns, then, for a secondary index, the primary key
 /// (entries end with the row key, so rows of equal values come in
 /// primary-key order).
-fn key_columns(desc: &TableDesc, idx: Option<&IndexDesc>) -> Vec<(u32, bool)> {
+fn key_columns(desc: &TableDesc, idx: Option<&IndexDesc>) -> Vec<KeyOrder> {
+    let primary = desc.primary.columns.iter().map(|(id, d)| (*id, *d, *d));
     match idx {
-        None => desc.primary.columns.clone(),
+        None => primary.collect(),
         Some(i) => i
             .columns
             .iter()
-            .chain(desc.primary.columns.iter())
-            .copied()
+            .map(|(id, d)| (*id, *d, i.nulls_first(*id, *d)))
+            .chain(primary)
             .collect(),
     }
 }
+
+/// A key column's order: (column id, descending, NULLs first).
+type KeyOrder = (u32, bool, bool);
 
 /// The ranges of `idx` (the primary index when `None`) that hold the
 /// rows `filters` select.
@@ -162,12 +166,14 @@ fn plan_path(desc: &TableDesc, idx: Option<&IndexDesc>, filters: &[&Expr]) -> Ra
     let parts: Vec<KeyPart> = columns
         .iter()
         .map_while(|(id, descending)| {
+            let nulls_opposite = idx.is_some_and(|i| i.nulls_opposite.contains(id));
             if let Some(e) = idx.and_then(|i| i.expr(*id)) {
                 return Some(KeyPart {
                     name: e.planned.first()?.clone(),
                     ty: e.ty,
                     descending: *descending,
                     expr: true,
+                    nulls_opposite,
                 });
             }
             let c = desc.column_by_id(*id)?;
@@ -176,6 +182,7 @@ fn plan_path(desc: &TableDesc, idx: Option<&IndexDesc>, filters: &[&Expr]) -> Ra
                 ty: c.ty,
                 descending: *descending,
                 expr: false,
+                nulls_opposite,
             })
         })
         .collect();
@@ -503,8 +510,8 @@ fn orders_alike(ty: SqlType) -> bool {
 /// (column id, descending, nulls first): `Some(false)` forwards,
 /// `Some(true)` backwards. Key columns fixed to one value are skipped;
 /// the order must then follow the key columns, all in their direction
-/// (forwards) or all against it (backwards). Keys put NULLs last in an
-/// ascending column, first in a descending one.
+/// (forwards) or all against it (backwards), NULLs where the key puts
+/// them as read.
 fn gives(
     spec: &ScanSpec,
     idx: Option<&IndexDesc>,
@@ -514,7 +521,7 @@ fn gives(
     let key = key_columns(&spec.desc, idx);
     let fixed: Vec<u32> = key[..plan.single.min(key.len())]
         .iter()
-        .map(|(id, _)| *id)
+        .map(|(id, _, _)| *id)
         .collect();
     let order: Vec<&(u32, bool, bool)> = order
         .iter()
@@ -525,15 +532,15 @@ fn gives(
     if order.len() > rest.len() {
         return None;
     }
-    for ((id, descending), (want, want_desc, nulls_first)) in rest.iter().zip(order.iter().copied())
+    for ((id, descending, key_nulls_first), (want, want_desc, nulls_first)) in
+        rest.iter().zip(order.iter().copied())
     {
         if id != want {
             return None;
         }
         let backwards = descending != want_desc;
-        // NULLs come last where the key ascends as read, first where it
-        // descends.
-        if *nulls_first != *want_desc {
+        // Read backwards, NULLs first in the key come last.
+        if *nulls_first != (*key_nulls_first != backwards) {
             return None;
         }
         if *reverse.get_or_insert(backwards) != backwards {
@@ -555,7 +562,7 @@ fn output_ordering(
 ) -> Vec<PhysicalSortExpr> {
     let key = key_columns(&spec.desc, idx);
     let mut ordering = Vec::new();
-    for (id, descending) in key.iter().skip(plan.single) {
+    for (id, descending, nulls_first) in key.iter().skip(plan.single) {
         let Some(c) = spec.desc.column_by_id(*id) else {
             break;
         };
@@ -565,12 +572,11 @@ fn output_ordering(
         if !orders_alike(c.ty) {
             break;
         }
-        let descending = *descending != reverse;
         ordering.push(PhysicalSortExpr {
             expr: Arc::new(PhysColumn::new(&c.name, i)),
             options: SortOptions {
-                descending,
-                nulls_first: descending,
+                descending: *descending != reverse,
+                nulls_first: *nulls_first != reverse,
             },
         });
     }

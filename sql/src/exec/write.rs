@@ -39,7 +39,9 @@ use super::index_expr::{key_inputs, key_text, part_value};
 use crate::catalog::desc::{Constraint, FkAction, IndexDesc};
 use crate::catalog::{Catalog, TableDesc};
 use crate::codec::entry::encode_entry_value;
-use crate::codec::key::{encode_key, index_prefix, prefix_end, KeyColumn, PRIMARY_INDEX_ID};
+use crate::codec::key::{
+    encode_key, encode_key_part, index_prefix, prefix_end, KeyColumn, PRIMARY_INDEX_ID,
+};
 use crate::codec::row::{decode_row_with_missing, encode_row_recording_nulls};
 use crate::error::{code, Error, Result};
 use crate::exec::query::from_datafusion;
@@ -200,13 +202,13 @@ pub fn index_entry(
     computed: &[Datum],
 ) -> Result<(Vec<u8>, bool)> {
     let mut key = index_prefix(desc.id, idx.id);
-    let mut cols: Vec<KeyColumn<'_>> = Vec::with_capacity(idx.columns.len());
+    let mut claims = idx.unique;
     for (id, descending) in &idx.columns {
         let (d, ty) = part_value(desc, idx, *id, row, computed)?;
-        cols.push((d, ty, *descending));
+        let opposite = idx.nulls_opposite.contains(id);
+        encode_key_part(&mut key, d, ty, *descending, opposite)?;
+        claims &= !d.is_null();
     }
-    encode_key(&mut key, &cols)?;
-    let claims = idx.unique && !cols.iter().any(|(d, _, _)| d.is_null());
     if !claims {
         key.extend_from_slice(row_key);
     }
@@ -626,7 +628,10 @@ impl ForeignKey<'_> {
             p.indexes
                 .iter()
                 .find(|idx| {
-                    idx.unique && idx.is_public() && same_columns(idx, &self.ref_columns, p)
+                    idx.unique
+                        && idx.is_public()
+                        && !idx.computes()
+                        && same_columns(idx, &self.ref_columns, p)
                 })
                 .ok_or_else(|| Error::internal("foreign key references no unique key"))?
         };

@@ -20,7 +20,7 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, Operator};
 
 use crate::codec::key::{
-    encode_key_datum, encode_text_prefix, index_prefix, prefix_end, NULL_MARKER,
+    encode_key_datum, encode_key_part, encode_text_prefix, index_prefix, prefix_end,
 };
 use crate::types::arrow::datum_at;
 use crate::types::{Datum, SqlType};
@@ -37,6 +37,9 @@ pub struct KeyPart {
     pub name: String,
     /// Whether it is an expression (`lower(email)`), not a column.
     pub expr: bool,
+    /// Whether its NULLs sort at the other end than PostgreSQL's default
+    /// for its direction (`ASC NULLS FIRST`, `DESC NULLS LAST`).
+    pub nulls_opposite: bool,
     /// Its type.
     pub ty: SqlType,
     /// Whether the key keeps it in descending order.
@@ -155,7 +158,10 @@ pub fn plan_key_ranges(
         for p in &points {
             for v in &vals {
                 let mut k = p.clone();
-                if encode_key_datum(&mut k, v, key[col].ty, key[col].descending).is_err() {
+                let part = &key[col];
+                let encoded =
+                    encode_key_part(&mut k, v, part.ty, part.descending, part.nulls_opposite);
+                if encoded.is_err() {
                     return whole(prefix, filters.len());
                 }
                 next.push(k);
@@ -262,7 +268,7 @@ pub fn plan_key_ranges(
         }
         let mut within: Vec<EncodedRange> = Vec::with_capacity(intervals.len());
         for (lo, hi) in &intervals {
-            let Some((start, end)) = bounded(&p, key[col].ty, descending, lo, hi) else {
+            let Some((start, end)) = bounded(&p, &key[col], lo, hi) else {
                 return whole(prefix, filters.len());
             };
             if start < end {
@@ -305,11 +311,11 @@ type Interval = (Option<(Datum, bool)>, Option<(Datum, bool)>);
 /// and `upper`, NULLs left out; `None` when a bound cannot be encoded.
 fn bounded(
     p: &[u8],
-    ty: SqlType,
-    descending: bool,
+    part: &KeyPart,
     lower: &Option<(Datum, bool)>,
     upper: &Option<(Datum, bool)>,
 ) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (ty, descending) = (part.ty, part.descending);
     if lower.is_none() && upper.is_none() {
         // No bound: every entry under the prefix, NULLs too.
         return Some((p.to_vec(), prefix_end(p)));
@@ -319,15 +325,12 @@ fn bounded(
         encode_key_datum(&mut k, v, ty, descending).ok()?;
         Some(k)
     };
-    // Where the column's values begin and end under `p`: NULLs sort after
-    // them ascending, before them descending.
+    // Where the column's values begin and end under `p`: after its NULLs
+    // if they sort first, else before them.
     let mut null = p.to_vec();
-    null.push(if descending {
-        !NULL_MARKER
-    } else {
-        NULL_MARKER
-    });
-    let (first, last) = if descending {
+    encode_key_part(&mut null, &Datum::Null, ty, descending, part.nulls_opposite).ok()?;
+    let nulls_first = descending != part.nulls_opposite;
+    let (first, last) = if nulls_first {
         (prefix_end(&null), prefix_end(p))
     } else {
         (p.to_vec(), null)
@@ -622,6 +625,7 @@ mod tests {
             ty: SqlType::Int4,
             descending: false,
             expr: false,
+            nulls_opposite: false,
         }]
     }
 
@@ -702,12 +706,14 @@ mod tests {
                 ty: SqlType::Int8,
                 descending: false,
                 expr: false,
+                nulls_opposite: false,
             },
             KeyPart {
                 name: "b".into(),
                 ty: SqlType::Text,
                 descending: false,
                 expr: false,
+                nulls_opposite: false,
             },
         ];
         let (f1, f2, f3) = (
