@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use client::{BufferedTxn, Savepoint, SharedKv, TxnReader};
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::{displayable, SendableRecordBatchStream};
 use datafusion::sql::sqlparser::ast::{
     AlterIndexOperation, CreateIndex, Expr, ObjectName, Set, Statement, TransactionIsolationLevel,
@@ -573,19 +574,29 @@ impl Session {
     }
 
     async fn explain(&mut self, stmt: Statement, analyze: bool) -> Result<Outcome> {
-        if analyze {
-            return Err(Error::unsupported("EXPLAIN ANALYZE"));
-        }
         if !matches!(stmt, Statement::Query(_)) {
             return Err(Error::unsupported(
                 "EXPLAIN of statements other than queries",
             ));
         }
         let catalog = self.catalog().await?;
+        let started = std::time::Instant::now();
+        let ms = |since: std::time::Instant| since.elapsed().as_secs_f64() * 1000.0;
         if let Some(point) = crate::plan::point::point_select(&catalog, &stmt, &self.format) {
+            let mut lines = vec![point.describe()];
+            if analyze {
+                let mut rows = 0;
+                if let Outcome::Rows { mut batches, .. } = self.query(stmt).await? {
+                    while let Some(b) = futures::StreamExt::next(&mut batches).await {
+                        rows += b.map_err(from_datafusion)?.num_rows();
+                    }
+                }
+                lines[0].push_str(&format!(" (actual rows={rows})"));
+                lines.push(format!("Execution Time: {:.3} ms", ms(started)));
+            }
             return Ok(Outcome::Rows {
                 columns: vec![("QUERY PLAN".into(), SqlType::Text)],
-                batches: text_rows("QUERY PLAN", vec![point.describe()])?,
+                batches: text_rows("QUERY PLAN", lines)?,
                 command: "SELECT",
             });
         }
@@ -597,8 +608,25 @@ impl Session {
             .create_physical_plan(&plan)
             .await
             .map_err(from_datafusion)?;
-        let text = displayable(physical.as_ref()).indent(false).to_string();
-        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let planned = ms(started);
+        let mut lines: Vec<String>;
+        if analyze {
+            // Run it to the end, then show each operator with what it
+            // counted: rows, time, requests to the store.
+            let executed = std::time::Instant::now();
+            datafusion::physical_plan::collect(physical.clone(), self.df.task())
+                .await
+                .map_err(from_datafusion)?;
+            let text = DisplayableExecutionPlan::with_metrics(physical.as_ref())
+                .indent(false)
+                .to_string();
+            lines = text.lines().map(str::to_string).collect();
+            lines.push(format!("Planning Time: {planned:.3} ms"));
+            lines.push(format!("Execution Time: {:.3} ms", ms(executed)));
+        } else {
+            let text = displayable(physical.as_ref()).indent(false).to_string();
+            lines = text.lines().map(str::to_string).collect();
+        }
         Ok(Outcome::Rows {
             columns: vec![("QUERY PLAN".into(), SqlType::Text)],
             batches: text_rows("QUERY PLAN", lines)?,

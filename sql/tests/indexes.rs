@@ -403,4 +403,31 @@ async fn explain_shows_the_access_path() {
         assert!(plan.contains(shown), "{sql}: wanted {shown}\n{plan}");
         assert!(!plan.contains("SortExec"), "{sql}: sorts\n{plan}");
     }
+    // EXPLAIN ANALYZE runs the query and shows what each operator did:
+    // rows, time, requests to the store.
+    c.simple_query("INSERT INTO e SELECT g, g % 7, 'b' || g, g FROM generate_series(1, 50) g")
+        .await
+        .unwrap();
+    let plan = query(
+        &c,
+        "EXPLAIN ANALYZE SELECT * FROM e WHERE a = 3 ORDER BY id LIMIT 4",
+    )
+    .await
+    .join("\n");
+    for shown in [
+        "index=e_a",
+        "output_rows=4",
+        "kv_requests=",
+        "kv_pairs_read=",
+        "Execution Time: ",
+    ] {
+        assert!(plan.contains(shown), "wanted {shown}\n{plan}");
+    }
+    let plan = query(&c, "EXPLAIN ANALYZE SELECT * FROM e WHERE id = 3")
+        .await
+        .join("\n");
+    assert!(
+        plan.contains("PointGet: table=e") && plan.contains("(actual rows=1)"),
+        "{plan}"
+    );
 }

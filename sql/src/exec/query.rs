@@ -88,6 +88,11 @@ impl QueryEngine {
         &self.state
     }
 
+    /// The context statements run in.
+    pub fn task(&self) -> Arc<TaskContext> {
+        self.task.clone()
+    }
+
     /// Optimises `plan`, makes it physical and starts it.
     pub async fn execute(&self, plan: &LogicalPlan) -> Result<SendableRecordBatchStream> {
         let physical = self

@@ -49,6 +49,9 @@ use datafusion::physical_expr::{
     create_physical_expr, EquivalenceProperties, PhysicalExpr, PhysicalSortExpr,
 };
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{
+    Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, Time,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
@@ -360,6 +363,8 @@ pub struct KvScanExec {
     residual: Option<Arc<dyn PhysicalExpr>>,
     /// Whether the index entries hold every decoded column.
     index_only: bool,
+    /// What EXPLAIN ANALYZE shows of each partition's work.
+    metrics: ExecutionPlanMetricsSet,
     properties: Arc<PlanProperties>,
 }
 
@@ -438,6 +443,7 @@ impl KvScanExec {
             columns,
             residual,
             index_only,
+            metrics: ExecutionPlanMetricsSet::new(),
             properties,
         })
     }
@@ -663,6 +669,10 @@ impl ExecutionPlan for KvScanExec {
         self.limit
     }
 
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
     fn try_pushdown_sort(
         &self,
         order: &[PhysicalSortExpr],
@@ -721,6 +731,13 @@ impl ExecutionPlan for KvScanExec {
             },
             residual: self.residual.clone(),
             wanted: self.spec.wanted.len(),
+            metrics: ScanMetrics {
+                rows: MetricBuilder::new(&self.metrics).output_rows(partition),
+                requests: MetricBuilder::new(&self.metrics).counter("kv_requests", partition),
+                read: MetricBuilder::new(&self.metrics).counter("kv_pairs_read", partition),
+                kv_time: MetricBuilder::new(&self.metrics).subset_time("kv_time", partition),
+                decode_time: MetricBuilder::new(&self.metrics).elapsed_compute(partition),
+            },
         };
         let schema = self.properties.eq_properties.schema().clone();
         let stream = futures::stream::try_unfold(state, |mut st| async move {
@@ -747,7 +764,22 @@ enum Lookup {
     Stored,
 }
 
+/// What a partition of a scan counts for EXPLAIN ANALYZE.
+struct ScanMetrics {
+    /// Rows returned.
+    rows: Count,
+    /// Requests to the store (pages, batch gets).
+    requests: Count,
+    /// Pairs read (rows or index entries, before filtering).
+    read: Count,
+    /// Time waiting for the store.
+    kv_time: Time,
+    /// Time decoding and filtering.
+    decode_time: Time,
+}
+
 struct ScanState {
+    metrics: ScanMetrics,
     reader: TxnReader,
     /// The output: the first `wanted` decoded columns.
     schema: SchemaRef,
@@ -845,20 +877,28 @@ impl ScanState {
             if self.left == 0 {
                 return Ok(None);
             }
+            let started = std::time::Instant::now();
+            self.metrics.requests.add(1);
             let Some(pairs) = self.next_pairs().await? else {
                 return Ok(None);
             };
+            self.metrics.read.add(pairs.len());
             let pairs = if self.lookup == Lookup::Entries && !pairs.is_empty() {
+                self.metrics.requests.add(1);
                 self.look_up(pairs).await?
             } else {
                 pairs
             };
+            self.metrics.kv_time.add_duration(started.elapsed());
             if pairs.is_empty() {
                 continue;
             }
+            let timer = self.metrics.decode_time.clone();
+            let _decoding = timer.timer();
             let Some(rows) = self.decode(&pairs)? else {
                 continue;
             };
+            self.metrics.rows.add(rows.num_rows());
             return Ok(Some(rows));
         }
     }
