@@ -29,7 +29,7 @@ use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 use crate::catalog::cache::CatalogCache;
-use crate::catalog::{store, Catalog};
+use crate::catalog::{store, Catalog, TableDesc};
 use crate::error::{code, Error, Result};
 use crate::exec::blocks::Blocks;
 use crate::exec::ddl::{self, ident_name, split_name, Created};
@@ -39,6 +39,7 @@ use crate::exec::update::{delete, update};
 use crate::exec::write::{DmlCtx, SchemaUse};
 use crate::exec::{alter, index, view};
 use crate::plan::names::{named, output_names};
+use crate::plan::stats::StatsCache;
 use crate::types::arrow::sql_columns;
 use crate::types::text::{TextFormat, TimeZoneSetting};
 use crate::types::SqlType;
@@ -70,6 +71,7 @@ pub struct Node {
     catalog: Arc<CatalogCache>,
     blocks: Blocks,
     config: NodeConfig,
+    stats: Arc<StatsCache>,
 }
 
 impl Node {
@@ -79,6 +81,7 @@ impl Node {
         store::bootstrap(kv.clone(), "postgres").await?;
         let catalog = CatalogCache::start(kv.clone(), config.schema_lease).await?;
         Ok(Arc::new(Node {
+            stats: StatsCache::new(kv.clone()),
             kv,
             catalog,
             blocks: Blocks::default(),
@@ -176,7 +179,7 @@ pub struct Session {
 impl Session {
     /// A new session on `node`.
     pub fn new(node: Arc<Node>) -> Session {
-        let mut df = QueryEngine::new();
+        let mut df = QueryEngine::with_stats(Some(node.stats.clone()));
         crate::exec::sequence::register(
             &df,
             node.kv.clone(),
@@ -352,6 +355,7 @@ impl Session {
                 statement, analyze, ..
             } => self.explain(*statement, analyze).await,
             Statement::CreateIndex(ci) => self.create_index(ci).await,
+            Statement::Analyze(a) => self.analyze(a.table_name.as_ref()).await,
             Statement::Drop {
                 object_type: datafusion::sql::sqlparser::ast::ObjectType::Index,
                 if_exists,
@@ -634,6 +638,37 @@ impl Session {
         })
     }
 
+    /// `ANALYZE [table]`: samples the table (every table without a name)
+    /// and stores its statistics for the planner.
+    async fn analyze(&mut self, table: Option<&ObjectName>) -> Result<Outcome> {
+        let catalog = self.catalog().await?;
+        let tables: Vec<Arc<TableDesc>> = match table {
+            Some(name) => {
+                let (schema, name) = crate::exec::ddl::split_name(name)?;
+                let desc = catalog
+                    .find(&schema, &name)
+                    .ok_or_else(|| Error::undefined_table(&name))?;
+                if !desc.is_table() {
+                    self.notices.push(format!(
+                        "skipping \"{name}\" --- cannot analyze non-tables or special system tables"
+                    ));
+                    return Ok(Outcome::Command("ANALYZE".into()));
+                }
+                vec![desc.clone()]
+            }
+            None => catalog
+                .tables
+                .values()
+                .filter(|t| t.is_table())
+                .cloned()
+                .collect(),
+        };
+        for desc in tables {
+            self.node.stats.analyze(&desc).await?;
+        }
+        Ok(Outcome::Command("ANALYZE".into()))
+    }
+
     /// A statement that writes: in the block, or in a transaction of its
     /// own, retried on conflict.
     async fn write(&mut self, stmt: Statement) -> Result<Outcome> {
@@ -709,6 +744,10 @@ impl Session {
         // …and again just before the commit timestamp is fixed, however
         // long the prewrite took: against a catalog whose lease holds, so
         // no newer version has been in force for a lease yet.
+        let written: Vec<Arc<TableDesc>> = tables
+            .iter()
+            .filter_map(|(id, _)| catalog.by_id(*id).cloned())
+            .collect();
         let tables = Arc::new(tables);
         let guard = move || -> futures::future::BoxFuture<'static, bool> {
             let (cache, tables) = (cache.clone(), tables.clone());
@@ -719,7 +758,15 @@ impl Session {
                 }
             })
         };
-        Ok(txn.commit_guarded(&guard).await)
+        let committed = txn.commit_guarded(&guard).await;
+        if committed.is_ok() {
+            // Tables enough rows of changed since their last ANALYZE are
+            // analyzed again.
+            for desc in &written {
+                self.node.stats.maybe_analyze(desc);
+            }
+        }
+        Ok(committed)
     }
 
     /// Runs a writing statement in `txn`; says whether it changed the

@@ -184,7 +184,8 @@ async fn twin_tables(c: &Client) {
          CREATE UNIQUE INDEX dx_n_id ON dx (n, id);
          CREATE INDEX dx_upper ON dx (upper(b));
          CREATE INDEX dx_part ON dx (a, n) WHERE id > 300;
-         CREATE INDEX dx_n_first ON dx (n NULLS FIRST, a DESC NULLS LAST)",
+         CREATE INDEX dx_n_first ON dx (n NULLS FIRST, a DESC NULLS LAST);
+         ANALYZE dx",
     )
     .await
     .unwrap();
@@ -310,6 +311,64 @@ async fn ordered_and_index_only_reads_agree_with_full_scans() {
     assert!(ordered > 60, "only {ordered} queries read in order");
     assert!(index_only > 20, "only {index_only} index-only reads");
     assert!(reverse > 30, "only {reverse} reverse reads");
+}
+
+/// With statistics (`ANALYZE`, or automatic after enough changes), the
+/// planner reads an index only when it is cheaper than the table: a rare
+/// value through it, a common one by a full scan.
+#[tokio::test]
+async fn statistics_choose_the_cheaper_path() {
+    let c = common::start().await;
+    c.simple_query(
+        "CREATE TABLE s (id int PRIMARY KEY, flag int, v int);
+         CREATE INDEX s_flag ON s (flag);
+         CREATE INDEX s_v ON s (v);
+         INSERT INTO s SELECT g, CASE WHEN g % 100 = 0 THEN 1 ELSE 0 END, g % 1000
+         FROM generate_series(1, 5000) g",
+    )
+    .await
+    .unwrap();
+    // The insert changed more than 50 rows + 10%: the table is analyzed
+    // in the background.
+    let explain = |sql: &'static str| {
+        let c = &c;
+        async move { query(c, &format!("EXPLAIN {sql}")).await.join("\n") }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !explain("SELECT * FROM s WHERE flag = 0")
+        .await
+        .contains("rows≈")
+    {
+        assert!(std::time::Instant::now() < deadline, "never analyzed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    c.simple_query("ANALYZE s").await.unwrap();
+    let cases = [
+        (
+            "SELECT * FROM s WHERE flag = 1",
+            Some("index=s_flag"),
+            "rows≈50",
+        ),
+        ("SELECT * FROM s WHERE flag = 0", None, "rows≈5000"),
+        (
+            "SELECT * FROM s WHERE flag = 0 AND v = 5",
+            Some("index=s_v"),
+            "rows≈5",
+        ),
+        ("SELECT * FROM s WHERE v > 990", Some("index=s_v"), "rows≈"),
+        ("SELECT * FROM s WHERE v > 10", None, "rows≈5000"),
+        ("SELECT v FROM s WHERE v > 10", Some("index_only"), "rows≈"),
+    ];
+    for (sql, index, rows) in cases {
+        let plan = explain(sql).await;
+        match index {
+            Some(i) => assert!(plan.contains(i), "{sql}: wanted {i}\n{plan}"),
+            None => assert!(!plan.contains("index="), "{sql}: wanted no index\n{plan}"),
+        }
+        assert!(plan.contains(rows), "{sql}: wanted {rows}\n{plan}");
+    }
+    assert_eq!(sqlstate(&c, "ANALYZE nosuch").await, "42P01");
+    c.simple_query("ANALYZE").await.unwrap();
 }
 
 /// EXPLAIN shows the access path chosen: the primary key, an index (with

@@ -11,6 +11,8 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::plan::stats::StatsCache;
+
 use async_trait::async_trait;
 use client::TxnReader;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
@@ -50,6 +52,12 @@ pub struct QueryEngine {
 impl QueryEngine {
     /// A new engine for one connection.
     pub fn new() -> QueryEngine {
+        QueryEngine::with_stats(None)
+    }
+
+    /// A new engine for one connection whose scans plan with the node's
+    /// table statistics (`stats`, reachable as a config extension).
+    pub fn with_stats(stats: Option<Arc<StatsCache>>) -> QueryEngine {
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(DEFAULT_DATABASE, DEFAULT_SCHEMA)
             .with_create_default_catalog_and_schema(false)
@@ -60,6 +68,9 @@ impl QueryEngine {
         opts.sql_parser.parse_float_as_decimal = true;
         opts.sql_parser.map_string_types_to_utf8view = false;
         opts.execution.time_zone = Some("UTC".into());
+        if let Some(stats) = stats {
+            config = config.with_extension(stats);
+        }
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features();

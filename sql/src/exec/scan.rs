@@ -65,6 +65,7 @@ use crate::codec::key::{index_prefix, PRIMARY_INDEX_ID};
 use crate::codec::row::{decode_row, decode_row_with_missing};
 use crate::error::Error;
 use crate::plan::ranges::{describe, plan_key_ranges, EncodedRange, KeyPart, RangePlan};
+use crate::plan::stats::{StatsCache, TableStats, DEFAULT_RANGE};
 use crate::types::arrow::{batch, field, ColumnBuilder};
 use crate::types::SqlType;
 
@@ -192,20 +193,129 @@ fn plan_path(desc: &TableDesc, idx: Option<&IndexDesc>, filters: &[&Expr]) -> Ra
     plan_key_ranges(index_prefix(desc.id, id), &parts, unique, filters)
 }
 
-/// How to read the rows `filters` select: by primary-key ranges, or
-/// through the public secondary index whose ranges look most selective
-/// (equalities on more leading columns, then single keys, then a range);
-/// the primary key wins ties, a full scan is the primary key's whole
-/// range.
-fn access(desc: &TableDesc, filters: &[&Expr]) -> (Option<IndexDesc>, RangePlan) {
-    let mut best = (None, plan_path(desc, None, filters));
-    for idx in usable(desc, filters) {
-        let plan = plan_path(desc, Some(idx), filters);
-        if plan.narrows() && plan.selectivity() > best.1.selectivity() {
-            best = (Some(idx.clone()), plan);
+/// How to read the rows the spec's filters select: by primary-key
+/// ranges, or through a usable secondary index. With statistics, the
+/// path of least estimated cost ([`cost`]); without, the one whose
+/// ranges look most selective (equalities on more leading columns, then
+/// single keys, then a range). The primary key wins ties; a full scan is
+/// its whole range. Also the estimated rows, with statistics.
+fn access(spec: &ScanSpec) -> (Option<IndexDesc>, RangePlan, Option<f64>) {
+    let desc = &spec.desc;
+    let filters: Vec<&Expr> = spec.filters.iter().collect();
+    let pk = plan_path(desc, None, &filters);
+    let Some(stats) = &spec.stats else {
+        let mut best = (None, pk);
+        for idx in usable(desc, &filters) {
+            let plan = plan_path(desc, Some(idx), &filters);
+            if plan.narrows() && plan.selectivity() > best.1.selectivity() {
+                best = (Some(idx.clone()), plan);
+            }
+        }
+        return (best.0, best.1, None);
+    };
+    // The columns the query needs: an index storing them all is read
+    // alone.
+    let mut needed: Vec<u32> = spec.wanted.iter().map(|i| spec.exposed[*i].0).collect();
+    for f in &spec.filters {
+        for c in f.column_refs() {
+            if let Some((id, _, _)) = spec.exposed.iter().find(|(_, _, n)| *n == c.name) {
+                needed.push(*id);
+            }
         }
     }
-    best
+    let covered = |i: &IndexDesc| spec.keys_read.is_none() && i.covers(needed.iter().copied());
+    let rows = estimate_rows(desc, None, &pk, stats);
+    let mut best = (None, pk, rows, rows);
+    for idx in usable(desc, &filters) {
+        let plan = plan_path(desc, Some(idx), &filters);
+        let rows = estimate_rows(desc, Some(idx), &plan, stats);
+        let c = cost(rows, covered(idx));
+        if c < best.3 {
+            best = (Some(idx.clone()), plan, rows, c);
+        }
+    }
+    (best.0, best.1, Some(best.2))
+}
+
+/// Relative cost of reading `rows` rows through a secondary index, in rows
+/// read by primary key: an entry costs less than a row, a row looked up
+/// through an entry (batched, but scattered) more; reading the entries
+/// alone (`covered`) is cheapest.
+fn cost(rows: f64, covered: bool) -> f64 {
+    const ENTRY: f64 = 0.3;
+    const LOOKUP: f64 = 1.5;
+    // A constant over the primary key's cost: on equal rows, no index.
+    if covered {
+        rows * ENTRY + 1.0
+    } else {
+        rows * (ENTRY + LOOKUP) + 1.0
+    }
+}
+
+/// Rows `plan`'s ranges of `idx` (the primary index when `None`) hold, by
+/// `stats`: the table's rows times the share each leading equality (or IN
+/// list) keeps, times the share of the range on the next column (from its
+/// histogram when it leads the key).
+fn estimate_rows(
+    desc: &TableDesc,
+    idx: Option<&IndexDesc>,
+    plan: &RangePlan,
+    stats: &TableStats,
+) -> f64 {
+    let rows = stats.rows.max(1) as f64;
+    if !plan.narrows() {
+        return rows;
+    }
+    if plan.ranges.iter().all(|r| r.point) {
+        return plan.ranges.len() as f64;
+    }
+    let (id, parts) = match idx {
+        None => (PRIMARY_INDEX_ID, &desc.primary.columns),
+        Some(i) => (i.id, &i.columns),
+    };
+    let p = index_prefix(desc.id, id).len();
+    let mut share = 1.0;
+    for (i, ((col, descending), n)) in parts.iter().zip(&plan.values).enumerate() {
+        share *= if i == 0 {
+            // The leading values are at the start of every range: the
+            // most common ones count with their own share.
+            let keys: Vec<&[u8]> = plan
+                .ranges
+                .iter()
+                .map(|r| r.start.get(p..).unwrap_or(&[]))
+                .collect();
+            stats.values_fraction(*col, *n, &keys, *descending)
+        } else {
+            (*n as f64 * stats.eq_fraction(*col)).min(1.0)
+        };
+    }
+    if plan.ranged {
+        share *= match parts.get(plan.fixed) {
+            Some((col, descending)) if plan.fixed == 0 => {
+                let part = |k: &[u8]| -> Vec<u8> {
+                    let bytes = k.get(p..).unwrap_or(&[]).to_vec();
+                    if *descending {
+                        bytes.iter().map(|b| !b).collect()
+                    } else {
+                        bytes
+                    }
+                };
+                plan.ranges
+                    .iter()
+                    .map(|r| {
+                        let (start, end) = (part(&r.start), part(&r.end));
+                        match descending {
+                            true => stats.range_fraction(*col, &end, &start),
+                            false => stats.range_fraction(*col, &start, &end),
+                        }
+                    })
+                    .sum::<f64>()
+                    .min(1.0)
+            }
+            _ => DEFAULT_RANGE,
+        };
+    }
+    (rows * share).max(1.0)
 }
 
 /// The secondary indexes of `desc` a scan with `filters` may read: the
@@ -231,6 +341,8 @@ struct ScanSpec {
     wanted: Vec<usize>,
     /// Every filter pushed down, its columns unqualified.
     filters: Vec<Expr>,
+    /// The table's statistics, if it was analyzed.
+    stats: Option<Arc<TableStats>>,
 }
 
 #[async_trait]
@@ -278,9 +390,12 @@ impl TableProvider for KvTable {
                 None => (0..self.exposed.len()).collect(),
             },
             filters: filters.iter().map(|f| unnormalize_col(f.clone())).collect(),
+            stats: match state.config().get_extension::<StatsCache>() {
+                Some(cache) => cache.get(self.desc.id).await,
+                None => None,
+            },
         });
-        let refs: Vec<&Expr> = spec.filters.iter().collect();
-        let (index, plan) = access(&self.desc, &refs);
+        let (index, plan, estimate) = access(&spec);
         let work = if index.is_some() || plan.ranges.iter().all(|r| r.point) {
             // Points, or an index: one partition.
             vec![Work::of(&plan.ranges, false)]
@@ -309,7 +424,8 @@ impl TableProvider for KvTable {
                 .map(|c| Work::Ranges(c.to_vec()))
                 .collect::<Vec<_>>()
         };
-        let scan = KvScanExec::new(spec, index, plan, work, limit, false)?;
+        let mut scan = KvScanExec::new(spec, index, plan, work, limit, false)?;
+        scan.estimate = estimate;
         Ok(Arc::new(scan))
     }
 }
@@ -365,6 +481,8 @@ pub struct KvScanExec {
     index_only: bool,
     /// What EXPLAIN ANALYZE shows of each partition's work.
     metrics: ExecutionPlanMetricsSet,
+    /// Rows the ranges hold by the table's statistics, if it has some.
+    estimate: Option<f64>,
     properties: Arc<PlanProperties>,
 }
 
@@ -444,6 +562,7 @@ impl KvScanExec {
             residual,
             index_only,
             metrics: ExecutionPlanMetricsSet::new(),
+            estimate: None,
             properties,
         })
     }
@@ -617,6 +736,9 @@ impl DisplayAs for KvScanExec {
         }
         if let Some(r) = &self.residual {
             write!(f, " filter={r}")?;
+        }
+        if let Some(rows) = self.estimate {
+            write!(f, " rows≈{}", rows.round())?;
         }
         if let Some(l) = self.limit {
             write!(f, " limit={l}")?;

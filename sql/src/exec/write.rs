@@ -45,6 +45,7 @@ use crate::codec::key::{
 use crate::codec::row::{decode_row_with_missing, encode_row_recording_nulls};
 use crate::error::{code, Error, Result};
 use crate::exec::query::from_datafusion;
+use crate::plan::stats::StatsCache;
 use crate::types::arrow::{batch, datum_at, field, sql_type_of, ColumnBuilder};
 use crate::types::text::{format_text, TextFormat};
 use crate::types::{Datum, SqlType};
@@ -166,6 +167,10 @@ where
         // Should a check refuse, the statement fails and its staged writes
         // go with it.
         stage(cx.txn, &plan)?;
+        // Enough changed rows start an automatic ANALYZE.
+        if let Some(stats) = cx.df.state().config().get_extension::<StatsCache>() {
+            stats.note_changes(desc.id, changes.len());
+        }
         check_references(cx, &desc, &changes).await?;
         referenced_by(cx, &desc, &changes, depth).await
     })

@@ -16,6 +16,7 @@ pub mod pg_rules;
 pub mod point;
 pub mod ranges;
 pub mod set_ops;
+pub mod stats;
 pub mod subqueries;
 pub mod types;
 pub mod views;

@@ -69,6 +69,8 @@ pub struct RangePlan {
     /// Leading key columns fixed to one value each (the rows read come in
     /// the order of the key columns after them).
     pub single: usize,
+    /// How many values each of the `fixed` columns is fixed to.
+    pub values: Vec<usize>,
     /// Whether the next column is bounded by a range.
     pub ranged: bool,
 }
@@ -138,6 +140,7 @@ pub fn plan_key_ranges(
     let mut null_fixed = false;
     let mut fixed_all = true;
     let mut single = 0;
+    let mut values = Vec::new();
     let mut col = 0;
     while col < key.len() {
         let eq = parsed.iter().enumerate().find_map(|(i, p)| match p {
@@ -174,6 +177,7 @@ pub fn plan_key_ranges(
         if single == col && vals.len() == 1 {
             single += 1;
         }
+        values.push(vals.len());
         col += 1;
     }
     let fixed = col;
@@ -193,6 +197,7 @@ pub fn plan_key_ranges(
             exact,
             fixed,
             single,
+            values,
             ranged: false,
         };
     }
@@ -299,6 +304,7 @@ pub fn plan_key_ranges(
         exact,
         fixed,
         single,
+        values,
         ranged,
     }
 }
@@ -397,6 +403,7 @@ fn whole(prefix: Vec<u8>, filters: usize) -> RangePlan {
         exact: vec![false; filters],
         fixed: 0,
         single: 0,
+        values: Vec::new(),
         ranged: false,
     }
 }
