@@ -970,8 +970,9 @@ async fn statements_ride_through_splits_and_leader_moves() {
     let addr = node.addr.clone();
     let setup = ready_session(&addr).await;
     setup
-        .must("CREATE TABLE items (id int PRIMARY KEY, body text NOT NULL)")
+        .must("CREATE TABLE items (id int PRIMARY KEY, grp int NOT NULL, body text NOT NULL)")
         .await;
+    setup.must("CREATE INDEX items_grp ON items (grp)").await;
 
     const BATCHES: i64 = 100;
     const PER_BATCH: i64 = 40;
@@ -985,7 +986,10 @@ async fn statements_ride_through_splits_and_leader_moves() {
             let s = ready_session(&addr).await;
             for b in 0..BATCHES {
                 let rows: Vec<String> = (0..PER_BATCH)
-                    .map(|i| format!("({}, '{}')", b * PER_BATCH + i, "x".repeat(200)))
+                    .map(|i| {
+                        let id = b * PER_BATCH + i;
+                        format!("({id}, {}, '{}')", id % 10, "x".repeat(200))
+                    })
                     .collect();
                 let sql = format!("INSERT INTO items VALUES {}", rows.join(", "));
                 match s.run(&sql).await {
@@ -1012,13 +1016,22 @@ async fn statements_ride_through_splits_and_leader_moves() {
                 while !stop.load(Ordering::SeqCst) {
                     round += 1;
                     let before = acked.load(Ordering::SeqCst) as i64;
-                    let mode = (round + r) % 3;
+                    let mode = (round + r) % 5;
                     let last = before.max(1) - 1;
                     let sql = match mode {
                         0 => "SELECT count(*) FROM items".to_string(),
                         1 => format!("SELECT count(*) FROM items WHERE id BETWEEN 0 AND {last}"),
+                        // Through the index, its entries cut at Region
+                        // boundaries into parallel partitions.
+                        3 => "SELECT count(*) FROM items WHERE grp = 3".to_string(),
+                        // Backwards from the table's end, across Regions.
+                        4 => "SELECT coalesce(max(id), 0) FROM \
+                              (SELECT id FROM items ORDER BY id DESC LIMIT 1) t"
+                            .to_string(),
                         _ => format!("SELECT count(*) FROM items WHERE id = {last}"),
                     };
+                    // Rows with grp = 3 among the first n ids.
+                    let threes = |n: i64| (n + 6) / 10;
                     match s.run(&sql).await {
                         Ok(rows) => {
                             let n = int(&rows[0][0]);
@@ -1028,6 +1041,8 @@ async fn statements_ride_through_splits_and_leader_moves() {
                                 // Before the first acknowledgement the first
                                 // batch may or may not be there.
                                 1 => before == 0 || n == before,
+                                3 => (threes(before)..=threes(after)).contains(&n),
+                                4 => before == 0 || (before - 1..after).contains(&n),
                                 _ => before == 0 || n == 1,
                             };
                             if !exact {
@@ -1085,6 +1100,11 @@ async fn statements_ride_through_splits_and_leader_moves() {
         .await;
     assert_eq!(int(&total[0][0]), BATCHES * PER_BATCH);
     assert_eq!(int(&total[0][1]), BATCHES * PER_BATCH);
+    // The index holds every row: read through it, all of it.
+    let through_index = setup
+        .must("SELECT count(*) FROM items WHERE grp BETWEEN 0 AND 9")
+        .await;
+    assert_eq!(int(&through_index[0][0]), BATCHES * PER_BATCH);
     drop(setup);
     drop(node);
     drop(cluster);

@@ -5,12 +5,12 @@
 //! (every filter is pushed down): the primary key's ranges or a public
 //! secondary index's ([`crate::plan::ranges`]), then the scan applies
 //! whatever filter the ranges do not implement to the rows it reads, and
-//! stops at the limit after filtering. Primary-key ranges are cut at
-//! Region boundaries and spread over partitions DataFusion reads in
-//! parallel; an index is read by one partition, a page of entries at a
-//! time, whose rows are looked up with one batch get per page, or not at
-//! all when the index stores every column the query needs (an index-only
-//! scan). Each page (at most [`PAGE_ROWS`] rows or [`PAGE_BYTES`] bytes)
+//! stops at the limit after filtering. Key ranges (of rows, or of an
+//! index's entries) that span Regions are cut at Region boundaries and
+//! spread over partitions DataFusion reads in parallel. An index is read
+//! a page of entries at a time, whose rows are looked up with one batch
+//! get per page, or not at all when the index stores every column the
+//! query needs (an index-only scan). Each page (at most [`PAGE_ROWS`] rows or [`PAGE_BYTES`] bytes)
 //! becomes one Arrow batch, so memory stays bounded however large the
 //! table.
 //!
@@ -396,12 +396,13 @@ impl TableProvider for KvTable {
             },
         });
         let (index, plan, estimate) = access(&spec);
-        let work = if index.is_some() || plan.ranges.iter().all(|r| r.point) {
-            // Points, or an index: one partition.
+        let work = if plan.ranges.iter().all(|r| r.point) {
+            // Points: one partition, a batch get per Region.
             vec![Work::of(&plan.ranges, false)]
         } else {
-            // Cut the ranges at Region boundaries, then give each
-            // partition a contiguous run of parts.
+            // Cut the ranges (of rows or index entries) at Region
+            // boundaries; when that cut any, give each partition a
+            // contiguous run of parts, read in parallel.
             let mut parts = Vec::new();
             for r in &plan.ranges {
                 for p in self
@@ -414,10 +415,11 @@ impl TableProvider for KvTable {
                     parts.push((p.start, p.end));
                 }
             }
-            let n = state
-                .config()
-                .target_partitions()
-                .clamp(1, parts.len().max(1));
+            let n = if parts.len() > plan.ranges.len() {
+                state.config().target_partitions().clamp(1, parts.len())
+            } else {
+                1
+            };
             let per = parts.len().div_ceil(n).max(1);
             parts
                 .chunks(per)
