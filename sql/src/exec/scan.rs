@@ -396,9 +396,10 @@ impl TableProvider for KvTable {
             },
         });
         let (index, plan, estimate) = access(&spec);
+        let mut regions = None;
         let work = if plan.ranges.iter().all(|r| r.point) {
             // Points: one partition, a batch get per Region.
-            vec![Work::of(&plan.ranges, false)]
+            vec![Work::of(&plan.ranges)]
         } else {
             // Cut the ranges (of rows or index entries) at Region
             // boundaries; when that cut any, give each partition a
@@ -415,6 +416,9 @@ impl TableProvider for KvTable {
                     parts.push((p.start, p.end));
                 }
             }
+            if parts.len() > plan.ranges.len() {
+                regions = Some(parts.len());
+            }
             let n = if parts.len() > plan.ranges.len() {
                 state.config().target_partitions().clamp(1, parts.len())
             } else {
@@ -428,6 +432,7 @@ impl TableProvider for KvTable {
         };
         let mut scan = KvScanExec::new(spec, index, plan, work, limit, false)?;
         scan.estimate = estimate;
+        scan.regions = regions;
         Ok(Arc::new(scan))
     }
 }
@@ -442,10 +447,9 @@ enum Work {
 }
 
 impl Work {
-    /// All of `ranges` for one partition: points if they all are (and
-    /// `ranged` is not asked).
-    fn of(ranges: &[EncodedRange], ranged: bool) -> Work {
-        if !ranged && !ranges.is_empty() && ranges.iter().all(|r| r.point) {
+    /// All of `ranges` for one partition: points if they all are.
+    fn of(ranges: &[EncodedRange]) -> Work {
+        if !ranges.is_empty() && ranges.iter().all(|r| r.point) {
             Work::Points(ranges.iter().map(|r| r.start.clone()).collect())
         } else {
             Work::Ranges(
@@ -485,6 +489,9 @@ pub struct KvScanExec {
     metrics: ExecutionPlanMetricsSet,
     /// Rows the ranges hold by the table's statistics, if it has some.
     estimate: Option<f64>,
+    /// The pieces, one per Region, that the ranges were cut into, when
+    /// some range spans Regions.
+    regions: Option<usize>,
     properties: Arc<PlanProperties>,
 }
 
@@ -565,6 +572,7 @@ impl KvScanExec {
             index_only,
             metrics: ExecutionPlanMetricsSet::new(),
             estimate: None,
+            regions: None,
             properties,
         })
     }
@@ -572,7 +580,7 @@ impl KvScanExec {
     /// The same scan along `index`'s `plan`, in one partition, backwards
     /// if `reverse`.
     fn along(&self, index: Option<IndexDesc>, plan: RangePlan, reverse: bool) -> DfResult<Self> {
-        let work = vec![Work::of(&plan.ranges, false)];
+        let work = vec![Work::of(&plan.ranges)];
         KvScanExec::new(self.spec.clone(), index, plan, work, self.limit, reverse)
     }
 
@@ -730,6 +738,9 @@ impl DisplayAs for KvScanExec {
             write!(f, " index={}", idx.name)?;
         }
         write!(f, " ranges=[{}] partitions={}", shown, self.work.len())?;
+        if let Some(n) = self.regions {
+            write!(f, " region_parts={n}")?;
+        }
         if self.index_only {
             write!(f, " index_only")?;
         }
@@ -1002,10 +1013,10 @@ impl ScanState {
                 return Ok(None);
             }
             let started = std::time::Instant::now();
-            self.metrics.requests.add(1);
             let Some(pairs) = self.next_pairs().await? else {
                 return Ok(None);
             };
+            self.metrics.requests.add(1);
             self.metrics.read.add(pairs.len());
             let pairs = if self.lookup == Lookup::Entries && !pairs.is_empty() {
                 self.metrics.requests.add(1);
