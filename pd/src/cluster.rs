@@ -725,7 +725,7 @@ impl<S: MetaStore> Cluster<S> {
                     if view.placement.get(&p.store_id) != Some(&Placement::Up))
             });
             if !finished && !expired && !target_lost {
-                op.fill(&info, &view, resp);
+                op.fill(&info, &view, now_ms, resp);
                 return Ok(());
             }
             let outcome = if finished {
@@ -781,7 +781,7 @@ impl<S: MetaStore> Cluster<S> {
                 self.hot_moves.insert(region_id, now_ms);
             }
             op.created_ms = now_ms;
-            op.fill(&info, &view, resp);
+            op.fill(&info, &view, now_ms, resp);
             self.add_operator(op);
         }
         Ok(())

@@ -131,6 +131,10 @@ impl OpKind {
     }
 }
 
+/// How long a leader move off a peer being removed tries one voter
+/// before the next.
+const TRANSFER_TURN_MS: u64 = 5_000;
+
 /// A plan of steps for one Region.
 #[derive(Debug, Clone)]
 pub struct Operator {
@@ -178,7 +182,13 @@ impl Operator {
     /// is promoted only once it caught up (a voter that cannot ack would
     /// weaken the quorum), and a peer is never removed while it leads: the
     /// leader is moved off it first, to a caught-up voter on an Up store.
-    pub fn fill(&self, info: &RegionInfo, view: &View, resp: &mut RegionHeartbeatResponse) {
+    pub fn fill(
+        &self,
+        info: &RegionInfo,
+        view: &View,
+        now_ms: u64,
+        resp: &mut RegionHeartbeatResponse,
+    ) {
         let Some(step) = self.steps.get(self.current) else {
             return;
         };
@@ -189,13 +199,19 @@ impl Operator {
         }
         if let Step::RemovePeer(p) = step {
             if info.leader.as_ref().is_some_and(|l| l.id == p.id) {
-                let other = voters(&info.region).find(|v| {
-                    v.id != p.id
-                        && view.placement(v.store_id) == Placement::Up
-                        && info.pending_peers.iter().all(|q| q.id != v.id)
-                });
-                if let Some(v) = other {
-                    Step::TransferLeader(v.clone()).fill(resp);
+                let others: Vec<&metapb::Peer> = voters(&info.region)
+                    .filter(|v| {
+                        v.id != p.id
+                            && view.placement(v.store_id) == Placement::Up
+                            && info.pending_peers.iter().all(|q| q.id != v.id)
+                    })
+                    .collect();
+                // A voter that cannot take over (Raft refuses to campaign
+                // while it has a configuration change to apply) must not
+                // hold the move up: the choice turns every few seconds.
+                let turn = now_ms.saturating_sub(self.created_ms) / TRANSFER_TURN_MS;
+                if let Some(v) = others.get(turn as usize % others.len().max(1)) {
+                    Step::TransferLeader((*v).clone()).fill(resp);
                 }
                 return;
             }
@@ -792,21 +808,25 @@ mod tests {
         i.pending_peers = vec![peer(13, 4, true)];
         assert!(!op.advance(&i));
         let mut resp = RegionHeartbeatResponse::default();
-        op.fill(&i, &v, &mut resp);
+        op.fill(&i, &v, 0, &mut resp);
         assert!(resp.change_peer.is_none() && resp.transfer_leader.is_none());
         i.pending_peers.clear();
         i.region.peers.pop();
         i.region.peers.push(peer(13, 4, false));
         assert!(!op.advance(&i));
         assert_eq!(op.current, 2);
-        // Peer 10 leads: the leader moves first.
+        // Peer 10 leads: the leader moves first, to each voter in turn
+        // while it stays (one may be unable to take over).
         let mut resp = RegionHeartbeatResponse::default();
-        op.fill(&i, &v, &mut resp);
+        op.fill(&i, &v, 0, &mut resp);
         assert!(resp.change_peer.is_none());
         assert_eq!(resp.transfer_leader.unwrap().peer.unwrap().id, 11);
+        let mut resp = RegionHeartbeatResponse::default();
+        op.fill(&i, &v, TRANSFER_TURN_MS, &mut resp);
+        assert_eq!(resp.transfer_leader.unwrap().peer.unwrap().id, 12);
         i.leader = Some(peer(11, 2, false));
         let mut resp = RegionHeartbeatResponse::default();
-        op.fill(&i, &v, &mut resp);
+        op.fill(&i, &v, 0, &mut resp);
         assert_eq!(
             resp.change_peer.unwrap().change_type,
             ChangePeerType::RemovePeer as i32
