@@ -248,22 +248,7 @@ impl TxnReader {
             (None, true) => Bound::Unbounded,
             (None, false) => Bound::Excluded(end.to_vec()),
         };
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
-            page.pairs.into_iter().map(|p| (p.key, p.value)).collect();
-        for (k, change) in self
-            .buffer
-            .range::<Vec<u8>, _>((Bound::Included(start.to_vec()), upper))
-        {
-            match change {
-                Change::Put(v) => {
-                    merged.insert(k.clone(), v.clone());
-                }
-                Change::Delete => {
-                    merged.remove(k);
-                }
-                Change::Lock => {}
-            }
-        }
+        let merged = self.overlay(page.pairs, start.to_vec(), upper);
         Ok(Page {
             pairs: merged
                 .into_iter()
@@ -298,8 +283,27 @@ impl TxnReader {
         } else {
             Bound::Excluded(end.to_vec())
         };
+        let merged = self.overlay(page.pairs, lower, upper);
+        Ok(Page {
+            pairs: merged
+                .into_iter()
+                .rev()
+                .map(|(key, value)| Pair { key, value })
+                .collect(),
+            resume: page.resume,
+        })
+    }
+
+    /// Committed `pairs` with the buffer's writes in `[lower, upper)`
+    /// laid over them, in key order.
+    fn overlay(
+        &self,
+        pairs: Vec<Pair>,
+        lower: Vec<u8>,
+        upper: Bound<Vec<u8>>,
+    ) -> BTreeMap<Vec<u8>, Vec<u8>> {
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
-            page.pairs.into_iter().map(|p| (p.key, p.value)).collect();
+            pairs.into_iter().map(|p| (p.key, p.value)).collect();
         for (k, change) in self
             .buffer
             .range::<Vec<u8>, _>((Bound::Included(lower), upper))
@@ -314,13 +318,6 @@ impl TxnReader {
                 Change::Lock => {}
             }
         }
-        Ok(Page {
-            pairs: merged
-                .into_iter()
-                .rev()
-                .map(|(key, value)| Pair { key, value })
-                .collect(),
-            resume: page.resume,
-        })
+        merged
     }
 }

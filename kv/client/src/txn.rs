@@ -366,29 +366,23 @@ impl Shared {
         let deadline = shared.rpc.deadline();
         let mut backoff = Backoff::new(deadline);
         let (enc_start, enc_end) = encode_range(start, end);
-        let mut out: Vec<KvPair> = Vec::new();
-        let mut bytes = 0usize;
+        let mut page = Gathered::new(max_rows, max_bytes, false);
         // Where the next request starts: the user key (the store clamps it
         // to the Region) and its encoded form (which Region to ask).
         let mut from = start.to_vec();
         let mut cur = enc_start;
         let mut last = String::from("none");
         while Instant::now() < deadline {
-            let rows_left = if max_rows == 0 {
-                0
-            } else {
-                max_rows - out.len()
-            };
-            let bytes_left = if max_bytes == 0 { 0 } else { max_bytes - bytes };
+            let (rows_left, bytes_left) = page.left();
             let (resp, route) = shared
                 .rpc
                 .request(&cur, |ctx| kvrpcpb::KvScanRequest {
                     context: Some(ctx),
                     start_key: from.clone(),
                     end_key: end.to_vec(),
-                    limit: rows_left as u32,
+                    limit: rows_left,
                     version: ts,
-                    max_bytes: bytes_left as u64,
+                    max_bytes: bytes_left,
                     reverse: false,
                 })
                 .await?;
@@ -401,24 +395,16 @@ impl Shared {
                 }
                 None => {}
             }
-            // Pairs of earlier Regions may be repeated if a Region split
-            // meanwhile: keep only keys past what we have.
-            for p in resp.pairs {
-                if out.last().is_none_or(|l: &KvPair| p.key > l.key) {
-                    bytes += p.key.len() + p.value.len();
-                    out.push(p);
-                }
-            }
-            let full =
-                (max_rows != 0 && out.len() >= max_rows) || (max_bytes != 0 && bytes >= max_bytes);
+            page.take(resp.pairs);
+            let full = page.full();
             if full || resp.more {
                 // The store's cap or ours cut the page: the next one starts
                 // just after the last key, in the same Region.
-                let Some(last_key) = out.last().map(|p| key_after(&p.key)) else {
-                    return Ok((out, None));
+                let Some(last_key) = page.pairs.last().map(|p| key_after(&p.key)) else {
+                    return Ok((page.pairs, None));
                 };
                 if full {
-                    return Ok((out, Some(last_key)));
+                    return Ok((page.pairs, Some(last_key)));
                 }
                 cur = encode_key(&last_key);
                 from = last_key;
@@ -426,7 +412,7 @@ impl Shared {
             }
             match next_start(&route, &enc_end) {
                 Some(next) => cur = next,
-                None => return Ok((out, None)),
+                None => return Ok((page.pairs, None)),
             }
         }
         Err(shared.lock_error(&last))
@@ -448,8 +434,7 @@ impl Shared {
         let deadline = self.rpc.deadline();
         let mut backoff = Backoff::new(deadline);
         let (enc_start, enc_end) = encode_range(start, end);
-        let mut out: Vec<KvPair> = Vec::new();
-        let mut bytes = 0usize;
+        let mut page = Gathered::new(max_rows, max_bytes, true);
         // The part left is [start, upper): `upper` as the user key asked
         // for (the store clamps it to the Region), `below` encoded (which
         // Region to ask: the one holding the keys just below it).
@@ -457,12 +442,7 @@ impl Shared {
         let mut below = enc_end;
         let mut last = String::from("none");
         while Instant::now() < deadline {
-            let rows_left = if max_rows == 0 {
-                0
-            } else {
-                max_rows - out.len()
-            };
-            let bytes_left = if max_bytes == 0 { 0 } else { max_bytes - bytes };
+            let (rows_left, bytes_left) = page.left();
             let probe = self.rpc.locate_before(&below).await?;
             let (resp, route) = self
                 .rpc
@@ -470,9 +450,9 @@ impl Shared {
                     context: Some(ctx),
                     start_key: start.to_vec(),
                     end_key: upper.clone(),
-                    limit: rows_left as u32,
+                    limit: rows_left,
                     version: ts,
-                    max_bytes: bytes_left as u64,
+                    max_bytes: bytes_left,
                     reverse: true,
                 })
                 .await?;
@@ -491,27 +471,21 @@ impl Shared {
                 }
                 None => {}
             }
-            for p in resp.pairs {
-                if out.last().is_none_or(|l: &KvPair| p.key < l.key) {
-                    bytes += p.key.len() + p.value.len();
-                    out.push(p);
-                }
-            }
-            let full =
-                (max_rows != 0 && out.len() >= max_rows) || (max_bytes != 0 && bytes >= max_bytes);
+            page.take(resp.pairs);
+            let full = page.full();
             if full || resp.more {
-                let Some(last_key) = out.last().map(|p| p.key.clone()) else {
-                    return Ok((out, None));
+                let Some(last_key) = page.pairs.last().map(|p| p.key.clone()) else {
+                    return Ok((page.pairs, None));
                 };
                 if full {
-                    return Ok((out, Some(last_key)));
+                    return Ok((page.pairs, Some(last_key)));
                 }
                 below = encode_key(&last_key);
                 upper = last_key;
                 continue;
             }
             if region.start_key <= enc_start {
-                return Ok((out, None));
+                return Ok((page.pairs, None));
             }
             below = region.start_key.clone();
         }
@@ -1062,6 +1036,80 @@ impl Drop for RunningHold {
     }
 }
 
+/// A scan page gathered from the Regions' answers under the caller's caps
+/// (0: none).
+struct Gathered {
+    pairs: Vec<KvPair>,
+    bytes: usize,
+    max_rows: usize,
+    max_bytes: usize,
+    /// Whether keys come in reverse order.
+    reverse: bool,
+}
+
+impl Gathered {
+    fn new(max_rows: usize, max_bytes: usize, reverse: bool) -> Gathered {
+        Gathered {
+            pairs: Vec::new(),
+            bytes: 0,
+            max_rows,
+            max_bytes,
+            reverse,
+        }
+    }
+
+    /// Rows and bytes still wanted, as a scan request asks (0: no cap).
+    fn left(&self) -> (u32, u64) {
+        let rows = if self.max_rows == 0 {
+            0
+        } else {
+            self.max_rows - self.pairs.len()
+        };
+        let bytes = if self.max_bytes == 0 {
+            0
+        } else {
+            self.max_bytes - self.bytes
+        };
+        (rows as u32, bytes as u64)
+    }
+
+    /// Adds one answer's pairs. Pairs of an earlier Region may come again
+    /// if it split meanwhile: only keys past the last one kept are taken.
+    fn take(&mut self, pairs: Vec<KvPair>) {
+        for p in pairs {
+            let past = self.pairs.last().is_none_or(|l| {
+                if self.reverse {
+                    p.key < l.key
+                } else {
+                    p.key > l.key
+                }
+            });
+            if past {
+                self.bytes += p.key.len() + p.value.len();
+                self.pairs.push(p);
+            }
+        }
+    }
+
+    /// Whether a cap of the caller's is reached.
+    fn full(&self) -> bool {
+        (self.max_rows != 0 && self.pairs.len() >= self.max_rows)
+            || (self.max_bytes != 0 && self.bytes >= self.max_bytes)
+    }
+}
+
+/// A page of the store's pairs as [`TxnKv`] gives it.
+fn page_of(pairs: Vec<KvPair>, resume: Option<Vec<u8>>) -> Page {
+    let pairs = pairs
+        .into_iter()
+        .map(|p| Pair {
+            key: p.key,
+            value: p.value,
+        })
+        .collect();
+    Page { pairs, resume }
+}
+
 #[async_trait::async_trait]
 impl TxnKv for TxnClient {
     async fn begin(&self) -> Result<StartTs> {
@@ -1102,14 +1150,7 @@ impl TxnKv for TxnClient {
             .shared
             .scan_at(ts, start, end, max_rows, max_bytes)
             .await?;
-        let pairs = pairs
-            .into_iter()
-            .map(|p| Pair {
-                key: p.key,
-                value: p.value,
-            })
-            .collect();
-        Ok(Page { pairs, resume })
+        Ok(page_of(pairs, resume))
     }
 
     async fn scan_reverse(
@@ -1124,14 +1165,7 @@ impl TxnKv for TxnClient {
             .shared
             .scan_at_rev(ts, start, end, max_rows, max_bytes)
             .await?;
-        let pairs = pairs
-            .into_iter()
-            .map(|p| Pair {
-                key: p.key,
-                value: p.value,
-            })
-            .collect();
-        Ok(Page { pairs, resume })
+        Ok(page_of(pairs, resume))
     }
 
     async fn commit(&self, start: &StartTs, changes: Vec<(Vec<u8>, Change)>) -> Result<u64> {

@@ -46,22 +46,24 @@ fn range(start: &[u8], end: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
     (Bound::Included(start.to_vec()), upper)
 }
 
-fn scan_map(map: &Map, start: &[u8], end: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> bool) {
+/// Visits `[start, end)` of `map` in key order, or backwards if `reverse`.
+fn scan_map(
+    map: &Map,
+    start: &[u8],
+    end: &[u8],
+    reverse: bool,
+    visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+) {
     if !end.is_empty() && start >= end {
         return;
     }
-    for (k, v) in map.range(range(start, end)) {
-        if !visit(k, v) {
-            break;
-        }
-    }
-}
-
-fn scan_map_rev(map: &Map, start: &[u8], end: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> bool) {
-    if !end.is_empty() && start >= end {
-        return;
-    }
-    for (k, v) in map.range(range(start, end)).rev() {
+    let pairs = map.range(range(start, end));
+    let pairs: Box<dyn Iterator<Item = (&Vec<u8>, &Vec<u8>)>> = if reverse {
+        Box::new(pairs.rev())
+    } else {
+        Box::new(pairs)
+    };
+    for (k, v) in pairs {
         if !visit(k, v) {
             break;
         }
@@ -80,7 +82,7 @@ impl Snapshot for MemSnapshot {
         end: &[u8],
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()> {
-        scan_map(&self.maps.0[cf as usize], start, end, visit);
+        scan_map(&self.maps.0[cf as usize], start, end, false, visit);
         Ok(())
     }
 
@@ -91,7 +93,7 @@ impl Snapshot for MemSnapshot {
         end: &[u8],
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()> {
-        scan_map_rev(&self.maps.0[cf as usize], start, end, visit);
+        scan_map(&self.maps.0[cf as usize], start, end, true, visit);
         Ok(())
     }
 }

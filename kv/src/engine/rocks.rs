@@ -111,10 +111,13 @@ fn read_options(start: &[u8], end: &[u8]) -> ReadOptions {
     ro
 }
 
-/// Visits `[start, end)` with an iterator made from `read_options`.
+/// Visits `[start, end)` with an iterator made from `read_options` (whose
+/// bounds keep it inside the range): in key order, or backwards from the
+/// last key if `reverse`.
 fn drive<'a>(
     start: &[u8],
     end: &[u8],
+    reverse: bool,
     make: impl FnOnce(ReadOptions) -> rocksdb::DBRawIteratorWithThreadMode<'a, DB>,
     visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
 ) -> Result<()> {
@@ -122,7 +125,11 @@ fn drive<'a>(
         return Ok(());
     }
     let mut it = make(read_options(start, end));
-    it.seek(start);
+    if reverse {
+        it.seek_to_last();
+    } else {
+        it.seek(start);
+    }
     while it.valid() {
         let (Some(k), Some(v)) = (it.key(), it.value()) else {
             break;
@@ -130,32 +137,11 @@ fn drive<'a>(
         if !visit(k, v) {
             return Ok(());
         }
-        it.next();
-    }
-    it.status().map_err(io)
-}
-
-/// Visits `[start, end)` backwards, from its last key, with an iterator
-/// made from `read_options` (whose bounds keep it inside the range).
-fn drive_rev<'a>(
-    start: &[u8],
-    end: &[u8],
-    make: impl FnOnce(ReadOptions) -> rocksdb::DBRawIteratorWithThreadMode<'a, DB>,
-    visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-) -> Result<()> {
-    if !end.is_empty() && start >= end {
-        return Ok(());
-    }
-    let mut it = make(read_options(start, end));
-    it.seek_to_last();
-    while it.valid() {
-        let (Some(k), Some(v)) = (it.key(), it.value()) else {
-            break;
-        };
-        if !visit(k, v) {
-            return Ok(());
+        if reverse {
+            it.prev();
+        } else {
+            it.next();
         }
-        it.prev();
     }
     it.status().map_err(io)
 }
@@ -177,6 +163,7 @@ impl Engine for RocksEngine {
         drive(
             start,
             end,
+            false,
             |ro| self.db.raw_iterator_cf_opt(self.cf(cf), ro),
             visit,
         )
@@ -266,6 +253,7 @@ impl Snapshot for RocksSnapshot {
         drive(
             start,
             end,
+            false,
             |ro| self.snap.raw_iterator_cf_opt(self.cf(cf), ro),
             visit,
         )
@@ -278,9 +266,10 @@ impl Snapshot for RocksSnapshot {
         end: &[u8],
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()> {
-        drive_rev(
+        drive(
             start,
             end,
+            true,
             |ro| self.snap.raw_iterator_cf_opt(self.cf(cf), ro),
             visit,
         )

@@ -246,19 +246,7 @@ impl<'a, S: Snapshot + ?Sized> MvccReader<'a, S> {
         } else {
             end.to_vec()
         };
-        let locks = self.scan_locks(start, &lock_end, &mut |l| blocks(l, ts), 0)?;
-        if !locks.is_empty() {
-            let locks = locks
-                .into_iter()
-                .map(|(k, lock)| {
-                    Ok(LockInfo {
-                        key: decode_key(&k)?,
-                        lock,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            return Err(MvccError::Locked(locks));
-        }
+        self.refuse_locks(start, &lock_end, ts)?;
         let more = capped && (limit == 0 || pairs.len() < limit);
         Ok((pairs, more))
     }
@@ -339,21 +327,28 @@ impl<'a, S: Snapshot + ?Sized> MvccReader<'a, S> {
             Some((key, _)) if cut => super::key::encode_key(key),
             _ => start.to_vec(),
         };
-        let locks = self.scan_locks(&lock_start, end, &mut |l| blocks(l, ts), 0)?;
-        if !locks.is_empty() {
-            let locks = locks
-                .into_iter()
-                .map(|(k, lock)| {
-                    Ok(LockInfo {
-                        key: decode_key(&k)?,
-                        lock,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            return Err(MvccError::Locked(locks));
-        }
+        self.refuse_locks(&lock_start, end, ts)?;
         let more = capped && (limit == 0 || pairs.len() < limit);
         Ok((pairs, more))
+    }
+
+    /// Fails with the locks in the encoded range `[start, end)` that block
+    /// a read at `ts`, if there are any.
+    fn refuse_locks(&self, start: &[u8], end: &[u8], ts: u64) -> Result<()> {
+        let locks = self.scan_locks(start, end, &mut |l| blocks(l, ts), 0)?;
+        if locks.is_empty() {
+            return Ok(());
+        }
+        let locks = locks
+            .into_iter()
+            .map(|(k, lock)| {
+                Ok(LockInfo {
+                    key: decode_key(&k)?,
+                    lock,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Err(MvccError::Locked(locks))
     }
 }
 
