@@ -133,7 +133,7 @@ impl OpKind {
 
 /// How long a leader move off a peer being removed tries one voter
 /// before the next.
-const TRANSFER_TURN_MS: u64 = 5_000;
+const TRANSFER_TURN_MS: u64 = 30_000;
 
 /// A plan of steps for one Region.
 #[derive(Debug, Clone)]
