@@ -1117,6 +1117,14 @@ async fn statements_ride_through_splits_and_leader_moves() {
     if plan.contains("region_parts=") {
         assert!(!plan.contains("partitions=1 "), "{plan}");
     }
+    // The counts above ran in the stores (partial aggregates merged
+    // here), also while the Regions split and moved.
+    let plan = setup
+        .must("EXPLAIN SELECT count(*) FROM items WHERE id >= 0")
+        .await;
+    let plan: Vec<String> = plan.into_iter().flatten().flatten().collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("partial_aggregate("), "{plan}");
     drop(setup);
     drop(node);
     drop(cluster);

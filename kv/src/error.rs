@@ -61,7 +61,7 @@ impl From<client::Error> for Error {
             C::Corruption(m) => Error::Corruption(m),
             C::TxnConflict(m) => Error::TxnConflict(m),
             C::TxnUndetermined(m) => Error::TxnUndetermined(m),
-            C::TxnTooLarge(m) => Error::InvalidRequest(m),
+            C::TxnTooLarge(m) | C::Unsupported(m) => Error::InvalidRequest(m),
         }
     }
 }

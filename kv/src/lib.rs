@@ -15,6 +15,7 @@
 
 // The client library, as the store's own modules name it.
 use ::client::pd_client;
+pub mod coprocessor;
 pub mod engine;
 pub mod error;
 pub mod keys;

@@ -128,7 +128,8 @@ raw_response!(
     kvrpcpb::KvCheckTxnStatusResponse,
     kvrpcpb::KvResolveLockResponse,
     kvrpcpb::KvTxnHeartBeatResponse,
-    kvrpcpb::KvScanLockResponse
+    kvrpcpb::KvScanLockResponse,
+    kvrpcpb::KvCoprocessorResponse
 );
 
 /// Responses of the transactional KV API: besides the routing and plain
@@ -158,7 +159,8 @@ txn_response!(
     kvrpcpb::KvCheckTxnStatusResponse,
     kvrpcpb::KvResolveLockResponse,
     kvrpcpb::KvTxnHeartBeatResponse,
-    kvrpcpb::KvScanLockResponse
+    kvrpcpb::KvScanLockResponse,
+    kvrpcpb::KvCoprocessorResponse
 );
 
 /// A request that can travel in a [`kvrpcpb::BatchCommandsRequest`],
@@ -208,6 +210,7 @@ batch_command! {
     KvResolveLockRequest => KvResolveLockResponse, KvResolveLock;
     KvTxnHeartBeatRequest => KvTxnHeartBeatResponse, KvTxnHeartBeat;
     KvScanLockRequest => KvScanLockResponse, KvScanLock;
+    KvCoprocessorRequest => KvCoprocessorResponse, KvCoprocessor;
 }
 
 /// Accepted connections of a gRPC server, with Nagle's algorithm off.

@@ -235,7 +235,7 @@ impl From<client::Error> for Error {
                 code::CONNECTION_FAILURE,
                 format!("the outcome of the commit is unknown: {m}"),
             ),
-            C::Deadline(..) | C::Pd(_) | C::Remote(_) => Error::new(
+            C::Deadline(..) | C::Pd(_) | C::Remote(_) | C::Unsupported(_) => Error::new(
                 code::CONNECTION_FAILURE,
                 format!("storage unavailable: {e}"),
             ),

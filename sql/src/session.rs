@@ -348,7 +348,14 @@ impl Session {
             | Statement::AlterUser(_) => self.write(stmt).await,
             Statement::ShowVariable { variable } => {
                 let name: Vec<String> = variable.iter().map(ident_name).collect();
-                self.show(&name.join(" "))
+                // `SHOW time zone` is two words; `SHOW strata.pushdown`,
+                // a qualified (custom) parameter, arrives as two too.
+                let spoken = name.join(" ");
+                if name.len() == 2 && !spoken.eq_ignore_ascii_case("time zone") {
+                    self.show(&name.join("."))
+                } else {
+                    self.show(&spoken)
+                }
             }
             Statement::Query(_) => self.query(stmt).await,
             Statement::Explain {
@@ -1146,6 +1153,14 @@ impl Session {
             "statement_timeout" => {
                 self.statement_timeout = crate::server::settings::parse_millis(name, value)?;
             }
+            "strata.pushdown" => {
+                let on = crate::server::settings::parse_bool(value).ok_or_else(|| {
+                    bad(format!(
+                        "parameter \"strata.pushdown\" requires a Boolean value"
+                    ))
+                })?;
+                self.df.set_pushdown(on);
+            }
             "transaction_isolation" | "default_transaction_isolation" => {
                 if value.to_lowercase().contains("serializable") {
                     return Err(serializable_refused());
@@ -1180,6 +1195,7 @@ impl Session {
         }
         self.format = TextFormat::default();
         self.statement_timeout = Duration::ZERO;
+        self.df.set_pushdown(true);
         for (name, value) in vars {
             self.set_var(&name, &value)?;
         }
@@ -1201,6 +1217,12 @@ impl Session {
             "integer_datetimes" => "on".to_string(),
             "intervalstyle" => "postgres".to_string(),
             "statement_timeout" => crate::server::settings::show_millis(self.statement_timeout),
+            "strata.pushdown" => self
+                .vars
+                .get("strata.pushdown")
+                .and_then(|v| crate::server::settings::parse_bool(v))
+                .map_or("on", |on| if on { "on" } else { "off" })
+                .to_string(),
             "application_name" => self
                 .vars
                 .get("application_name")

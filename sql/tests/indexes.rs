@@ -58,7 +58,7 @@ fn clean(check: &IndexCheck) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn indexes_build_and_drop_online_while_other_nodes_write() {
-    let kv: client::SharedKv = Arc::new(kv::local::LocalTxnKv::new());
+    let kv = common::local_store();
     let a = connect(kv.clone()).await;
     a.simple_query(&format!(
         "CREATE TABLE t (id bigint PRIMARY KEY, a int, b text);
@@ -144,7 +144,7 @@ async fn indexes_build_and_drop_online_while_other_nodes_write() {
 
 #[tokio::test]
 async fn a_failed_unique_build_leaves_no_index() {
-    let kv: client::SharedKv = Arc::new(kv::local::LocalTxnKv::new());
+    let kv = common::local_store();
     let c = connect(kv.clone()).await;
     c.simple_query(
         "CREATE TABLE d (id int PRIMARY KEY, v int);

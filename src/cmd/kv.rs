@@ -79,8 +79,16 @@ impl KvArgs {
         cfg.pd_wait = self.pd_timeout;
         cfg.gc_interval = self.gc_interval;
         self.split.apply(&mut cfg);
+        cfg.coprocessor = Some(sql_coprocessor());
         cfg
     }
+}
+
+/// What a store runs for SQL nodes next to its data: the SQL layer's
+/// pushed-down filters and aggregates (the store crate knows no SQL; the
+/// binary brings the two together).
+pub fn sql_coprocessor() -> std::sync::Arc<dyn client::coprocessor::Coprocessor> {
+    std::sync::Arc::new(sql::exec::cop::CopEndpoint)
 }
 
 /// Runs a store until a signal arrives.

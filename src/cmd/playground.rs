@@ -85,6 +85,7 @@ pub async fn run(args: PlaygroundArgs) -> anyhow::Result<ExitCode> {
         cfg.status = Some(format!("{}:{}", args.host, port(args.store_port, 20 + i)));
         cfg.gc_interval = args.gc_interval;
         args.split.apply(&mut cfg);
+        cfg.coprocessor = Some(super::kv::sql_coprocessor());
         let node = NodeHandle::start(cfg)
             .await
             .with_context(|| format!("cannot start store {}", i + 1))?;

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
+use crate::coprocessor::CopPage;
 use crate::error::{Error, Result};
 use crate::txn_kv::{Change, CommitGuard, Page, Pair, SharedKv, StartTs};
 
@@ -223,6 +224,34 @@ impl TxnReader {
             .into_iter()
             .map(|(key, value)| Pair { key, value })
             .collect())
+    }
+
+    /// Runs `plan` in the stores' coprocessor over what committed in
+    /// `[start, end)` from `start` (see [`crate::TxnKv::coprocess`]);
+    /// `None` when this view's own buffered writes touch the range (the
+    /// stores do not see them: the caller reads the pairs instead).
+    pub async fn coprocess(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        plan: &[u8],
+    ) -> Result<Option<CopPage>> {
+        let upper = if end.is_empty() {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded(end.to_vec())
+        };
+        let own_writes = self
+            .buffer
+            .range::<Vec<u8>, _>((Bound::Included(start.to_vec()), upper))
+            .any(|(_, c)| !matches!(c, Change::Lock));
+        if own_writes {
+            return Ok(None);
+        }
+        self.kv
+            .coprocess(self.start.ts, start, end, plan)
+            .await
+            .map(Some)
     }
 
     /// One page of `[start, end)` (see [`crate::TxnKv::scan`]), with this

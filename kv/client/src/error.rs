@@ -36,6 +36,10 @@ pub enum Error {
     /// nothing of it was written.
     #[error("transaction too large: {0}")]
     TxnTooLarge(String),
+    /// The store cannot serve the request (a store without a
+    /// coprocessor); the caller does the work itself.
+    #[error("not supported by the store: {0}")]
+    Unsupported(String),
 }
 
 /// Results of the client library.

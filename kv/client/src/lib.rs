@@ -9,6 +9,8 @@
 //! - [`TxnKv`]: the SQL layer's door (implemented by [`TxnClient`] and by
 //!   the store crate's local in-memory store), [`BufferedTxn`] on top of it,
 //!   and its [`conformance`] suite.
+//! - [`coprocessor`]: the contract for code a SQL node runs inside the
+//!   stores.
 //! - [`keys`] and [`txn_key`]: the byte layout clients and stores agree on.
 //!
 //! Invariant: this crate links no storage engine and no Raft; a store
@@ -17,6 +19,7 @@
 mod batch_conn;
 mod buffered;
 pub mod conformance;
+pub mod coprocessor;
 pub mod error;
 pub mod keys;
 pub mod pd_client;

@@ -37,6 +37,7 @@ use protocol::mvccpb::Op;
 use tokio::time::Instant;
 
 use super::rpc::{next_start, Backoff, ClientOptions, RegionRpc};
+use crate::coprocessor::CopPage;
 use crate::error::{Error, Result};
 use crate::keys::key_after;
 use crate::pd_client::PdClient;
@@ -416,6 +417,54 @@ impl Shared {
             }
         }
         Err(shared.lock_error(&last))
+    }
+}
+
+impl Shared {
+    /// One coprocessor request from `start` (see [`TxnKv::coprocess`]),
+    /// locks met resolved and asked again.
+    pub(crate) async fn coprocess_at(
+        &self,
+        ts: u64,
+        start: &[u8],
+        end: &[u8],
+        plan: &[u8],
+    ) -> Result<CopPage> {
+        let deadline = self.rpc.deadline();
+        let mut backoff = Backoff::new(deadline);
+        let cur = encode_key(start);
+        let mut last = String::from("none");
+        while Instant::now() < deadline {
+            let (resp, route) = self
+                .rpc
+                .request(&cur, |ctx| kvrpcpb::KvCoprocessorRequest {
+                    context: Some(ctx),
+                    start_key: start.to_vec(),
+                    end_key: end.to_vec(),
+                    version: ts,
+                    plan: plan.to_vec(),
+                })
+                .await?;
+            if resp.unsupported {
+                return Err(Error::Unsupported("the store has no coprocessor".into()));
+            }
+            match classify(resp.errors) {
+                Some(Outcome::Abort(e)) => return Err(e),
+                Some(Outcome::Locks(locks)) => {
+                    last = format!("{} lock(s)", locks.len());
+                    self.resolve_all(&locks, &mut backoff).await?;
+                    continue;
+                }
+                None => {}
+            }
+            return Ok(CopPage {
+                data: resp.data,
+                scanned: resp.scanned,
+                store_id: route.leader.map_or(0, |p| p.store_id),
+                resume: resp.more.then_some(resp.resume_key),
+            });
+        }
+        Err(self.lock_error(&last))
     }
 }
 
@@ -1191,6 +1240,10 @@ impl TxnKv for TxnClient {
             })
             .collect();
         Shared::commit_mutations(&self.shared, start.ts, start.began, mutations, guard).await
+    }
+
+    async fn coprocess(&self, ts: u64, start: &[u8], end: &[u8], plan: &[u8]) -> Result<CopPage> {
+        self.shared.coprocess_at(ts, start, end, plan).await
     }
 
     async fn ranges(&self, start: &[u8], end: &[u8]) -> Result<Vec<KeyRange>> {

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
+use crate::coprocessor::CopPage;
 use crate::error::Result;
 
 /// A key and its value.
@@ -168,6 +169,16 @@ pub trait TxnKv: Send + Sync + 'static {
     /// `[start, end)` cut at Region boundaries, in key order: parts that
     /// can be read in parallel.
     async fn ranges(&self, start: &[u8], end: &[u8]) -> Result<Vec<KeyRange>>;
+
+    /// Runs `plan` in the coprocessor of the store holding the start of
+    /// `[start, end)`, over the committed pairs as of `ts` from `start` to
+    /// the end of the range, of its Region, or of the store's budget
+    /// ([`crate::coprocessor`]); `resume` says where to ask again.
+    /// [`crate::Error::Unsupported`] if the store has no coprocessor.
+    async fn coprocess(&self, ts: u64, start: &[u8], end: &[u8], plan: &[u8]) -> Result<CopPage> {
+        let _ = (ts, start, end, plan);
+        Err(crate::Error::Unsupported("no coprocessor".into()))
+    }
 }
 
 /// A shared store.

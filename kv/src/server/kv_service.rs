@@ -11,6 +11,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use client::coprocessor::Coprocessor;
+
 use protocol::errorpb::RegionError;
 use protocol::kvrpcpb::{self, kv_server::Kv, Context, KvPair};
 use protocol::raft_cmdpb::{self, request::Cmd, ColumnFamily};
@@ -75,6 +77,8 @@ pub struct KvService<E: Engine> {
     pub(super) gc: Arc<GcState>,
     /// Commit timestamps for 1PC, concurrent requests batched.
     pub(super) tso: Arc<TsoBatcher>,
+    /// What runs SQL nodes' plans next to the data, if anything does.
+    pub(super) coprocessor: Option<Arc<dyn Coprocessor>>,
 }
 
 impl<E: Engine> Clone for KvService<E> {
@@ -88,6 +92,7 @@ impl<E: Engine> Clone for KvService<E> {
             mem_locks: self.mem_locks.clone(),
             gc: self.gc.clone(),
             tso: self.tso.clone(),
+            coprocessor: self.coprocessor.clone(),
         }
     }
 }
@@ -200,6 +205,7 @@ impl<E: Engine> KvService<E> {
         pd: Arc<RpcPdClient>,
         load: Arc<LoadTracker>,
         gc: Arc<GcState>,
+        coprocessor: Option<Arc<dyn Coprocessor>>,
     ) -> Self {
         let tso = Arc::new(TsoBatcher::start(pd.clone()));
         KvService {
@@ -211,6 +217,7 @@ impl<E: Engine> KvService<E> {
             mem_locks: Arc::new(MemLocks::default()),
             tso,
             gc,
+            coprocessor,
         }
     }
 
@@ -595,6 +602,7 @@ impl<E: Engine> KvService<E> {
             Req::KvResolveLock(r) => Resp::KvResolveLock(self.handle_kv_resolve_lock(r).await),
             Req::KvTxnHeartBeat(r) => Resp::KvTxnHeartBeat(self.handle_kv_txn_heart_beat(r).await),
             Req::KvScanLock(r) => Resp::KvScanLock(self.handle_kv_scan_lock(r).await),
+            Req::KvCoprocessor(r) => Resp::KvCoprocessor(self.handle_kv_coprocessor(r).await),
         }
     }
 }
@@ -804,6 +812,15 @@ impl<E: Engine> Kv for KvService<E> {
     ) -> Result<Response<kvrpcpb::KvScanLockResponse>, Status> {
         Ok(Response::new(
             self.handle_kv_scan_lock(req.into_inner()).await,
+        ))
+    }
+
+    async fn kv_coprocessor(
+        &self,
+        req: Request<kvrpcpb::KvCoprocessorRequest>,
+    ) -> Result<Response<kvrpcpb::KvCoprocessorResponse>, Status> {
+        Ok(Response::new(
+            self.handle_kv_coprocessor(req.into_inner()).await,
         ))
     }
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use client::coprocessor::Coprocessor;
 use protocol::kvrpcpb::kv_server::KvServer;
 use protocol::metapb;
 use protocol::raft_serverpb::raft_transport_server::RaftTransportServer;
@@ -60,6 +61,9 @@ pub struct NodeConfig {
     pub gc_interval: Duration,
     /// How long to wait for PD at start-up.
     pub pd_wait: Duration,
+    /// The code SQL nodes may run next to the data (none: such requests
+    /// are answered "unsupported" and SQL nodes do the work themselves).
+    pub coprocessor: Option<Arc<dyn Coprocessor>>,
 }
 
 impl NodeConfig {
@@ -77,6 +81,7 @@ impl NodeConfig {
             heartbeat_interval: Duration::from_secs(1),
             gc_interval: Duration::from_secs(60),
             pd_wait: Duration::from_secs(15),
+            coprocessor: None,
         }
     }
 }
@@ -309,6 +314,7 @@ impl NodeHandle {
             pd.clone(),
             load.clone(),
             gc_state.clone(),
+            cfg.coprocessor.clone(),
         );
         let resolver = TxnClient::new(pd.clone(), ClientOptions::default());
         let gc = tokio::spawn(kv_service.clone().run_gc(

@@ -16,6 +16,8 @@ use protocol::raft_cmdpb::{self, request::Cmd, ColumnFamily};
 use protocol::TxnResponse;
 
 use super::kv_service::{check_key, check_value, scan_byte_cap, Failure, KvService, Outcome};
+use crate::coprocessor::{CopFailure, MvccSource};
+use client::coprocessor::COP_BUDGET_PAIRS;
 use crate::engine::{Cf, Engine, WriteBatch, WriteOp};
 use crate::metrics::RequestTimer;
 use crate::mvcc::key::{decode_key, encode_key, encode_range, versions_end};
@@ -334,6 +336,69 @@ impl<E: Engine> KvService<E> {
             r.pairs = p;
             r.more = more;
         })
+    }
+
+    /// Serves one `KvCoprocessorRequest`: runs the plan over the part of
+    /// the range in the Region (at most a budget of pairs) off the async
+    /// runtime, and says where the rest of the range starts.
+    pub(super) async fn handle_kv_coprocessor(
+        &self,
+        req: kvrpcpb::KvCoprocessorRequest,
+    ) -> kvrpcpb::KvCoprocessorResponse {
+        let _timer = RequestTimer::new("kv_coprocessor");
+        let Some(cop) = self.coprocessor.clone() else {
+            return kvrpcpb::KvCoprocessorResponse {
+                unsupported: true,
+                ..Default::default()
+            };
+        };
+        let outcome = async {
+            if req.start_key.len() > crate::keys::MAX_KEY_SIZE
+                || req.end_key.len() > crate::keys::MAX_KEY_SIZE
+            {
+                return Err(Failure::Other(
+                    "range bound exceeds the key size limit".into(),
+                ));
+            }
+            let (start, end) = encode_range(&req.start_key, &req.end_key);
+            let view = self
+                .txn_snapshot(
+                    req.context,
+                    vec![],
+                    (start.clone(), end.clone()),
+                    req.version,
+                )
+                .await?;
+            let (start, clamped_end) = clamp_to_region(start, end.clone(), &view.region);
+            // Past the Region's end, the range goes on in the next one.
+            let region_end = &view.region.end_key;
+            let beyond = (clamped_end != end && !region_end.is_empty())
+                .then(|| decode_key(region_end))
+                .transpose()
+                .map_err(|e| Failure::Other(format!("Region end key: {e}")))?;
+            let (ts, snapshot, plan) = (req.version, view.snapshot, req.plan);
+            let ran = tokio::task::spawn_blocking(move || {
+                MvccSource::new(&*snapshot, start, clamped_end, ts, COP_BUDGET_PAIRS).run(&*cop, &plan)
+            })
+            .await
+            .map_err(|e| Failure::Other(format!("coprocessor task: {e}")))?;
+            let (data, read) = match ran {
+                Ok(out) => out,
+                Err(CopFailure::Read(e)) => return Err(e.into()),
+                Err(CopFailure::Plan(e)) => return Err(Failure::Other(e)),
+            };
+            Ok((data, read.scanned, read.resume.or(beyond)))
+        }
+        .await;
+        respond_txn(
+            outcome,
+            |r: &mut kvrpcpb::KvCoprocessorResponse, (data, scanned, resume)| {
+                r.data = data;
+                r.scanned = scanned;
+                r.more = resume.is_some();
+                r.resume_key = resume.unwrap_or_default();
+            },
+        )
     }
 
     /// Serves one `KvPrewriteRequest`, committing at once for 1PC.

@@ -2,6 +2,8 @@
 //!
 //! - [`scan`]: tables for DataFusion and the key-range scan node.
 //! - [`query`]: DataFusion contexts, the catalog provider, error mapping.
+//! - [`cop`]: store-side pushdown (filters, aggregates run in the
+//!   stores' coprocessor).
 //! - [`point`]: point selects by primary key, read without DataFusion.
 //! - [`ddl`]: CREATE/DROP.
 //! - [`alter`]: ALTER TABLE and TRUNCATE.
@@ -24,6 +26,7 @@ pub mod alter;
 pub mod blocks;
 pub mod cleanup;
 pub mod constraints;
+pub mod cop;
 pub mod ddl;
 pub mod drop;
 pub mod functions;

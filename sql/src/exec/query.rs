@@ -73,13 +73,25 @@ impl QueryEngine {
         }
         let state = SessionStateBuilder::new()
             .with_config(config)
-            .with_default_features();
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(super::cop::rule::AggregateToStores));
         let ctx = SessionContext::new_with_state(crate::plan::pg_rules::install(state).build());
         super::functions::register(&ctx, "postgres");
         super::pg::register(&ctx);
         let state = ctx.state();
         let task = Arc::new(TaskContext::from(&state));
         QueryEngine { ctx, state, task }
+    }
+
+    /// Lets the stores run this session's filters and aggregates, or not
+    /// (`SET strata.pushdown`).
+    pub fn set_pushdown(&mut self, on: bool) {
+        self.ctx
+            .state_ref()
+            .write()
+            .config_mut()
+            .set_extension(Arc::new(super::scan::Pushdown(on)));
+        self.refresh();
     }
 
     /// Takes a new snapshot of the context: after registering functions

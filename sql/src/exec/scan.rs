@@ -28,13 +28,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use client::{Pair, TxnReader};
-use datafusion::arrow::array::Array;
-use datafusion::arrow::compute::{filter_record_batch, SortOptions};
+use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::Session;
 use datafusion::catalog::TableProvider;
-use datafusion::common::cast::as_boolean_array;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::DFSchema;
 use datafusion::common::Result as DfResult;
@@ -45,9 +43,11 @@ use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_expr::expressions::Column as PhysColumn;
+use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::physical_expr::{
     create_physical_expr, EquivalenceProperties, PhysicalExpr, PhysicalSortExpr,
 };
+use datafusion::physical_plan::aggregates::PhysicalGroupBy;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{
     Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, Time,
@@ -58,15 +58,18 @@ use datafusion::physical_plan::{
     SendableRecordBatchStream, SortOrderPushdownResult,
 };
 
+use super::cop::{
+    decode_pairs, filter_batch, passed, read_answer, CopPlan, Fragment, PartialAggregate, ReadPairs,
+    Request as CopRequest,
+};
 use super::index_expr::predicate_holds;
 use crate::catalog::{IndexDesc, TableDesc};
 use crate::codec::entry::decode_entry_value;
 use crate::codec::key::{index_prefix, PRIMARY_INDEX_ID};
-use crate::codec::row::{decode_row, decode_row_with_missing};
 use crate::error::Error;
 use crate::plan::ranges::{describe, plan_key_ranges, EncodedRange, KeyPart, RangePlan};
 use crate::plan::stats::{StatsCache, TableStats, DEFAULT_RANGE};
-use crate::types::arrow::{batch, field, ColumnBuilder};
+use crate::types::arrow::field;
 use crate::types::SqlType;
 
 /// Rows per scan request (and per Arrow batch).
@@ -343,6 +346,9 @@ struct ScanSpec {
     filters: Vec<Expr>,
     /// The table's statistics, if it was analyzed.
     stats: Option<Arc<TableStats>>,
+    /// Whether the stores may run filters and aggregates
+    /// (`strata.pushdown`).
+    pushdown: bool,
 }
 
 #[async_trait]
@@ -394,6 +400,10 @@ impl TableProvider for KvTable {
                 Some(cache) => cache.get(self.desc.id).await,
                 None => None,
             },
+            pushdown: state
+                .config()
+                .get_extension::<Pushdown>()
+                .is_none_or(|p| p.0),
         });
         let (index, plan, estimate) = access(&spec);
         let mut regions = None;
@@ -430,8 +440,7 @@ impl TableProvider for KvTable {
                 .map(|c| Work::Ranges(c.to_vec()))
                 .collect::<Vec<_>>()
         };
-        let mut scan = KvScanExec::new(spec, index, plan, work, limit, false)?;
-        scan.estimate = estimate;
+        let mut scan = KvScanExec::new(spec, index, plan, work, limit, false, estimate)?;
         scan.regions = regions;
         Ok(Arc::new(scan))
     }
@@ -492,8 +501,34 @@ pub struct KvScanExec {
     /// The pieces, one per Region, that the ranges were cut into, when
     /// some range spans Regions.
     regions: Option<usize>,
+    /// The decoded columns' schema.
+    decoded_schema: SchemaRef,
+    /// What each decoded column reads as in rows older than it (see
+    /// `ColumnDesc::missing`).
+    missing: Vec<Option<Vec<u8>>>,
+    /// What the stores do for this scan, if they do anything.
+    cop: Option<Arc<CopScan>>,
+    /// Whether the output is the stores' partial aggregate states.
+    aggregated: bool,
     properties: Arc<PlanProperties>,
 }
+
+/// The part of a scan the stores run ([`super::cop`]).
+#[derive(Debug)]
+struct CopScan {
+    /// The plan as it travels.
+    bytes: Vec<u8>,
+    /// The same plan, run here when a store cannot.
+    fragment: Fragment,
+    /// What EXPLAIN shows.
+    shows: String,
+}
+
+/// Whether a session lets the stores run filters and aggregates
+/// (`SET strata.pushdown = on|off`; on when absent): a DataFusion config
+/// extension.
+#[derive(Debug, Clone, Copy)]
+pub struct Pushdown(pub bool);
 
 impl KvScanExec {
     /// A scan of `spec` reading `plan`'s ranges of `index` (the primary
@@ -505,6 +540,7 @@ impl KvScanExec {
         work: Vec<Work>,
         limit: Option<usize>,
         reverse: bool,
+        estimate: Option<f64>,
     ) -> DfResult<KvScanExec> {
         let residual_exprs: Vec<Expr> = spec
             .filters
@@ -560,7 +596,20 @@ impl KvScanExec {
             EmissionType::Incremental,
             Boundedness::Bounded,
         ));
-        Ok(KvScanExec {
+        let decoded_schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|(id, ty)| {
+                    let c = spec.desc.column_by_id(*id);
+                    field(c.map(|c| c.name.as_str()).unwrap_or("?"), *ty, true)
+                })
+                .collect::<Vec<_>>(),
+        ));
+        let missing: Vec<Option<Vec<u8>>> = columns
+            .iter()
+            .map(|(id, _)| spec.desc.column_by_id(*id).and_then(|c| c.missing.clone()))
+            .collect();
+        let mut scan = KvScanExec {
             spec,
             index,
             plan,
@@ -571,17 +620,160 @@ impl KvScanExec {
             residual,
             index_only,
             metrics: ExecutionPlanMetricsSet::new(),
-            estimate: None,
+            estimate,
             regions: None,
+            decoded_schema,
+            missing,
+            cop: None,
+            aggregated: false,
             properties,
-        })
+        };
+        if scan.pushable() && (scan.residual.is_some() || !scan.narrow()) {
+            scan.cop = scan.cop_scan(None).map_err(df_err)?.map(Arc::new);
+        }
+        Ok(scan)
+    }
+
+    /// Whether the stores can run this scan's reads: a forward read of
+    /// ranges of rows, or of index entries holding every column, not
+    /// recording the keys it reads.
+    fn pushable(&self) -> bool {
+        self.spec.pushdown
+            && !self.reverse
+            && self.spec.keys_read.is_none()
+            && (self.index.is_none() || self.index_only)
+            && self.work.iter().all(|w| matches!(w, Work::Ranges(_)))
+    }
+
+    /// Whether statistics say the ranges hold few rows (read as plainly
+    /// as they come, the stores have little to save).
+    fn narrow(&self) -> bool {
+        self.estimate.is_some_and(|rows| rows < PAGE_ROWS as f64)
+    }
+
+    /// The stores' part of this scan, with `aggregate` if given; `None`
+    /// if some expression cannot travel.
+    fn cop_scan(&self, aggregate: Option<PartialAggregate<'_>>) -> Result<Option<CopScan>, Error> {
+        let shows = {
+            let mut parts = Vec::new();
+            if self.residual.is_some() {
+                parts.push("filter".to_string());
+            }
+            if let Some(a) = &aggregate {
+                let groups: Vec<&str> = a.group.expr().iter().map(|(_, n)| n.as_str()).collect();
+                let calls: Vec<&str> = a.calls.iter().map(|c| c.name()).collect();
+                parts.push(format!(
+                    "partial_aggregate(group_by=[{}], [{}])",
+                    groups.join(", "),
+                    calls.join(", ")
+                ));
+            }
+            if let Some(l) = self.limit {
+                parts.push(format!("limit={l}"));
+            }
+            if parts.is_empty() {
+                parts.push("projection".into());
+            }
+            parts.join(", ")
+        };
+        let check = aggregate.as_ref().map(|a| PartialAggregate {
+            group: a.group,
+            calls: a.calls,
+        });
+        let plan = CopPlan::new(CopRequest {
+            columns: &self.columns,
+            missing: &self.missing,
+            stored: self.index_only,
+            schema: &self.decoded_schema,
+            filter: self.residual.as_ref(),
+            wanted: self.spec.wanted.len(),
+            aggregate,
+            limit: self.limit,
+        })?;
+        let Some(plan) = plan else {
+            return Ok(None);
+        };
+        // Built here as a store builds it: what cannot be rebuilt is not
+        // sent.
+        let fragment = match Fragment::new(&plan) {
+            Ok(f) if f.computes(self.residual.as_ref(), check.as_ref()) => f,
+            Ok(_) => {
+                tracing::debug!("not pushed down: rebuilt differently");
+                return Ok(None);
+            }
+            Err(e) => {
+                tracing::debug!("not pushed down: {e}");
+                return Ok(None);
+            }
+        };
+        Ok(Some(CopScan {
+            bytes: plan.encode()?,
+            fragment,
+            shows,
+        }))
+    }
+
+    /// This scan with the stores computing `agg`'s partial aggregate (its
+    /// output is then `schema`, the partial states); `None` when they
+    /// cannot.
+    pub(crate) fn with_partial_aggregate(
+        &self,
+        group: &PhysicalGroupBy,
+        calls: &[Arc<AggregateFunctionExpr>],
+        schema: SchemaRef,
+    ) -> DfResult<Option<KvScanExec>> {
+        if !self.pushable() || self.limit.is_some() || self.aggregated {
+            return Ok(None);
+        }
+        let Some(cop) = self
+            .cop_scan(Some(PartialAggregate { group, calls }))
+            .map_err(df_err)?
+        else {
+            return Ok(None);
+        };
+        // The stores' states must be what DataFusion's final step merges.
+        let theirs = cop.fragment.output_schema();
+        let same = theirs.fields().len() == schema.fields().len()
+            && theirs
+                .fields()
+                .iter()
+                .zip(schema.fields())
+                .all(|(a, b)| a.data_type() == b.data_type());
+        if !same {
+            return Ok(None);
+        }
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(self.work.len()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        Ok(Some(KvScanExec {
+            spec: self.spec.clone(),
+            index: self.index.clone(),
+            plan: self.plan.clone(),
+            work: self.work.clone(),
+            limit: None,
+            reverse: false,
+            columns: self.columns.clone(),
+            residual: self.residual.clone(),
+            index_only: self.index_only,
+            metrics: ExecutionPlanMetricsSet::new(),
+            estimate: self.estimate,
+            regions: self.regions,
+            decoded_schema: self.decoded_schema.clone(),
+            missing: self.missing.clone(),
+            cop: Some(Arc::new(cop)),
+            aggregated: true,
+            properties,
+        }))
     }
 
     /// The same scan along `index`'s `plan`, in one partition, backwards
     /// if `reverse`.
     fn along(&self, index: Option<IndexDesc>, plan: RangePlan, reverse: bool) -> DfResult<Self> {
         let work = vec![Work::of(&plan.ranges)];
-        KvScanExec::new(self.spec.clone(), index, plan, work, self.limit, reverse)
+        KvScanExec::new(self.spec.clone(), index, plan, work, self.limit, reverse, None)
     }
 
     /// The path that gives `order` (sort expressions over the output):
@@ -756,6 +948,9 @@ impl DisplayAs for KvScanExec {
         if let Some(l) = self.limit {
             write!(f, " limit={l}")?;
         }
+        if let Some(cop) = &self.cop {
+            write!(f, " pushdown=[{}]", cop.shows)?;
+        }
         Ok(())
     }
 }
@@ -788,15 +983,20 @@ impl ExecutionPlan for KvScanExec {
     }
 
     fn with_fetch(&self, limit: Option<usize>) -> Option<Arc<dyn ExecutionPlan>> {
-        let scan = KvScanExec::new(
+        if self.aggregated {
+            return None;
+        }
+        let mut scan = KvScanExec::new(
             self.spec.clone(),
             self.index.clone(),
             self.plan.clone(),
             self.work.clone(),
             limit,
             self.reverse,
+            self.estimate,
         )
         .ok()?;
+        scan.regions = self.regions;
         Some(Arc::new(scan))
     }
 
@@ -812,6 +1012,9 @@ impl ExecutionPlan for KvScanExec {
         &self,
         order: &[PhysicalSortExpr],
     ) -> DfResult<SortOrderPushdownResult<Arc<dyn ExecutionPlan>>> {
+        if self.aggregated {
+            return Ok(SortOrderPushdownResult::Unsupported);
+        }
         Ok(match self.ordered_along(order)? {
             Some(scan) => SortOrderPushdownResult::Exact {
                 inner: Arc::new(scan),
@@ -830,28 +1033,15 @@ impl ExecutionPlan for KvScanExec {
             .get(partition)
             .cloned()
             .ok_or_else(|| df_err(Error::internal(format!("no scan partition {partition}"))))?;
-        let desc = &self.spec.desc;
-        let decoded: Vec<usize> = (0..self.columns.len()).collect();
         let state = ScanState {
             reader: self.spec.reader.0.clone(),
             schema: self.properties.eq_properties.schema().clone(),
-            decoded_schema: Arc::new(Schema::new(
-                decoded
-                    .iter()
-                    .map(|i| {
-                        let (id, ty) = self.columns[*i];
-                        let c = desc.column_by_id(id);
-                        let name = c.map(|c| c.name.as_str()).unwrap_or("?");
-                        field(name, ty, true)
-                    })
-                    .collect::<Vec<_>>(),
-            )),
+            decoded_schema: self.decoded_schema.clone(),
             columns: self.columns.clone(),
-            missing: self
-                .columns
-                .iter()
-                .map(|(id, _)| desc.column_by_id(*id).and_then(|c| c.missing.clone()))
-                .collect(),
+            missing: self.missing.clone(),
+            cop: self.cop.clone(),
+            local: false,
+            ready: VecDeque::new(),
             work: match work {
                 Work::Points(keys) => Pending::Points(Some(keys)),
                 Work::Ranges(r) => Pending::Ranges(r.into()),
@@ -872,6 +1062,9 @@ impl ExecutionPlan for KvScanExec {
                 read: MetricBuilder::new(&self.metrics).counter("kv_pairs_read", partition),
                 kv_time: MetricBuilder::new(&self.metrics).subset_time("kv_time", partition),
                 decode_time: MetricBuilder::new(&self.metrics).elapsed_compute(partition),
+                per_store: HashMap::new(),
+                set: self.metrics.clone(),
+                partition,
             },
         };
         let schema = self.properties.eq_properties.schema().clone();
@@ -911,6 +1104,23 @@ struct ScanMetrics {
     kv_time: Time,
     /// Time decoding and filtering.
     decode_time: Time,
+    /// Coprocessor requests per store, made as stores answer.
+    per_store: HashMap<u64, Count>,
+    set: ExecutionPlanMetricsSet,
+    partition: usize,
+}
+
+impl ScanMetrics {
+    /// Counts a coprocessor request answered by `store`.
+    fn store_request(&mut self, store: u64) {
+        let (set, partition) = (&self.set, self.partition);
+        self.per_store
+            .entry(store)
+            .or_insert_with(|| {
+                MetricBuilder::new(set).counter(format!("cop_requests_store_{store}"), partition)
+            })
+            .add(1);
+    }
 }
 
 struct ScanState {
@@ -924,6 +1134,12 @@ struct ScanState {
     /// What each column reads as in rows older than it (see
     /// `ColumnDesc::missing`).
     missing: Vec<Option<Vec<u8>>>,
+    /// What the stores run, if they run anything.
+    cop: Option<Arc<CopScan>>,
+    /// The stores cannot: the fragment runs here.
+    local: bool,
+    /// Batches answered and not yet returned.
+    ready: VecDeque<RecordBatch>,
     work: Pending,
     reverse: bool,
     /// Rows still wanted (the limit).
@@ -1006,8 +1222,85 @@ impl ScanState {
             .collect())
     }
 
+    /// The next non-empty batch the stores' coprocessor answers (or the
+    /// same plan run here), or `None` when done.
+    async fn next_cop_batch(&mut self, cop: &CopScan) -> crate::Result<Option<RecordBatch>> {
+        loop {
+            if let Some(b) = self.ready.pop_front() {
+                self.metrics.rows.add(b.num_rows());
+                return Ok(Some(b));
+            }
+            if self.left == 0 {
+                return Ok(None);
+            }
+            let Pending::Ranges(ranges) = &mut self.work else {
+                return Err(Error::internal("a pushed-down scan reads ranges"));
+            };
+            let Some((start, end)) = ranges.front_mut() else {
+                return Ok(None);
+            };
+            let started = std::time::Instant::now();
+            let answer = if self.local {
+                None
+            } else {
+                match self.reader.coprocess(start, end, &cop.bytes).await {
+                    Ok(page) => page,
+                    Err(client::Error::Unsupported(why)) => {
+                        tracing::debug!("pushdown: {why}; running the plan here");
+                        self.local = true;
+                        None
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            self.metrics.requests.add(1);
+            let (batches, resume) = match answer {
+                Some(page) => {
+                    self.metrics.read.add(page.scanned as usize);
+                    self.metrics.store_request(page.store_id);
+                    self.metrics.kv_time.add_duration(started.elapsed());
+                    (read_answer(&page.data)?, page.resume)
+                }
+                None => {
+                    let page = self.reader.scan(start, end, PAGE_ROWS, PAGE_BYTES).await?;
+                    self.metrics.read.add(page.pairs.len());
+                    self.metrics.kv_time.add_duration(started.elapsed());
+                    let timer = self.metrics.decode_time.clone();
+                    let _running = timer.timer();
+                    let out = cop.fragment.run(&mut ReadPairs(Some(page.pairs)))?;
+                    (out, page.resume)
+                }
+            };
+            match resume {
+                Some(next) => *start = next,
+                None => {
+                    ranges.pop_front();
+                }
+            }
+            for b in batches {
+                let take = b.num_rows().min(self.left);
+                if take == 0 {
+                    continue;
+                }
+                self.left -= take;
+                let options = datafusion::arrow::record_batch::RecordBatchOptions::new()
+                    .with_row_count(Some(take));
+                let b = RecordBatch::try_new_with_options(
+                    self.schema.clone(),
+                    b.slice(0, take).columns().to_vec(),
+                    &options,
+                )
+                .map_err(|e| Error::internal(format!("pushed-down scan batch: {e}")))?;
+                self.ready.push_back(b);
+            }
+        }
+    }
+
     /// The next non-empty batch, or `None` when done.
     async fn next_batch(&mut self) -> crate::Result<Option<RecordBatch>> {
+        if let Some(cop) = self.cop.clone() {
+            return self.next_cop_batch(&cop).await;
+        }
         loop {
             if self.left == 0 {
                 return Ok(None);
@@ -1046,40 +1339,22 @@ impl ScanState {
         } else {
             pairs.len().min(self.left)
         };
-        let mut builders: Vec<ColumnBuilder> = self
-            .columns
-            .iter()
-            .map(|(_, ty)| ColumnBuilder::new(*ty, n))
-            .collect();
         let missing: Vec<Option<&[u8]>> = self.missing.iter().map(|m| m.as_deref()).collect();
-        for pair in &pairs[..n] {
-            let row = match self.lookup {
-                Lookup::Stored => {
-                    let (_, stored) = decode_entry_value(&pair.value)?;
-                    decode_row(stored.unwrap_or_default(), &self.columns)?
-                }
-                _ => decode_row_with_missing(&pair.value, &self.columns, &missing)?,
-            };
-            for (b, d) in builders.iter_mut().zip(&row) {
-                b.push(d)?;
-            }
-        }
-        let all = batch(self.decoded_schema.clone(), &mut builders, n)?;
+        let all = decode_pairs(
+            &pairs[..n],
+            self.lookup == Lookup::Stored,
+            &self.columns,
+            &missing,
+            &self.decoded_schema,
+        )?;
         let (all, keys): (RecordBatch, Vec<&Pair>) = match &self.residual {
             None => (all, pairs[..n].iter().collect()),
             Some(predicate) => {
-                let passed = predicate
-                    .evaluate(&all)
-                    .and_then(|v| v.into_array(all.num_rows()))
-                    .map_err(|e| Error::internal(format!("scan filter: {e}")))?;
-                let passed = as_boolean_array(&passed)
-                    .map_err(|e| Error::internal(format!("scan filter: {e}")))?;
-                let kept = filter_record_batch(&all, passed)
-                    .map_err(|e| Error::internal(format!("scan filter: {e}")))?;
+                let (kept, mask) = filter_batch(&all, predicate)?;
                 let keys = pairs[..n]
                     .iter()
                     .enumerate()
-                    .filter(|(i, _)| passed.is_valid(*i) && passed.value(*i))
+                    .filter(|(i, _)| passed(&mask, *i))
                     .map(|(_, p)| p)
                     .collect();
                 (kept, keys)

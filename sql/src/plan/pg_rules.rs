@@ -47,7 +47,7 @@ use datafusion::sql::sqlparser::ast::BinaryOperator;
 use crate::exec::pg::arith::{is_sql_int, CheckedInt, CheckedNeg, FloatDiv, IntOp};
 use crate::exec::pg::logic::FalseOrNull;
 use crate::exec::pg::math::{MathFn, PgMath};
-use crate::exec::pg::numeric::{exact_avg_input, NumericDiv, PgAvg};
+use crate::exec::pg::numeric::{exact_avg_input, NumericDiv};
 use crate::exec::pg::temporal::{IntervalScale, TimestampMinus};
 use crate::exec::pg::text_in::{is_text, text_input_type, TextIn};
 use crate::exec::pg::udf;
@@ -418,7 +418,7 @@ fn pg_aggregate(
             vec![cast(arg.clone(), DataType::Decimal128(38, 0))],
         )),
         "avg" if !distinct && exact_avg_input(&t) => Some((
-            Arc::new(AggregateUDF::new_from_impl(PgAvg::default())),
+            crate::exec::pg::pg_avg(),
             vec![arg.clone()],
         )),
         _ => None,

@@ -78,6 +78,16 @@ pub fn parse_millis(name: &str, value: &str) -> Result<Duration> {
     Ok(Duration::from_millis(ms as u64))
 }
 
+/// A Boolean setting's value as PostgreSQL accepts it (`on`/`off`,
+/// `true`/`false`, `yes`/`no`, `1`/`0`, any case, quoted or not).
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().trim_matches('\'').to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" | "t" | "y" => Some(true),
+        "off" | "false" | "no" | "0" | "f" | "n" => Some(false),
+        _ => None,
+    }
+}
+
 /// A time setting as `SHOW` prints it: `0`, or the largest unit that
 /// divides it (`100ms`, `1s`, `2min`, `3h`, `1d`).
 pub fn show_millis(d: Duration) -> String {

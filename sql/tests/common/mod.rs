@@ -12,8 +12,16 @@ use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 /// A client of a fresh SQL node over a new in-memory store.
 pub async fn start() -> Client {
-    let kv: client::SharedKv = Arc::new(kv::local::LocalTxnKv::new());
-    connect(kv).await
+    connect(local_store()).await
+}
+
+/// A new in-memory store whose coprocessor runs the SQL layer's
+/// pushed-down work, as a cluster's stores do.
+pub fn local_store() -> client::SharedKv {
+    Arc::new(
+        kv::local::LocalTxnKv::new()
+            .with_coprocessor(Arc::new(strata_sql::exec::cop::CopEndpoint)),
+    )
 }
 
 /// A client of a fresh SQL node over `kv`.

@@ -49,6 +49,36 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(subquery::single_value());
 }
 
+/// A function [`crate::plan::pg_rules`] puts into plans, by name: they
+/// are not registered (users do not call them), but a plan sent to the
+/// stores names them and is rebuilt there.
+pub(crate) fn rule_udf(name: &str) -> Option<Arc<ScalarUDF>> {
+    use arith::{CheckedInt, CheckedNeg, FloatDiv, IntOp};
+    Some(match name {
+        "int_add" => udf(CheckedInt::new(IntOp::Add)),
+        "int_sub" => udf(CheckedInt::new(IntOp::Sub)),
+        "int_mul" => udf(CheckedInt::new(IntOp::Mul)),
+        "int_div" => udf(CheckedInt::new(IntOp::Div)),
+        "int_mod" => udf(CheckedInt::new(IntOp::Mod)),
+        "int_neg" => udf(CheckedNeg::default()),
+        "float_div" => udf(FloatDiv::default()),
+        "numeric_div" => udf(numeric::NumericDiv::default()),
+        "false_or_null" => udf(logic::FalseOrNull::default()),
+        "timestamp_mi" => udf(temporal::TimestampMinus::default()),
+        "interval_mul" => udf(temporal::IntervalScale::new(false)),
+        "interval_div" => udf(temporal::IntervalScale::new(true)),
+        _ => return None,
+    })
+}
+
+/// PostgreSQL's `avg` as the rules plan it (named `avg`, like
+/// DataFusion's, which it replaces for exact inputs).
+pub(crate) fn pg_avg() -> Arc<datafusion::logical_expr::AggregateUDF> {
+    Arc::new(datafusion::logical_expr::AggregateUDF::new_from_impl(
+        numeric::PgAvg::default(),
+    ))
+}
+
 /// A SQL error carried through DataFusion (`from_datafusion` unwraps it).
 pub(crate) fn sql_error(code: &'static str, message: impl Into<String>) -> DataFusionError {
     DataFusionError::External(Box::new(Error::new(code, message)))
