@@ -75,8 +75,16 @@ fn random_filter(next: &mut impl FnMut(u64) -> u64) -> String {
 /// A random query over `pt` with `filter`: rows, limits, aggregates with
 /// and without GROUP BY.
 fn random_query(next: &mut impl FnMut(u64) -> u64, filter: &str) -> String {
-    match next(5) {
+    match next(7) {
         0 => format!("SELECT id, t, n, d FROM pt WHERE {filter} ORDER BY id"),
+        5 => format!(
+            "SELECT id, k, t FROM pt WHERE {filter} ORDER BY k DESC NULLS LAST, id LIMIT {}",
+            1 + next(30)
+        ),
+        6 => format!(
+            "SELECT t, n, id FROM pt WHERE {filter} ORDER BY t, n NULLS FIRST, id DESC LIMIT {}",
+            1 + next(30)
+        ),
         1 => format!("SELECT id, k FROM pt WHERE {filter} LIMIT {}", 1 + next(40)),
         2 => format!(
             "SELECT count(*), count(k), sum(k), min(t), max(d), avg(n), sum(f), max(ts), \
@@ -104,18 +112,19 @@ async fn pushed_down_work_agrees_with_the_sql_node() {
     table(&on).await;
     off.simple_query("SET strata.pushdown = off").await.unwrap();
     let mut next = numbers(7);
-    let (mut filtered, mut aggregated) = (0, 0);
+    let (mut filtered, mut aggregated, mut topped) = (0, 0, 0);
     for _ in 0..160 {
         let filter = random_filter(&mut next);
         let q = random_query(&mut next, &filter);
         let plan = query(&on, &format!("EXPLAIN {q}")).await.join("\n");
         filtered += plan.contains("pushdown=[filter") as u32;
         aggregated += plan.contains("partial_aggregate(") as u32;
+        topped += plan.contains(", top(") as u32;
         let plan_off = query(&off, &format!("EXPLAIN {q}")).await.join("\n");
         assert!(!plan_off.contains("pushdown="), "{plan_off}");
         let mut got = query(&on, &q).await;
         let mut want = query(&off, &q).await;
-        if q.contains("LIMIT") {
+        if q.contains("LIMIT") && !q.contains("ORDER BY") {
             // Which rows a LIMIT without ORDER BY keeps is not fixed;
             // how many, and that each passes, is.
             assert_eq!(got.len(), want.len(), "{q}\n{plan}");
@@ -124,12 +133,15 @@ async fn pushed_down_work_agrees_with_the_sql_node() {
             assert!(got.is_empty(), "{q}: rows that fail the filter: {got:?}");
             continue;
         }
-        got.sort();
-        want.sort();
+        if !q.contains("LIMIT") {
+            got.sort();
+            want.sort();
+        }
         assert_eq!(got, want, "{q}\n{plan}");
     }
     assert!(filtered > 80, "only {filtered} filters were pushed down");
-    assert!(aggregated > 50, "only {aggregated} aggregates were pushed down");
+    assert!(aggregated > 40, "only {aggregated} aggregates were pushed down");
+    assert!(topped > 20, "only {topped} top-N sorts were pushed down");
 }
 
 /// A transaction's own uncommitted writes are not in the store: scans
@@ -173,6 +185,10 @@ async fn explain_shows_what_the_stores_run() {
         .await
         .join("\n");
     assert!(plan.contains("pushdown=[filter, limit=4]"), "{plan}");
+    let plan = query(&c, "EXPLAIN SELECT id FROM pt ORDER BY k DESC LIMIT 3")
+        .await
+        .join("\n");
+    assert!(plan.contains("pushdown=[top(3, [k@1 DESC])]"), "{plan}");
     // A volatile function stays on the SQL node.
     let plan = query(&c, "EXPLAIN SELECT id FROM pt WHERE random() < 2")
         .await

@@ -629,7 +629,7 @@ impl KvScanExec {
             properties,
         };
         if scan.pushable() && (scan.residual.is_some() || !scan.narrow()) {
-            scan.cop = scan.cop_scan(None).map_err(df_err)?.map(Arc::new);
+            scan.cop = scan.cop_scan(None, None).map_err(df_err)?.map(Arc::new);
         }
         Ok(scan)
     }
@@ -653,7 +653,11 @@ impl KvScanExec {
 
     /// The stores' part of this scan, with `aggregate` if given; `None`
     /// if some expression cannot travel.
-    fn cop_scan(&self, aggregate: Option<PartialAggregate<'_>>) -> Result<Option<CopScan>, Error> {
+    fn cop_scan(
+        &self,
+        aggregate: Option<PartialAggregate<'_>>,
+        top: Option<(&[PhysicalSortExpr], usize)>,
+    ) -> Result<Option<CopScan>, Error> {
         let shows = {
             let mut parts = Vec::new();
             if self.residual.is_some() {
@@ -670,6 +674,10 @@ impl KvScanExec {
             }
             if let Some(l) = self.limit {
                 parts.push(format!("limit={l}"));
+            }
+            if let Some((order, fetch)) = top {
+                let keys: Vec<String> = order.iter().map(|s| s.to_string()).collect();
+                parts.push(format!("top({fetch}, [{}])", keys.join(", ")));
             }
             if parts.is_empty() {
                 parts.push("projection".into());
@@ -689,6 +697,7 @@ impl KvScanExec {
             wanted: self.spec.wanted.len(),
             aggregate,
             limit: self.limit,
+            top,
         })?;
         let Some(plan) = plan else {
             return Ok(None);
@@ -696,7 +705,7 @@ impl KvScanExec {
         // Built here as a store builds it: what cannot be rebuilt is not
         // sent.
         let fragment = match Fragment::new(&plan) {
-            Ok(f) if f.computes(self.residual.as_ref(), check.as_ref()) => f,
+            Ok(f) if f.computes(self.residual.as_ref(), check.as_ref()) && f.tops(top) => f,
             Ok(_) => {
                 tracing::debug!("not pushed down: rebuilt differently");
                 return Ok(None);
@@ -713,42 +722,34 @@ impl KvScanExec {
         }))
     }
 
-    /// This scan with the stores computing `agg`'s partial aggregate (its
-    /// output is then `schema`, the partial states); `None` when they
-    /// cannot.
-    pub(crate) fn with_partial_aggregate(
+    /// This scan with each store answer holding only its first `fetch`
+    /// rows by `order` (for a sort with that fetch above it); `None` when
+    /// the stores cannot.
+    pub(crate) fn with_top(
         &self,
-        group: &PhysicalGroupBy,
-        calls: &[Arc<AggregateFunctionExpr>],
-        schema: SchemaRef,
+        order: &[PhysicalSortExpr],
+        fetch: usize,
     ) -> DfResult<Option<KvScanExec>> {
         if !self.pushable() || self.limit.is_some() || self.aggregated {
             return Ok(None);
         }
-        let Some(cop) = self
-            .cop_scan(Some(PartialAggregate { group, calls }))
-            .map_err(df_err)?
-        else {
+        let Some(cop) = self.cop_scan(None, Some((order, fetch))).map_err(df_err)? else {
             return Ok(None);
         };
-        // The stores' states must be what DataFusion's final step merges.
-        let theirs = cop.fragment.output_schema();
-        let same = theirs.fields().len() == schema.fields().len()
-            && theirs
-                .fields()
-                .iter()
-                .zip(schema.fields())
-                .all(|(a, b)| a.data_type() == b.data_type());
-        if !same {
-            return Ok(None);
-        }
+        let schema = self.properties.eq_properties.schema().clone();
+        Ok(Some(self.pushed(cop, schema, false)))
+    }
+
+    /// This scan with the stores running `cop`, answering `schema`.
+    fn pushed(&self, cop: CopScan, schema: SchemaRef, aggregated: bool) -> KvScanExec {
+        // Answers come in no order the plan can use.
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema),
             Partitioning::UnknownPartitioning(self.work.len()),
             EmissionType::Incremental,
             Boundedness::Bounded,
         ));
-        Ok(Some(KvScanExec {
+        KvScanExec {
             spec: self.spec.clone(),
             index: self.index.clone(),
             plan: self.plan.clone(),
@@ -764,9 +765,41 @@ impl KvScanExec {
             decoded_schema: self.decoded_schema.clone(),
             missing: self.missing.clone(),
             cop: Some(Arc::new(cop)),
-            aggregated: true,
+            aggregated,
             properties,
-        }))
+        }
+    }
+
+    /// This scan with the stores computing `agg`'s partial aggregate (its
+    /// output is then `schema`, the partial states); `None` when they
+    /// cannot.
+    pub(crate) fn with_partial_aggregate(
+        &self,
+        group: &PhysicalGroupBy,
+        calls: &[Arc<AggregateFunctionExpr>],
+        schema: SchemaRef,
+    ) -> DfResult<Option<KvScanExec>> {
+        if !self.pushable() || self.limit.is_some() || self.aggregated {
+            return Ok(None);
+        }
+        let Some(cop) = self
+            .cop_scan(Some(PartialAggregate { group, calls }), None)
+            .map_err(df_err)?
+        else {
+            return Ok(None);
+        };
+        // The stores' states must be what DataFusion's final step merges.
+        let theirs = cop.fragment.output_schema();
+        let same = theirs.fields().len() == schema.fields().len()
+            && theirs
+                .fields()
+                .iter()
+                .zip(schema.fields())
+                .all(|(a, b)| a.data_type() == b.data_type());
+        if !same {
+            return Ok(None);
+        }
+        Ok(Some(self.pushed(cop, schema, true)))
     }
 
     /// The same scan along `index`'s `plan`, in one partition, backwards

@@ -27,7 +27,10 @@ use base64::Engine as _;
 use client::coprocessor::{Coprocessor, PairSource};
 use client::Pair;
 use datafusion::arrow::array::Array;
-use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::compute::{
+    concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch, SortColumn,
+    SortOptions,
+};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::StreamWriter;
@@ -37,7 +40,7 @@ use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::execution::context::SessionState;
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::aggregate::{AggregateExprBuilder, AggregateFunctionExpr};
-use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::{PhysicalExpr, PhysicalSortExpr};
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode, PhysicalGroupBy};
 use datafusion::physical_plan::ExecutionPlan;
 use serde::{Deserialize, Serialize};
@@ -73,6 +76,19 @@ pub struct CopPlan {
     pub aggregate: Option<AggregatePlan>,
     /// Rows wanted at most (without an aggregate).
     pub limit: Option<usize>,
+    /// Only the first rows in this order (the answer is sorted).
+    #[serde(default)]
+    pub top: Option<TopPlan>,
+}
+
+/// The first `fetch` rows by `order` (ORDER BY … LIMIT): each answer
+/// holds at most that many, and the SQL node's sort picks the first of
+/// all answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TopPlan {
+    /// (expression over the wanted columns, descending, nulls first).
+    pub order: Vec<(Node, bool, bool)>,
+    pub fetch: usize,
 }
 
 /// The partial aggregate of a [`CopPlan`], over the wanted columns.
@@ -147,6 +163,8 @@ pub struct Request<'a> {
     pub wanted: usize,
     pub aggregate: Option<PartialAggregate<'a>>,
     pub limit: Option<usize>,
+    /// ORDER BY … LIMIT over the wanted columns.
+    pub top: Option<(&'a [PhysicalSortExpr], usize)>,
 }
 
 impl CopPlan {
@@ -167,6 +185,22 @@ impl CopPlan {
             },
             None => None,
         };
+        let top = match req.top {
+            Some((order, fetch)) => {
+                let order = order
+                    .iter()
+                    .map(|s| {
+                        to_node(&s.expr, &mut lits)
+                            .map(|n| (n, s.options.descending, s.options.nulls_first))
+                    })
+                    .collect::<Option<Vec<_>>>();
+                match order {
+                    Some(order) => Some(TopPlan { order, fetch }),
+                    None => return Ok(None),
+                }
+            }
+            None => None,
+        };
         let literals = match lits.into_batch()? {
             Some(b) => b64(&to_ipc(&b.schema(), &[b])?),
             None => String::new(),
@@ -181,6 +215,7 @@ impl CopPlan {
             wanted: req.wanted,
             aggregate,
             limit: req.limit,
+            top,
         }))
     }
 
@@ -254,6 +289,8 @@ pub struct Fragment {
     /// What [`Fragment::run`] answers.
     output_schema: SchemaRef,
     limit: Option<usize>,
+    /// ORDER BY … LIMIT over the wanted columns.
+    top: Option<(Vec<PhysicalSortExpr>, usize)>,
 }
 
 impl Fragment {
@@ -285,6 +322,28 @@ impl Fragment {
                 .project(&(0..plan.wanted).collect::<Vec<_>>())
                 .map_err(|e| Error::internal(format!("coprocessor plan: {e}")))?,
         );
+        let top = match &plan.top {
+            Some(t) => {
+                let over = Rebuild {
+                    schema: &wanted_schema,
+                    literals: literals.as_ref(),
+                    registry: state,
+                    config: config.clone(),
+                };
+                let order = t
+                    .order
+                    .iter()
+                    .map(|(n, descending, nulls_first)| {
+                        Ok(PhysicalSortExpr::new(
+                            over.expr(n)?,
+                            SortOptions::new(*descending, *nulls_first),
+                        ))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Some((order, t.fetch))
+            }
+            None => None,
+        };
         let (aggregate, output_schema) = match &plan.aggregate {
             None => (None, wanted_schema.clone()),
             Some(a) => {
@@ -307,6 +366,7 @@ impl Fragment {
             aggregate,
             output_schema,
             limit: plan.limit,
+            top,
         })
     }
 
@@ -346,6 +406,22 @@ impl Fragment {
             _ => false,
         };
         same_filter && same_aggregate
+    }
+
+    /// Whether this fragment's ORDER BY … LIMIT is exactly `top`.
+    pub fn tops(&self, top: Option<(&[PhysicalSortExpr], usize)>) -> bool {
+        match (&self.top, top) {
+            (None, None) => true,
+            (Some((mine, n)), Some((theirs, m))) => {
+                *n == m
+                    && mine.len() == theirs.len()
+                    && mine
+                        .iter()
+                        .zip(theirs)
+                        .all(|(a, b)| a.options == b.options && same_expr(&a.expr, &b.expr))
+            }
+            _ => false,
+        }
     }
 
     /// The schema of what [`Fragment::run`] answers.
@@ -390,10 +466,42 @@ impl Fragment {
             .map_err(|e| Error::internal(format!("coprocessor batch: {e}")))?;
             out.push(wanted.slice(0, take));
         }
-        match &self.aggregate {
-            None => Ok(out),
-            Some((group, calls)) => self.aggregate(group, calls, out),
+        match (&self.aggregate, &self.top) {
+            (Some((group, calls)), _) => self.aggregate(group, calls, out),
+            (None, Some((order, fetch))) => self.first(order, *fetch, out),
+            (None, None) => Ok(out),
         }
+    }
+
+    /// The first `fetch` rows of `rows` by `order`, sorted.
+    fn first(
+        &self,
+        order: &[PhysicalSortExpr],
+        fetch: usize,
+        rows: Vec<RecordBatch>,
+    ) -> Result<Vec<RecordBatch>> {
+        let bad = |e: datafusion::arrow::error::ArrowError| {
+            Error::internal(format!("coprocessor top: {e}"))
+        };
+        if rows.is_empty() {
+            return Ok(rows);
+        }
+        let all = concat_batches(&self.wanted_schema, &rows).map_err(bad)?;
+        let keys = order
+            .iter()
+            .map(|s| {
+                Ok(SortColumn {
+                    values: s
+                        .expr
+                        .evaluate(&all)
+                        .and_then(|v| v.into_array(all.num_rows()))
+                        .map_err(super::query::from_datafusion)?,
+                    options: Some(s.options),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let first = lexsort_to_indices(&keys, Some(fetch)).map_err(bad)?;
+        Ok(vec![take_record_batch(&all, &first).map_err(bad)?])
     }
 
     /// The partial aggregate of `input` (DataFusion's own operator).

@@ -1,7 +1,9 @@
-//! The physical optimizer rule that hands aggregates to the stores: an
-//! aggregate straight over a scan the stores can run becomes a scan whose
-//! stores answer with partial aggregate states, under DataFusion's final
-//! aggregate (which merges them as it merges its own partial states).
+//! The physical optimizer rule that hands aggregates and top-N sorts to
+//! the stores: an aggregate straight over a scan the stores can run
+//! becomes a scan whose stores answer with partial aggregate states, under
+//! DataFusion's final aggregate (which merges them as it merges its own
+//! partial states); a sort with a fetch (ORDER BY … LIMIT n) over such a
+//! scan keeps its place but reads only each store answer's first n rows.
 
 use std::sync::Arc;
 
@@ -10,7 +12,9 @@ use datafusion::common::Result as DfResult;
 use datafusion::config::ConfigOptions;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::coop::CooperativeExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::{ExecutionPlan, Partitioning};
 
 use crate::exec::scan::KvScanExec;
@@ -26,6 +30,9 @@ impl PhysicalOptimizerRule for AggregateToStores {
         _config: &ConfigOptions,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         plan.transform_up(|node| {
+            if let Some(sort) = node.downcast_ref::<SortExec>() {
+                return top_to_stores(sort, &node);
+            }
             let Some(agg) = node.downcast_ref::<AggregateExec>() else {
                 return Ok(Transformed::no(node));
             };
@@ -82,15 +89,43 @@ impl PhysicalOptimizerRule for AggregateToStores {
     }
 }
 
-/// The scan an aggregate reads, seen through a round-robin repartition
-/// (which only spreads the scan's batches over more partial steps: the
-/// stores' partial states need no spreading).
+/// `sort` (the plan node `node`) over a scan whose stores keep only
+/// the first rows of each answer.
+fn top_to_stores(
+    sort: &SortExec,
+    node: &Arc<dyn ExecutionPlan>,
+) -> DfResult<Transformed<Arc<dyn ExecutionPlan>>> {
+    let (Some(fetch), Some(scan)) = (sort.fetch(), scan_below(sort.input())) else {
+        return Ok(Transformed::no(node.clone()));
+    };
+    let Some(pushed) = scan.with_top(sort.expr(), fetch)? else {
+        return Ok(Transformed::no(node.clone()));
+    };
+    let mut input: Arc<dyn ExecutionPlan> = Arc::new(pushed);
+    if sort.input().downcast_ref::<CooperativeExec>().is_some() {
+        input = Arc::new(CooperativeExec::new(input));
+    }
+    Ok(Transformed::yes(Arc::new(
+        SortExec::new(sort.expr().clone(), input)
+            .with_fetch(Some(fetch))
+            .with_preserve_partitioning(sort.preserve_partitioning()),
+    )))
+}
+
+/// The scan an aggregate or a sort reads, seen through a round-robin
+/// repartition (which only spreads the scan's batches over more partial
+/// steps: the stores' partial states need no spreading) and DataFusion's
+/// cooperative-scheduling wrapper.
 fn scan_below(input: &Arc<dyn ExecutionPlan>) -> Option<&KvScanExec> {
     if let Some(r) = input.downcast_ref::<RepartitionExec>() {
         if matches!(r.partitioning(), Partitioning::RoundRobinBatch(_)) {
-            return r.input().downcast_ref::<KvScanExec>();
+            return scan_below(r.input());
         }
         return None;
+    }
+    // DataFusion's wrapper that makes a leaf yield to the scheduler.
+    if let Some(c) = input.downcast_ref::<CooperativeExec>() {
+        return c.input().downcast_ref::<KvScanExec>();
     }
     input.downcast_ref::<KvScanExec>()
 }
