@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use client::TxnReader;
-use common::{connect, query, sqlstate};
+use common::{connect, numbers, query, sqlstate};
 use strata_sql::codec::key::{index_prefix, prefix_end};
 use strata_sql::exec::index::{verify, IndexCheck};
 use tokio_postgres::Client;
@@ -189,16 +189,6 @@ async fn twin_tables(c: &Client) {
     )
     .await
     .unwrap();
-}
-
-/// A pseudo-random number generator (tests must replay).
-fn numbers(mut seed: u64) -> impl FnMut(u64) -> u64 {
-    move |m: u64| {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) % m
-    }
 }
 
 /// A random predicate over `dx`'s columns: equalities, IN lists with

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{query, sqlstate};
+use common::{numbers, query, sqlstate};
 use tokio_postgres::Client;
 
 const ROWS: u64 = 5000;
@@ -31,16 +31,6 @@ async fn table(c: &Client) {
     ))
     .await
     .unwrap();
-}
-
-/// A pseudo-random number generator (tests must replay).
-fn numbers(mut seed: u64) -> impl FnMut(u64) -> u64 {
-    move |m: u64| {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) % m
-    }
 }
 
 /// A random filter over `pt`'s columns.
@@ -189,6 +179,11 @@ async fn explain_shows_what_the_stores_run() {
         .await
         .join("\n");
     assert!(plan.contains("pushdown=[top(3, [k@1 DESC])]"), "{plan}");
+    // An error in the store keeps its SQLSTATE.
+    assert_eq!(
+        sqlstate(&c, "SELECT count(*) FROM pt WHERE k / (g - g) > 0").await,
+        "22012"
+    );
     // A volatile function stays on the SQL node.
     let plan = query(&c, "EXPLAIN SELECT id FROM pt WHERE random() < 2")
         .await

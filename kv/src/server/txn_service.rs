@@ -186,6 +186,30 @@ impl<E: Engine> KvService<E> {
         Ok(view)
     }
 
+    /// A snapshot for a read at `ts` of the user-key range
+    /// `[start, end)`, with the encoded part of it inside the Region and
+    /// whether the Region's end cut it.
+    async fn range_snapshot(
+        &self,
+        ctx: Option<kvrpcpb::Context>,
+        start: &[u8],
+        end: &[u8],
+        ts: u64,
+    ) -> Outcome<(ReadView<E::Snapshot>, Vec<u8>, Vec<u8>, bool)> {
+        if start.len() > crate::keys::MAX_KEY_SIZE || end.len() > crate::keys::MAX_KEY_SIZE {
+            return Err(Failure::Other(
+                "range bound exceeds the key size limit".into(),
+            ));
+        }
+        let (start, end) = encode_range(start, end);
+        let view = self
+            .txn_snapshot(ctx, vec![], (start.clone(), end.clone()), ts)
+            .await?;
+        let (start, clamped) = clamp_to_region(start, end.clone(), &view.region);
+        let cut = clamped != end;
+        Ok((view, start, clamped, cut))
+    }
+
     /// Refuses a read older than the GC safe point.
     fn check_not_too_old(&self, ts: u64) -> Outcome<()> {
         refuse_below(ts, self.gc.safe_point())
@@ -298,23 +322,9 @@ impl<E: Engine> KvService<E> {
     ) -> kvrpcpb::KvScanResponse {
         let _timer = RequestTimer::new("kv_scan");
         let outcome = async {
-            if req.start_key.len() > crate::keys::MAX_KEY_SIZE
-                || req.end_key.len() > crate::keys::MAX_KEY_SIZE
-            {
-                return Err(Failure::Other(
-                    "range bound exceeds the key size limit".into(),
-                ));
-            }
-            let (start, end) = encode_range(&req.start_key, &req.end_key);
-            let view = self
-                .txn_snapshot(
-                    req.context,
-                    vec![],
-                    (start.clone(), end.clone()),
-                    req.version,
-                )
+            let (view, start, end, _) = self
+                .range_snapshot(req.context, &req.start_key, &req.end_key, req.version)
                 .await?;
-            let (start, end) = clamp_to_region(start, end, &view.region);
             if start == end {
                 return Ok((Vec::new(), false));
             }
@@ -353,26 +363,12 @@ impl<E: Engine> KvService<E> {
             };
         };
         let outcome = async {
-            if req.start_key.len() > crate::keys::MAX_KEY_SIZE
-                || req.end_key.len() > crate::keys::MAX_KEY_SIZE
-            {
-                return Err(Failure::Other(
-                    "range bound exceeds the key size limit".into(),
-                ));
-            }
-            let (start, end) = encode_range(&req.start_key, &req.end_key);
-            let view = self
-                .txn_snapshot(
-                    req.context,
-                    vec![],
-                    (start.clone(), end.clone()),
-                    req.version,
-                )
+            let (view, start, clamped_end, cut) = self
+                .range_snapshot(req.context, &req.start_key, &req.end_key, req.version)
                 .await?;
-            let (start, clamped_end) = clamp_to_region(start, end.clone(), &view.region);
             // Past the Region's end, the range goes on in the next one.
             let region_end = &view.region.end_key;
-            let beyond = (clamped_end != end && !region_end.is_empty())
+            let beyond = (cut && !region_end.is_empty())
                 .then(|| decode_key(region_end))
                 .transpose()
                 .map_err(|e| Failure::Other(format!("Region end key: {e}")))?;

@@ -120,3 +120,14 @@ pub async fn error(c: &Client, sql: &str) -> (String, String, Option<String>) {
         }
     }
 }
+
+/// A pseudo-random number generator (tests must replay): each call gives
+/// a number below its argument.
+pub fn numbers(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |m: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % m
+    }
+}

@@ -272,6 +272,9 @@ fn aggregate_plan(agg: &PartialAggregate<'_>, lits: &mut Literals) -> Option<Agg
     Some(AggregatePlan { group, calls })
 }
 
+/// Bytes of rows in one answer, about (a store answers at least one page).
+const ANSWER_BYTES: usize = 4 << 20;
+
 /// How a plan names PostgreSQL's `avg` ([`crate::exec::pg::pg_avg`]).
 const PG_AVG: &str = "pg_avg";
 
@@ -437,8 +440,12 @@ impl Fragment {
             _ => usize::MAX,
         };
         let missing: Vec<Option<&[u8]>> = self.missing.iter().map(|m| m.as_deref()).collect();
+        // Rows themselves go back in answers of bounded size (the rest of
+        // the range is asked for again); aggregates and top-N keep going.
+        let capped = self.aggregate.is_none() && self.top.is_none();
+        let mut bytes = 0;
         let mut out = Vec::new();
-        while left > 0 {
+        while left > 0 && !(capped && bytes >= ANSWER_BYTES) {
             let Some(pairs) = source.next_page() else {
                 break;
             };
@@ -464,7 +471,9 @@ impl Fragment {
                 &RecordBatchOptions::new().with_row_count(Some(kept.num_rows())),
             )
             .map_err(|e| Error::internal(format!("coprocessor batch: {e}")))?;
-            out.push(wanted.slice(0, take));
+            let wanted = wanted.slice(0, take);
+            bytes += wanted.get_array_memory_size();
+            out.push(wanted);
         }
         match (&self.aggregate, &self.top) {
             (Some((group, calls)), _) => self.aggregate(group, calls, out),
