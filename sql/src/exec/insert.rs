@@ -33,6 +33,7 @@ use crate::codec::entry::entry_row_key;
 use crate::error::{code, Error, Result};
 use crate::types::arrow::{datum_at, sql_type_of};
 use crate::types::cast::assign;
+use crate::types::text::TextFormat;
 use crate::types::{Datum, SqlType};
 
 /// What a writing statement did.
@@ -95,7 +96,7 @@ pub async fn insert(cx: &mut DmlCtx<'_>, ins: &Insert) -> Result<Written> {
         }
         Some(q) => {
             let (mut q, default_cells) = strip_defaults(q);
-            type_literals_by_target(&mut q, &desc, &targets);
+            type_literals_by_target(&mut q, &desc, &targets, cx.format)?;
             let stmt = datafusion::sql::sqlparser::ast::Statement::Query(Box::new(q));
             let plan = plan(cx.df, cx.catalog.clone(), reader, stmt).await?;
             let schema = plan.schema().as_arrow().clone();
@@ -233,26 +234,50 @@ fn strip_defaults(q: &Query) -> (Query, HashMap<usize, Vec<usize>>) {
 
 /// In a VALUES list of several rows, a literal whose type PostgreSQL
 /// takes from its target column (a quoted string going to a boolean or
-/// float column, a number going to a float column) is cast to that type
-/// first (other types take strings through the row's own conversion): DataFusion would otherwise
+/// float column or meeting other items in its column, a number going to a
+/// float column) is cast to that type first (other types take strings through the row's own conversion): DataFusion would otherwise
 /// unify each VALUES column across its rows before the target is known
 /// (`(2.5), ('NaN')` into a double precision column failing as a decimal,
 /// `(true), ('no')` as mixed types).
-fn type_literals_by_target(q: &mut Query, desc: &TableDesc, targets: &[usize]) {
+fn type_literals_by_target(
+    q: &mut Query,
+    desc: &TableDesc,
+    targets: &[usize],
+    format: &TextFormat,
+) -> Result<()> {
     use datafusion::sql::sqlparser::ast::Value;
     let SetExpr::Values(values) = q.body.as_mut() else {
-        return;
+        return Ok(());
     };
     if values.rows.len() < 2 {
-        return;
+        return Ok(());
     }
+    let quoted = |e: &Expr| {
+        matches!(e, Expr::Value(v) if matches!(v.value,
+            Value::SingleQuotedString(_) | Value::EscapedStringLiteral(_) | Value::Null))
+    };
+    // Columns where quoted strings meet other items (`'1995-01-01'` and
+    // `date '1996-02-03'`): the strings take the column's type.
+    let mixed: Vec<bool> = (0..targets.len())
+        .map(|c| {
+            values
+                .rows
+                .iter()
+                .any(|row| row.get(c).is_some_and(|e| !quoted(e)))
+        })
+        .collect();
     for row in &mut values.rows {
-        for (e, &i) in row.iter_mut().zip(targets) {
+        for (c, (e, &i)) in row.iter_mut().zip(targets).enumerate() {
             let ty = desc.columns[i].ty;
             let Expr::Value(v) = &*e else { continue };
             let typed_by_target = match &v.value {
-                Value::SingleQuotedString(_) | Value::EscapedStringLiteral(_) => {
-                    matches!(ty, SqlType::Bool | SqlType::Float4 | SqlType::Float8)
+                Value::SingleQuotedString(text) | Value::EscapedStringLiteral(text) => {
+                    if mixed[c] {
+                        // The type's own input function first, for
+                        // PostgreSQL's error (the cast's would differ).
+                        crate::types::text::parse_text(text, ty, format)?;
+                    }
+                    mixed[c] || matches!(ty, SqlType::Bool | SqlType::Float4 | SqlType::Float8)
                 }
                 Value::Number(..) => matches!(ty, SqlType::Float4 | SqlType::Float8),
                 _ => false,
@@ -271,6 +296,7 @@ fn type_literals_by_target(q: &mut Query, desc: &TableDesc, targets: &[usize]) {
             }
         }
     }
+    Ok(())
 }
 
 /// Whether an expression is the `DEFAULT` keyword.
