@@ -325,14 +325,13 @@ impl Fragment {
                 .project(&(0..plan.wanted).collect::<Vec<_>>())
                 .map_err(|e| Error::internal(format!("coprocessor plan: {e}")))?,
         );
+        // Aggregates and sort keys are over the wanted columns.
+        let over = Rebuild {
+            schema: &wanted_schema,
+            ..rebuild
+        };
         let top = match &plan.top {
             Some(t) => {
-                let over = Rebuild {
-                    schema: &wanted_schema,
-                    literals: literals.as_ref(),
-                    registry: state,
-                    config: config.clone(),
-                };
                 let order = t
                     .order
                     .iter()
@@ -350,10 +349,6 @@ impl Fragment {
         let (aggregate, output_schema) = match &plan.aggregate {
             None => (None, wanted_schema.clone()),
             Some(a) => {
-                let over = Rebuild {
-                    schema: &wanted_schema,
-                    ..rebuild
-                };
                 let (group, calls) = rebuild_aggregate(a, &over, &wanted_schema)?;
                 let schema = partial_schema(&group, &calls, &wanted_schema)?;
                 (Some((group, calls)), schema)
