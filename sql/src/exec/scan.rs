@@ -730,7 +730,7 @@ impl KvScanExec {
         order: &[PhysicalSortExpr],
         fetch: usize,
     ) -> DfResult<Option<KvScanExec>> {
-        if !self.pushable() || self.limit.is_some() || self.aggregated {
+        if !self.pushable() || self.narrow() || self.limit.is_some() || self.aggregated {
             return Ok(None);
         }
         let Some(cop) = self.cop_scan(None, Some((order, fetch))).map_err(df_err)? else {
@@ -779,7 +779,9 @@ impl KvScanExec {
         calls: &[Arc<AggregateFunctionExpr>],
         schema: SchemaRef,
     ) -> DfResult<Option<KvScanExec>> {
-        if !self.pushable() || self.limit.is_some() || self.aggregated {
+        // A few rows are summed here as fast as a store would: a request
+        // costs the store a plan to rebuild.
+        if !self.pushable() || self.narrow() || self.limit.is_some() || self.aggregated {
             return Ok(None);
         }
         let Some(cop) = self
