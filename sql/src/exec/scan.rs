@@ -645,10 +645,14 @@ impl KvScanExec {
             && self.work.iter().all(|w| matches!(w, Work::Ranges(_)))
     }
 
-    /// Whether statistics say the ranges hold few rows (read as plainly
-    /// as they come, the stores have little to save).
+    /// Whether statistics say each range holds few rows (read as plainly
+    /// as they come, the stores have little to save: each range is a
+    /// request either way, and a coprocessor request costs the store a
+    /// plan to rebuild).
     fn narrow(&self) -> bool {
-        self.estimate.is_some_and(|rows| rows < PAGE_ROWS as f64)
+        let ranges = self.plan.ranges.len().max(1) as f64;
+        self.estimate
+            .is_some_and(|rows| rows / ranges < PAGE_ROWS as f64)
     }
 
     /// The stores' part of this scan, with `aggregate` if given; `None`
