@@ -102,17 +102,16 @@ impl<S: Snapshot + ?Sized> PairSource for MvccSource<'_, S> {
             return None;
         }
         let limit = COP_PAGE_PAIRS.min(self.budget);
-        let (pairs, more) =
-            match self
-                .reader
-                .scan_page(&self.next, &self.end, self.ts, limit, PAGE_BYTES)
-            {
-                Ok(page) => page,
-                Err(e) => {
-                    self.failure = Some(e);
-                    return None;
-                }
-            };
+        let (pairs, more) = match self
+            .reader
+            .scan_page(&self.next, &self.end, self.ts, limit, PAGE_BYTES)
+        {
+            Ok(page) => page,
+            Err(e) => {
+                self.failure = Some(e);
+                return None;
+            }
+        };
         if !more && pairs.len() < limit {
             self.done = true;
         }

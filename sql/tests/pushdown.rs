@@ -130,7 +130,10 @@ async fn pushed_down_work_agrees_with_the_sql_node() {
         assert_eq!(got, want, "{q}\n{plan}");
     }
     assert!(filtered > 80, "only {filtered} filters were pushed down");
-    assert!(aggregated > 40, "only {aggregated} aggregates were pushed down");
+    assert!(
+        aggregated > 40,
+        "only {aggregated} aggregates were pushed down"
+    );
     assert!(topped > 20, "only {topped} top-N sorts were pushed down");
 }
 
@@ -164,9 +167,12 @@ async fn a_transaction_sees_its_own_writes_in_pushed_down_scans() {
 async fn explain_shows_what_the_stores_run() {
     let c = common::start().await;
     table(&c).await;
-    let plan = query(&c, "EXPLAIN SELECT g, count(*) FROM pt WHERE k > 10 GROUP BY g")
-        .await
-        .join("\n");
+    let plan = query(
+        &c,
+        "EXPLAIN SELECT g, count(*) FROM pt WHERE k > 10 GROUP BY g",
+    )
+    .await
+    .join("\n");
     assert!(
         plan.contains("pushdown=[filter, partial_aggregate(group_by=[g], [count(Int64(1))])]"),
         "{plan}"

@@ -17,13 +17,13 @@ use protocol::TxnResponse;
 
 use super::kv_service::{check_key, check_value, scan_byte_cap, Failure, KvService, Outcome};
 use crate::coprocessor::{CopFailure, MvccSource};
-use client::coprocessor::COP_BUDGET_PAIRS;
 use crate::engine::{Cf, Engine, WriteBatch, WriteOp};
 use crate::metrics::RequestTimer;
 use crate::mvcc::key::{decode_key, encode_key, encode_range, versions_end};
 use crate::mvcc::txn::{self, Mutation, Prewrite, TxnStatus};
 use crate::mvcc::{LockInfo, MvccError, MvccReader};
 use crate::raftstore::ReadView;
+use client::coprocessor::COP_BUDGET_PAIRS;
 
 /// Most locks one region-wide resolve or lock scan handles.
 const MAX_LOCKS_PER_CALL: usize = 4096;
@@ -374,7 +374,8 @@ impl<E: Engine> KvService<E> {
                 .map_err(|e| Failure::Other(format!("Region end key: {e}")))?;
             let (ts, snapshot, plan) = (req.version, view.snapshot, req.plan);
             let ran = tokio::task::spawn_blocking(move || {
-                MvccSource::new(&*snapshot, start, clamped_end, ts, COP_BUDGET_PAIRS).run(&*cop, &plan)
+                MvccSource::new(&*snapshot, start, clamped_end, ts, COP_BUDGET_PAIRS)
+                    .run(&*cop, &plan)
             })
             .await
             .map_err(|e| Failure::Other(format!("coprocessor task: {e}")))?;

@@ -42,8 +42,8 @@ use datafusion::logical_expr::expr_rewriter::unnormalize_col;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
-use datafusion::physical_expr::expressions::Column as PhysColumn;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
+use datafusion::physical_expr::expressions::Column as PhysColumn;
 use datafusion::physical_expr::{
     create_physical_expr, EquivalenceProperties, PhysicalExpr, PhysicalSortExpr,
 };
@@ -59,8 +59,8 @@ use datafusion::physical_plan::{
 };
 
 use super::cop::{
-    decode_pairs, filter_batch, passed, read_answer, CopPlan, Fragment, PartialAggregate, ReadPairs,
-    Request as CopRequest,
+    decode_pairs, filter_batch, passed, read_answer, CopPlan, Fragment, PartialAggregate,
+    ReadPairs, Request as CopRequest,
 };
 use super::index_expr::predicate_holds;
 use crate::catalog::{IndexDesc, TableDesc};
@@ -812,7 +812,15 @@ impl KvScanExec {
     /// if `reverse`.
     fn along(&self, index: Option<IndexDesc>, plan: RangePlan, reverse: bool) -> DfResult<Self> {
         let work = vec![Work::of(&plan.ranges)];
-        KvScanExec::new(self.spec.clone(), index, plan, work, self.limit, reverse, None)
+        KvScanExec::new(
+            self.spec.clone(),
+            index,
+            plan,
+            work,
+            self.limit,
+            reverse,
+            None,
+        )
     }
 
     /// The path that gives `order` (sort expressions over the output):

@@ -417,10 +417,9 @@ fn pg_aggregate(
             func.clone(),
             vec![cast(arg.clone(), DataType::Decimal128(38, 0))],
         )),
-        "avg" if !distinct && exact_avg_input(&t) => Some((
-            crate::exec::pg::pg_avg(),
-            vec![arg.clone()],
-        )),
+        "avg" if !distinct && exact_avg_input(&t) => {
+            Some((crate::exec::pg::pg_avg(), vec![arg.clone()]))
+        }
         _ => None,
     }
 }

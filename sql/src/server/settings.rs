@@ -81,7 +81,12 @@ pub fn parse_millis(name: &str, value: &str) -> Result<Duration> {
 /// A Boolean setting's value as PostgreSQL accepts it (`on`/`off`,
 /// `true`/`false`, `yes`/`no`, `1`/`0`, any case, quoted or not).
 pub fn parse_bool(value: &str) -> Option<bool> {
-    match value.trim().trim_matches('\'').to_ascii_lowercase().as_str() {
+    match value
+        .trim()
+        .trim_matches('\'')
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "on" | "true" | "yes" | "1" | "t" | "y" => Some(true),
         "off" | "false" | "no" | "0" | "f" | "n" => Some(false),
         _ => None,

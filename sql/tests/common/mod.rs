@@ -19,8 +19,7 @@ pub async fn start() -> Client {
 /// pushed-down work, as a cluster's stores do.
 pub fn local_store() -> client::SharedKv {
     Arc::new(
-        kv::local::LocalTxnKv::new()
-            .with_coprocessor(Arc::new(strata_sql::exec::cop::CopEndpoint)),
+        kv::local::LocalTxnKv::new().with_coprocessor(Arc::new(strata_sql::exec::cop::CopEndpoint)),
     )
 }
 

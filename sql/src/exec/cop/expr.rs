@@ -18,8 +18,8 @@ use datafusion::config::ConfigOptions;
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::expressions::{
-    in_list, BinaryExpr, CaseExpr, CastExpr, Column, IsNotNullExpr, IsNullExpr, LikeExpr,
-    Literal, NegativeExpr, NotExpr, TryCastExpr,
+    in_list, BinaryExpr, CaseExpr, CastExpr, Column, IsNotNullExpr, IsNullExpr, LikeExpr, Literal,
+    NegativeExpr, NotExpr, TryCastExpr,
 };
 use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 use serde::{Deserialize, Serialize};
@@ -54,7 +54,10 @@ const OPERATORS: &[Operator] = &[
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Node {
     /// Input column `index`, named `name`.
-    Column { name: String, index: usize },
+    Column {
+        name: String,
+        index: usize,
+    },
     /// Literal number `n` of the plan's [`Literals`].
     Literal(usize),
     /// `left op right`.
@@ -64,9 +67,15 @@ pub enum Node {
         right: Box<Node>,
     },
     /// A cast to the type of literal `to` (a typed NULL).
-    Cast { expr: Box<Node>, to: usize },
+    Cast {
+        expr: Box<Node>,
+        to: usize,
+    },
     /// `TRY_CAST`, likewise.
-    TryCast { expr: Box<Node>, to: usize },
+    TryCast {
+        expr: Box<Node>,
+        to: usize,
+    },
     Not(Box<Node>),
     Negative(Box<Node>),
     IsNull(Box<Node>),
@@ -88,7 +97,10 @@ pub enum Node {
         otherwise: Option<Box<Node>>,
     },
     /// A registered scalar function, by name.
-    Function { name: String, args: Vec<Node> },
+    Function {
+        name: String,
+        args: Vec<Node>,
+    },
 }
 
 /// The literal values (and cast target types) of a plan, gathered while
@@ -273,7 +285,9 @@ impl Rebuild<'_> {
                     .ok_or_else(|| Error::internal(format!("coprocessor plan: operator {op}")))?;
                 Arc::new(BinaryExpr::new(boxed(left)?, *op, boxed(right)?))
             }
-            Node::Cast { expr, to } => Arc::new(CastExpr::new(boxed(expr)?, self.cast_type(*to)?, None)),
+            Node::Cast { expr, to } => {
+                Arc::new(CastExpr::new(boxed(expr)?, self.cast_type(*to)?, None))
+            }
             Node::TryCast { expr, to } => {
                 Arc::new(TryCastExpr::new(boxed(expr)?, self.cast_type(*to)?))
             }

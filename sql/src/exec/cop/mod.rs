@@ -148,7 +148,9 @@ pub fn from_ipc(bytes: &[u8]) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let bad = |e: datafusion::arrow::error::ArrowError| Error::internal(format!("Arrow IPC: {e}"));
     let reader = StreamReader::try_new(Cursor::new(bytes), None).map_err(bad)?;
     let schema = reader.schema();
-    let batches = reader.collect::<std::result::Result<Vec<_>, _>>().map_err(bad)?;
+    let batches = reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(bad)?;
     Ok((schema, batches))
 }
 
@@ -226,8 +228,7 @@ impl CopPlan {
 
     /// A plan that travelled.
     pub fn decode(bytes: &[u8]) -> Result<CopPlan> {
-        serde_json::from_slice(bytes)
-            .map_err(|e| Error::internal(format!("coprocessor plan: {e}")))
+        serde_json::from_slice(bytes).map_err(|e| Error::internal(format!("coprocessor plan: {e}")))
     }
 }
 
@@ -248,8 +249,7 @@ fn aggregate_plan(agg: &PartialAggregate<'_>, lits: &mut Literals) -> Option<Agg
         .calls
         .iter()
         .map(|c| {
-            if c.is_distinct() || c.ignore_nulls() || c.is_reversed() || !c.order_bys().is_empty()
-            {
+            if c.is_distinct() || c.ignore_nulls() || c.is_reversed() || !c.order_bys().is_empty() {
                 return None;
             }
             // PostgreSQL's avg shares DataFusion's name.
@@ -516,9 +516,8 @@ impl Fragment {
         input: Vec<RecordBatch>,
     ) -> Result<Vec<RecordBatch>> {
         let bad = super::query::from_datafusion;
-        let source =
-            MemorySourceConfig::try_new_exec(&[input], self.wanted_schema.clone(), None)
-                .map_err(bad)?;
+        let source = MemorySourceConfig::try_new_exec(&[input], self.wanted_schema.clone(), None)
+            .map_err(bad)?;
         let exec = AggregateExec::try_new(
             AggregateMode::Partial,
             group.clone(),
@@ -530,8 +529,7 @@ impl Fragment {
         .map_err(bad)?;
         let task = Arc::new(TaskContext::from(registry()));
         let stream = exec.execute(0, task).map_err(bad)?;
-        futures::executor::block_on(datafusion::physical_plan::common::collect(stream))
-            .map_err(bad)
+        futures::executor::block_on(datafusion::physical_plan::common::collect(stream)).map_err(bad)
     }
 }
 
@@ -579,7 +577,9 @@ pub fn partial_schema(
     calls: &[Arc<AggregateFunctionExpr>],
     input: &SchemaRef,
 ) -> Result<SchemaRef> {
-    let empty = Arc::new(datafusion::physical_plan::empty::EmptyExec::new(input.clone()));
+    let empty = Arc::new(datafusion::physical_plan::empty::EmptyExec::new(
+        input.clone(),
+    ));
     AggregateExec::try_new(
         AggregateMode::Partial,
         group.clone(),

@@ -45,7 +45,11 @@ impl PhysicalOptimizerRule for AggregateToStores {
             match agg.mode() {
                 // The partial step moves into the stores as it is.
                 AggregateMode::Partial => {
-                    match scan.with_partial_aggregate(agg.group_expr(), agg.aggr_expr(), agg.schema())? {
+                    match scan.with_partial_aggregate(
+                        agg.group_expr(),
+                        agg.aggr_expr(),
+                        agg.schema(),
+                    )? {
                         Some(pushed) => Ok(Transformed::yes(Arc::new(pushed))),
                         None => Ok(Transformed::no(node)),
                     }
