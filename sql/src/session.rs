@@ -911,7 +911,7 @@ impl Session {
                 }
             },
             Statement::CreateTable(ct) => {
-                match ddl::create_table(&catalog, &self.df, txn, ct).await? {
+                match ddl::create_table(&catalog, &self.df, &self.node.kv, txn, ct).await? {
                     Created::Table => Ok((Outcome::Command("CREATE TABLE".into()), true)),
                     Created::AlreadyExists(notice) => {
                         self.notices.push(notice);

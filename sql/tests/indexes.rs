@@ -167,17 +167,25 @@ async fn a_failed_unique_build_leaves_no_index() {
     assert_eq!(check.rows, 3001);
 }
 
-/// Tables `dx` (indexed) and `dp` (the same rows, no index) for the
-/// differential tests.
+/// Tables `dx` (indexed), `dp` (the same rows, no index) and `ds` (the
+/// same rows, a SERIAL key spreading them over buckets, two indexes) for
+/// the differential tests.
 async fn twin_tables(c: &Client) {
-    let setup = "(id int PRIMARY KEY, a int, b text, n int);
+    let setup = "(id {key} PRIMARY KEY, a int, b text, n int);
          INSERT INTO {t} SELECT g, g % 13, 'k' || (g % 17), CASE WHEN g % 4 = 0 THEN NULL ELSE g % 29 END
          FROM generate_series(1, 600) g";
-    for t in ["dx", "dp"] {
-        c.simple_query(&format!("CREATE TABLE {t} {}", setup.replace("{t}", t)))
+    for (t, key) in [("dx", "int"), ("dp", "int"), ("ds", "serial")] {
+        let sql = setup.replace("{t}", t).replace("{key}", key);
+        c.simple_query(&format!("CREATE TABLE {t} {sql}"))
             .await
             .unwrap();
     }
+    c.simple_query(
+        "CREATE INDEX ds_a ON ds (a);
+         CREATE INDEX ds_b_n ON ds (b, n DESC) INCLUDE (a)",
+    )
+    .await
+    .unwrap();
     c.simple_query(
         "CREATE INDEX dx_a ON dx (a);
          CREATE INDEX dx_b_n ON dx (b, n DESC) INCLUDE (a);
@@ -235,22 +243,23 @@ async fn index_scans_agree_with_full_scans() {
     let c = common::start().await;
     twin_tables(&c).await;
     let mut next = numbers(42);
-    let mut through_index = 0;
+    let (mut through_index, mut bucketed) = (0, 0);
     for _ in 0..150 {
         let pred = random_predicate(&mut next);
         let q = |t: &str| format!("SELECT id, a, b, n FROM {t} WHERE {pred} ORDER BY id");
         let plan = query(&c, &format!("EXPLAIN {}", q("dx"))).await.join("\n");
         through_index += plan.contains("index=") as u32;
-        assert_eq!(
-            query(&c, &q("dx")).await,
-            query(&c, &q("dp")).await,
-            "{pred}\n{plan}"
-        );
+        let expected = query(&c, &q("dp")).await;
+        assert_eq!(query(&c, &q("dx")).await, expected, "{pred}\n{plan}");
+        let plan = query(&c, &format!("EXPLAIN {}", q("ds"))).await.join("\n");
+        bucketed += plan.contains("buckets=8") as u32;
+        assert_eq!(query(&c, &q("ds")).await, expected, "{pred}\n{plan}");
     }
     assert!(
         through_index > 40,
         "only {through_index} queries used an index"
     );
+    assert!(bucketed > 40, "only {bucketed} queries read buckets");
 }
 
 /// `ORDER BY … LIMIT` read in index or key order (either direction),
@@ -261,7 +270,7 @@ async fn ordered_and_index_only_reads_agree_with_full_scans() {
     let c = common::start().await;
     twin_tables(&c).await;
     let mut next = numbers(7);
-    let (mut ordered, mut index_only, mut reverse) = (0, 0, 0);
+    let (mut ordered, mut index_only, mut reverse, mut merged) = (0, 0, 0, 0);
     for i in 0..200 {
         let pred = match i % 4 {
             0 => "true".to_string(),
@@ -291,13 +300,13 @@ async fn ordered_and_index_only_reads_agree_with_full_scans() {
         ordered += !plan.contains("SortExec") as u32;
         index_only += plan.contains("index_only") as u32;
         reverse += plan.contains(" reverse") as u32;
-        assert_eq!(
-            query(&c, &q("dx")).await,
-            query(&c, &q("dp")).await,
-            "{}\n{plan}",
-            q("dx")
-        );
+        let expected = query(&c, &q("dp")).await;
+        assert_eq!(query(&c, &q("dx")).await, expected, "{}\n{plan}", q("dx"));
+        let plan = query(&c, &format!("EXPLAIN {}", q("ds"))).await.join("\n");
+        merged += (plan.contains("buckets=8") && !plan.contains("SortExec")) as u32;
+        assert_eq!(query(&c, &q("ds")).await, expected, "{}\n{plan}", q("ds"));
     }
+    assert!(merged > 15, "only {merged} ordered reads merged buckets");
     assert!(ordered > 60, "only {ordered} queries read in order");
     assert!(index_only > 20, "only {index_only} index-only reads");
     assert!(reverse > 30, "only {reverse} reverse reads");
@@ -478,5 +487,131 @@ async fn explain_shows_the_access_path() {
     assert!(
         plan.contains("PointGet: table=e") && plan.contains("(actual rows=1)"),
         "{plan}"
+    );
+}
+
+/// A table whose key grows with time (SERIAL, a timestamp) spreads its
+/// rows over buckets, consecutive keys in different parts of the key
+/// space, and reads still see them in key order: a plain SELECT, ORDER
+/// BY with LIMIT both ways, ranges, IN lists, point reads, writes by key,
+/// foreign keys pointing at it; a table keyed by plain integers does not.
+#[tokio::test]
+async fn sequential_keys_spread_over_buckets_and_read_back_in_order() {
+    let kv = common::local_store();
+    let c = connect(kv.clone()).await;
+    c.simple_query(
+        "CREATE TABLE ev (id serial PRIMARY KEY, v text);
+         CREATE TABLE at (t timestamp PRIMARY KEY, v int);
+         CREATE TABLE child (id int PRIMARY KEY, ev int REFERENCES ev (id) ON DELETE CASCADE);
+         CREATE TABLE plain (id int PRIMARY KEY);
+         INSERT INTO ev (v) SELECT 'v' || g FROM generate_series(1, 2500) g;
+         INSERT INTO at SELECT timestamp '2026-01-01' + g * interval '1 minute', g FROM generate_series(1, 300) g;
+         INSERT INTO plain SELECT g FROM generate_series(1, 100) g;
+         INSERT INTO child VALUES (1, 7), (2, 2000)",
+    )
+    .await
+    .unwrap();
+    // Where the rows are: the byte after the index prefix is the bucket.
+    let reader = TxnReader::snapshot(kv.clone()).await.unwrap();
+    let catalog = strata_sql::catalog::store::load(&reader).await.unwrap();
+    for (table, spread) in [("ev", true), ("at", true), ("plain", false)] {
+        let desc = catalog.find("public", table).unwrap();
+        let start = index_prefix(desc.id, 1);
+        let page = reader
+            .scan(&start, &prefix_end(&start), 10_000, 0)
+            .await
+            .unwrap();
+        let mut buckets: Vec<u8> = page.pairs.iter().map(|p| p.key[start.len()]).collect();
+        buckets.sort();
+        buckets.dedup();
+        match spread {
+            true => assert_eq!(buckets, (0..8).collect::<Vec<u8>>(), "{table}"),
+            false => assert_eq!(buckets, [0x11], "{table}: the key's own first byte"),
+        }
+        let plan = query(&c, &format!("EXPLAIN SELECT * FROM {table}"))
+            .await
+            .join("\n");
+        assert_eq!(plan.contains("buckets=8"), spread, "{plan}");
+    }
+    let ids = |n: std::ops::RangeInclusive<i32>| n.map(|i| i.to_string()).collect::<Vec<_>>();
+    // Merged back into key order, with or without ORDER BY.
+    assert_eq!(query(&c, "SELECT id FROM ev").await, ids(1..=2500));
+    assert_eq!(
+        query(&c, "SELECT id FROM ev ORDER BY id").await,
+        ids(1..=2500)
+    );
+    let desc: Vec<String> = ids(2491..=2500).into_iter().rev().collect();
+    assert_eq!(
+        query(&c, "SELECT id FROM ev ORDER BY id DESC LIMIT 10").await,
+        desc
+    );
+    assert_eq!(
+        query(&c, "SELECT id FROM ev WHERE id > 1000 ORDER BY id LIMIT 5").await,
+        ids(1001..=1005)
+    );
+    assert_eq!(
+        query(&c, "SELECT id FROM ev WHERE id BETWEEN 40 AND 60").await,
+        ids(40..=60)
+    );
+    assert_eq!(
+        query(&c, "SELECT id FROM ev WHERE id IN (9, 3, 700, 5000, 1)").await,
+        ["1", "3", "9", "700"]
+    );
+    assert_eq!(
+        query(
+            &c,
+            "SELECT id FROM ev WHERE id < 4 OR id = 2000 OR id > 2498"
+        )
+        .await,
+        ["1", "2", "3", "2000", "2499", "2500"]
+    );
+    assert_eq!(
+        query(
+            &c,
+            "SELECT v FROM at WHERE t = timestamp '2026-01-01 01:00:00'"
+        )
+        .await,
+        ["60"]
+    );
+    assert_eq!(
+        query(&c, "SELECT v FROM at ORDER BY t DESC LIMIT 3").await,
+        ["300", "299", "298"]
+    );
+    let plan = query(&c, "EXPLAIN SELECT id FROM ev ORDER BY id DESC LIMIT 10")
+        .await
+        .join("\n");
+    assert!(!plan.contains("SortExec"), "{plan}");
+    // Aggregates are pushed down per bucket; rows come merged.
+    assert_eq!(
+        query(&c, "SELECT count(*), sum(id), min(v), max(id) FROM ev").await,
+        ["2500|3126250|v1|2500"]
+    );
+    // Writes by key find their rows.
+    c.simple_query(
+        "UPDATE ev SET v = 'changed' WHERE id = 77;
+         DELETE FROM ev WHERE id BETWEEN 100 AND 199;
+         DELETE FROM ev WHERE id = 7",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        query(&c, "SELECT v FROM ev WHERE id = 77").await,
+        ["changed"]
+    );
+    assert_eq!(query(&c, "SELECT count(*) FROM ev").await, ["2399"]);
+    // The cascade found the child by the parent's key.
+    assert_eq!(query(&c, "SELECT id FROM child").await, ["2"]);
+    assert_eq!(
+        sqlstate(&c, "INSERT INTO child VALUES (3, 150)").await,
+        "23503"
+    );
+    assert_eq!(
+        sqlstate(&c, "INSERT INTO ev VALUES (2000, 'dup')").await,
+        "23505"
+    );
+    // New SERIAL values are still PostgreSQL's small increasing numbers.
+    assert_eq!(
+        query(&c, "INSERT INTO ev (v) VALUES ('next') RETURNING id").await,
+        ["2501"]
     );
 }

@@ -1246,6 +1246,13 @@ impl TxnKv for TxnClient {
         self.shared.coprocess_at(ts, start, end, plan).await
     }
 
+    async fn split_hint(&self, keys: &[Vec<u8>]) -> Result<()> {
+        for key in keys {
+            self.split_region(key).await?;
+        }
+        Ok(())
+    }
+
     async fn ranges(&self, start: &[u8], end: &[u8]) -> Result<Vec<KeyRange>> {
         let (enc_start, enc_end) = encode_range(start, end);
         let routes = self

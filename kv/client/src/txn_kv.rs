@@ -179,6 +179,15 @@ pub trait TxnKv: Send + Sync + 'static {
         let _ = (ts, start, end, plan);
         Err(crate::Error::Unsupported("no coprocessor".into()))
     }
+
+    /// Asks that Regions start at each of `keys` (user keys), so that
+    /// writes about to be spread over them land in different Regions from
+    /// the start, not after the load splits them. A hint: a store without
+    /// Regions has nothing to do.
+    async fn split_hint(&self, keys: &[Vec<u8>]) -> Result<()> {
+        let _ = keys;
+        Ok(())
+    }
 }
 
 /// A shared store.

@@ -391,6 +391,10 @@ pub struct TableDesc {
     pub constraints: Vec<Constraint>,
     /// Bumped by every change of this descriptor.
     pub version: u64,
+    /// Buckets its rows are spread over (0: none; see
+    /// [`crate::codec::key::ROW_BUCKETS`]): fixed when the table is made.
+    #[serde(default)]
+    pub buckets: u8,
 }
 
 /// Name of the hidden row id column of tables without a primary key.

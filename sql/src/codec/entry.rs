@@ -67,7 +67,7 @@ mod tests {
     #[test]
     fn entries_carry_the_row_key_and_the_stored_columns() {
         let id = Datum::Int8(7);
-        let key = row_key(9, &[(&id, SqlType::Int8, false)]).unwrap();
+        let key = row_key(9, 0, &[(&id, SqlType::Int8, false)]).unwrap();
         let name = Datum::Text("ann".into());
         let value = encode_entry_value(&key, &[(3, &name), (1, &id), (2, &Datum::Null)]);
         let (k, stored) = decode_entry_value(&value).unwrap();
@@ -83,7 +83,7 @@ mod tests {
 
     #[test]
     fn first_format_entries_are_the_row_key_alone() {
-        let key = row_key(9, &[(&Datum::Int4(1), SqlType::Int4, false)]).unwrap();
+        let key = row_key(9, 0, &[(&Datum::Int4(1), SqlType::Int4, false)]).unwrap();
         assert_eq!(decode_entry_value(&key).unwrap(), (key.as_slice(), None));
     }
 

@@ -176,9 +176,76 @@ pub fn index_key(
     Ok(key)
 }
 
-/// The key of a row: the primary index prefix and the encoded primary key.
-pub fn row_key(table_id: u32, pk: &[KeyColumn<'_>]) -> Result<Vec<u8>, KeyError> {
-    index_key(table_id, PRIMARY_INDEX_ID, pk)
+/// The key of a row: the primary index prefix, its bucket byte when the
+/// table's rows are spread over `buckets` (0: none), and the encoded
+/// primary key.
+pub fn row_key(table_id: u32, buckets: u8, pk: &[KeyColumn<'_>]) -> Result<Vec<u8>, KeyError> {
+    let mut key = index_key(table_id, PRIMARY_INDEX_ID, pk)?;
+    spread_key(&mut key, buckets);
+    Ok(key)
+}
+
+/// Bytes of an index prefix: `t`, table id, index id.
+pub const INDEX_PREFIX_LEN: usize = 9;
+
+/// Buckets the rows of a table are spread over when its primary key
+/// grows with time (a SERIAL or IDENTITY column, a timestamp, the hidden
+/// row id): consecutive keys land in different Regions, so sequential
+/// inserts are not all written by one store.
+pub const ROW_BUCKETS: u8 = 8;
+
+/// The bucket of a row whose encoded primary key is `pk`: a fixed hash
+/// of the bytes (32-bit FNV-1a, whose low bits see only the bytes' low
+/// bits, then MurmurHash3's finalizer to mix all of them in), modulo
+/// `buckets`. Part of the on-disk layout: it never changes.
+pub fn bucket_of(pk: &[u8], buckets: u8) -> u8 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for b in pk {
+        hash ^= u32::from(*b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash ^= hash >> 16;
+    hash = hash.wrapping_mul(0x85eb_ca6b);
+    hash ^= hash >> 13;
+    hash = hash.wrapping_mul(0xc2b2_ae35);
+    hash ^= hash >> 16;
+    (hash % u32::from(buckets.max(1))) as u8
+}
+
+/// Puts the bucket byte into a primary index key (prefix, then encoded
+/// primary key) when the table spreads its rows over `buckets`.
+pub fn spread_key(key: &mut Vec<u8>, buckets: u8) {
+    if buckets > 0 && key.len() >= INDEX_PREFIX_LEN {
+        let b = bucket_of(&key[INDEX_PREFIX_LEN..], buckets);
+        key.insert(INDEX_PREFIX_LEN, b);
+    }
+}
+
+/// The pieces of `[start, end)`, a range of a primary index in
+/// primary-key order, within each bucket of a table spreading its rows
+/// over `buckets`, in bucket order. A bound outside the index (the
+/// prefix itself, or past it) stands for the bucket's own bound.
+pub fn bucket_ranges(start: &[u8], end: &[u8], buckets: u8) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let prefix = &start[..INDEX_PREFIX_LEN.min(start.len())];
+    let within = |k: &[u8]| k.len() > INDEX_PREFIX_LEN && k.starts_with(prefix);
+    (0..buckets)
+        .map(|b| {
+            let mut bucket = prefix.to_vec();
+            bucket.push(b);
+            let mut s = bucket.clone();
+            if within(start) {
+                s.extend_from_slice(&start[INDEX_PREFIX_LEN..]);
+            }
+            let e = if within(end) {
+                let mut e = bucket.clone();
+                e.extend_from_slice(&end[INDEX_PREFIX_LEN..]);
+                e
+            } else {
+                prefix_end(&bucket)
+            };
+            (s, e)
+        })
+        .collect()
 }
 
 /// The smallest key greater than every key starting with `key`: trailing
@@ -1092,7 +1159,46 @@ mod tests {
             [(&one, SqlType::Int4, false), (&json, SqlType::Jsonb, false)];
         assert!(encode_key(&mut out, &cols).is_err());
         assert_eq!(out, [9]);
-        assert!(row_key(1, &cols).is_err());
+        assert!(row_key(1, 0, &cols).is_err());
+    }
+
+    #[test]
+    fn buckets_spread_consecutive_keys_and_ranges_cover_every_bucket() {
+        let keys: Vec<Vec<u8>> = (0..64)
+            .map(|i| row_key(7, ROW_BUCKETS, &[(&Datum::Int4(i), SqlType::Int4, false)]).unwrap())
+            .collect();
+        let mut seen = [0; ROW_BUCKETS as usize];
+        for (i, k) in keys.iter().enumerate() {
+            let plain = row_key(7, 0, &[(&Datum::Int4(i as i32), SqlType::Int4, false)]).unwrap();
+            // The bucket byte sits between the prefix and the key.
+            assert_eq!(k[..INDEX_PREFIX_LEN], plain[..INDEX_PREFIX_LEN]);
+            assert_eq!(k[INDEX_PREFIX_LEN + 1..], plain[INDEX_PREFIX_LEN..]);
+            assert_eq!(
+                k[INDEX_PREFIX_LEN],
+                bucket_of(&plain[INDEX_PREFIX_LEN..], ROW_BUCKETS)
+            );
+            seen[k[INDEX_PREFIX_LEN] as usize] += 1;
+        }
+        // Sequential keys reach every bucket, none with more than twice its share.
+        assert!(seen.iter().all(|n| *n > 0 && *n <= 16), "{seen:?}");
+        // A key range [3, 40) is a piece of every bucket holding exactly
+        // the keys of the range in it.
+        let bound = |i: i32| row_key(7, 0, &[(&Datum::Int4(i), SqlType::Int4, false)]).unwrap();
+        let pieces = bucket_ranges(&bound(3), &bound(40), ROW_BUCKETS);
+        assert_eq!(pieces.len(), ROW_BUCKETS as usize);
+        for (i, k) in keys.iter().enumerate() {
+            let inside = pieces.iter().filter(|(s, e)| s <= k && k < e).count();
+            assert_eq!(inside, usize::from((3..40).contains(&i)), "key {i}");
+        }
+        // The whole index: every key in exactly one piece.
+        let prefix = index_prefix(7, PRIMARY_INDEX_ID);
+        let pieces = bucket_ranges(&prefix, &prefix_end(&prefix), ROW_BUCKETS);
+        for k in &keys {
+            assert_eq!(pieces.iter().filter(|(s, e)| s <= k && k < e).count(), 1);
+        }
+        // The layout is fixed: these buckets never change.
+        let first: Vec<u8> = keys[..8].iter().map(|k| k[INDEX_PREFIX_LEN]).collect();
+        assert_eq!(first, [7, 1, 4, 3, 6, 1, 4, 0]);
     }
 
     #[test]
@@ -1103,6 +1209,7 @@ mod tests {
         let name = text("x");
         let key = row_key(
             7,
+            0,
             &[(&one, SqlType::Int8, false), (&name, SqlType::Text, true)],
         )
         .expect("keyable");

@@ -18,10 +18,18 @@
 //! | `t` (0x74) | table keyspace ([`TABLE_KEY_MARKER`]) |
 //! | 4 bytes, big-endian | table id ([`table_prefix`]) |
 //! | 4 bytes, big-endian | index id: 1 = primary index, rows live there ([`PRIMARY_INDEX_ID`]); secondary indexes ≥ 2 ([`index_prefix`]) |
+//! | 1 byte, primary index of a spreading table only | the row's bucket ([`key::bucket_of`]) |
 //! | encoded value, per key column | [`encode_key_datum`], one after the other ([`encode_key`]) |
 //!
 //! So a row is `t{table}{00 00 00 01}{encoded pk}` → [row value](#row-layout)
-//! ([`row_key`]); catalog keys are laid out elsewhere. All of an index's
+//! ([`row_key`]); catalog keys are laid out elsewhere. A table whose
+//! primary key grows with time (its first column SERIAL, IDENTITY, a
+//! date or timestamp; the hidden row id) spreads its rows over
+//! [`key::ROW_BUCKETS`] buckets: the byte after the index id is a fixed
+//! hash of the encoded primary key, so consecutive keys land in different
+//! Regions and sequential inserts are written by every store. A point
+//! read computes the bucket; a range of the primary key is read in each
+//! bucket and the pieces merged back into key order. All of an index's
 //! (or table's) keys lie in `[prefix, prefix_end(prefix))` ([`prefix_end`]
 //! increments with carry; empty means unbounded).
 //!

@@ -2,7 +2,7 @@
 //! the session's transaction (so DDL commits or rolls back with it) and
 //! bumps the catalog version once.
 
-use client::BufferedTxn;
+use client::{BufferedTxn, SharedKv};
 use datafusion::sql::sqlparser::ast::{
     ColumnDef, ColumnOption, CreateTable, ObjectName, TableConstraint,
 };
@@ -12,7 +12,7 @@ use super::sequence;
 use crate::catalog::desc::{ColumnDesc, DefaultExpr, IndexDesc, ObjectKind, ROWID_COLUMN};
 use crate::catalog::store::CatalogWriter;
 use crate::catalog::{Catalog, Constraint, TableDesc, DEFAULT_SCHEMA};
-use crate::codec::key::PRIMARY_INDEX_ID;
+use crate::codec::key::{index_prefix, PRIMARY_INDEX_ID, ROW_BUCKETS};
 use crate::error::{code, Error, Result};
 use crate::plan::types::{column_type, ColumnType};
 use crate::types::SqlType;
@@ -73,6 +73,7 @@ pub enum Created {
 pub async fn create_table(
     catalog: &Catalog,
     df: &SessionContext,
+    kv: &SharedKv,
     txn: &mut BufferedTxn,
     ct: &CreateTable,
 ) -> Result<Created> {
@@ -176,6 +177,11 @@ pub async fn create_table(
     )
     .await?;
     let pkey = format!("{name}_pkey");
+    let buckets = if grows_with_time(&columns, &key_columns) {
+        ROW_BUCKETS
+    } else {
+        0
+    };
     let mut desc = TableDesc {
         id,
         schema_id,
@@ -192,12 +198,44 @@ pub async fn create_table(
             Vec::new()
         },
         version,
+        buckets,
     };
     for d in declared {
         constraints::add(catalog, df, &mut desc, d)?;
     }
     w.put_table(&desc)?;
+    if buckets > 0 {
+        // Regions start at each bucket from the start (empty ones if
+        // the statement fails: harmless).
+        let prefix = index_prefix(desc.id, PRIMARY_INDEX_ID);
+        let keys: Vec<Vec<u8>> = (1..buckets)
+            .map(|b| [prefix.as_slice(), &[b]].concat())
+            .collect();
+        if let Err(e) = kv.split_hint(&keys).await {
+            tracing::warn!(table = desc.id, "pre-splitting the buckets failed: {e}");
+        }
+    }
     Ok(Created::Table)
+}
+
+/// Whether a primary key's values come in increasing order as rows are
+/// added: its first column is the hidden row id, takes its values from a
+/// sequence (SERIAL, IDENTITY) or is a date or timestamp. Such a table's
+/// rows are spread over buckets (see [`crate::codec::key::ROW_BUCKETS`]),
+/// or every insert would go to the Region holding the largest keys.
+fn grows_with_time(columns: &[ColumnDesc], key: &[(u32, bool)]) -> bool {
+    let Some(first) = key
+        .first()
+        .and_then(|(id, _)| columns.iter().find(|c| c.id == *id))
+    else {
+        return false;
+    };
+    first.hidden
+        || matches!(first.default, Some(DefaultExpr::Sequence(_)))
+        || matches!(
+            first.ty,
+            SqlType::Date | SqlType::Timestamp | SqlType::TimestampTz
+        )
 }
 
 fn multiple_primary_keys(table: &str) -> Error {

@@ -27,6 +27,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use client::keys::key_after;
 use client::{Pair, TxnReader};
 use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
@@ -65,7 +66,9 @@ use super::cop::{
 use super::index_expr::predicate_holds;
 use crate::catalog::{IndexDesc, TableDesc};
 use crate::codec::entry::decode_entry_value;
-use crate::codec::key::{index_prefix, PRIMARY_INDEX_ID};
+use crate::codec::key::{
+    bucket_ranges, index_prefix, spread_key, INDEX_PREFIX_LEN, PRIMARY_INDEX_ID,
+};
 use crate::error::Error;
 use crate::plan::ranges::{describe, plan_key_ranges, EncodedRange, KeyPart, RangePlan};
 use crate::plan::stats::{StatsCache, TableStats, DEFAULT_RANGE};
@@ -407,38 +410,38 @@ impl TableProvider for KvTable {
         });
         let (index, plan, estimate) = access(&spec);
         let mut regions = None;
-        let work = if plan.ranges.iter().all(|r| r.point) {
+        let work = match stored_work(&spec.desc, index.as_ref(), &plan.ranges) {
             // Points: one partition, a batch get per Region.
-            vec![Work::of(&plan.ranges)]
-        } else {
+            points @ Work::Points(_) => vec![points],
             // Cut the ranges (of rows or index entries) at Region
             // boundaries; when that cut any, give each partition a
             // contiguous run of parts, read in parallel.
-            let mut parts = Vec::new();
-            for r in &plan.ranges {
-                for p in self
-                    .reader
-                    .0
-                    .ranges(&r.start, &r.end)
-                    .await
-                    .map_err(|e| df_err(e.into()))?
-                {
-                    parts.push((p.start, p.end));
+            Work::Ranges(ranges) => {
+                let parts = self.reader.cut(&ranges).await?;
+                let n = if parts.len() > ranges.len() {
+                    regions = Some(parts.len());
+                    state.config().target_partitions().clamp(1, parts.len())
+                } else {
+                    1
+                };
+                let per = parts.len().div_ceil(n).max(1);
+                parts
+                    .chunks(per)
+                    .map(|c| Work::Ranges(c.to_vec()))
+                    .collect::<Vec<_>>()
+            }
+            // Buckets: one partition merging them, each cut apart.
+            Work::Buckets(buckets) => {
+                let mut cut = Vec::new();
+                for ranges in &buckets {
+                    cut.push(self.reader.cut(ranges).await?);
                 }
+                let parts: usize = cut.iter().map(Vec::len).sum();
+                if parts > buckets.iter().map(Vec::len).sum() {
+                    regions = Some(parts);
+                }
+                vec![Work::Buckets(cut)]
             }
-            if parts.len() > plan.ranges.len() {
-                regions = Some(parts.len());
-            }
-            let n = if parts.len() > plan.ranges.len() {
-                state.config().target_partitions().clamp(1, parts.len())
-            } else {
-                1
-            };
-            let per = parts.len().div_ceil(n).max(1);
-            parts
-                .chunks(per)
-                .map(|c| Work::Ranges(c.to_vec()))
-                .collect::<Vec<_>>()
         };
         let mut scan = KvScanExec::new(spec, index, plan, work, limit, false, estimate)?;
         scan.regions = regions;
@@ -453,22 +456,65 @@ enum Work {
     Points(Vec<Vec<u8>>),
     /// Ranges `[start, end)`, in key order.
     Ranges(Vec<(Vec<u8>, Vec<u8>)>),
+    /// Ranges of rows spread over buckets: each bucket's pieces in key
+    /// order, read together and merged back into key order.
+    Buckets(Vec<Vec<(Vec<u8>, Vec<u8>)>>),
 }
 
-impl Work {
-    /// All of `ranges` for one partition: points if they all are.
-    fn of(ranges: &[EncodedRange]) -> Work {
-        if !ranges.is_empty() && ranges.iter().all(|r| r.point) {
-            Work::Points(ranges.iter().map(|r| r.start.clone()).collect())
+impl Reader {
+    /// `ranges` cut at Region boundaries, in order.
+    async fn cut(&self, ranges: &[(Vec<u8>, Vec<u8>)]) -> DfResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut parts = Vec::new();
+        for (start, end) in ranges {
+            for p in self
+                .0
+                .ranges(start, end)
+                .await
+                .map_err(|e| df_err(e.into()))?
+            {
+                parts.push((p.start, p.end));
+            }
+        }
+        Ok(parts)
+    }
+}
+
+/// How `ranges` of `idx` (the primary index when `None`) are read: as
+/// points if they all are, else as ranges; in the primary index of a
+/// table spreading its rows over buckets, points carry their bucket byte
+/// and each range becomes a piece per bucket.
+fn stored_work(desc: &TableDesc, idx: Option<&IndexDesc>, ranges: &[EncodedRange]) -> Work {
+    let buckets = if idx.is_none() { desc.buckets } else { 0 };
+    let spread = |r: &EncodedRange| {
+        let mut key = r.start.clone();
+        spread_key(&mut key, buckets);
+        key
+    };
+    if !ranges.is_empty() && ranges.iter().all(|r| r.point) {
+        return Work::Points(ranges.iter().map(spread).collect());
+    }
+    if buckets == 0 || ranges.is_empty() {
+        return Work::Ranges(
+            ranges
+                .iter()
+                .map(|r| (r.start.clone(), r.end.clone()))
+                .collect(),
+        );
+    }
+    let mut groups = vec![Vec::new(); usize::from(buckets)];
+    for r in ranges {
+        let pieces = if r.point {
+            let key = spread(r);
+            let end = key_after(&key);
+            vec![(key, end)]
         } else {
-            Work::Ranges(
-                ranges
-                    .iter()
-                    .map(|r| (r.start.clone(), r.end.clone()))
-                    .collect(),
-            )
+            bucket_ranges(&r.start, &r.end, buckets)
+        };
+        for piece in pieces {
+            groups[usize::from(piece.0[INDEX_PREFIX_LEN])].push(piece);
         }
     }
+    Work::Buckets(groups)
 }
 
 /// Reads rows of one table along one access path: key ranges of the
@@ -628,7 +674,7 @@ impl KvScanExec {
             aggregated: false,
             properties,
         };
-        if scan.pushable() && (scan.residual.is_some() || !scan.narrow()) {
+        if scan.pushable() && !scan.merges() && (scan.residual.is_some() || !scan.narrow()) {
             scan.cop = scan.cop_scan(None, None).map_err(df_err)?.map(Arc::new);
         }
         Ok(scan)
@@ -642,7 +688,19 @@ impl KvScanExec {
             && !self.reverse
             && self.spec.keys_read.is_none()
             && (self.index.is_none() || self.index_only)
-            && self.work.iter().all(|w| matches!(w, Work::Ranges(_)))
+            && self.work.iter().all(|w| !matches!(w, Work::Points(_)))
+    }
+
+    /// Whether it merges buckets back into key order (rows the stores
+    /// filter would come back bucket by bucket: only aggregates and
+    /// top-N, which need no order, are pushed down then).
+    fn merges(&self) -> bool {
+        self.work.iter().any(|w| matches!(w, Work::Buckets(_)))
+    }
+
+    /// Whether it reads rows of a table spreading them over buckets.
+    fn bucketed(&self) -> bool {
+        self.index.is_none() && self.spec.desc.buckets > 0
     }
 
     /// Whether statistics say each range holds few rows (read as plainly
@@ -650,7 +708,12 @@ impl KvScanExec {
     /// request either way, and a coprocessor request costs the store a
     /// plan to rebuild).
     fn narrow(&self) -> bool {
-        let ranges = self.plan.ranges.len().max(1) as f64;
+        let pieces = if self.bucketed() {
+            usize::from(self.spec.desc.buckets)
+        } else {
+            1
+        };
+        let ranges = (self.plan.ranges.len() * pieces).max(1) as f64;
         self.estimate
             .is_some_and(|rows| rows / ranges < PAGE_ROWS as f64)
     }
@@ -746,10 +809,19 @@ impl KvScanExec {
 
     /// This scan with the stores running `cop`, answering `schema`.
     fn pushed(&self, cop: CopScan, schema: SchemaRef, aggregated: bool) -> KvScanExec {
-        // Answers come in no order the plan can use.
+        // Answers come in no order the plan can use: buckets are read
+        // apart, in parallel.
+        let work: Vec<Work> = self
+            .work
+            .iter()
+            .flat_map(|w| match w {
+                Work::Buckets(buckets) => buckets.iter().cloned().map(Work::Ranges).collect(),
+                other => vec![other.clone()],
+            })
+            .collect();
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema),
-            Partitioning::UnknownPartitioning(self.work.len()),
+            Partitioning::UnknownPartitioning(work.len()),
             EmissionType::Incremental,
             Boundedness::Bounded,
         ));
@@ -757,7 +829,7 @@ impl KvScanExec {
             spec: self.spec.clone(),
             index: self.index.clone(),
             plan: self.plan.clone(),
-            work: self.work.clone(),
+            work,
             limit: None,
             reverse: false,
             columns: self.columns.clone(),
@@ -811,7 +883,7 @@ impl KvScanExec {
     /// The same scan along `index`'s `plan`, in one partition, backwards
     /// if `reverse`.
     fn along(&self, index: Option<IndexDesc>, plan: RangePlan, reverse: bool) -> DfResult<Self> {
-        let work = vec![Work::of(&plan.ranges)];
+        let work = vec![stored_work(&self.spec.desc, index.as_ref(), &plan.ranges)];
         KvScanExec::new(
             self.spec.clone(),
             index,
@@ -977,6 +1049,9 @@ impl DisplayAs for KvScanExec {
             write!(f, " index={}", idx.name)?;
         }
         write!(f, " ranges=[{}] partitions={}", shown, self.work.len())?;
+        if self.bucketed() {
+            write!(f, " buckets={}", desc.buckets)?;
+        }
         if let Some(n) = self.regions {
             write!(f, " region_parts={n}")?;
         }
@@ -1092,8 +1167,20 @@ impl ExecutionPlan for KvScanExec {
             work: match work {
                 Work::Points(keys) => Pending::Points(Some(keys)),
                 Work::Ranges(r) => Pending::Ranges(r.into()),
+                Work::Buckets(b) if self.cop.is_some() => {
+                    Pending::Ranges(b.into_iter().flatten().collect())
+                }
+                Work::Buckets(b) => Pending::Buckets(
+                    b.into_iter()
+                        .map(|ranges| Bucket {
+                            ranges: ranges.into(),
+                            page: VecDeque::new(),
+                        })
+                        .collect(),
+                ),
             },
             reverse: self.reverse,
+            bucketed: self.bucketed(),
             left: self.limit.unwrap_or(usize::MAX),
             keys_read: self.spec.keys_read.clone(),
             lookup: match (&self.index, self.index_only) {
@@ -1126,6 +1213,62 @@ impl ExecutionPlan for KvScanExec {
 enum Pending {
     Points(Option<Vec<Vec<u8>>>),
     Ranges(VecDeque<(Vec<u8>, Vec<u8>)>),
+    Buckets(Vec<Bucket>),
+}
+
+/// One bucket of a merged read: what is left of its ranges, and the
+/// pairs read and not yet merged.
+struct Bucket {
+    ranges: VecDeque<(Vec<u8>, Vec<u8>)>,
+    page: VecDeque<Pair>,
+}
+
+impl Bucket {
+    /// Whether its next pair must be read before the merge goes on.
+    fn starved(&self) -> bool {
+        self.page.is_empty() && !self.ranges.is_empty()
+    }
+}
+
+/// The primary key's bytes of a row key in a bucket (what buckets merge
+/// by).
+fn key_in_bucket(p: &Pair) -> &[u8] {
+    p.key.get(INDEX_PREFIX_LEN + 1..).unwrap_or(&[])
+}
+
+/// Reads the next page of the first of `ranges` (the last, backwards),
+/// at most `rows` pairs, and moves past what it read.
+async fn read_page(
+    reader: &TxnReader,
+    ranges: &mut VecDeque<(Vec<u8>, Vec<u8>)>,
+    reverse: bool,
+    rows: usize,
+) -> crate::Result<Vec<Pair>> {
+    if reverse {
+        let Some((start, end)) = ranges.back_mut() else {
+            return Ok(Vec::new());
+        };
+        let page = reader.scan_reverse(start, end, rows, PAGE_BYTES).await?;
+        match page.resume {
+            Some(next) => *end = next,
+            None => {
+                ranges.pop_back();
+            }
+        }
+        Ok(page.pairs)
+    } else {
+        let Some((start, end)) = ranges.front_mut() else {
+            return Ok(Vec::new());
+        };
+        let page = reader.scan(start, end, rows, PAGE_BYTES).await?;
+        match page.resume {
+            Some(next) => *start = next,
+            None => {
+                ranges.pop_front();
+            }
+        }
+        Ok(page.pairs)
+    }
 }
 
 /// What the pairs read are.
@@ -1189,6 +1332,8 @@ struct ScanState {
     ready: VecDeque<RecordBatch>,
     work: Pending,
     reverse: bool,
+    /// Whether the keys are rows spread over buckets.
+    bucketed: bool,
     /// Rows still wanted (the limit).
     left: usize,
     keys_read: Option<KeysRead>,
@@ -1204,10 +1349,20 @@ impl ScanState {
     /// `None` when done.
     async fn next_pairs(&mut self) -> crate::Result<Option<Vec<Pair>>> {
         let rows = PAGE_ROWS.min(self.left);
+        // One request, but one per bucket read for a merge.
+        let requests = match &self.work {
+            Pending::Buckets(buckets) => buckets.iter().filter(|b| b.starved()).count(),
+            _ => 1,
+        };
+        self.metrics.requests.add(requests);
         match &mut self.work {
             Pending::Points(keys) => match keys.take() {
                 Some(keys) => {
                     let mut pairs = self.reader.batch_get(keys).await?;
+                    if self.bucketed {
+                        // Key order, not bucket order.
+                        pairs.sort_by(|a, b| key_in_bucket(a).cmp(key_in_bucket(b)));
+                    }
                     if self.reverse {
                         pairs.reverse();
                     }
@@ -1215,34 +1370,51 @@ impl ScanState {
                 }
                 None => Ok(None),
             },
-            Pending::Ranges(ranges) if self.reverse => {
-                let Some((start, end)) = ranges.back_mut() else {
+            Pending::Ranges(ranges) if ranges.is_empty() => Ok(None),
+            Pending::Ranges(ranges) => read_page(&self.reader, ranges, self.reverse, rows)
+                .await
+                .map(Some),
+            Pending::Buckets(buckets) => {
+                // Every bucket out of pairs reads its next page (all at
+                // once); then pairs are taken in key order until a
+                // bucket runs out of them.
+                let reader = &self.reader;
+                let reverse = self.reverse;
+                let reads = buckets
+                    .iter_mut()
+                    .filter(|b| b.starved())
+                    .map(|b| async move {
+                        let pairs = read_page(reader, &mut b.ranges, reverse, rows).await?;
+                        b.page.extend(pairs);
+                        Ok::<_, Error>(())
+                    });
+                futures::future::try_join_all(reads).await?;
+                if buckets
+                    .iter()
+                    .all(|b| b.page.is_empty() && b.ranges.is_empty())
+                {
                     return Ok(None);
-                };
-                let page = self
-                    .reader
-                    .scan_reverse(start, end, rows, PAGE_BYTES)
-                    .await?;
-                match page.resume {
-                    Some(next) => *end = next,
-                    None => {
-                        ranges.pop_back();
+                }
+                let mut merged = Vec::new();
+                while merged.len() < rows && !buckets.iter().any(Bucket::starved) {
+                    let mut next: Option<(usize, &[u8])> = None;
+                    for (i, b) in buckets.iter().enumerate() {
+                        let Some(k) = b.page.front().map(key_in_bucket) else {
+                            continue;
+                        };
+                        if next.is_none_or(|(_, best)| (k < best) != reverse) {
+                            next = Some((i, k));
+                        }
+                    }
+                    let Some((i, _)) = next else {
+                        break;
+                    };
+                    match buckets[i].page.pop_front() {
+                        Some(p) => merged.push(p),
+                        None => break,
                     }
                 }
-                Ok(Some(page.pairs))
-            }
-            Pending::Ranges(ranges) => {
-                let Some((start, end)) = ranges.front_mut() else {
-                    return Ok(None);
-                };
-                let page = self.reader.scan(start, end, rows, PAGE_BYTES).await?;
-                match page.resume {
-                    Some(next) => *start = next,
-                    None => {
-                        ranges.pop_front();
-                    }
-                }
-                Ok(Some(page.pairs))
+                Ok(Some(merged))
             }
         }
     }
@@ -1356,7 +1528,6 @@ impl ScanState {
             let Some(pairs) = self.next_pairs().await? else {
                 return Ok(None);
             };
-            self.metrics.requests.add(1);
             self.metrics.read.add(pairs.len());
             let pairs = if self.lookup == Lookup::Entries && !pairs.is_empty() {
                 self.metrics.requests.add(1);
@@ -1456,6 +1627,7 @@ mod tests {
             next_index_id: 2,
             constraints: Vec::new(),
             version: 1,
+            buckets: 0,
         });
         let kv: client::SharedKv = Arc::new(kv::local::LocalTxnKv::new());
         let mut txn = client::BufferedTxn::begin(kv.clone(), 1 << 20)
@@ -1463,7 +1635,7 @@ mod tests {
             .unwrap();
         for (id, v) in [(1, "a"), (2, "b"), (3, "b")] {
             let id = Datum::Int4(id);
-            let key = row_key(desc.id, &[(&id, SqlType::Int4, false)]).unwrap();
+            let key = row_key(desc.id, 0, &[(&id, SqlType::Int4, false)]).unwrap();
             let v = Datum::Text(v.into());
             txn.put(key, encode_row(&[(1, &id), (2, &v)])).unwrap();
         }

@@ -109,6 +109,7 @@ pub async fn create_view(
         next_index_id: 0,
         constraints: Vec::new(),
         version,
+        buckets: 0,
     };
     w.put_table(&desc)?;
     Ok(Created::Table)

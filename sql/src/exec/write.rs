@@ -40,7 +40,8 @@ use crate::catalog::desc::{Constraint, FkAction, IndexDesc};
 use crate::catalog::{Catalog, TableDesc};
 use crate::codec::entry::encode_entry_value;
 use crate::codec::key::{
-    encode_key, encode_key_part, index_prefix, prefix_end, KeyColumn, PRIMARY_INDEX_ID,
+    encode_key, encode_key_part, index_prefix, prefix_end, spread_key, KeyColumn, INDEX_PREFIX_LEN,
+    PRIMARY_INDEX_ID,
 };
 use crate::codec::row::{decode_row_with_missing, encode_row_recording_nulls};
 use crate::error::{code, Error, Result};
@@ -191,7 +192,7 @@ pub fn row_key(desc: &TableDesc, row: &[Datum]) -> Result<Vec<u8>> {
             (&row[i], desc.columns[i].ty, *descending)
         })
         .collect();
-    Ok(crate::codec::key::row_key(desc.id, &cols)?)
+    Ok(crate::codec::key::row_key(desc.id, desc.buckets, &cols)?)
 }
 
 /// The key of `row`'s entry in the index `idx` (`computed`: the values
@@ -215,7 +216,15 @@ pub fn index_entry(
         claims &= !d.is_null();
     }
     if !claims {
-        key.extend_from_slice(row_key);
+        // The row key without its bucket byte: entries of equal values
+        // come in primary-key order.
+        match desc.buckets {
+            0 => key.extend_from_slice(row_key),
+            _ => {
+                key.extend_from_slice(&row_key[..INDEX_PREFIX_LEN.min(row_key.len())]);
+                key.extend_from_slice(row_key.get(INDEX_PREFIX_LEN + 1..).unwrap_or(&[]));
+            }
+        }
     }
     Ok((key, claims))
 }
@@ -646,6 +655,9 @@ impl ForeignKey<'_> {
             let ty = p.columns[position(p, *id)].ty;
             let d = coerce_for_key(d, ty);
             encode_key(&mut key, &[(&d, ty, *descending)])?;
+        }
+        if index.id == PRIMARY_INDEX_ID {
+            spread_key(&mut key, p.buckets);
         }
         Ok(key)
     }

@@ -23,7 +23,7 @@ use datafusion::sql::sqlparser::ast::{
 use super::ranges::{describe, EncodedRange};
 use super::types::{column_type, ColumnType};
 use crate::catalog::{Catalog, TableDesc};
-use crate::codec::key::{index_prefix, row_key, KeyColumn, PRIMARY_INDEX_ID};
+use crate::codec::key::{row_key, KeyColumn, INDEX_PREFIX_LEN};
 use crate::exec::ddl::{ident_name, split_name};
 use crate::types::text::{parse_text, TextFormat};
 use crate::types::{Datum, SqlType};
@@ -45,7 +45,8 @@ impl PointSelect {
     pub fn describe(&self) -> String {
         let key = match &self.key {
             Some(k) => {
-                let prefix = index_prefix(self.table.id, PRIMARY_INDEX_ID).len();
+                // The primary key's bytes, after any bucket byte.
+                let prefix = INDEX_PREFIX_LEN + usize::from(self.table.buckets > 0);
                 let range = EncodedRange {
                     start: k.clone(),
                     end: Vec::new(),
@@ -87,7 +88,7 @@ pub fn point_select(
                 .zip(&values)
                 .map(|((id, desc), d)| Some((d, table.column_by_id(*id)?.ty, *desc)))
                 .collect::<Option<_>>()?;
-            Some(row_key(table.id, &parts).ok()?)
+            Some(row_key(table.id, table.buckets, &parts).ok()?)
         }
         None => None,
     };

@@ -411,6 +411,7 @@ mod tests {
             next_index_id: 2,
             constraints: Vec::new(),
             version: 1,
+            buckets: 0,
         };
         let (a, b) = (SequenceBlocks::default(), SequenceBlocks::default());
         let mut seen = std::collections::HashSet::new();

@@ -46,6 +46,7 @@ fn sequence_table(
         next_index_id: PRIMARY_INDEX_ID + 1,
         constraints: Vec::new(),
         version,
+        buckets: 0,
     }
 }
 
