@@ -26,6 +26,9 @@ const BLOCK: u64 = 1000;
 #[derive(Default, Clone)]
 pub struct Blocks {
     held: Arc<Mutex<HashMap<Vec<u8>, (u64, u64)>>>,
+    /// Held while a block is taken: sessions that find a block used up
+    /// together wait for one to take the next (no block taken and lost).
+    refilling: Arc<tokio::sync::Mutex<()>>,
     sequences: SequenceBlocks,
 }
 
@@ -37,20 +40,26 @@ impl Blocks {
 
     /// The next number of the counter at `key` (numbers start at 1).
     pub async fn next(&self, kv: &SharedKv, key: &[u8]) -> Result<u64> {
-        loop {
-            if let Some((next, end)) = self.held.lock().get_mut(key) {
-                if *next < *end {
-                    *next += 1;
-                    return Ok(*next - 1);
-                }
-            }
-            let (start, end) = take_block(kv, key).await?;
-            let mut held = self.held.lock();
-            let slot = held.entry(key.to_vec()).or_insert((start, end));
-            if slot.0 >= slot.1 {
-                *slot = (start, end);
-            }
+        if let Some(n) = self.take_held(key) {
+            return Ok(n);
         }
+        let _refilling = self.refilling.lock().await;
+        if let Some(n) = self.take_held(key) {
+            return Ok(n);
+        }
+        let (start, end) = take_block(kv, key).await?;
+        self.held.lock().insert(key.to_vec(), (start + 1, end));
+        Ok(start)
+    }
+
+    /// The next number of the block held for `key`, if one is left.
+    fn take_held(&self, key: &[u8]) -> Option<u64> {
+        let mut held = self.held.lock();
+        let (next, end) = held.get_mut(key)?;
+        (*next < *end).then(|| {
+            *next += 1;
+            *next - 1
+        })
     }
 }
 

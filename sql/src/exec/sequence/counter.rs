@@ -239,6 +239,10 @@ pub async fn write_state(kv: &SharedKv, seq: &TableDesc, state: SeqState) -> Res
 #[derive(Default, Clone)]
 pub struct SequenceBlocks {
     runs: Arc<Mutex<HashMap<u32, Run>>>,
+    /// Held while a run is taken: sessions that find the run used up
+    /// together wait for one to refill it, instead of each taking a run
+    /// and all but one being dropped (gaps of a run per session).
+    refilling: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SequenceBlocks {
@@ -250,14 +254,14 @@ impl SequenceBlocks {
     }
 
     /// Takes a run for `seq` and holds it, unless another session of this
-    /// node did meanwhile (then the new run is dropped: a gap).
+    /// node refilled it while this one waited its turn.
     pub async fn refill(&self, kv: &SharedKv, seq: &TableDesc) -> Result<()> {
-        let run = take_run(kv, seq).await?;
-        let mut runs = self.runs.lock();
-        let held = runs.entry(seq.id).or_insert(run);
-        if held.left == 0 {
-            *held = run;
+        let _refilling = self.refilling.lock().await;
+        if self.runs.lock().get(&seq.id).is_some_and(|r| r.left > 0) {
+            return Ok(());
         }
+        let run = take_run(kv, seq).await?;
+        self.runs.lock().insert(seq.id, run);
         Ok(())
     }
 
