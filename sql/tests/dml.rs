@@ -508,3 +508,200 @@ async fn a_failed_write_in_a_block_changes_nothing_after_rollback() {
         .unwrap();
     assert_eq!(query(&c, "SELECT v FROM t").await, vec!["51"]);
 }
+
+/// UPDATE and DELETE of one row by its whole primary key run without a
+/// query plan (a key lookup, the new values computed over the row), with
+/// the same answers as planned statements: PostgreSQL's types and
+/// overflow errors, every constraint, index maintenance, a subquery in
+/// SET (planned after all), prepared statements.
+#[tokio::test]
+async fn point_updates_and_deletes_keep_every_rule() {
+    let c = start().await;
+    c.batch_execute(
+        "CREATE TABLE p (id int PRIMARY KEY, k int NOT NULL DEFAULT 7, c text, n numeric(6,2),
+                         CHECK (k < 1000));
+         CREATE UNIQUE INDEX p_c ON p (c);
+         CREATE INDEX p_k ON p (k);
+         CREATE TABLE ch (id int PRIMARY KEY, p int REFERENCES p (id));
+         CREATE TABLE two (a int, b text, v int, PRIMARY KEY (a, b));
+         INSERT INTO p VALUES (1, 10, 'one', 1.5), (2, 20, 'two', NULL), (3, 2147483647 % 1000, 'three', 3);
+         INSERT INTO ch VALUES (1, 2);
+         INSERT INTO two VALUES (1, 'x', 1), (1, 'y', 2)",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        count(&c, "UPDATE p SET k = k + 1, c = c || '!' WHERE id = 1").await,
+        1
+    );
+    assert_eq!(count(&c, "UPDATE p SET k = 5 WHERE id = 99").await, 0);
+    assert_eq!(count(&c, "UPDATE p SET k = 5 WHERE id = NULL").await, 0);
+    assert_eq!(
+        count(&c, "UPDATE p SET n = n / 3, k = DEFAULT WHERE p.id = 1").await,
+        1
+    );
+    assert_eq!(
+        query(&c, "SELECT id, k, c, n FROM p ORDER BY id").await,
+        vec!["1|7|one!|0.50", "2|20|two|NULL", "3|647|three|3.00"]
+    );
+    // The index on k was maintained: the old value is gone, the new there.
+    assert_eq!(
+        query(&c, "SELECT id FROM p WHERE k = 11").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(query(&c, "SELECT id FROM p WHERE k = 7").await, vec!["1"]);
+    // Errors as PostgreSQL raises them, and the row is left as it was.
+    assert_eq!(
+        sqlstate(&c, "UPDATE p SET k = 2147483647 + k WHERE id = 2").await,
+        "22003"
+    );
+    assert_eq!(
+        sqlstate(&c, "UPDATE p SET k = k / 0 WHERE id = 2").await,
+        "22012"
+    );
+    assert_eq!(
+        sqlstate(&c, "UPDATE p SET k = 5000 WHERE id = 2").await,
+        "23514"
+    );
+    assert_eq!(
+        sqlstate(&c, "UPDATE p SET c = 'three' WHERE id = 2").await,
+        "23505"
+    );
+    assert_eq!(
+        sqlstate(&c, "UPDATE p SET k = NULL WHERE id = 2").await,
+        "23502"
+    );
+    assert_eq!(
+        sqlstate(&c, "UPDATE p SET n = 12345.678 WHERE id = 2").await,
+        "22003"
+    );
+    assert_eq!(
+        sqlstate(&c, "UPDATE p SET nosuch = 1 WHERE id = 2").await,
+        "42703"
+    );
+    assert_eq!(
+        sqlstate(&c, "UPDATE p SET k = nosuch + 1 WHERE id = 2").await,
+        "42703"
+    );
+    assert_eq!(sqlstate(&c, "DELETE FROM p WHERE id = 2").await, "23503");
+    assert_eq!(
+        query(&c, "SELECT k, c FROM p WHERE id = 2").await,
+        vec!["20|two"]
+    );
+    // A subquery in SET, the key changed, a two-column key.
+    assert_eq!(
+        count(
+            &c,
+            "UPDATE p SET k = (SELECT max(k) FROM p) - 1 WHERE id = 2"
+        )
+        .await,
+        1
+    );
+    assert_eq!(count(&c, "UPDATE p SET id = 30 WHERE id = 3").await, 1);
+    assert_eq!(
+        count(&c, "UPDATE two SET v = v * 10 WHERE a = 1 AND b = 'y'").await,
+        1
+    );
+    assert_eq!(
+        count(&c, "DELETE FROM two WHERE b = 'x' AND a = 1").await,
+        1
+    );
+    assert_eq!(query(&c, "SELECT a, b, v FROM two").await, vec!["1|y|20"]);
+    assert_eq!(
+        query(&c, "SELECT id, k FROM p ORDER BY id").await,
+        vec!["1|7", "2|646", "30|647"]
+    );
+    // Prepared, with parameters.
+    let upd = c
+        .prepare("UPDATE p SET k = k + $1 WHERE id = $2")
+        .await
+        .unwrap();
+    assert_eq!(c.execute(&upd, &[&3i32, &1i32]).await.unwrap(), 1);
+    assert_eq!(c.execute(&upd, &[&3i32, &2i32]).await.unwrap(), 1);
+    let del = c.prepare("DELETE FROM p WHERE id = $1").await.unwrap();
+    assert_eq!(c.execute(&del, &[&30i32]).await.unwrap(), 1);
+    assert_eq!(c.execute(&del, &[&30i32]).await.unwrap(), 0);
+    assert_eq!(
+        query(&c, "SELECT id, k FROM p ORDER BY id").await,
+        vec!["1|10", "2|649"]
+    );
+    // In a block: its own writes are seen, a rollback undoes them.
+    c.batch_execute(
+        "BEGIN; UPDATE p SET k = k + 100 WHERE id = 1; UPDATE p SET k = k + 100 WHERE id = 1;
+         DELETE FROM p WHERE id = 1; ROLLBACK",
+    )
+    .await
+    .unwrap();
+    assert_eq!(query(&c, "SELECT k FROM p WHERE id = 1").await, vec!["10"]);
+    c.batch_execute("BEGIN; UPDATE p SET k = k + 100 WHERE id = 1; UPDATE p SET k = k + 100 WHERE id = 1; COMMIT")
+        .await
+        .unwrap();
+    assert_eq!(query(&c, "SELECT k FROM p WHERE id = 1").await, vec!["210"]);
+}
+
+/// INSERT … VALUES of literals writes its rows without a query plan, each
+/// item taken as PostgreSQL takes it: numbers as integer, bigint or
+/// numeric, then assigned (rounded, range-checked); strings read by the
+/// column type's input function; DEFAULT; bound parameters.
+#[tokio::test]
+async fn literal_inserts_take_their_column_types() {
+    let c = start().await;
+    c.batch_execute(
+        "CREATE TABLE li (i int, b bigint, f float8, n numeric(5,2), d date, ok bool,
+                          v varchar(3), by bytea, j text DEFAULT 'dflt')",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        count(
+            &c,
+            "INSERT INTO li VALUES (1.5, -9000000000, 1, 2.345, '2024-02-29', 'yes', 'abc', '\\x0102', DEFAULT),
+                                   (-2, 7, -0.5, -1, NULL, false, '', NULL, 'x')"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(&c, "INSERT INTO li (f, n) VALUES (1e3, '7.125')").await,
+        1
+    );
+    assert_eq!(count(&c, "INSERT INTO li (i) VALUES (3)").await, 1);
+    let ins = c
+        .prepare("INSERT INTO li (i, v, j) VALUES ($1, $2, $3)")
+        .await
+        .unwrap();
+    assert_eq!(
+        c.execute(&ins, &[&4i32, &"xy", &None::<String>])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        query(
+            &c,
+            "SELECT i, b, f, n, d, ok, v, by, j FROM li ORDER BY i NULLS LAST"
+        )
+        .await,
+        vec![
+            "-2|7|-0.5|-1.00|NULL|f||NULL|x",
+            "2|-9000000000|1|2.35|2024-02-29|t|abc|\\x0102|dflt",
+            "3|NULL|NULL|NULL|NULL|NULL|NULL|NULL|dflt",
+            "4|NULL|NULL|NULL|NULL|NULL|xy|NULL|NULL",
+            "NULL|NULL|1000|7.13|NULL|NULL|NULL|NULL|dflt",
+        ]
+    );
+    // PostgreSQL's errors, and nothing written.
+    for (sql, state) in [
+        ("INSERT INTO li (i) VALUES ('1.5')", "22P02"),
+        ("INSERT INTO li (i) VALUES (9999999999)", "22003"),
+        ("INSERT INTO li (n) VALUES (1000)", "22003"),
+        ("INSERT INTO li (v) VALUES ('abcd')", "22001"),
+        ("INSERT INTO li (d) VALUES ('2023-02-29')", "22008"),
+        ("INSERT INTO li (ok) VALUES ('maybe')", "22P02"),
+        ("INSERT INTO li (i) VALUES (1, 2)", "42601"),
+        ("INSERT INTO li (i, b) VALUES (1)", "42601"),
+    ] {
+        assert_eq!(sqlstate(&c, sql).await, state, "{sql}");
+    }
+    assert_eq!(query(&c, "SELECT count(*) FROM li").await, vec!["5"]);
+}

@@ -96,23 +96,37 @@ pub async fn insert(cx: &mut DmlCtx<'_>, ins: &Insert) -> Result<Written> {
         }
         Some(q) => {
             let (mut q, default_cells) = strip_defaults(q);
+            if let Some(values) = literal_rows(&q, &desc, &targets, cx.format) {
+                // Literals only: the rows as their columns take them, no
+                // query to plan.
+                let values = values?;
+                if let Some(first) = values.first() {
+                    fit_targets(&mut targets, ins.columns.is_empty(), first.len())?;
+                }
+                let mut source = Vec::with_capacity(values.len());
+                for (r, row) in values.into_iter().enumerate() {
+                    let defaulted = default_cells.get(&r).cloned().unwrap_or_default();
+                    check_identity(&desc, &targets, &defaulted)?;
+                    source.push((row, defaulted));
+                }
+                let rows = complete(cx, &desc, &targets, &defaults, source).await?;
+                count += write_rows(
+                    cx,
+                    &desc,
+                    rows,
+                    conflict.as_ref(),
+                    &mut state,
+                    &mut written,
+                    ins.returning.is_some(),
+                )
+                .await?;
+                return finish(cx, &desc, ins, alias, count, &written).await;
+            }
             type_literals_by_target(&mut q, &desc, &targets, cx.format)?;
             let stmt = datafusion::sql::sqlparser::ast::Statement::Query(Box::new(q));
             let plan = plan(cx.df, cx.catalog.clone(), reader, stmt).await?;
             let schema = plan.schema().as_arrow().clone();
-            // Without a column list, fewer values fill the leading columns
-            // and the rest take their defaults (as in PostgreSQL).
-            if ins.columns.is_empty() && schema.fields().len() < targets.len() {
-                targets.truncate(schema.fields().len());
-            }
-            if schema.fields().len() != targets.len() {
-                let msg = if schema.fields().len() > targets.len() {
-                    "INSERT has more expressions than target columns"
-                } else {
-                    "INSERT has more target columns than expressions"
-                };
-                return Err(Error::syntax(msg));
-            }
+            fit_targets(&mut targets, ins.columns.is_empty(), schema.fields().len())?;
             let types: Vec<SqlType> = schema.fields().iter().map(|f| sql_type_of(f)).collect();
             let mut stream = cx.df.execute(&plan).await?;
             let mut row_no = 0usize;
@@ -145,23 +159,162 @@ pub async fn insert(cx: &mut DmlCtx<'_>, ins: &Insert) -> Result<Written> {
             }
         }
     }
+    finish(cx, &desc, ins, alias, count, &written).await
+}
+
+/// What an INSERT answers once its `count` rows are written (`written`
+/// kept for its RETURNING list).
+async fn finish(
+    cx: &mut DmlCtx<'_>,
+    desc: &Arc<TableDesc>,
+    ins: &Insert,
+    alias: Option<String>,
+    count: u64,
+    written: &[Vec<Datum>],
+) -> Result<Written> {
     let returned = match &ins.returning {
         Some(items) => Some(
             returning(
                 cx,
-                &desc,
+                desc,
                 &Returning {
                     items,
                     alias,
                     joined: Vec::new(),
                 },
-                &written,
+                written,
             )
             .await?,
         ),
         None => None,
     };
     Ok(Written { count, returned })
+}
+
+/// Fits the target columns to `width` values per row: without a column
+/// list, fewer values fill the leading columns and the rest take their
+/// defaults (as in PostgreSQL); otherwise they must be as many.
+fn fit_targets(targets: &mut Vec<usize>, implicit: bool, width: usize) -> Result<()> {
+    if implicit && width < targets.len() {
+        targets.truncate(width);
+    }
+    if width != targets.len() {
+        let msg = if width > targets.len() {
+            "INSERT has more expressions than target columns"
+        } else {
+            "INSERT has more target columns than expressions"
+        };
+        return Err(Error::syntax(msg));
+    }
+    Ok(())
+}
+
+/// The rows of `q`, when it is a VALUES list of literals only (plain or
+/// signed numbers, strings, booleans, NULL, `'text'::type` as bound
+/// parameters arrive): each item as PostgreSQL takes it before the
+/// assignment to its column (a number as integer, bigint or numeric, a
+/// string as unknown, for the column's input function; PostgreSQL coerces
+/// INSERT's VALUES items to their columns one by one). `None` for
+/// anything else, or rows of different lengths: DataFusion plans those.
+fn literal_rows(
+    q: &Query,
+    desc: &TableDesc,
+    targets: &[usize],
+    format: &TextFormat,
+) -> Option<Result<Vec<Vec<Datum>>>> {
+    let plain = q.with.is_none()
+        && q.order_by.is_none()
+        && q.limit_clause.is_none()
+        && q.fetch.is_none()
+        && q.locks.is_empty();
+    let SetExpr::Values(values) = q.body.as_ref() else {
+        return None;
+    };
+    let width = values.rows.first()?.len();
+    if !plain || values.rows.iter().any(|r| r.len() != width) {
+        return None;
+    }
+    let mut rows = Vec::with_capacity(values.rows.len());
+    for row in &values.rows {
+        let mut out = Vec::with_capacity(width);
+        for (c, e) in row.iter().enumerate() {
+            let column = targets.get(c).map(|i| desc.columns[*i].ty);
+            match literal_value(e, column, format)? {
+                Ok(d) => out.push(d),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        rows.push(out);
+    }
+    Some(Ok(rows))
+}
+
+/// One VALUES item as [`literal_rows`] takes it: `None` if it is not a
+/// literal.
+fn literal_value(e: &Expr, column: Option<SqlType>, format: &TextFormat) -> Option<Result<Datum>> {
+    use datafusion::sql::sqlparser::ast::{CastKind, UnaryOperator, Value};
+    // A number PostgreSQL would read differently than our numeric input
+    // (an exponent, say) is left to DataFusion.
+    let number = |text: &str| -> Option<Result<Datum>> {
+        Some(Ok(match text.parse::<i64>() {
+            Ok(n) => i32::try_from(n).map_or(Datum::Int8(n), Datum::Int4),
+            Err(_)
+                if text
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') =>
+            {
+                crate::types::text::parse_text(text, SqlType::Numeric(None), format).ok()?
+            }
+            Err(_) => return None,
+        }))
+    };
+    match e {
+        Expr::Nested(inner) => literal_value(inner, column, format),
+        Expr::Value(v) => match &v.value {
+            Value::Null => Some(Ok(Datum::Null)),
+            Value::Boolean(b) => Some(Ok(Datum::Bool(*b))),
+            // Unknown-typed: the column's input function reads it.
+            Value::SingleQuotedString(s) if column.is_some() => Some(Ok(Datum::Text(s.clone()))),
+            Value::Number(n, _) => number(n),
+            _ => None,
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match expr.as_ref() {
+            Expr::Value(v) => match &v.value {
+                Value::Number(n, _) => number(&format!("-{n}")),
+                _ => None,
+            },
+            _ => None,
+        },
+        Expr::Cast {
+            kind: CastKind::DoubleColon | CastKind::Cast,
+            expr,
+            data_type,
+            array: false,
+            format: None,
+        } => {
+            let Expr::Value(v) = expr.as_ref() else {
+                return None;
+            };
+            let Value::SingleQuotedString(s) = &v.value else {
+                return None;
+            };
+            let crate::plan::types::ColumnType::Plain(ty) =
+                crate::plan::types::column_type(data_type).ok()?
+            else {
+                return None;
+            };
+            Some(match ty {
+                SqlType::Text | SqlType::Varchar(_) | SqlType::Char(_) => {
+                    Ok(Datum::Text(s.clone()))
+                }
+                _ => crate::types::text::parse_text(s, ty, format).map_err(Error::from),
+            })
+        }
+        _ => None,
+    }
 }
 
 /// The columns an INSERT fills, by position in the table.

@@ -29,6 +29,7 @@ use super::returning::{returning, JoinedRows, Returning};
 use super::write::{apply, row_key, DmlCtx, RowChange};
 use crate::catalog::TableDesc;
 use crate::error::{Error, Result};
+use crate::plan::point::point_target;
 use crate::types::arrow::{datum_at, sql_type_of};
 use crate::types::cast::assign;
 use crate::types::{Datum, SqlType};
@@ -40,6 +41,14 @@ pub async fn update(cx: &mut DmlCtx<'_>, upd: &Update) -> Result<Written> {
     }
     let target = Target::of(cx, &upd.table)?;
     let sets = assignments(&target.desc, &upd.assignments)?;
+    if upd.from.is_none() && upd.returning.is_none() {
+        let point = point_target(&cx.catalog, &upd.table, upd.selection.as_ref(), cx.format);
+        if let Some((desc, key)) = point {
+            if let Some(w) = super::point::update(cx, &desc, key, &sets).await? {
+                return Ok(w);
+            }
+        }
+    }
     let others = match &upd.from {
         None => Vec::new(),
         Some(UpdateTableFromKind::AfterSet(t)) | Some(UpdateTableFromKind::BeforeSet(t)) => {
@@ -87,6 +96,12 @@ pub async fn delete(cx: &mut DmlCtx<'_>, del: &Delete) -> Result<Written> {
         return Err(Error::unsupported("DELETE from several tables (use USING)"));
     };
     let target = Target::of(cx, table)?;
+    if del.using.is_none() && del.returning.is_none() {
+        let point = point_target(&cx.catalog, table, del.selection.as_ref(), cx.format);
+        if let Some((desc, key)) = point {
+            return super::point::delete(cx, &desc, key).await;
+        }
+    }
     let others = del.using.clone().unwrap_or_default();
     let query = target.query(
         table,

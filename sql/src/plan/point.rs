@@ -1,6 +1,8 @@
 //! Point selects: `SELECT columns FROM t WHERE pk = value [AND …]`, every
 //! primary-key column fixed by an equality and nothing else asked, read
-//! with one key lookup instead of a DataFusion plan.
+//! with one key lookup instead of a DataFusion plan; and point writes,
+//! `UPDATE`/`DELETE` with such a condition ([`point_target`]), which read
+//! and change their row without a query plan (`exec::point`).
 //!
 //! Planning such a statement with DataFusion costs far more than reading
 //! its row (a session state, the analyzer and optimizer passes, a physical
@@ -17,7 +19,7 @@ use std::sync::Arc;
 
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, Expr, GroupByExpr, Query, Select, SelectItem, SelectItemQualifiedWildcardKind,
-    SetExpr, Statement, TableFactor, UnaryOperator, Value,
+    SetExpr, Statement, TableFactor, TableWithJoins, UnaryOperator, Value,
 };
 
 use super::ranges::{describe, EncodedRange};
@@ -80,16 +82,7 @@ pub fn point_select(
     let columns = projection(&table, &qualifier, &select.projection)?;
     let fixed = key_values(&table, &qualifier, select.selection.as_ref()?, format)?;
     let key = match fixed {
-        Some(values) => {
-            let parts: Vec<KeyColumn<'_>> = table
-                .primary
-                .columns
-                .iter()
-                .zip(&values)
-                .map(|((id, desc), d)| Some((d, table.column_by_id(*id)?.ty, *desc)))
-                .collect::<Option<_>>()?;
-            Some(row_key(table.id, table.buckets, &parts).ok()?)
-        }
+        Some(values) => Some(key_of(&table, &values)?),
         None => None,
     };
     Some(PointSelect {
@@ -97,6 +90,42 @@ pub fn point_select(
         key,
         columns,
     })
+}
+
+/// The row an UPDATE or DELETE of `target` with condition `selection`
+/// changes, when it is a point write: one table (no alias, no join) with
+/// a primary key, every key column fixed by an equality and nothing else
+/// in the condition. The key is `None` when no row can match.
+pub fn point_target(
+    catalog: &Catalog,
+    target: &TableWithJoins,
+    selection: Option<&Expr>,
+    format: &TextFormat,
+) -> Option<(Arc<TableDesc>, Option<Vec<u8>>)> {
+    if !target.joins.is_empty() {
+        return None;
+    }
+    let TableFactor::Table { alias: None, .. } = &target.relation else {
+        return None;
+    };
+    let (table, qualifier) = table_of(catalog, &target.relation)?;
+    let key = match key_values(&table, &qualifier, selection?, format)? {
+        Some(values) => Some(key_of(&table, &values)?),
+        None => None,
+    };
+    Some((table, key))
+}
+
+/// The row key of `table` whose primary-key columns hold `values`.
+fn key_of(table: &TableDesc, values: &[Datum]) -> Option<Vec<u8>> {
+    let parts: Vec<KeyColumn<'_>> = table
+        .primary
+        .columns
+        .iter()
+        .zip(values)
+        .map(|((id, desc), d)| Some((d, table.column_by_id(*id)?.ty, *desc)))
+        .collect::<Option<_>>()?;
+    row_key(table.id, table.buckets, &parts).ok()
 }
 
 /// The SELECT of a query with no clause but the select list, one FROM item

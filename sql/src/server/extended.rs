@@ -175,16 +175,17 @@ pub(crate) async fn describe(
     match &stmt {
         Statement::Query(_) => {
             let (inferred, cols) = session.describe_query(stmt.clone()).await?;
-            for (name, ty) in inferred {
-                if let Some(i) = name.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
-                    if let Some(slot) = params.get_mut(i - 1) {
-                        if slot.is_none() {
-                            *slot = ty.as_ref().map(sql_type_of_arrow);
-                        }
-                    }
+            infer_params(&mut params, inferred);
+            columns = cols;
+        }
+        Statement::Update(_) | Statement::Delete(_) => {
+            // Typed as the query that finds the rows types them (`id =
+            // $1`: the key's type); one that does not plan stays text.
+            if let Some(q) = finding_query(&stmt) {
+                if let Ok((inferred, _)) = session.describe_query(q).await {
+                    infer_params(&mut params, inferred);
                 }
             }
-            columns = cols;
         }
         Statement::Insert(ins) => {
             for (i, ty) in session.insert_param_types(ins).await? {
@@ -207,6 +208,58 @@ pub(crate) async fn describe(
             .collect(),
         columns,
     })
+}
+
+/// Fills the parameter types still unknown with those DataFusion
+/// inferred (by `$n` name).
+fn infer_params(
+    params: &mut [Option<SqlType>],
+    inferred: std::collections::HashMap<String, Option<datafusion::arrow::datatypes::DataType>>,
+) {
+    for (name, ty) in inferred {
+        if let Some(i) = name.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
+            if let Some(slot) = i.checked_sub(1).and_then(|i| params.get_mut(i)) {
+                if slot.is_none() {
+                    *slot = ty.as_ref().map(sql_type_of_arrow);
+                }
+            }
+        }
+    }
+}
+
+/// For an UPDATE or DELETE of one table without FROM/USING: a query over
+/// the table computing its SET expressions under its condition, whose
+/// parameters DataFusion types.
+fn finding_query(stmt: &Statement) -> Option<Statement> {
+    let (table, items, selection) = match stmt {
+        Statement::Update(u) if u.from.is_none() => {
+            let items: Vec<String> = u
+                .assignments
+                .iter()
+                .map(|a| format!("({})", a.value))
+                .collect();
+            (&u.table, items, u.selection.as_ref())
+        }
+        Statement::Delete(d) if d.using.is_none() => {
+            let (ast::FromTable::WithFromKeyword(from) | ast::FromTable::WithoutKeyword(from)) =
+                &d.from;
+            let [table] = from.as_slice() else {
+                return None;
+            };
+            (table, Vec::new(), d.selection.as_ref())
+        }
+        _ => return None,
+    };
+    let items = if items.is_empty() {
+        "1".to_string()
+    } else {
+        items.join(", ")
+    };
+    let mut sql = format!("SELECT {items} FROM {table}");
+    if let Some(w) = selection {
+        sql.push_str(&format!(" WHERE {w}"));
+    }
+    Session::parse(&sql).ok()?.pop()
 }
 
 /// The `$n` placed directly in `INSERT … VALUES` rows, with the type of
