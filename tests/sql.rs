@@ -1180,7 +1180,6 @@ async fn sequential_inserts_land_on_every_store() {
     wait_for("leaders on every store", Duration::from_secs(60), || {
         store_stats(&http).iter().all(|s| s.4 >= 2)
     });
-
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(AtomicU64::new(0));
     let failures: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -1193,7 +1192,10 @@ async fn sequential_inserts_land_on_every_store() {
                 let mut n = 0;
                 while !stop.load(Ordering::SeqCst) {
                     n += 1;
-                    let sql = format!("INSERT INTO events (body) VALUES ('client {c} row {n}')");
+                    let sql = format!(
+                        "INSERT INTO events (body) VALUES ('client {c} row {n} {}')",
+                        "x".repeat(200)
+                    );
                     match s.run(&sql).await {
                         Ok(_) => {
                             acked.fetch_add(1, Ordering::SeqCst);

@@ -494,7 +494,8 @@ async fn explain_shows_the_access_path() {
 /// rows over buckets, consecutive keys in different parts of the key
 /// space, and reads still see them in key order: a plain SELECT, ORDER
 /// BY with LIMIT both ways, ranges, IN lists, point reads, writes by key,
-/// foreign keys pointing at it; a table keyed by plain integers does not.
+/// foreign keys pointing at it; a table keyed by plain integers does not,
+/// and `WITH (buckets = n)` chooses.
 #[tokio::test]
 async fn sequential_keys_spread_over_buckets_and_read_back_in_order() {
     let kv = common::local_store();
@@ -504,6 +505,10 @@ async fn sequential_keys_spread_over_buckets_and_read_back_in_order() {
          CREATE TABLE at (t timestamp PRIMARY KEY, v int);
          CREATE TABLE child (id int PRIMARY KEY, ev int REFERENCES ev (id) ON DELETE CASCADE);
          CREATE TABLE plain (id int PRIMARY KEY);
+         CREATE TABLE off (id serial PRIMARY KEY) WITH (buckets = 0, fillfactor = 70);
+         CREATE TABLE four (k text PRIMARY KEY) WITH (buckets = 4);
+         INSERT INTO off SELECT g FROM generate_series(1, 100) g;
+         INSERT INTO four SELECT 'k' || g FROM generate_series(1, 100) g;
          INSERT INTO ev (v) SELECT 'v' || g FROM generate_series(1, 2500) g;
          INSERT INTO at SELECT timestamp '2026-01-01' + g * interval '1 minute', g FROM generate_series(1, 300) g;
          INSERT INTO plain SELECT g FROM generate_series(1, 100) g;
@@ -514,24 +519,33 @@ async fn sequential_keys_spread_over_buckets_and_read_back_in_order() {
     // Where the rows are: the byte after the index prefix is the bucket.
     let reader = TxnReader::snapshot(kv.clone()).await.unwrap();
     let catalog = strata_sql::catalog::store::load(&reader).await.unwrap();
-    for (table, spread) in [("ev", true), ("at", true), ("plain", false)] {
+    for (table, buckets) in [("ev", 8), ("at", 8), ("plain", 0), ("off", 0), ("four", 4)] {
         let desc = catalog.find("public", table).unwrap();
         let start = index_prefix(desc.id, 1);
         let page = reader
             .scan(&start, &prefix_end(&start), 10_000, 0)
             .await
             .unwrap();
-        let mut buckets: Vec<u8> = page.pairs.iter().map(|p| p.key[start.len()]).collect();
-        buckets.sort();
-        buckets.dedup();
-        match spread {
-            true => assert_eq!(buckets, (0..8).collect::<Vec<u8>>(), "{table}"),
-            false => assert_eq!(buckets, [0x11], "{table}: the key's own first byte"),
+        let mut seen: Vec<u8> = page.pairs.iter().map(|p| p.key[start.len()]).collect();
+        seen.sort();
+        seen.dedup();
+        match buckets {
+            0 => assert_eq!(seen, [0x11], "{table}: the key's own first byte"),
+            n => assert_eq!(seen, (0..n).collect::<Vec<u8>>(), "{table}"),
         }
         let plan = query(&c, &format!("EXPLAIN SELECT * FROM {table}"))
             .await
             .join("\n");
-        assert_eq!(plan.contains("buckets=8"), spread, "{plan}");
+        let shown = format!("buckets={buckets}");
+        assert_eq!(plan.contains(&shown), buckets > 0, "{plan}");
+    }
+    assert_eq!(
+        query(&c, "SELECT k FROM four WHERE k > 'k97'").await,
+        ["k98", "k99"]
+    );
+    for bad in ["buckets = 65", "buckets = -1", "nosuch = 1"] {
+        let sql = format!("CREATE TABLE bad (id int PRIMARY KEY) WITH ({bad})");
+        assert_eq!(sqlstate(&c, &sql).await, "22023", "{sql}");
     }
     let ids = |n: std::ops::RangeInclusive<i32>| n.map(|i| i.to_string()).collect::<Vec<_>>();
     // Merged back into key order, with or without ORDER BY.

@@ -4,7 +4,8 @@
 
 use client::{BufferedTxn, SharedKv};
 use datafusion::sql::sqlparser::ast::{
-    ColumnDef, ColumnOption, CreateTable, ObjectName, TableConstraint,
+    ColumnDef, ColumnOption, CreateTable, CreateTableOptions, ObjectName, SqlOption,
+    TableConstraint,
 };
 
 use super::constraints::{self, Declared};
@@ -177,10 +178,10 @@ pub async fn create_table(
     )
     .await?;
     let pkey = format!("{name}_pkey");
-    let buckets = if grows_with_time(&columns, &key_columns) {
-        ROW_BUCKETS
-    } else {
-        0
+    let buckets = match storage_buckets(&ct.table_options)? {
+        Some(n) => n,
+        None if grows_with_time(&columns, &key_columns) => ROW_BUCKETS,
+        None => 0,
     };
     let mut desc = TableDesc {
         id,
@@ -205,8 +206,8 @@ pub async fn create_table(
     }
     w.put_table(&desc)?;
     if buckets > 0 {
-        // Regions start at each bucket from the start (empty ones if
-        // the statement fails: harmless).
+        // Regions start at each bucket from the start, so the writes
+        // spread at once (empty Regions if the statement fails: harmless).
         let prefix = index_prefix(desc.id, PRIMARY_INDEX_ID);
         let keys: Vec<Vec<u8>> = (1..buckets)
             .map(|b| [prefix.as_slice(), &[b]].concat())
@@ -216,6 +217,56 @@ pub async fn create_table(
         }
     }
     Ok(Created::Table)
+}
+
+/// The `buckets` storage parameter of `CREATE TABLE … WITH (…)`, if
+/// given: how many buckets the rows are spread over (0: none), whatever
+/// the key. PostgreSQL's own table parameters are accepted and have no
+/// effect here; others are refused, as PostgreSQL refuses them.
+fn storage_buckets(options: &CreateTableOptions) -> Result<Option<u8>> {
+    const POSTGRES: &[&str] = &[
+        "fillfactor",
+        "toast_tuple_target",
+        "parallel_workers",
+        "autovacuum_enabled",
+        "vacuum_index_cleanup",
+        "vacuum_truncate",
+        "user_catalog_table",
+    ];
+    let CreateTableOptions::With(options) = options else {
+        return Ok(None);
+    };
+    let mut buckets = None;
+    for o in options {
+        let (key, value) = match o {
+            SqlOption::KeyValue { key, value } => (ident_name(key).to_lowercase(), Some(value)),
+            SqlOption::Ident(key) => (ident_name(key).to_lowercase(), None),
+            other => return Err(Error::unsupported(format!("the table option {other}"))),
+        };
+        if key == "buckets" {
+            let n = value
+                .map(|v| v.to_string())
+                .and_then(|v| v.parse::<u8>().ok())
+                .filter(|n| *n <= 64)
+                .ok_or_else(|| {
+                    Error::new(
+                        code::INVALID_PARAMETER_VALUE,
+                        "invalid value for parameter \"buckets\"",
+                    )
+                    .with_detail("Valid values are between \"0\" and \"64\".")
+                })?;
+            buckets = Some(n);
+        } else if !POSTGRES.contains(&key.as_str())
+            && !key.starts_with("autovacuum_")
+            && !key.starts_with("toast.")
+        {
+            return Err(Error::new(
+                code::INVALID_PARAMETER_VALUE,
+                format!("unrecognized parameter \"{key}\""),
+            ));
+        }
+    }
+    Ok(buckets)
 }
 
 /// Whether a primary key's values come in increasing order as rows are
