@@ -72,123 +72,110 @@ pub async fn insert(cx: &mut DmlCtx<'_>, ins: &Insert) -> Result<Written> {
     let mut written = Vec::new();
     let mut count = 0u64;
     let mut state = ConflictState::default();
-    match &ins.source {
+    let (mut source, default_cells) = match &ins.source {
+        // DEFAULT VALUES: one row of defaults.
         None => {
-            // DEFAULT VALUES.
-            let rows = complete(
-                cx,
-                &desc,
-                &targets,
-                &defaults,
-                vec![(Vec::new(), Vec::new())],
-            )
-            .await?;
-            count += write_rows(
-                cx,
-                &desc,
-                rows,
-                conflict.as_ref(),
-                &mut state,
-                &mut written,
-                ins.returning.is_some(),
-            )
-            .await?;
+            targets.clear();
+            (Source::Literal(Some(vec![Vec::new()])), HashMap::new())
         }
         Some(q) => {
             let (mut q, default_cells) = strip_defaults(q);
-            if let Some(values) = literal_rows(&q, &desc, &targets, cx.format) {
+            let source = match literal_rows(&q, &desc, &targets, cx.format) {
                 // Literals only: the rows as their columns take them, no
                 // query to plan.
-                let values = values?;
-                if let Some(first) = values.first() {
-                    fit_targets(&mut targets, ins.columns.is_empty(), first.len())?;
+                Some(values) => {
+                    let values = values?;
+                    if let Some(first) = values.first() {
+                        fit_targets(&mut targets, ins.columns.is_empty(), first.len())?;
+                    }
+                    Source::Literal(Some(values))
                 }
-                let mut source = Vec::with_capacity(values.len());
-                for (r, row) in values.into_iter().enumerate() {
-                    let defaulted = default_cells.get(&r).cloned().unwrap_or_default();
-                    check_identity(&desc, &targets, &defaulted)?;
-                    source.push((row, defaulted));
+                None => {
+                    type_literals_by_target(&mut q, &desc, &targets, cx.format)?;
+                    let stmt = datafusion::sql::sqlparser::ast::Statement::Query(Box::new(q));
+                    let plan = plan(cx.df, cx.catalog.clone(), reader, stmt).await?;
+                    let schema = plan.schema().as_arrow().clone();
+                    fit_targets(&mut targets, ins.columns.is_empty(), schema.fields().len())?;
+                    let types = schema.fields().iter().map(|f| sql_type_of(f)).collect();
+                    Source::Planned(cx.df.execute(&plan).await?, types)
                 }
-                let rows = complete(cx, &desc, &targets, &defaults, source).await?;
-                count += write_rows(
-                    cx,
-                    &desc,
-                    rows,
-                    conflict.as_ref(),
-                    &mut state,
-                    &mut written,
-                    ins.returning.is_some(),
-                )
-                .await?;
-                return finish(cx, &desc, ins, alias, count, &written).await;
-            }
-            type_literals_by_target(&mut q, &desc, &targets, cx.format)?;
-            let stmt = datafusion::sql::sqlparser::ast::Statement::Query(Box::new(q));
-            let plan = plan(cx.df, cx.catalog.clone(), reader, stmt).await?;
-            let schema = plan.schema().as_arrow().clone();
-            fit_targets(&mut targets, ins.columns.is_empty(), schema.fields().len())?;
-            let types: Vec<SqlType> = schema.fields().iter().map(|f| sql_type_of(f)).collect();
-            let mut stream = cx.df.execute(&plan).await?;
-            let mut row_no = 0usize;
-            while let Some(b) = stream.next().await {
-                let b = b.map_err(from_datafusion)?;
-                let mut source = Vec::with_capacity(b.num_rows());
-                for r in 0..b.num_rows() {
-                    let values = b
-                        .columns()
-                        .iter()
-                        .zip(&types)
-                        .map(|(a, ty)| datum_at(a.as_ref(), r, *ty))
-                        .collect::<Result<Vec<_>>>()?;
-                    let defaulted = default_cells.get(&row_no).cloned().unwrap_or_default();
-                    check_identity(&desc, &targets, &defaulted)?;
-                    source.push((values, defaulted));
-                    row_no += 1;
-                }
-                let rows = complete(cx, &desc, &targets, &defaults, source).await?;
-                count += write_rows(
-                    cx,
-                    &desc,
-                    rows,
-                    conflict.as_ref(),
-                    &mut state,
-                    &mut written,
-                    ins.returning.is_some(),
-                )
-                .await?;
-            }
+            };
+            (source, default_cells)
         }
+    };
+    let mut row_no = 0usize;
+    while let Some(values) = source.next().await? {
+        let mut rows = Vec::with_capacity(values.len());
+        for values in values {
+            let defaulted = default_cells.get(&row_no).cloned().unwrap_or_default();
+            check_identity(&desc, &targets, &defaulted)?;
+            rows.push((values, defaulted));
+            row_no += 1;
+        }
+        let rows = complete(cx, &desc, &targets, &defaults, rows).await?;
+        count += write_rows(
+            cx,
+            &desc,
+            rows,
+            conflict.as_ref(),
+            &mut state,
+            &mut written,
+            ins.returning.is_some(),
+        )
+        .await?;
     }
-    finish(cx, &desc, ins, alias, count, &written).await
-}
-
-/// What an INSERT answers once its `count` rows are written (`written`
-/// kept for its RETURNING list).
-async fn finish(
-    cx: &mut DmlCtx<'_>,
-    desc: &Arc<TableDesc>,
-    ins: &Insert,
-    alias: Option<String>,
-    count: u64,
-    written: &[Vec<Datum>],
-) -> Result<Written> {
     let returned = match &ins.returning {
         Some(items) => Some(
             returning(
                 cx,
-                desc,
+                &desc,
                 &Returning {
                     items,
                     alias,
                     joined: Vec::new(),
                 },
-                written,
+                &written,
             )
             .await?,
         ),
         None => None,
     };
     Ok(Written { count, returned })
+}
+
+/// Where an INSERT's rows come from: literals taken as they are, or the
+/// batches of a planned query (with their columns' types).
+enum Source {
+    Literal(Option<Vec<Vec<Datum>>>),
+    Planned(
+        datafusion::physical_plan::SendableRecordBatchStream,
+        Vec<SqlType>,
+    ),
+}
+
+impl Source {
+    /// The next rows, `None` when done.
+    async fn next(&mut self) -> Result<Option<Vec<Vec<Datum>>>> {
+        match self {
+            Source::Literal(rows) => Ok(rows.take()),
+            Source::Planned(stream, types) => {
+                let Some(b) = stream.next().await else {
+                    return Ok(None);
+                };
+                let b = b.map_err(from_datafusion)?;
+                (0..b.num_rows())
+                    .map(|r| {
+                        b.columns()
+                            .iter()
+                            .zip(types.iter())
+                            .map(|(a, ty)| datum_at(a.as_ref(), r, *ty))
+                            .collect::<Result<Vec<_>>>()
+                    })
+                    .collect::<Result<Vec<_>>>()
+                    .map(Some)
+            }
+        }
+    }
 }
 
 /// Fits the target columns to `width` values per row: without a column
