@@ -1135,20 +1135,15 @@ async fn statements_ride_through_splits_and_leader_moves() {
 
 /// PD's keys written per second through each store's leaders, by store id.
 fn write_rates(http: &str) -> BTreeMap<u64, u64> {
-    let v = common::http_get(http, "/api/v1/stores");
-    v["stores"]
-        .as_array()
-        .map(|ss| {
-            ss.iter()
-                .map(|s| {
-                    (
-                        s["id"].as_u64().unwrap_or(0),
-                        s["write_qps"].as_u64().unwrap_or(0),
-                    )
-                })
-                .collect()
+    common::stores_json(http)
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_u64().unwrap_or(0),
+                s["write_qps"].as_u64().unwrap_or(0),
+            )
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// Sixteen clients insert into a SERIAL-keyed table (sequential ids from

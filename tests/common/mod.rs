@@ -310,25 +310,26 @@ pub fn region_ranges(http: &str) -> Vec<(u64, String, String)> {
         .unwrap_or_default()
 }
 
+/// The stores, as PD's HTTP API reports them (`/api/v1/stores`).
+pub fn stores_json(http: &str) -> Vec<serde_json::Value> {
+    let v = http_get(http, "/api/v1/stores");
+    v["stores"].as_array().cloned().unwrap_or_default()
+}
+
 /// Per store, as PD's HTTP API reports it: (id, address, state, regions, leaders).
 pub fn store_stats(http: &str) -> Vec<(u64, String, String, u64, u64)> {
-    let v = http_get(http, "/api/v1/stores");
-    v["stores"]
-        .as_array()
-        .map(|ss| {
-            ss.iter()
-                .map(|s| {
-                    (
-                        s["id"].as_u64().unwrap_or(0),
-                        s["address"].as_str().unwrap_or("").to_string(),
-                        s["state"].as_str().unwrap_or("").to_string(),
-                        s["region_count"].as_u64().unwrap_or(0),
-                        s["leader_count"].as_u64().unwrap_or(0),
-                    )
-                })
-                .collect()
+    stores_json(http)
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_u64().unwrap_or(0),
+                s["address"].as_str().unwrap_or("").to_string(),
+                s["state"].as_str().unwrap_or("").to_string(),
+                s["region_count"].as_u64().unwrap_or(0),
+                s["leader_count"].as_u64().unwrap_or(0),
+            )
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// Asks PD (through `strata ctl`) to move every Region's leader to another
