@@ -511,7 +511,10 @@ fn stored_work(desc: &TableDesc, idx: Option<&IndexDesc>, ranges: &[EncodedRange
             bucket_ranges(&r.start, &r.end, buckets)
         };
         for piece in pieces {
-            groups[usize::from(piece.0[INDEX_PREFIX_LEN])].push(piece);
+            // Every piece starts with the index prefix and its bucket.
+            let b = piece.0.get(INDEX_PREFIX_LEN).map_or(0, |b| usize::from(*b));
+            let n = groups.len();
+            groups[b % n].push(piece);
         }
     }
     Work::Buckets(groups)
