@@ -239,7 +239,8 @@ fn literal_rows(
 /// One VALUES item as [`literal_rows`] takes it: `None` if it is not a
 /// literal.
 fn literal_value(e: &Expr, column: Option<SqlType>, format: &TextFormat) -> Option<Result<Datum>> {
-    use datafusion::sql::sqlparser::ast::{CastKind, UnaryOperator, Value};
+    use crate::plan::point::{signed_number, typed_string};
+    use datafusion::sql::sqlparser::ast::Value;
     // A number PostgreSQL would read differently than our numeric input
     // (an exponent, say) is left to DataFusion.
     let number = |text: &str| -> Option<Result<Datum>> {
@@ -265,37 +266,12 @@ fn literal_value(e: &Expr, column: Option<SqlType>, format: &TextFormat) -> Opti
             Value::Number(n, _) => number(n),
             _ => None,
         },
-        Expr::UnaryOp {
-            op: UnaryOperator::Minus,
-            expr,
-        } => match expr.as_ref() {
-            Expr::Value(v) => match &v.value {
-                Value::Number(n, _) => number(&format!("-{n}")),
-                _ => None,
-            },
-            _ => None,
-        },
-        Expr::Cast {
-            kind: CastKind::DoubleColon | CastKind::Cast,
-            expr,
-            data_type,
-            array: false,
-            format: None,
-        } => {
-            let Expr::Value(v) = expr.as_ref() else {
-                return None;
-            };
-            let Value::SingleQuotedString(s) = &v.value else {
-                return None;
-            };
-            let crate::plan::types::ColumnType::Plain(ty) =
-                crate::plan::types::column_type(data_type).ok()?
-            else {
-                return None;
-            };
+        Expr::UnaryOp { .. } => number(&signed_number(e)?),
+        Expr::Cast { .. } => {
+            let (s, ty) = typed_string(e)?;
             Some(match ty {
                 SqlType::Text | SqlType::Varchar(_) | SqlType::Char(_) => {
-                    Ok(Datum::Text(s.clone()))
+                    Ok(Datum::Text(s.to_string()))
                 }
                 _ => crate::types::text::parse_text(s, ty, format).map_err(Error::from),
             })

@@ -18,8 +18,9 @@
 use std::sync::Arc;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, GroupByExpr, Query, Select, SelectItem, SelectItemQualifiedWildcardKind,
-    SetExpr, Statement, TableFactor, TableWithJoins, UnaryOperator, Value,
+    BinaryOperator, CastKind, Expr, GroupByExpr, Query, Select, SelectItem,
+    SelectItemQualifiedWildcardKind, SetExpr, Statement, TableFactor, TableWithJoins,
+    UnaryOperator, Value,
 };
 
 use super::ranges::{describe, EncodedRange};
@@ -359,30 +360,11 @@ fn key_literal(e: &Expr, column: SqlType, format: &TextFormat) -> Option<Option<
             },
             _ => None,
         },
-        Expr::UnaryOp {
-            op: UnaryOperator::Minus,
-            expr,
-        } => match expr.as_ref() {
-            Expr::Value(v) => match &v.value {
-                Value::Number(n, _) if is_int(column) => {
-                    fit_integer(n.parse::<i64>().ok()?.checked_neg()?, column)
-                }
-                _ => None,
-            },
-            _ => None,
-        },
-        Expr::Cast {
-            expr, data_type, ..
-        } => {
-            let Expr::Value(v) = expr.as_ref() else {
-                return None;
-            };
-            let Value::SingleQuotedString(s) = &v.value else {
-                return None;
-            };
-            let ColumnType::Plain(ty) = column_type(data_type).ok()? else {
-                return None;
-            };
+        Expr::UnaryOp { .. } if is_int(column) => {
+            fit_integer(signed_number(e)?.parse::<i64>().ok()?, column)
+        }
+        Expr::Cast { .. } => {
+            let (s, ty) = typed_string(e)?;
             if is_int(ty) && is_int(column) {
                 let n = match parse_text(s, ty, format).ok()? {
                     Datum::Int2(n) => i64::from(n),
@@ -392,13 +374,55 @@ fn key_literal(e: &Expr, column: SqlType, format: &TextFormat) -> Option<Option<
                 };
                 fit_integer(n, column)
             } else if matches!(ty, SqlType::Text | SqlType::Varchar(None)) && is_text(column) {
-                Some(Some(Datum::Text(s.clone())))
+                Some(Some(Datum::Text(s.to_string())))
             } else {
                 None
             }
         }
         _ => None,
     }
+}
+
+/// The text of a number literal, with its sign when negated (`-5`).
+pub fn signed_number(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => Some(n.clone()),
+            _ => None,
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => signed_number(expr)
+            .filter(|n| !n.starts_with('-'))
+            .map(|n| format!("-{n}")),
+        _ => None,
+    }
+}
+
+/// A quoted string cast to a plain type (`'5'::integer`, the form bound
+/// parameters arrive in): the text and the type.
+pub fn typed_string(e: &Expr) -> Option<(&str, SqlType)> {
+    let Expr::Cast {
+        kind: CastKind::DoubleColon | CastKind::Cast,
+        expr,
+        data_type,
+        array: false,
+        format: None,
+    } = e
+    else {
+        return None;
+    };
+    let Expr::Value(v) = expr.as_ref() else {
+        return None;
+    };
+    let Value::SingleQuotedString(s) = &v.value else {
+        return None;
+    };
+    let ColumnType::Plain(ty) = column_type(data_type).ok()? else {
+        return None;
+    };
+    Some((s, ty))
 }
 
 /// `n` as a value of the integer type `column`; `Some(None)` out of range.
