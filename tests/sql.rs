@@ -728,15 +728,22 @@ async fn read_settled(s: &mut Session, addr: &str, sql: &str) -> Vec<Vec<Option<
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bank_transfers_survive_a_killed_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cluster = Cluster::start(dir.path(), 3);
+/// PD and three stores (with `store_flags`) once every Region has three
+/// voters, and a SQL node on them.
+fn sql_cluster(dir: &Path, store_flags: &[&str]) -> (Cluster, Proc) {
+    let cluster = Cluster::start_with(dir, 3, store_flags);
     let http = cluster.http();
     wait_for("3 voters", Duration::from_secs(60), || {
         voters_per_region(&http) == vec![3]
     });
     let node = Proc::start(&["sql", "--pd", &cluster.pd.addr, "--listen", "127.0.0.1:0"]);
+    (cluster, node)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bank_transfers_survive_a_killed_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut cluster, node) = sql_cluster(dir.path(), &[]);
     let addr = node.addr.clone();
     let mut setup = ready_session(&addr).await;
 
@@ -964,12 +971,8 @@ async fn bank_transfers_survive_a_killed_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statements_ride_through_splits_and_leader_moves() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::start_with(dir.path(), 3, &["--region-split-size", "64KiB"]);
+    let (cluster, node) = sql_cluster(dir.path(), &["--region-split-size", "64KiB"]);
     let http = cluster.http();
-    wait_for("3 voters", Duration::from_secs(60), || {
-        voters_per_region(&http) == vec![3]
-    });
-    let node = Proc::start(&["sql", "--pd", &cluster.pd.addr, "--listen", "127.0.0.1:0"]);
     let addr = node.addr.clone();
     let setup = ready_session(&addr).await;
     setup
@@ -1155,12 +1158,8 @@ fn write_rates(http: &str) -> BTreeMap<u64, u64> {
 async fn sequential_inserts_land_on_every_store() {
     const CLIENTS: usize = 16;
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::start(dir.path(), 3);
+    let (cluster, node) = sql_cluster(dir.path(), &[]);
     let http = cluster.http();
-    wait_for("3 voters", Duration::from_secs(60), || {
-        voters_per_region(&http) == vec![3]
-    });
-    let node = Proc::start(&["sql", "--pd", &cluster.pd.addr, "--listen", "127.0.0.1:0"]);
     let addr = node.addr.clone();
     let setup = ready_session(&addr).await;
     setup
