@@ -6,7 +6,8 @@
 //!   Regions split, leaders move and a store is SIGKILLed and restarted;
 //! - GC of old versions, kept for running transactions, old locks settled
 //!   first, and reads older than the safe point refused;
-//! - a dead client's locks cleared after their TTL;
+//! - a dead client's locks cleared after their TTL, and an async commit's
+//!   fate decided by all its keys;
 //! - the outcome of a transaction settled from its primary;
 //! - a writer blocked by a running transaction's lock gives up in time.
 
@@ -314,6 +315,20 @@ async fn raw_prewrite(
     value: &[u8],
     start_ts: u64,
 ) -> protocol::kvrpcpb::KvPrewriteResponse {
+    raw_prewrite_as(pd_addr, keys, keys[0], value, start_ts, None).await
+}
+
+/// One prewrite request of `keys` for the transaction whose primary is
+/// `primary`, straight at the store; with `secondaries`, an async-commit
+/// one (the primary's lock lists them).
+async fn raw_prewrite_as(
+    pd_addr: &str,
+    keys: &[&[u8]],
+    primary: &[u8],
+    value: &[u8],
+    start_ts: u64,
+    secondaries: Option<&[&[u8]]>,
+) -> protocol::kvrpcpb::KvPrewriteResponse {
     use protocol::kvrpcpb::{KvPrewriteRequest, Mutation};
     use protocol::mvccpb::Op;
     let (mut kv, ctx) = leader_of(pd_addr, keys[0]).await;
@@ -327,12 +342,18 @@ async fn raw_prewrite(
                 value: value.to_vec(),
             })
             .collect(),
-        primary_lock: keys[0].to_vec(),
+        primary_lock: primary.to_vec(),
         start_version: start_ts,
         lock_ttl: 3000,
         txn_size: keys.len() as u64,
         min_commit_ts: start_ts + 1,
         try_one_pc: false,
+        use_async_commit: secondaries.is_some(),
+        secondaries: secondaries
+            .unwrap_or_default()
+            .iter()
+            .map(|k| k.to_vec())
+            .collect(),
     })
     .await
     .unwrap()
@@ -477,6 +498,67 @@ async fn a_dead_clients_locks_clear_after_their_ttl() {
     w.commit().await.unwrap();
     let t = client.begin().await.unwrap();
     assert_eq!(t.get(b"s").await.unwrap().as_deref(), Some(&b"after"[..]));
+}
+
+/// Async commit across two Regions. A live client's commit is visible at
+/// once to every later reader. A dead client's transaction is decided by
+/// all its keys once its TTL ran out: every key locked means it committed
+/// (at the largest min_commit_ts, which the stores took after any read of
+/// the keys), a key never locked means it did not, and that key's late
+/// prewrite then fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_commits_are_decided_by_all_their_keys() {
+    let (_dir, cluster, client) = start().await;
+    client.split_region(b"m").await.unwrap();
+    let pd = cluster.pd.addr.clone();
+    let mut t = client.begin().await.unwrap();
+    t.put(b"a".to_vec(), b"0".to_vec());
+    t.put(b"z".to_vec(), b"0".to_vec());
+    let committed_at = t.commit().await.unwrap();
+    let t = client.begin().await.unwrap();
+    assert!(t.start_ts() > committed_at);
+    assert_eq!(t.get(b"z").await.unwrap().as_deref(), Some(&b"0"[..]));
+    assert_eq!(t.get(b"a").await.unwrap().as_deref(), Some(&b"0"[..]));
+
+    // Every key locked, then the client died: committed.
+    let before = client.begin().await.unwrap();
+    let dead = client.current_ts().await.unwrap();
+    let keys: [&[u8]; 1] = [b"z"];
+    for (part, secondaries) in [
+        (&[&b"a"[..]][..], Some(&keys[..])),
+        (&keys[..], Some(&[][..])),
+    ] {
+        let r = raw_prewrite_as(&pd, part, b"a", b"dead", dead, secondaries).await;
+        assert!(r.errors.is_empty() && r.region_error.is_none(), "{r:?}");
+        assert!(r.min_commit_ts > dead, "{r:?}");
+    }
+    // A snapshot older than the locks' min_commit_ts reads around them.
+    assert_eq!(before.get(b"z").await.unwrap().as_deref(), Some(&b"0"[..]));
+    let locked_at = std::time::Instant::now();
+    let t = client.begin().await.unwrap();
+    assert_eq!(t.get(b"z").await.unwrap().as_deref(), Some(&b"dead"[..]));
+    assert_eq!(t.get(b"a").await.unwrap().as_deref(), Some(&b"dead"[..]));
+    let waited = locked_at.elapsed();
+    assert!(waited >= Duration::from_millis(2000), "waited {waited:?}");
+    let (commit_a, commit_z) = (
+        client.settle(dead, b"a").await.unwrap(),
+        client.settle(dead, b"z").await.unwrap(),
+    );
+    assert!(
+        commit_a.is_some() && commit_a == commit_z,
+        "{commit_a:?} {commit_z:?}"
+    );
+
+    // Only the primary locked: rolled back, and the late secondary fails.
+    let lost = client.current_ts().await.unwrap();
+    let r = raw_prewrite_as(&pd, &[b"a"], b"a", b"lost", lost, Some(&keys[..])).await;
+    assert!(r.errors.is_empty(), "{r:?}");
+    assert_eq!(client.settle(lost, b"a").await.unwrap(), None);
+    let late = raw_prewrite_as(&pd, &[b"z"], b"a", b"lost", lost, Some(&[][..])).await;
+    assert!(late.errors.iter().any(|e| !e.abort.is_empty()), "{late:?}");
+    let t = client.begin().await.unwrap();
+    assert_eq!(t.get(b"a").await.unwrap().as_deref(), Some(&b"dead"[..]));
+    assert_eq!(t.get(b"z").await.unwrap().as_deref(), Some(&b"dead"[..]));
 }
 
 /// `settle` answers what became of a transaction whose commit answer was

@@ -201,6 +201,7 @@ impl TxnKv for LocalTxnKv {
             txn_size: mutations.len() as u64,
             min_commit_ts: start.ts + 1,
             one_pc_commit_ts: Some(commit_ts),
+            async_commit: None,
         };
         let snap = self.engine.snapshot();
         let mut wb = WriteBatch::default();

@@ -129,7 +129,8 @@ raw_response!(
     kvrpcpb::KvResolveLockResponse,
     kvrpcpb::KvTxnHeartBeatResponse,
     kvrpcpb::KvScanLockResponse,
-    kvrpcpb::KvCoprocessorResponse
+    kvrpcpb::KvCoprocessorResponse,
+    kvrpcpb::KvCheckSecondaryLocksResponse
 );
 
 /// Responses of the transactional KV API: besides the routing and plain
@@ -160,7 +161,8 @@ txn_response!(
     kvrpcpb::KvResolveLockResponse,
     kvrpcpb::KvTxnHeartBeatResponse,
     kvrpcpb::KvScanLockResponse,
-    kvrpcpb::KvCoprocessorResponse
+    kvrpcpb::KvCoprocessorResponse,
+    kvrpcpb::KvCheckSecondaryLocksResponse
 );
 
 /// A request that can travel in a [`kvrpcpb::BatchCommandsRequest`],
@@ -211,6 +213,7 @@ batch_command! {
     KvTxnHeartBeatRequest => KvTxnHeartBeatResponse, KvTxnHeartBeat;
     KvScanLockRequest => KvScanLockResponse, KvScanLock;
     KvCoprocessorRequest => KvCoprocessorResponse, KvCoprocessor;
+    KvCheckSecondaryLocksRequest => KvCheckSecondaryLocksResponse, KvCheckSecondaryLocks;
 }
 
 /// Accepted connections of a gRPC server, with Nagle's algorithm off.

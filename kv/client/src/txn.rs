@@ -6,11 +6,27 @@
 //! transaction's buffer until `commit`:
 //!
 //! 1. all keys in one Region: one prewrite that commits at once (1PC);
-//! 2. otherwise prewrite the primary's Region, then the other Regions in
+//! 2. a small transaction (at most [`ASYNC_COMMIT_MAX_KEYS`] keys) over
+//!    several Regions commits asynchronously, as TiKV does: it prewrites
+//!    every Region in parallel, the primary's lock listing the other keys,
+//!    and each store gives its locks a `min_commit_ts` from a fresh
+//!    timestamp. Once every prewrite succeeded the transaction is
+//!    committed, at the largest of them: the client answers then, one Raft
+//!    round and one timestamp earlier than two-phase commit, and commits
+//!    the keys in the background. A resolver that meets such a lock after
+//!    its TTL asks every key ([`KvCheckSecondaryLocks`]): all locked means
+//!    committed, any missing means rolled back;
+//! 3. otherwise prewrite the primary's Region, then the other Regions in
 //!    parallel (heartbeats keep the primary lock alive meanwhile); take a
 //!    commit timestamp; commit the primary (the transaction is committed
 //!    from here on); commit the secondaries in the background (a reader
 //!    that meets one resolves it through the primary).
+//!
+//! Until the background commits land, this client's own readers settle
+//! the locks they meet from the commit timestamp it remembers, without
+//! waiting.
+//!
+//! [`KvCheckSecondaryLocks`]: protocol::kvrpcpb::KvCheckSecondaryLocksRequest
 //!
 //! A reader or writer that meets another transaction's lock asks the
 //! lock's primary for the transaction's status, rolling it back if its TTL
@@ -53,6 +69,12 @@ pub const DEFAULT_LOCK_TTL: u64 = 3000;
 /// still running before it aborts (a lock whose owner died is rolled back
 /// within the lock TTL, so this outlasts that).
 const MAX_LOCK_WAIT: Duration = Duration::from_millis(DEFAULT_LOCK_TTL + 500);
+
+/// Most keys a transaction may have to commit asynchronously: its primary
+/// lock lists them all, and a resolver asks each (TiKV's default too).
+pub const ASYNC_COMMIT_MAX_KEYS: usize = 256;
+/// Most bytes of keys an async commit's primary lock lists.
+const ASYNC_COMMIT_MAX_KEY_BYTES: usize = 16 * 1024;
 
 /// How often the client refreshes its service safe point.
 const SERVICE_REFRESH: Duration = Duration::from_secs(1);
@@ -119,6 +141,9 @@ struct Shared {
     rpc: RegionRpc<RpcPdClient>,
     tso: TsoBatcher,
     running: Arc<Mutex<Running>>,
+    /// Transactions of this client that are committed but whose keys are
+    /// still being committed in the background: start_ts → commit_ts.
+    committing: Mutex<std::collections::HashMap<u64, u64>>,
 }
 
 /// Transactions over the cluster.
@@ -147,6 +172,7 @@ impl TxnClient {
                 rpc: RegionRpc::new(pd.clone(), opts),
                 tso: TsoBatcher::start(pd),
                 running,
+                committing: Mutex::default(),
             }),
         }
     }
@@ -580,10 +606,70 @@ impl Shared {
             )));
         }
         Ok(Some(match kvrpcpb::TxnState::try_from(status.state) {
-            Ok(kvrpcpb::TxnState::Locked) => TxnOutcome::Running,
+            Ok(kvrpcpb::TxnState::Locked) => match status.lock_info {
+                // An async commit whose primary lock expired: its keys tell.
+                Some(lock) if lock.use_async_commit && ttl_ran_out(&lock, now) => {
+                    self.settle_async(&lock).await?
+                }
+                _ => TxnOutcome::Running,
+            },
             Ok(kvrpcpb::TxnState::Committed) => TxnOutcome::Committed(status.commit_version),
             _ => TxnOutcome::RolledBack,
         }))
+    }
+
+    /// Decides the async-commit transaction whose primary holds `primary`
+    /// (its TTL ran out) from all its keys, and settles them that way: it
+    /// committed (at its locks' largest `min_commit_ts`) if every key is
+    /// locked or committed, else it never will (the stores leave rollback
+    /// records where a key was missing).
+    async fn settle_async(&self, primary: &LockInfo) -> Result<TxnOutcome> {
+        let start_ts = primary.lock_version;
+        let mut keys: Vec<(Vec<u8>, Vec<u8>)> = primary
+            .secondaries
+            .iter()
+            .map(|k| (encode_key(k), k.clone()))
+            .collect();
+        let mut min_commit_ts = primary.min_commit_ts;
+        let (mut committed, mut rolled_back, mut errors) = (None, false, Vec::new());
+        self.rpc
+            .batch(
+                keys.clone(),
+                |k| k.0.as_slice(),
+                |ctx, group| kvrpcpb::KvCheckSecondaryLocksRequest {
+                    context: Some(ctx),
+                    keys: group.into_iter().map(|(_, user)| user).collect(),
+                    start_version: start_ts,
+                },
+                |r| {
+                    errors.extend(r.errors);
+                    for l in &r.locks {
+                        min_commit_ts = min_commit_ts.max(l.min_commit_ts);
+                    }
+                    if r.commit_ts != 0 {
+                        committed = Some(r.commit_ts);
+                    }
+                    rolled_back |= r.rolled_back;
+                },
+            )
+            .await?;
+        if let Some(e) = errors.into_iter().next() {
+            return Err(Error::Remote(format!(
+                "checking an async commit's keys: {e:?}"
+            )));
+        }
+        let outcome = match (committed, rolled_back) {
+            (Some(ts), _) => TxnOutcome::Committed(ts),
+            (None, true) => TxnOutcome::RolledBack,
+            (None, false) => TxnOutcome::Committed(min_commit_ts),
+        };
+        let commit_version = match outcome {
+            TxnOutcome::Committed(ts) => ts,
+            _ => 0,
+        };
+        keys.push((encode_key(&primary.key), primary.key.clone()));
+        self.resolve_batch(start_ts, commit_version, keys).await?;
+        Ok(outcome)
     }
 
     /// Settles another transaction's lock through its primary, as of the
@@ -603,17 +689,39 @@ impl Shared {
         keys: Vec<(Vec<u8>, Vec<u8>)>,
         now: u64,
     ) -> Result<bool> {
-        let expired =
-            physical_ms(now) >= physical_ms(lock.lock_version).saturating_add(lock.lock_ttl);
-        let commit_version = match self
-            .status(&lock.primary_lock, lock.lock_version, now, expired)
-            .await?
-        {
-            // The primary's prewrite may still be on its way.
-            None | Some(TxnOutcome::Running) => return Ok(false),
-            Some(TxnOutcome::Committed(ts)) => ts,
-            Some(TxnOutcome::RolledBack) => 0,
+        // A transaction of this client, committed, its keys on their way.
+        let known = self.committing.lock().get(&lock.lock_version).copied();
+        let commit_version = match known {
+            Some(ts) => ts,
+            None => match self
+                .status(
+                    &lock.primary_lock,
+                    lock.lock_version,
+                    now,
+                    ttl_ran_out(lock, now),
+                )
+                .await?
+            {
+                // The primary's prewrite may still be on its way.
+                None | Some(TxnOutcome::Running) => return Ok(false),
+                Some(TxnOutcome::Committed(ts)) => ts,
+                Some(TxnOutcome::RolledBack) => 0,
+            },
         };
+        self.resolve_batch(lock.lock_version, commit_version, keys)
+            .await?;
+        Ok(true)
+    }
+
+    /// Commits (at `commit_version`; 0: rolls back) the locks of the
+    /// transaction `start_ts` on `keys` (encoded and user forms), one
+    /// request per Region.
+    async fn resolve_batch(
+        &self,
+        start_ts: u64,
+        commit_version: u64,
+        keys: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<()> {
         let mut errors = Vec::new();
         self.rpc
             .batch(
@@ -621,7 +729,7 @@ impl Shared {
                 |k| k.0.as_slice(),
                 |ctx, group| kvrpcpb::KvResolveLockRequest {
                     context: Some(ctx),
-                    start_version: lock.lock_version,
+                    start_version: start_ts,
                     commit_version,
                     keys: group.into_iter().map(|(_, user)| user).collect(),
                 },
@@ -631,7 +739,7 @@ impl Shared {
         if let Some(e) = errors.into_iter().next() {
             return Err(Error::Remote(format!("resolving a lock: {e:?}")));
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Resolves `locks` by transaction (a reader meeting the secondaries
@@ -839,42 +947,75 @@ impl Shared {
             }
             // A 1PC prewrite is a commit: without an answer it may have
             // happened.
-            let one_pc = txn.prewrite(&all, true).await.map_err(|e| match e {
+            let one_pc = txn.prewrite(&all, Mode::OnePc).await.map_err(|e| match e {
                 Error::Deadline(..) => Error::TxnUndetermined(e.to_string()),
                 e => e,
             })?;
-            if let Some(ts) = one_pc {
+            if let Some(ts) = one_pc.one_pc_ts {
                 return Ok(ts);
             }
             // The store did not commit at once (the Region split meanwhile):
             // the keys are prewritten, go on with two phases.
             if !guard().await {
-                txn.rollback_all(all).await;
+                let _ = txn.rollback_all(all).await;
                 return Err(refused());
             }
             return txn.commit_prewritten(all).await;
+        }
+        let all: Vec<_> = groups.iter().flat_map(|(_, g)| g.iter()).collect();
+        let key_bytes: usize = all.iter().map(|m| m.1.key.len()).sum();
+        if all.len() <= ASYNC_COMMIT_MAX_KEYS && key_bytes <= ASYNC_COMMIT_MAX_KEY_BYTES {
+            // The commit point is the end of the prewrites: ask first.
+            if !guard().await {
+                return Err(refused());
+            }
+            return txn
+                .commit_async(groups.into_iter().flat_map(|(_, g)| g).collect())
+                .await;
         }
         let (primary_group, others): (Vec<_>, Vec<_>) = groups
             .into_iter()
             .partition(|(_, g)| g.iter().any(|m| m.1.key == primary));
         let primary_items: Vec<_> = primary_group.into_iter().flat_map(|(_, g)| g).collect();
         let other_items: Vec<_> = others.into_iter().flat_map(|(_, g)| g).collect();
-        txn.prewrite(&primary_items, false).await?;
+        txn.prewrite(&primary_items, Mode::TwoPhase).await?;
         // From here the primary lock must outlive the commit, however slow.
         let _keep_alive = txn.keep_alive();
-        let prewritten = match txn.prewrite(&other_items, false).await {
+        let prewritten = match txn.prewrite(&other_items, Mode::TwoPhase).await {
             Ok(_) if guard().await => Ok(()),
             Ok(_) => Err(refused()),
             Err(e) => Err(e),
         };
         if let Err(e) = prewritten {
-            txn.rollback_all(primary_items.into_iter().chain(other_items).collect())
-                .await;
+            let all = primary_items.into_iter().chain(other_items).collect();
+            // Best effort: locks left behind expire with their TTL.
+            let _ = txn.rollback_all(all).await;
             return Err(e);
         }
         txn.commit_prewritten(primary_items.into_iter().chain(other_items).collect())
             .await
     }
+}
+
+/// How a prewrite request goes about the commit.
+#[derive(Debug, Clone, Copy)]
+enum Mode<'a> {
+    /// Locks for two-phase commit.
+    TwoPhase,
+    /// Commit at once if the request holds every key.
+    OnePc,
+    /// Async-commit locks; the primary's lists these other keys.
+    Async(&'a [Vec<u8>]),
+}
+
+/// What the prewrites of some keys answered.
+#[derive(Debug, Default)]
+struct Prewrote {
+    /// The store committed them at once (1PC) at this timestamp, or a
+    /// retry found them committed there.
+    one_pc_ts: Option<u64>,
+    /// The largest `min_commit_ts` of the locks left.
+    min_commit_ts: u64,
 }
 
 /// The commit of one transaction's keys.
@@ -927,12 +1068,11 @@ impl Committer {
         }))
     }
 
-    /// Prewrites `items` (encoded key, mutation), resolving others' locks
-    /// in the way. With `one_pc`, returns the commit timestamp if the store
-    /// committed at once.
-    async fn prewrite(&self, items: &[(Vec<u8>, Mutation)], one_pc: bool) -> Result<Option<u64>> {
+    /// Prewrites `items` (encoded key, mutation) the way `mode` says,
+    /// resolving others' locks in the way.
+    async fn prewrite(&self, items: &[(Vec<u8>, Mutation)], mode: Mode<'_>) -> Result<Prewrote> {
         if items.is_empty() {
-            return Ok(None);
+            return Ok(Prewrote::default());
         }
         let shared = &self.shared;
         let deadline = shared.rpc.deadline();
@@ -941,35 +1081,45 @@ impl Committer {
         let mut blocked_since = None;
         while Instant::now() < deadline {
             let mut errors = Vec::new();
-            let mut one_pc_ts = None;
+            let mut out = Prewrote::default();
             let total = items.len();
             shared
                 .rpc
                 .batch(
                     items.to_vec(),
                     |m| m.0.as_slice(),
-                    // Only a request holding every key may commit at once:
-                    // after a split, each Region's part is a plain prewrite.
-                    |ctx, group| kvrpcpb::KvPrewriteRequest {
-                        context: Some(ctx),
-                        try_one_pc: one_pc && group.len() == total,
-                        mutations: group.into_iter().map(|(_, m)| m).collect(),
-                        primary_lock: self.primary.clone(),
-                        start_version: self.start_ts,
-                        lock_ttl: self.lock_ttl,
-                        txn_size: self.txn_size,
-                        min_commit_ts: self.start_ts + 1,
+                    |ctx, group| {
+                        let holds_primary = group.iter().any(|m| m.1.key == self.primary);
+                        kvrpcpb::KvPrewriteRequest {
+                            context: Some(ctx),
+                            // Only a request holding every key may commit
+                            // at once: after a split, each Region's part
+                            // is a plain prewrite.
+                            try_one_pc: matches!(mode, Mode::OnePc) && group.len() == total,
+                            use_async_commit: matches!(mode, Mode::Async(_)),
+                            secondaries: match mode {
+                                Mode::Async(keys) if holds_primary => keys.to_vec(),
+                                _ => Vec::new(),
+                            },
+                            mutations: group.into_iter().map(|(_, m)| m).collect(),
+                            primary_lock: self.primary.clone(),
+                            start_version: self.start_ts,
+                            lock_ttl: self.lock_ttl,
+                            txn_size: self.txn_size,
+                            min_commit_ts: self.start_ts + 1,
+                        }
                     },
                     |r| {
                         errors.extend(r.errors);
                         if r.one_pc_commit_ts != 0 {
-                            one_pc_ts = Some(r.one_pc_commit_ts);
+                            out.one_pc_ts = Some(r.one_pc_commit_ts);
                         }
+                        out.min_commit_ts = out.min_commit_ts.max(r.min_commit_ts);
                     },
                 )
                 .await?;
             match classify(errors) {
-                None => return Ok(one_pc_ts),
+                None => return Ok(out),
                 Some(Outcome::Abort(e)) => return Err(e),
                 Some(Outcome::Locks(locks)) => {
                     last = format!("{} lock(s)", locks.len());
@@ -989,6 +1139,37 @@ impl Committer {
             }
         }
         Err(shared.lock_error(&last))
+    }
+
+    /// Commits `items` asynchronously: prewrites them all at once; when
+    /// every prewrite succeeded the transaction is committed (at the
+    /// largest `min_commit_ts` the stores gave), and the keys are committed
+    /// in the background.
+    async fn commit_async(&self, items: Vec<(Vec<u8>, Mutation)>) -> Result<u64> {
+        let secondaries: Vec<Vec<u8>> = items
+            .iter()
+            .filter(|m| m.1.key != self.primary)
+            .map(|m| m.1.key.clone())
+            .collect();
+        let keep_alive = self.keep_alive();
+        let prewrote = match self.prewrite(&items, Mode::Async(&secondaries)).await {
+            Ok(p) => p,
+            Err(e) => {
+                drop(keep_alive);
+                // A prewrite whose answer was lost may have locked its
+                // keys, and with all locked the transaction committed.
+                // Rolling every key back decides it; a key that refuses
+                // (a resolver committed it) leaves it undetermined.
+                let definite = matches!(e, Error::TxnConflict(_));
+                return match self.rollback_all(items).await {
+                    Err(_) if !definite => Err(Error::TxnUndetermined(e.to_string())),
+                    _ => Err(e),
+                };
+            }
+        };
+        let commit_ts = prewrote.min_commit_ts;
+        self.commit_in_background(commit_ts, items, Some(keep_alive));
+        Ok(commit_ts)
     }
 
     /// Commits prewritten `items`: the primary, then the rest in the
@@ -1023,35 +1204,55 @@ impl Committer {
             }
         }
         let secondaries: Vec<_> = items.into_iter().filter(|m| m.0 != primary).collect();
-        if !secondaries.is_empty() {
-            let start_ts = self.start_ts;
-            tokio::spawn(async move {
-                let r = shared
-                    .rpc
-                    .batch(
-                        secondaries,
-                        |m| m.0.as_slice(),
-                        |ctx, group| kvrpcpb::KvCommitRequest {
-                            context: Some(ctx),
-                            start_version: start_ts,
-                            keys: group.into_iter().map(|(_, m)| m.key).collect(),
-                            commit_version: commit_ts,
-                        },
-                        |_| {},
-                    )
-                    .await;
-                if let Err(e) = r {
-                    // Readers resolve them through the committed primary.
-                    tracing::debug!(start_ts, "committing secondaries failed: {e}");
-                }
-            });
-        }
+        self.commit_in_background(commit_ts, secondaries, None);
         Ok(commit_ts)
     }
 
-    /// Best-effort rollback of prewritten keys after a failed prewrite.
-    async fn rollback_all(&self, items: Vec<(Vec<u8>, Mutation)>) {
+    /// Commits `items` of the committed transaction at `commit_ts` in the
+    /// background, keeping `keep_alive` until done. Meanwhile this client's
+    /// readers settle the locks they meet from `commit_ts`; others resolve
+    /// them the usual way.
+    fn commit_in_background(
+        &self,
+        commit_ts: u64,
+        items: Vec<(Vec<u8>, Mutation)>,
+        keep_alive: Option<KeepAlive>,
+    ) {
+        if items.is_empty() {
+            return;
+        }
+        let (shared, start_ts) = (self.shared.clone(), self.start_ts);
+        shared.committing.lock().insert(start_ts, commit_ts);
+        tokio::spawn(async move {
+            let r = shared
+                .rpc
+                .batch(
+                    items,
+                    |m| m.0.as_slice(),
+                    |ctx, group| kvrpcpb::KvCommitRequest {
+                        context: Some(ctx),
+                        start_version: start_ts,
+                        keys: group.into_iter().map(|(_, m)| m.key).collect(),
+                        commit_version: commit_ts,
+                    },
+                    |_| {},
+                )
+                .await;
+            shared.committing.lock().remove(&start_ts);
+            drop(keep_alive);
+            if let Err(e) = r {
+                // Readers resolve the locks left.
+                tracing::debug!(start_ts, "committing keys in the background failed: {e}");
+            }
+        });
+    }
+
+    /// Rolls back prewritten keys after a failed prewrite; an error means
+    /// some key may still be locked (it expires with its TTL) or was
+    /// committed by a resolver.
+    async fn rollback_all(&self, items: Vec<(Vec<u8>, Mutation)>) -> Result<()> {
         let start_ts = self.start_ts;
+        let mut errors = Vec::new();
         let r = self
             .shared
             .rpc
@@ -1063,14 +1264,23 @@ impl Committer {
                     start_version: start_ts,
                     keys: group.into_iter().map(|(_, m)| m.key).collect(),
                 },
-                |_| {},
+                |r| errors.extend(r.errors),
             )
-            .await;
-        if let Err(e) = r {
-            // Its locks expire after the TTL and others roll them back.
+            .await
+            .and_then(|()| match errors.into_iter().next() {
+                Some(e) => Err(Error::Remote(format!("rolling back: {e:?}"))),
+                None => Ok(()),
+            });
+        if let Err(e) = &r {
             tracing::debug!(start_ts, "rollback failed: {e}");
         }
+        r
     }
+}
+
+/// Whether `lock`'s TTL ran out at the timestamp `now`.
+fn ttl_ran_out(lock: &LockInfo, now: u64) -> bool {
+    physical_ms(now) >= physical_ms(lock.lock_version).saturating_add(lock.lock_ttl)
 }
 
 /// A running transaction's hold on GC: released when dropped.

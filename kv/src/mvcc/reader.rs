@@ -2,9 +2,10 @@
 //!
 //! A read at `ts` sees, for each key, the newest `Put` or `Del` committed at
 //! or before `ts`; `Lock` and `Rollback` records are skipped. A lock of
-//! another transaction that started at or before `ts` (and may commit
-//! before it) blocks the read: the reader must resolve it first. Locks of
-//! `Lock` kind never block, they change no data.
+//! another transaction that may commit at or before `ts` (it started at or
+//! before `ts`, and its `min_commit_ts` is not above it) blocks the read:
+//! the reader must resolve it first. Locks of `Lock` kind never block,
+//! they change no data.
 
 use prost::Message as _;
 use protocol::mvccpb::{Lock, Op, Write};
@@ -354,5 +355,5 @@ impl<'a, S: Snapshot + ?Sized> MvccReader<'a, S> {
 
 /// Whether `lock` blocks a read at `ts`.
 fn blocks(lock: &Lock, ts: u64) -> bool {
-    lock.op != Op::Lock as i32 && lock.start_ts <= ts
+    lock.op != Op::Lock as i32 && lock.start_ts <= ts && lock.min_commit_ts <= ts
 }

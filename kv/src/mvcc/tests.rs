@@ -57,6 +57,40 @@ impl Db {
         muts: &[(&str, Option<&str>)],
         one_pc: Option<u64>,
     ) -> super::Result<Option<u64>> {
+        self.prewrite_full(start_ts, primary, muts, one_pc, None, start_ts + 1)
+            .map(|p| p.committed)
+    }
+
+    /// An async-commit prewrite whose locks may commit from `min_commit_ts`
+    /// on; the primary's lock lists `secondaries`.
+    fn prewrite_async(
+        &self,
+        start_ts: u64,
+        primary: &str,
+        muts: &[(&str, Option<&str>)],
+        secondaries: &[&str],
+        min_commit_ts: u64,
+    ) -> super::Result<txn::Prewritten> {
+        let secondaries = secondaries.iter().map(|s| s.as_bytes().to_vec()).collect();
+        self.prewrite_full(
+            start_ts,
+            primary,
+            muts,
+            None,
+            Some(secondaries),
+            min_commit_ts,
+        )
+    }
+
+    fn prewrite_full(
+        &self,
+        start_ts: u64,
+        primary: &str,
+        muts: &[(&str, Option<&str>)],
+        one_pc: Option<u64>,
+        async_commit: Option<Vec<Vec<u8>>>,
+        min_commit_ts: u64,
+    ) -> super::Result<txn::Prewritten> {
         let mutations: Vec<Mutation> = muts
             .iter()
             .map(|(key, v)| Mutation {
@@ -70,8 +104,9 @@ impl Db {
             primary: k(primary),
             lock_ttl: 3000,
             txn_size: mutations.len() as u64,
-            min_commit_ts: start_ts + 1,
+            min_commit_ts,
             one_pc_commit_ts: one_pc,
+            async_commit,
         };
         self.run(|r, wb| txn::prewrite(r, &req, &mutations, wb))
     }
@@ -398,4 +433,105 @@ fn a_late_prewrite_of_a_committed_transaction_writes_nothing() {
         db.prewrite(ts(9), "s", &[("s", Some("x"))]),
         Err(MvccError::WriteConflict { .. })
     ));
+}
+
+#[test]
+fn an_async_commit_lock_blocks_only_reads_at_or_past_its_minimum() {
+    let db = Db::new();
+    let done = db
+        .prewrite_async(
+            ts(10),
+            "p",
+            &[("p", Some("1")), ("s", Some("1"))],
+            &["s"],
+            ts(15),
+        )
+        .unwrap();
+    assert_eq!(done.min_commit_ts, ts(15));
+    assert_eq!(done.committed, None);
+    // The transaction cannot commit below ts(15): a read below it needs no
+    // answer from the lock.
+    assert_eq!(db.get("s", ts(14)).unwrap(), None);
+    assert!(matches!(db.get("s", ts(15)), Err(MvccError::Locked(_))));
+    // The primary lists the secondaries; a secondary lists nothing.
+    let snap = db.0.snapshot();
+    let r = MvccReader::new(&snap);
+    let p = r.load_lock(&k("p")).unwrap().unwrap();
+    assert!(p.use_async_commit);
+    assert_eq!(p.secondaries, vec![b"s".to_vec()]);
+    let sec = r.load_lock(&k("s")).unwrap().unwrap();
+    assert!(sec.use_async_commit && sec.secondaries.is_empty());
+    // A retried prewrite answers the minimum the locks already have, not
+    // its own: the commit timestamp must be the one a resolver computes.
+    let retry = db
+        .prewrite_async(ts(10), "p", &[("s", Some("1"))], &[], ts(40))
+        .unwrap();
+    assert_eq!(retry.min_commit_ts, ts(15));
+}
+
+#[test]
+fn an_expired_async_commit_primary_is_left_to_its_secondaries() {
+    let db = Db::new();
+    db.prewrite_async(ts(10), "p", &[("p", Some("1"))], &["s"], ts(11))
+        .unwrap();
+    // Long past the TTL the primary is still reported locked: the
+    // transaction may have committed (if "s" got locked too).
+    let st = db.status("p", ts(10), ts(10 + 60_000), true).unwrap();
+    assert!(matches!(st, TxnStatus::Locked(l) if l.use_async_commit));
+    // "s" was never prewritten: asking it rolls it back there, so the
+    // prewrite still on its way fails, and the transaction never commits.
+    let found = db
+        .run(|r, wb| txn::check_secondary_locks(r, &[k("s")], ts(10), wb))
+        .unwrap();
+    assert!(found.rolled_back && found.locks.is_empty() && found.commit_ts.is_none());
+    assert!(matches!(
+        db.prewrite_async(ts(10), "p", &[("s", Some("1"))], &[], ts(12)),
+        Err(MvccError::RolledBack { .. })
+    ));
+    db.run(|r, wb| txn::resolve_locks(r, &[k("p")], ts(10), None, wb))
+        .unwrap();
+    assert_eq!(db.get("p", ts(100)).unwrap(), None);
+}
+
+#[test]
+fn a_fully_prewritten_async_commit_is_committed_at_its_largest_minimum() {
+    let db = Db::new();
+    db.prewrite_async(ts(10), "p", &[("p", Some("1"))], &["s", "t"], ts(12))
+        .unwrap();
+    db.prewrite_async(
+        ts(10),
+        "p",
+        &[("s", Some("2")), ("t", Some("3"))],
+        &[],
+        ts(14),
+    )
+    .unwrap();
+    let found = db
+        .run(|r, wb| txn::check_secondary_locks(r, &[k("s"), k("t")], ts(10), wb))
+        .unwrap();
+    assert!(!found.rolled_back && found.commit_ts.is_none());
+    let commit_ts = found
+        .locks
+        .iter()
+        .map(|(_, l)| l.min_commit_ts)
+        .max()
+        .unwrap();
+    assert_eq!(commit_ts, ts(14));
+    // The client, which saw every prewrite succeed, commits at ts(14) as
+    // well; a key it committed already is reported as committed.
+    db.commit(ts(10), ts(14), &["s"]).unwrap();
+    let found = db
+        .run(|r, wb| txn::check_secondary_locks(r, &[k("s"), k("t")], ts(10), wb))
+        .unwrap();
+    assert_eq!(found.commit_ts, Some(ts(14)));
+    assert_eq!(found.locks.len(), 1);
+    db.run(|r, wb| txn::resolve_locks(r, &[k("p"), k("t")], ts(10), Some(ts(14)), wb))
+        .unwrap();
+    assert_eq!(db.get("t", ts(14)).unwrap().as_deref(), Some("3"));
+    assert_eq!(db.get("p", ts(13)).unwrap(), None);
+    // A prewrite retried after the commit learns the commit timestamp.
+    let retry = db
+        .prewrite_async(ts(10), "p", &[("p", Some("1"))], &["s", "t"], ts(30))
+        .unwrap();
+    assert_eq!(retry.committed, Some(ts(14)));
 }

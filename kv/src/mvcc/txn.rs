@@ -12,6 +12,13 @@
 //! lock is committed or rolled back as its primary was. A rollback leaves
 //! a record at `start_ts`, so a prewrite arriving late cannot resurrect
 //! the transaction.
+//!
+//! Async commit (as TiKV does it) moves the commit point to the end of the
+//! prewrites: every lock carries a `min_commit_ts` taken after the reads
+//! that could conflict with it, the primary lists the secondaries, and the
+//! transaction is committed once all its keys are locked, at the largest
+//! `min_commit_ts`. Its fate is then read from all its keys
+//! ([`check_secondary_locks`]), not from the primary alone.
 
 use protocol::mvccpb::{Lock, Op, Write};
 
@@ -50,6 +57,21 @@ pub struct Prewrite {
     /// Commit in the same step at this timestamp instead of locking (1PC:
     /// only when the mutations are all of the transaction's keys).
     pub one_pc_commit_ts: Option<u64>,
+    /// Async commit: the locks say so, and the primary's (if among the
+    /// mutations) lists these other keys of the transaction (user keys).
+    pub async_commit: Option<Vec<Vec<u8>>>,
+}
+
+/// What a prewrite left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Prewritten {
+    /// The timestamp the transaction already committed its keys at, if an
+    /// earlier attempt of the same request did (the answer a retried 1PC
+    /// must give).
+    pub committed: Option<u64>,
+    /// The largest `min_commit_ts` of the transaction's locks on the keys,
+    /// those written now and those an earlier attempt left.
+    pub min_commit_ts: u64,
 }
 
 fn encode<M: prost::Message>(m: &M) -> Vec<u8> {
@@ -64,8 +86,10 @@ fn user_key(encoded: &[u8]) -> Vec<u8> {
 enum KeyCheck {
     /// Nothing of this transaction is there yet: write it.
     Free,
-    /// This transaction already locked the key (a retried prewrite), or
-    /// another transaction holds it (reported in `locks`).
+    /// This transaction already locked the key (a retried prewrite), with
+    /// this `min_commit_ts`.
+    Own(u64),
+    /// Another transaction holds it (reported in `locks`).
     Locked,
     /// This transaction already committed the key at this timestamp: the
     /// request is a retry of one that took effect but whose answer was
@@ -85,8 +109,8 @@ fn check_prewrite<S: Snapshot + ?Sized>(
     locks: &mut Vec<LockInfo>,
 ) -> Result<KeyCheck> {
     let lock = reader.load_lock(key)?;
-    if lock.as_ref().is_some_and(|l| l.start_ts == start_ts) {
-        return Ok(KeyCheck::Locked);
+    if let Some(l) = lock.as_ref().filter(|l| l.start_ts == start_ts) {
+        return Ok(KeyCheck::Own(l.min_commit_ts));
     }
     // Newest first: the first commit of another transaction above
     // start_ts, and this transaction's own record if it has one (looked
@@ -132,27 +156,30 @@ fn check_prewrite<S: Snapshot + ?Sized>(
 
 /// Prewrites `mutations` (or commits them at once, for 1PC). Fails with
 /// every lock of another transaction found, or at the first conflict.
-/// Returns the timestamp this transaction already committed its keys at,
-/// if an earlier attempt of the same request did (the answer a retried
-/// 1PC must give).
 pub fn prewrite<S: Snapshot + ?Sized>(
     reader: &MvccReader<'_, S>,
     req: &Prewrite,
     mutations: &[Mutation],
     wb: &mut WriteBatch,
-) -> Result<Option<u64>> {
+) -> Result<Prewritten> {
     let mut locks = Vec::new();
     let mut todo = Vec::with_capacity(mutations.len());
-    let mut committed = None;
+    let mut out = Prewritten::default();
     for m in mutations {
         match check_prewrite(reader, &m.key, req.start_ts, &mut locks)? {
             KeyCheck::Free => todo.push(m),
+            KeyCheck::Own(min_commit_ts) => {
+                out.min_commit_ts = out.min_commit_ts.max(min_commit_ts)
+            }
             KeyCheck::Locked => {}
-            KeyCheck::Committed(ts) => committed = Some(ts),
+            KeyCheck::Committed(ts) => out.committed = Some(ts),
         }
     }
     if !locks.is_empty() {
         return Err(MvccError::Locked(locks));
+    }
+    if !todo.is_empty() {
+        out.min_commit_ts = out.min_commit_ts.max(req.min_commit_ts);
     }
     for m in todo {
         let short = m.op == Op::Put && m.value.len() <= SHORT_VALUE_MAX;
@@ -174,6 +201,10 @@ pub fn prewrite<S: Snapshot + ?Sized>(
                 wb.put(Cf::Write, append_ts(&m.key, commit_ts), encode(&w));
             }
             None => {
+                let secondaries = match &req.async_commit {
+                    Some(keys) if m.key == req.primary => keys.clone(),
+                    _ => Vec::new(),
+                };
                 let lock = Lock {
                     primary: req.primary.clone(),
                     start_ts: req.start_ts,
@@ -182,12 +213,14 @@ pub fn prewrite<S: Snapshot + ?Sized>(
                     short_value,
                     min_commit_ts: req.min_commit_ts,
                     txn_size: req.txn_size,
+                    use_async_commit: req.async_commit.is_some(),
+                    secondaries,
                 };
                 wb.put(Cf::Lock, m.key.clone(), encode(&lock));
             }
         }
     }
-    Ok(committed)
+    Ok(out)
 }
 
 /// Turns the transaction's lock on `key` into a commit record.
@@ -320,10 +353,12 @@ pub enum TxnStatus {
 }
 
 /// Finds out what became of the transaction `start_ts` from its primary
-/// key, at `current_ts`. A primary lock whose TTL ran out is rolled back.
-/// A primary never prewritten is rolled back (so it never will be) only if
-/// `rollback_if_missing`; otherwise that is `TxnNotFound` (the prewrite
-/// may still be on its way).
+/// key, at `current_ts`. A primary lock whose TTL ran out is rolled back,
+/// unless it is an async-commit one: that transaction may have committed
+/// (all its keys locked), and only its secondaries can tell, so it stays
+/// `Locked` for the caller to ask them. A primary never prewritten is
+/// rolled back (so it never will be) only if `rollback_if_missing`;
+/// otherwise that is `TxnNotFound` (the prewrite may still be on its way).
 pub fn check_txn_status<S: Snapshot + ?Sized>(
     reader: &MvccReader<'_, S>,
     primary: &[u8],
@@ -334,7 +369,7 @@ pub fn check_txn_status<S: Snapshot + ?Sized>(
 ) -> Result<TxnStatus> {
     if let Some(lock) = reader.load_lock(primary)? {
         if lock.start_ts == start_ts {
-            if physical_ms(current_ts) < physical_ms(lock.start_ts).saturating_add(lock.ttl) {
+            if lock.use_async_commit || !lock_expired(&lock, current_ts) {
                 return Ok(TxnStatus::Locked(lock));
             }
             rollback_lock(reader, primary, &lock, wb)?;
@@ -353,6 +388,50 @@ pub fn check_txn_status<S: Snapshot + ?Sized>(
             start_ts,
         }),
     }
+}
+
+/// Whether `lock`'s TTL ran out at the timestamp `now`.
+pub fn lock_expired(lock: &Lock, now: u64) -> bool {
+    physical_ms(now) >= physical_ms(lock.start_ts).saturating_add(lock.ttl)
+}
+
+/// What an async-commit transaction left at some of its keys.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SecondaryLocks {
+    /// Its locks found, with their keys (encoded).
+    pub locks: Vec<(Vec<u8>, Lock)>,
+    /// The timestamp a key was committed at, if any was.
+    pub commit_ts: Option<u64>,
+    /// A key was rolled back, or never locked (and is now protected by a
+    /// rollback record): the transaction did not commit.
+    pub rolled_back: bool,
+}
+
+/// Finds out what the async-commit transaction `start_ts` left at `keys`.
+/// A key with neither its lock nor a record of it gets a rollback record,
+/// so that a prewrite still on its way fails: the transaction then never
+/// commits, and the caller may roll it back everywhere.
+pub fn check_secondary_locks<S: Snapshot + ?Sized>(
+    reader: &MvccReader<'_, S>,
+    keys: &[Vec<u8>],
+    start_ts: u64,
+    wb: &mut WriteBatch,
+) -> Result<SecondaryLocks> {
+    let mut out = SecondaryLocks::default();
+    for key in keys {
+        match reader.load_lock(key)? {
+            Some(lock) if lock.start_ts == start_ts => out.locks.push((key.clone(), lock)),
+            _ => match reader.txn_record(key, start_ts)? {
+                TxnRecord::Committed(ts, _) => out.commit_ts = Some(ts),
+                TxnRecord::RolledBack => out.rolled_back = true,
+                TxnRecord::None => {
+                    protect_rollback(reader, key, start_ts, wb)?;
+                    out.rolled_back = true;
+                }
+            },
+        }
+    }
+    Ok(out)
 }
 
 /// Settles the locks of transaction `start_ts` on `keys` the way its

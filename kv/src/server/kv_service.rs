@@ -603,6 +603,9 @@ impl<E: Engine> KvService<E> {
             Req::KvTxnHeartBeat(r) => Resp::KvTxnHeartBeat(self.handle_kv_txn_heart_beat(r).await),
             Req::KvScanLock(r) => Resp::KvScanLock(self.handle_kv_scan_lock(r).await),
             Req::KvCoprocessor(r) => Resp::KvCoprocessor(self.handle_kv_coprocessor(r).await),
+            Req::KvCheckSecondaryLocks(r) => {
+                Resp::KvCheckSecondaryLocks(self.handle_kv_check_secondary_locks(r).await)
+            }
         }
     }
 }
@@ -821,6 +824,15 @@ impl<E: Engine> Kv for KvService<E> {
     ) -> Result<Response<kvrpcpb::KvCoprocessorResponse>, Status> {
         Ok(Response::new(
             self.handle_kv_coprocessor(req.into_inner()).await,
+        ))
+    }
+
+    async fn kv_check_secondary_locks(
+        &self,
+        req: Request<kvrpcpb::KvCheckSecondaryLocksRequest>,
+    ) -> Result<Response<kvrpcpb::KvCheckSecondaryLocksResponse>, Status> {
+        Ok(Response::new(
+            self.handle_kv_check_secondary_locks(req.into_inner()).await,
         ))
     }
 }

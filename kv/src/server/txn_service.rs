@@ -47,6 +47,8 @@ pub(super) fn lock_info(l: LockInfo) -> kvrpcpb::LockInfo {
         txn_size: l.lock.txn_size,
         lock_type: l.lock.op,
         min_commit_ts: l.lock.min_commit_ts,
+        use_async_commit: l.lock.use_async_commit,
+        secondaries: l.lock.secondaries,
     }
 }
 
@@ -54,6 +56,19 @@ pub(super) fn lock_info(l: LockInfo) -> kvrpcpb::LockInfo {
 fn refuse_below(ts: u64, safe_point: u64) -> Outcome<()> {
     if ts < safe_point {
         return Err(MvccError::TooOld { ts, safe_point }.into());
+    }
+    Ok(())
+}
+
+/// Fails with `TooOld` if the records of transaction `start_ts` may be
+/// gone: below the safe point GC may have removed its commit record, and
+/// "not found" would be a lie, not a rollback.
+fn records_kept(start_ts: u64, safe_point: u64) -> crate::mvcc::Result<()> {
+    if start_ts < safe_point {
+        return Err(MvccError::TooOld {
+            ts: start_ts,
+            safe_point,
+        });
     }
     Ok(())
 }
@@ -432,11 +447,14 @@ impl<E: Engine> KvService<E> {
                 txn_size: req.txn_size,
                 min_commit_ts: req.min_commit_ts,
                 one_pc_commit_ts: None,
+                async_commit: req.use_async_commit.then(|| req.secondaries.clone()),
             };
-            // 1PC: readers of these keys wait from here until the write
-            // applied, so none can read at or past the commit timestamp
-            // without seeing it.
-            let marks = if req.try_one_pc {
+            // 1PC and async commit: readers of these keys wait from here
+            // until the write applied, so that none reads at or past the
+            // timestamp taken next without seeing the write. A 1PC commits
+            // at it; an async-commit lock may not commit below it (every
+            // read of the keys so far came before it).
+            let marks = if req.try_one_pc || req.use_async_commit {
                 let marks = self.mem_locks.lock(keys.clone(), req.start_version);
                 let now = self
                     .tso
@@ -447,16 +465,21 @@ impl<E: Engine> KvService<E> {
                     // answer.
                     .map_err(|e| {
                         Failure::Region(crate::region_error::server_is_busy(format!(
-                            "no commit timestamp from PD: {e}"
+                            "no timestamp from PD: {e}"
                         )))
                     })?;
-                prewrite.one_pc_commit_ts = Some(now.max(req.min_commit_ts));
+                let ts = now.max(req.min_commit_ts);
+                if req.try_one_pc {
+                    prewrite.one_pc_commit_ts = Some(ts);
+                } else {
+                    prewrite.min_commit_ts = ts;
+                }
                 Some(marks)
             } else {
                 None
             };
             let ctx = req.context;
-            let committed = self
+            let done = self
                 .txn_write_guarded(ctx, &keys, marks, |r, wb| {
                     txn::prewrite(r, &prewrite, &mutations, wb)
                 })
@@ -464,12 +487,20 @@ impl<E: Engine> KvService<E> {
             // A retry of a 1PC that took effect answers with the timestamp
             // it committed at, also when it came back as plain prewrites
             // (the Region split meanwhile).
-            Ok(committed.or(prewrite.one_pc_commit_ts).unwrap_or(0))
+            let one_pc_ts = done.committed.or(prewrite.one_pc_commit_ts).unwrap_or(0);
+            // An async commit already committed (by a resolver, once all
+            // keys were locked) did so at its locks' largest minimum.
+            let min_commit_ts = done.committed.unwrap_or(done.min_commit_ts);
+            Ok((one_pc_ts, min_commit_ts))
         }
         .await;
-        respond_txn(outcome, |r: &mut kvrpcpb::KvPrewriteResponse, ts| {
-            r.one_pc_commit_ts = ts
-        })
+        respond_txn(
+            outcome,
+            |r: &mut kvrpcpb::KvPrewriteResponse, (one_pc_ts, min_commit_ts)| {
+                r.one_pc_commit_ts = one_pc_ts;
+                r.min_commit_ts = min_commit_ts;
+            },
+        )
     }
 
     /// Serves one `KvCommitRequest`.
@@ -520,21 +551,14 @@ impl<E: Engine> KvService<E> {
         req: kvrpcpb::KvCheckTxnStatusRequest,
     ) -> kvrpcpb::KvCheckTxnStatusResponse {
         let _timer = RequestTimer::new("kv_check_txn_status");
+        let req_primary = req.primary_key.clone();
         let outcome = async {
             check_key(&req.primary_key)?;
             let primary = encode_key(&req.primary_key);
             let keys = [primary.clone()];
             let (lock_ts, now, rollback) = (req.lock_ts, req.current_ts, req.rollback_if_not_exist);
             self.txn_write(req.context, &keys, |r, wb| {
-                // Below the safe point GC may have removed the commit
-                // record: "not found" would be a lie, not a rollback.
-                let safe_point = self.gc.safe_point();
-                if lock_ts < safe_point {
-                    return Err(MvccError::TooOld {
-                        ts: lock_ts,
-                        safe_point,
-                    });
-                }
+                records_kept(lock_ts, self.gc.safe_point())?;
                 txn::check_txn_status(r, &primary, lock_ts, now, rollback, wb)
             })
             .await
@@ -546,12 +570,54 @@ impl<E: Engine> KvService<E> {
                 TxnStatus::Locked(lock) => {
                     r.state = kvrpcpb::TxnState::Locked as i32;
                     r.lock_ttl = lock.ttl;
+                    r.lock_info = Some(lock_info(LockInfo {
+                        key: req_primary,
+                        lock,
+                    }));
                 }
                 TxnStatus::Committed(ts) => {
                     r.state = kvrpcpb::TxnState::Committed as i32;
                     r.commit_version = ts;
                 }
                 TxnStatus::RolledBack => r.state = kvrpcpb::TxnState::RolledBack as i32,
+            },
+        )
+    }
+
+    /// Serves one `KvCheckSecondaryLocksRequest`.
+    pub(super) async fn handle_kv_check_secondary_locks(
+        &self,
+        req: kvrpcpb::KvCheckSecondaryLocksRequest,
+    ) -> kvrpcpb::KvCheckSecondaryLocksResponse {
+        let _timer = RequestTimer::new("kv_check_secondary_locks");
+        let outcome = async {
+            let keys = encode_keys(&req.keys)?;
+            let start = req.start_version;
+            let found = self
+                .txn_write(req.context, &keys, |r, wb| {
+                    records_kept(start, self.gc.safe_point())?;
+                    txn::check_secondary_locks(r, &keys, start, wb)
+                })
+                .await?;
+            let locks = found
+                .locks
+                .into_iter()
+                .map(|(k, lock)| {
+                    Ok(lock_info(LockInfo {
+                        key: decode_key(&k)?,
+                        lock,
+                    }))
+                })
+                .collect::<crate::mvcc::Result<Vec<_>>>()?;
+            Ok((locks, found.commit_ts.unwrap_or(0), found.rolled_back))
+        }
+        .await;
+        respond_txn(
+            outcome,
+            |r: &mut kvrpcpb::KvCheckSecondaryLocksResponse, (locks, commit_ts, rolled_back)| {
+                r.locks = locks;
+                r.commit_ts = commit_ts;
+                r.rolled_back = rolled_back;
             },
         )
     }
