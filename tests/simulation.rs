@@ -4,9 +4,11 @@
 //! real `Cluster` run in one thread. A seeded RNG decides everything that
 //! varies: which client operation is issued where, Region splits at random
 //! keys, message delays, drops and duplicates, partitions, and store
-//! crashes and restarts. RocksDB's IO is not simulated: a crash keeps the
-//! in-memory engine (every write to it is durable) and loses everything
-//! else.
+//! crashes and restarts, and when each store's writer lands the batches
+//! its rounds hand it (a store goes on stepping and starting rounds for
+//! other Regions meanwhile, as with its writer thread). RocksDB's IO is not
+//! simulated: a crash keeps the in-memory engine (every write to it is
+//! durable) and loses everything else, batches not yet written included.
 //!
 //! Checked after every step: at most one leader per term per Region; no
 //! two Regions in PD's routing table overlap; no two initialized peers on a
@@ -25,13 +27,13 @@
 //! `STRATA_SIM_STEPS=N` changes the length of a run. A failing seed prints
 //! itself and replays exactly.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use kv::engine::{Cf, Engine, MemEngine, Snapshot as _};
 use kv::raftstore::{
-    bootstrap_region, first_region, PdTask, ReadCommand, SplitCommand, Store, StoreConfig,
-    WriteCommand,
+    bootstrap_region, first_region, PdTask, ReadCommand, RoundWrite, SplitCommand, Store,
+    StoreConfig, WriteCommand,
 };
 use pd::meta_store::MemMetaStore;
 use pd::{Cluster, ClusterConfig};
@@ -94,7 +96,12 @@ struct Node {
     engine: MemEngine,
     /// Tokens this incarnation of the store owes an answer.
     pending: Vec<u64>,
+    /// Batches handed to the store's writer and not written yet.
+    writes: VecDeque<RoundWrite>,
 }
+
+/// Most batches a simulated store's writer holds (the store loop's bound).
+const MAX_WRITES_IN_FLIGHT: usize = 4;
 
 struct InFlight {
     at: u64,
@@ -173,6 +180,7 @@ impl Sim {
                 store: None,
                 engine,
                 pending: Vec::new(),
+                writes: VecDeque::new(),
             });
         }
         let mut sim = Sim {
@@ -213,6 +221,7 @@ impl Sim {
     fn crash(&mut self, id: u64) {
         let node = &mut self.nodes[(id - 1) as usize];
         node.store = None;
+        node.writes.clear();
         self.crashes += 1;
         // Whatever it owed an answer may or may not have happened.
         for t in node.pending.drain(..) {
@@ -386,14 +395,33 @@ impl Sim {
     }
 
     fn run_round(&mut self, id: u64) {
+        // The writer lands none, some or all of the batches it holds.
+        let landing = self.rng.random_range(0..=MAX_WRITES_IN_FLIGHT);
         let node = &mut self.nodes[(id - 1) as usize];
         let Some(store) = node.store.as_mut() else {
             return;
         };
-        let out = match store.handle_ready() {
-            Ok(o) => o,
-            Err(e) => self.fail(format!("store {id} failed: {e}")),
-        };
+        let mut ran = Ok(());
+        for _ in 0..landing {
+            let Some(w) = node.writes.pop_front() else {
+                break;
+            };
+            ran = node
+                .engine
+                .write(&w.wb, w.sync)
+                .map_err(kv::Error::from)
+                .and_then(|()| store.write_done());
+            if ran.is_err() {
+                break;
+            }
+        }
+        if ran.is_ok() && store.writes_in_flight() < MAX_WRITES_IN_FLIGHT {
+            ran = store.begin_round().map(|w| node.writes.extend(w));
+        }
+        if let Err(e) = ran {
+            self.fail(format!("store {id} failed: {e}"));
+        }
+        let out = store.take_output();
         self.snapshots += out.snapshots.len() as u64;
         for m in out.messages {
             self.send(m, false);

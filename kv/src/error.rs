@@ -36,6 +36,9 @@ pub enum Error {
     /// The store is shutting down.
     #[error("store is shutting down")]
     Shutdown,
+    /// A thread of the store could not start, or stopped unexpectedly.
+    #[error("store thread: {0}")]
+    Thread(String),
     /// The transaction conflicted with another (a newer write, or a lock
     /// that did not clear in time) and was aborted: nothing of it is
     /// visible, and it may be retried as a whole (SQLSTATE 40001).

@@ -80,6 +80,15 @@ pub static STORE_ROUND_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
     )
 });
 
+/// Batches the store's writer wrote and how long each write took.
+pub static STORE_WRITE_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    latency_vec(
+        "strata_store_write_duration_seconds",
+        "Store batch write latency (with fsync when synced)",
+        &["store"],
+    )
+});
+
 /// Region peers on a store.
 pub static STORE_REGIONS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     gauge_vec(
@@ -152,6 +161,7 @@ pub fn render() -> String {
     LazyLock::force(&RAFT_PROPOSALS);
     LazyLock::force(&RAFT_APPLIED);
     LazyLock::force(&STORE_ROUND_SECONDS);
+    LazyLock::force(&STORE_WRITE_SECONDS);
     LazyLock::force(&STORE_REGIONS);
     LazyLock::force(&STORE_LEADERS);
     let mut buf = Vec::new();

@@ -164,3 +164,16 @@ pub(crate) struct Outbox {
     /// The highest GC safe point among the commands applied this round.
     pub gc_safe_point: u64,
 }
+
+impl Outbox {
+    /// Moves everything of `other` in here.
+    pub fn merge(&mut self, mut other: Outbox) {
+        self.messages.append(&mut other.messages);
+        self.snapshots.append(&mut other.snapshots);
+        self.writes.append(&mut other.writes);
+        self.reads.append(&mut other.reads);
+        self.pd_tasks.append(&mut other.pd_tasks);
+        self.splits.append(&mut other.splits);
+        self.gc_safe_point = self.gc_safe_point.max(other.gc_safe_point);
+    }
+}

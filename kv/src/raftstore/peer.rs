@@ -37,7 +37,6 @@ use protocol::raft_cmdpb::{
 use protocol::raft_serverpb::RaftMessage;
 use raft::eraftpb::MessageType;
 use raft::eraftpb::{ConfChangeSingle, ConfChangeType, ConfChangeV2, Entry, EntryType, Message};
-use raft::Ready;
 use raft::{ProgressState, RawNode, StateRole};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -80,10 +79,16 @@ struct ReadBatch {
     issued_tick: u64,
 }
 
-/// Work left between the two halves of a round (see `Store::handle_ready`).
+/// Work left between the two halves of a round (see `Store::begin_round`):
+/// what waits for the round's batch to be written.
 pub(crate) struct PendingReady {
-    ready: Ready,
-    appended: Option<(u64, u64)>,
+    /// The ready's number, reported to raft-rs once it is persisted.
+    number: u64,
+    /// Messages that may go out only after the batch is durable.
+    persisted_messages: Vec<Message>,
+    /// The last log index the batch appends, if it appends entries.
+    appended: Option<u64>,
+    must_sync: bool,
 }
 
 impl PendingReady {
@@ -91,7 +96,7 @@ impl PendingReady {
     /// persisted messages go out (new entries, a snapshot, or a new term
     /// or vote); applies and commit-index moves alone need no fsync.
     pub(crate) fn must_sync(&self) -> bool {
-        self.ready.must_sync()
+        self.must_sync
     }
 }
 
@@ -250,9 +255,10 @@ impl<E: Engine> Peer<E> {
         self.raw.store().is_initialized()
     }
 
-    /// Whether the peer is its Region's leader.
+    /// Whether the peer is its Region's leader (a removed one no longer
+    /// is, whatever raft-rs still believes until it is destroyed).
     pub fn is_leader(&self) -> bool {
-        self.raw.raft.state == StateRole::Leader
+        !self.removed && self.raw.raft.state == StateRole::Leader
     }
 
     /// The current Raft term.
@@ -354,8 +360,13 @@ impl<E: Engine> Peer<E> {
         }
     }
 
-    /// Feeds a Raft message from another peer (`from`, when it says).
+    /// Feeds a Raft message from another peer (`from`, when it says). A
+    /// removed peer takes none: it waits to be destroyed (raft-rs would
+    /// trip over its own missing progress).
     pub fn step(&mut self, from: Option<metapb::Peer>, m: Message) -> Result<()> {
+        if self.removed {
+            return Ok(());
+        }
         if let Some(from) = from {
             self.peer_cache.entry(from.id).or_insert(from);
         }
@@ -390,9 +401,13 @@ impl<E: Engine> Peer<E> {
             && self.raw.raft.raft_log.term(committed).ok() == Some(self.term())
     }
 
-    /// Advances the peer's logical clock by one tick.
+    /// Advances the peer's logical clock by one tick (a removed peer's
+    /// Raft no longer runs).
     pub(crate) fn tick(&mut self, outbox: &mut Outbox) {
         self.ticks += 1;
+        if self.removed {
+            return;
+        }
         self.raw.tick();
         self.after_raft_call();
         self.expire_reads(outbox);
@@ -823,50 +838,49 @@ impl<E: Engine> Peer<E> {
         let appended = if rd.entries().is_empty() {
             None
         } else {
-            Some(self.raw.store().append(rd.entries(), wb))
+            Some(self.raw.mut_store().append(rd.entries(), wb))
         };
         if let Some(hs) = rd.hs() {
             self.raw.mut_store().set_hard_state(hs, wb);
         }
-        Ok(Some(PendingReady {
-            ready: rd,
+        // 6. raft-rs goes on (it may take messages and proposals, and hand
+        // out entries from storage) while the batch is written.
+        let pending = PendingReady {
+            number: rd.number(),
+            persisted_messages: rd.take_persisted_messages(),
             appended,
-        }))
+            must_sync: rd.must_sync(),
+        };
+        self.raw.advance_append_async(rd);
+        self.after_raft_call();
+        Ok(Some(pending))
     }
 
-    /// Second half of a round, after the first batch is durable: sends
-    /// messages that waited for persistence, advances raft-rs and applies
-    /// what the light ready committed into `wb`.
-    pub(crate) fn advance_ready(
-        &mut self,
-        pending: PendingReady,
-        outbox: &mut Outbox,
-        wb: &mut WriteBatch,
-    ) -> Result<()> {
+    /// Second half of a round, after its batch is written: sends messages
+    /// that waited for persistence, tells raft-rs the ready is persisted
+    /// (which may commit entries, applied by a later round) and how far
+    /// this peer applied, and grants the reads that waited for it.
+    pub(crate) fn advance_ready(&mut self, pending: PendingReady, outbox: &mut Outbox) {
         let PendingReady {
-            mut ready,
+            number,
+            persisted_messages,
             appended,
+            must_sync: _,
         } = pending;
-        if let Some((index, term)) = appended {
-            self.raw.mut_store().on_appended(index, term);
+        if let Some(index) = appended {
+            self.raw.mut_store().on_appended(index);
         }
-        // 6. Messages that depend on the entries and hard state just persisted.
-        self.send(ready.take_persisted_messages(), outbox);
-        // 7. Advance raft-rs past the ready.
-        let mut light = self.raw.advance(ready);
-        if let Some(commit) = light.commit_index() {
-            self.raw.mut_store().set_commit(commit, wb);
-        }
-        self.send(light.take_messages(), outbox);
-        // 8. Entries the light ready committed, then tell raft-rs they are applied.
-        self.apply_entries(light.take_committed_entries(), outbox, wb)?;
-        self.raw.advance_apply();
+        // 7. Messages that depend on the entries and hard state just persisted.
+        self.send(persisted_messages, outbox);
+        // 8. raft-rs learns what is persisted and applied.
+        self.raw.on_persist_ready(number);
+        let applied = self.applied_index();
+        self.raw.advance_apply_to(applied);
         self.after_raft_call();
         self.grant_reads(outbox);
         if self.is_leader() && self.heartbeat_due {
             self.report_heartbeat(outbox);
         }
-        Ok(())
     }
 
     fn flush_reads(&mut self, outbox: &mut Outbox) {

@@ -32,8 +32,14 @@ pub struct PeerStorage<E: Engine> {
     hard_state: HardState,
     conf_state: ConfState,
     apply_state: RaftApplyState,
+    /// The log's tail as raft-rs sees it: entries staged in a batch count
+    /// from the moment they are staged.
     last_index: u64,
     last_term: u64,
+    /// Entries staged in a batch that is not written yet, in index order:
+    /// raft-rs takes them as stable once handed over and may ask for them
+    /// before the write lands (the store's writer runs on its own thread).
+    unpersisted: Vec<Entry>,
     /// Whether the peer holds the Region's data (false until the first
     /// snapshot reaches a newly created peer).
     initialized: bool,
@@ -185,6 +191,7 @@ impl<E: Engine> PeerStorage<E> {
             apply_state,
             last_index: 0,
             last_term: 0,
+            unpersisted: Vec::new(),
             initialized,
         };
         s.last_index = s.apply_state.truncated_index;
@@ -244,10 +251,13 @@ impl<E: Engine> PeerStorage<E> {
         self.apply_state.truncated_index + 1
     }
 
-    /// Adds `entries` (possibly replacing a conflicting suffix) to `wb`.
-    pub fn append(&self, entries: &[Entry], wb: &mut WriteBatch) -> (u64, u64) {
-        let Some(last) = entries.last() else {
-            return (self.last_index, self.last_term);
+    /// Adds `entries` (possibly replacing a conflicting suffix) to `wb`;
+    /// they are part of the log at once, served from memory until
+    /// [`PeerStorage::on_appended`] says the batch is written. Returns the
+    /// new last index.
+    pub fn append(&mut self, entries: &[Entry], wb: &mut WriteBatch) -> u64 {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+            return self.last_index;
         };
         let id = self.region.id;
         for e in entries {
@@ -257,7 +267,11 @@ impl<E: Engine> PeerStorage<E> {
         for idx in last.index + 1..=self.last_index {
             wb.delete(Cf::Raft, keys::raft_log_key(id, idx));
         }
-        (last.index, last.term)
+        self.unpersisted.retain(|e| e.index < first.index);
+        self.unpersisted.extend_from_slice(entries);
+        self.last_index = last.index;
+        self.last_term = last.term;
+        last.index
     }
 
     /// Records a new hard state in `wb`.
@@ -270,19 +284,17 @@ impl<E: Engine> PeerStorage<E> {
         );
     }
 
-    /// Records a new commit index (from a light ready) in `wb`.
-    pub fn set_commit(&mut self, commit: u64, wb: &mut WriteBatch) {
-        if commit > self.hard_state.commit {
-            let mut hs = self.hard_state.clone();
-            hs.commit = commit;
-            self.set_hard_state(&hs, wb);
-        }
+    /// The batch that staged entries up to `index` is written: they are
+    /// read from the engine from now on.
+    pub fn on_appended(&mut self, index: u64) {
+        self.unpersisted.retain(|e| e.index > index);
     }
 
-    /// Updates the in-memory log tail once an `append` batch is durable.
-    pub fn on_appended(&mut self, last_index: u64, last_term: u64) {
-        self.last_index = last_index;
-        self.last_term = last_term;
+    /// The staged, unwritten entry at `idx`, if it is one.
+    fn unpersisted_entry(&self, idx: u64) -> Option<&Entry> {
+        let first = self.unpersisted.first()?.index;
+        let at = usize::try_from(idx.checked_sub(first)?).ok()?;
+        self.unpersisted.get(at)
     }
 
     /// Records that entries up to `index` are applied (with the Region and
@@ -332,6 +344,9 @@ impl<E: Engine> PeerStorage<E> {
         }
         if idx == self.last_index {
             return Ok(self.last_term);
+        }
+        if let Some(e) = self.unpersisted_entry(idx) {
+            return Ok(e.term);
         }
         match self
             .engine
@@ -390,6 +405,7 @@ impl<E: Engine> PeerStorage<E> {
         self.set_hard_state(&hs, wb);
         self.last_index = meta.index;
         self.last_term = meta.term;
+        self.unpersisted.clear();
         self.initialized = true;
         Ok(())
     }
@@ -481,11 +497,17 @@ impl<E: Engine> raft::Storage for PeerStorage<E> {
         let mut out = Vec::with_capacity((high - low) as usize);
         let mut size = 0u64;
         let mut err = None;
+        // Written entries come from the engine, staged ones from memory.
+        let staged_from = self
+            .unpersisted
+            .first()
+            .map_or(high, |e| e.index)
+            .clamp(low, high);
         self.engine
             .scan(
                 Cf::Raft,
                 &keys::raft_log_key(id, low),
-                &keys::raft_log_key(id, high),
+                &keys::raft_log_key(id, staged_from),
                 &mut |_, v| match decode_pb::<Entry>(v) {
                     Ok(e) => {
                         size += v.len() as u64;
@@ -504,6 +526,18 @@ impl<E: Engine> raft::Storage for PeerStorage<E> {
             .map_err(|e| storage_err(e.into()))?;
         if let Some(e) = err {
             return Err(storage_err(e));
+        }
+        if out.len() as u64 == staged_from - low {
+            for e in self.unpersisted.iter().filter(|e| e.index >= staged_from) {
+                if e.index >= high {
+                    break;
+                }
+                size += u64::from(protobuf::Message::compute_size(e));
+                if !out.is_empty() && size > max_size {
+                    break;
+                }
+                out.push(e.clone());
+            }
         }
         // A hole in the log means the engine lost entries it acknowledged.
         let contiguous = out

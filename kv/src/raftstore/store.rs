@@ -7,15 +7,29 @@
 //! trait, so the deterministic simulation drives this same code over the
 //! in-memory engine.
 //!
-//! One round (group commit): every peer with work stages its new entries,
-//! hard state and applied commands into ONE write batch, which is written
-//! with ONE synced write (unsynced when no peer has new entries, a snapshot
-//! or a new term or vote: raft-rs's `must_sync`); only then do messages
-//! that depend on persistence go out, raft-rs advance, and the light
-//! ready's applies go into a second, unsynced batch (the log they come from
-//! is already durable).
+//! One round (group commit): every peer with work stages its ready (a
+//! snapshot to install, committed entries to apply, new entries and hard
+//! state) into ONE write batch, which is written with ONE synced write
+//! (unsynced when no peer has new entries, a snapshot or a new term or
+//! vote: raft-rs's `must_sync`). Messages that need no persistence (a
+//! leader's appends) go out at once; those that do, the answers to writes
+//! and reads, and raft-rs's own progress (`on_persist_ready`) wait for the
+//! write. Entries that commit meanwhile are applied by a later round.
+//!
+//! The batch need not be written by the caller's thread: a round is
+//! [`Store::begin_round`] (a batch to write), then [`Store::write_done`]
+//! once it is written. Between them the store keeps stepping messages,
+//! taking proposals, ticking and starting rounds for the peers that have
+//! no batch in flight: its loop goes on while its log write syncs (an
+//! async log writer, with raft-rs's async ready; the peers serve entries
+//! staged and not yet written from memory). A peer stays out of new rounds
+//! until its batch is written, so its applied state in memory never runs
+//! ahead of the engine for its reads. Batches are written in the order
+//! they were made, so later ones never go under earlier ones.
+//! [`Store::handle_ready`] runs a whole round, writing on the caller's
+//! thread (the deterministic simulation does this).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -33,7 +47,7 @@ use super::config::StoreConfig;
 use super::msg::{
     Outbox, Output, ReadCommand, ReadView, SplitApplied, SplitCommand, Token, WriteCommand,
 };
-use super::peer::Peer;
+use super::peer::{Peer, PendingReady};
 use super::storage::{clear_data, decode_raft, write_initial_state};
 use crate::engine::{Cf, Engine, WriteBatch};
 use crate::error::{Error, Result};
@@ -59,6 +73,36 @@ pub struct Store<E: Engine> {
     /// for (durable under [`keys::GC_SAFE_POINT_KEY`]); shared with the
     /// handlers, which refuse reads below it.
     gc_safe_point: Arc<AtomicU64>,
+    /// Batches handed out and not yet reported written, oldest first.
+    in_flight: VecDeque<InFlight>,
+    /// Peers with a batch in flight: no new round for them until written.
+    busy: HashSet<u64>,
+    /// Splits written and waiting for the batches in flight to be written
+    /// before their peers start (a batch staged meanwhile may still write
+    /// for a Region a split creates): no new round starts meanwhile.
+    split_waiting: Vec<SplitApplied>,
+    /// Splits whose new peers exist now, for the next output.
+    split_done: Vec<SplitApplied>,
+}
+
+/// A batch for the engine, made by a round: write it (synced if `sync`),
+/// then call [`Store::write_done`]. Batches must be written in the order
+/// they are handed out.
+pub struct RoundWrite {
+    /// The staged changes (may be empty).
+    pub wb: WriteBatch,
+    /// Whether the write must be synced before what depends on it goes on.
+    pub sync: bool,
+}
+
+/// A round whose batch is being written, and what waits for it.
+struct InFlight {
+    /// Every peer that staged something in the batch (kept out of new
+    /// rounds, and never destroyed or replaced, until it is written).
+    peers: Vec<u64>,
+    /// The readies to advance once it is written.
+    pending: Vec<(u64, PendingReady)>,
+    outbox: Outbox,
 }
 
 /// Most messages kept waiting for a split to apply.
@@ -140,6 +184,10 @@ impl<E: Engine> Store<E> {
             ticks: 0,
             deferred: Vec::new(),
             gc_safe_point: Arc::new(AtomicU64::new(0)),
+            in_flight: VecDeque::new(),
+            busy: HashSet::new(),
+            split_waiting: Vec::new(),
+            split_done: Vec::new(),
         };
         if let Some(b) = store.engine.get(Cf::Raft, keys::GC_SAFE_POINT_KEY)? {
             let bytes: [u8; 8] = b
@@ -472,45 +520,122 @@ impl<E: Engine> Store<E> {
         }
     }
 
-    /// Runs one round for every peer (see the module docs) and returns what
-    /// the caller must send and answer. An error means the engine failed and
-    /// the store must stop.
+    /// Runs one round for every peer (see the module docs), writing its
+    /// batch on this thread, and returns what the caller must send and
+    /// answer. An error means the engine failed and the store must stop.
     pub fn handle_ready(&mut self) -> Result<Output<E::Snapshot>> {
+        if let Some(w) = self.begin_round()? {
+            if !w.wb.is_empty() {
+                self.engine.write(&w.wb, w.sync)?;
+            }
+            self.write_done()?;
+        }
+        Ok(self.take_output())
+    }
+
+    /// Batches handed out and not yet reported written.
+    pub fn writes_in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// First half of a round (see the module docs): every peer with work
+    /// and no batch in flight stages its ready into one batch, which the
+    /// caller writes and then reports with [`Store::write_done`]. Messages
+    /// that need no persistence go out with the next
+    /// [`Store::take_output`]. `None`: nothing to write.
+    pub fn begin_round(&mut self) -> Result<Option<RoundWrite>> {
+        if !self.split_waiting.is_empty() {
+            return Ok(None);
+        }
+        self.destroy_removed_peers()?;
         let mut wb = WriteBatch::default();
+        let mut round = Outbox::default();
         let mut pending = Vec::new();
+        let mut staged = Vec::new();
         for (id, peer) in self.peers.iter_mut() {
-            if peer.has_ready() {
-                if let Some(p) = peer.collect_ready(&mut self.outbox, &mut wb)? {
+            if self.busy.contains(id) || !peer.has_ready() {
+                continue;
+            }
+            let mut out = Outbox::default();
+            let before = wb.ops().len();
+            let ready = peer.collect_ready(&mut out, &mut wb)?;
+            if wb.ops().len() > before {
+                staged.push(*id);
+            }
+            match ready {
+                Some(p) => {
                     pending.push((*id, p));
+                    round.merge(out);
                 }
+                // Lease reads and log compaction: nothing of theirs waits
+                // for the batch (the peer's applies are all written).
+                None => self.outbox.merge(out),
             }
         }
-        self.record_gc_safe_point(&mut wb);
-        if !wb.is_empty() {
-            let sync = pending.iter().any(|(_, p)| p.must_sync());
-            self.engine.write(&wb, sync)?;
+        let applied = std::mem::take(&mut round.gc_safe_point);
+        self.record_gc_safe_point(applied, &mut wb);
+        // A leader's appends need no persistence of its own: send them now.
+        self.send_now(&mut round);
+        if pending.is_empty() && wb.is_empty() {
+            self.outbox.merge(round);
+            return Ok(None);
         }
-        let mut wb = WriteBatch::default();
+        let sync = pending.iter().any(|(_, p)| p.must_sync());
+        let mut peers = staged;
+        peers.extend(pending.iter().map(|(id, _)| *id));
+        self.busy.extend(peers.iter().copied());
+        self.in_flight.push_back(InFlight {
+            peers,
+            pending,
+            outbox: round,
+        });
+        Ok(Some(RoundWrite { wb, sync }))
+    }
+
+    /// The oldest batch handed out is written: its peers send what waited
+    /// for persistence, learn it is persisted and may take part in rounds
+    /// again; the answers that waited for it, and the splits it applied
+    /// (once no batch is in flight), go out with the next
+    /// [`Store::take_output`].
+    pub fn write_done(&mut self) -> Result<()> {
+        let Some(InFlight {
+            peers,
+            pending,
+            mut outbox,
+        }) = self.in_flight.pop_front()
+        else {
+            return Ok(());
+        };
+        for id in peers {
+            self.busy.remove(&id);
+        }
         for (id, p) in pending {
-            // A peer that applied its own removal is destroyed below; raft-rs
-            // must not go on with it (a removed leader has no progress of
-            // its own left).
+            // A peer that applied its own removal is destroyed below;
+            // raft-rs must not go on with it (a removed leader has no
+            // progress of its own left).
             if let Some(peer) = self.peers.get_mut(&id).filter(|p| !p.is_removed()) {
-                peer.advance_ready(p, &mut self.outbox, &mut wb)?;
+                peer.advance_ready(p, &mut outbox);
             }
         }
-        self.destroy_removed_peers(&mut wb);
-        self.record_gc_safe_point(&mut wb);
-        if !wb.is_empty() {
-            self.engine.write(&wb, false)?;
+        // A peer whose removal this batch applied goes with it: a restart
+        // must not find it a member of a Region that no longer lists it.
+        self.destroy_removed_peers()?;
+        self.split_waiting.append(&mut outbox.splits);
+        self.outbox.merge(outbox);
+        if self.in_flight.is_empty() {
+            for split in std::mem::take(&mut self.split_waiting) {
+                self.create_split_peers(&split)?;
+                self.split_done.push(split);
+            }
         }
-        let splits = std::mem::take(&mut self.outbox.splits);
-        for split in &splits {
-            self.create_split_peers(split)?;
-        }
-        let mut out = self.take_output();
-        out.splits = splits;
-        Ok(out)
+        Ok(())
+    }
+
+    /// Moves the messages and PD reports of `round` to the next output.
+    fn send_now(&mut self, round: &mut Outbox) {
+        self.outbox.messages.append(&mut round.messages);
+        self.outbox.snapshots.append(&mut round.snapshots);
+        self.outbox.pd_tasks.append(&mut round.pd_tasks);
     }
 
     /// The highest GC safe point this store applied deletions for, as the
@@ -520,9 +645,10 @@ impl<E: Engine> Store<E> {
     }
 
     /// Raises the store's GC safe point to what this round applied, before
-    /// the round's writes are visible to reads, and records it with them.
-    fn record_gc_safe_point(&mut self, wb: &mut WriteBatch) {
-        let applied = std::mem::take(&mut self.outbox.gc_safe_point);
+    /// the round's writes are visible to reads, and records it with them
+    /// (batches are written in order: the last one written holds the
+    /// highest).
+    fn record_gc_safe_point(&mut self, applied: u64, wb: &mut WriteBatch) {
         if applied > self.gc_safe_point.fetch_max(applied, Ordering::AcqRel) {
             wb.put(
                 Cf::Raft,
@@ -570,11 +696,15 @@ impl<E: Engine> Store<E> {
         Ok(())
     }
 
-    fn destroy_removed_peers(&mut self, wb: &mut WriteBatch) {
+    /// Destroys the peers removed from their Regions that have no batch in
+    /// flight, writing their tombstones at once (a message may create a
+    /// new peer of the Region right after, and must find them).
+    fn destroy_removed_peers(&mut self) -> Result<()> {
+        let mut wb = WriteBatch::default();
         let removed: Vec<u64> = self
             .peers
             .iter()
-            .filter(|(_, p)| p.is_removed())
+            .filter(|(id, p)| p.is_removed() && !self.busy.contains(id))
             .map(|(id, _)| *id)
             .collect();
         for id in removed {
@@ -605,12 +735,19 @@ impl<E: Engine> Store<E> {
             // An uninitialized peer holds no data, and its shell Region's
             // empty range would mean the whole key space.
             if peer.is_initialized() {
-                clear_data(wb, &region.start_key, &region.end_key);
+                clear_data(&mut wb, &region.start_key, &region.end_key);
             }
         }
+        if !wb.is_empty() {
+            self.engine.write(&wb, false)?;
+        }
+        Ok(())
     }
 
-    fn take_output(&mut self) -> Output<E::Snapshot> {
+    /// Everything ready to go out: messages, PD reports, answers whose
+    /// batches are written (reads get a snapshot of the engine now) and
+    /// splits whose peers started.
+    pub fn take_output(&mut self) -> Output<E::Snapshot> {
         let ob = std::mem::take(&mut self.outbox);
         let snapshot = if ob.reads.iter().any(|(_, r)| r.is_ok()) {
             Some(Arc::new(self.engine.snapshot()))
@@ -637,7 +774,7 @@ impl<E: Engine> Store<E> {
             writes: ob.writes,
             reads,
             pd_tasks: ob.pd_tasks,
-            splits: Vec::new(),
+            splits: std::mem::take(&mut self.split_done),
         }
     }
 

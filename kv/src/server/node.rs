@@ -278,6 +278,7 @@ impl NodeHandle {
         let store = Store::open(engine.clone(), store_id, cfg.store.clone(), seed)?;
         let gc_state = Arc::new(GcState::new(store.gc_safe_point()));
         let (tx, rx) = std::sync::mpsc::channel::<StoreMsg<RocksEngine>>();
+        let to_loop = tx.clone();
         let router = StoreRouter::new(tx);
         let (pd_tx, pd_rx) = mpsc::unbounded_channel();
         let sinks = NodeSinks::new(
@@ -293,7 +294,7 @@ impl NodeHandle {
         let loop_thread = std::thread::Builder::new()
             .name(format!("store-{store_id}"))
             .spawn(move || {
-                let run = || store_loop::run(store, rx, sinks, tick, loop_counts);
+                let run = || store_loop::run(store, rx, to_loop, sinks, tick, loop_counts);
                 let failure = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
                     Ok(Ok(())) => None,
                     Ok(Err(e)) => Some(e.to_string()),

@@ -1,13 +1,20 @@
 //! The store loop: the one thread that owns a [`Store`] and drives it.
 //!
-//! It takes messages from a channel, ticks on a timer, runs one round
-//! (`Store::handle_ready`) per batch of input, and hands the round's output
-//! to the transport, the PD worker and the waiting gRPC handlers. Batching
-//! the input is what makes group commit work: everything that arrived while
+//! It takes messages from a channel, ticks on a timer, starts a round
+//! (`Store::begin_round`) per batch of input, and hands the output to the
+//! transport, the PD worker and the waiting gRPC handlers. Batching the
+//! input is what makes group commit work: everything that arrived while
 //! the last fsync ran goes into the next round's single write.
 //!
-//! Hot path: one iteration per round; no per-request logging above debug,
-//! no blocking besides the round's engine writes.
+//! The rounds' batches go to a writer thread, which writes them in order
+//! and reports each back through the loop's own channel
+//! ([`StoreMsg::Written`]); the loop then finishes that round
+//! (`Store::write_done`). So the loop keeps stepping Raft messages, taking
+//! proposals and starting rounds for other Regions while a write syncs,
+//! up to [`MAX_WRITES_IN_FLIGHT`] batches ahead.
+//!
+//! Hot path: one iteration per batch of input; no per-request logging
+//! above debug, no blocking on the engine.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -21,7 +28,9 @@ use tokio::sync::oneshot;
 
 use crate::engine::Engine;
 use crate::metrics::{self, StoreCounts};
-use crate::raftstore::{PdTask, ReadCommand, ReadView, SplitCommand, Store, Token, WriteCommand};
+use crate::raftstore::{
+    PdTask, ReadCommand, ReadView, RoundWrite, SplitCommand, Store, Token, WriteCommand,
+};
 
 /// The answer to a write.
 pub type WriteResult = Result<(), RegionError>;
@@ -56,6 +65,9 @@ pub enum StoreMsg<E: Engine> {
     },
     /// A peer could not be reached.
     Unreachable { region_id: u64, to_peer: u64 },
+    /// The writer wrote the oldest batch handed to it (or failed: the store
+    /// must stop).
+    Written(Result<(), crate::engine::EngineError>),
     /// Stop the loop.
     Stop,
 }
@@ -71,11 +83,47 @@ pub trait Sinks: Send + 'static {
 /// Most messages taken from the channel for one round.
 const MAX_BATCH: usize = 4096;
 
-/// Runs the loop until `Stop` or until every sender is gone. Returns an
-/// error when the engine failed (the store must not go on).
+/// Most batches handed to the writer and not yet written: past this the
+/// loop gathers more input before it starts another round.
+pub const MAX_WRITES_IN_FLIGHT: usize = 4;
+
+/// Starts the thread that writes the store's batches in order, reporting
+/// each to the loop through `to_loop`. It stops when its sender is dropped.
+fn start_writer<E: Engine>(
+    engine: E,
+    store_id: u64,
+    to_loop: Sender<StoreMsg<E>>,
+) -> crate::Result<Sender<RoundWrite>> {
+    let (tx, rx) = std::sync::mpsc::channel::<RoundWrite>();
+    let write_seconds = metrics::STORE_WRITE_SECONDS.with_label_values(&[&store_id.to_string()]);
+    std::thread::Builder::new()
+        .name(format!("store-{store_id}-writer"))
+        .spawn(move || {
+            for w in rx {
+                let started = Instant::now();
+                let r = if w.wb.is_empty() {
+                    Ok(())
+                } else {
+                    engine.write(&w.wb, w.sync)
+                };
+                write_seconds.observe(started.elapsed().as_secs_f64());
+                let failed = r.is_err();
+                if to_loop.send(StoreMsg::Written(r)).is_err() || failed {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| crate::Error::Thread(format!("cannot start the writer: {e}")))?;
+    Ok(tx)
+}
+
+/// Runs the loop until `Stop`. `to_self` is a sender of the loop's own
+/// channel (the writer reports through it). Returns an error when the
+/// engine failed (the store must not go on).
 pub fn run<E: Engine, K: Sinks>(
     mut store: Store<E>,
     rx: Receiver<StoreMsg<E>>,
+    to_self: Sender<StoreMsg<E>>,
     mut sinks: K,
     tick: Duration,
     counts: StoreCounts,
@@ -85,6 +133,7 @@ pub fn run<E: Engine, K: Sinks>(
     let mut splits: HashMap<Token, oneshot::Sender<SplitResult>> = HashMap::new();
     let mut next_token: Token = 1;
     let mut next_tick = Instant::now() + tick;
+    let writer = start_writer(store.engine().clone(), store.store_id(), to_self)?;
     let round_seconds =
         metrics::STORE_ROUND_SECONDS.with_label_values(&[&store.store_id().to_string()]);
     loop {
@@ -151,6 +200,10 @@ pub fn run<E: Engine, K: Sinks>(
                 StoreMsg::Unreachable { region_id, to_peer } => {
                     store.report_unreachable(region_id, to_peer)
                 }
+                StoreMsg::Written(r) => {
+                    r?;
+                    store.write_done()?;
+                }
                 StoreMsg::Stop => return Ok(()),
             }
         }
@@ -162,9 +215,16 @@ pub fn run<E: Engine, K: Sinks>(
             store.tick();
             next_tick += tick;
         }
-        let round = Instant::now();
-        let out = store.handle_ready()?;
-        round_seconds.observe(round.elapsed().as_secs_f64());
+        if store.writes_in_flight() < MAX_WRITES_IN_FLIGHT {
+            let round = Instant::now();
+            if let Some(w) = store.begin_round()? {
+                if writer.send(w).is_err() {
+                    return Err(crate::Error::Thread("the writer stopped".into()));
+                }
+            }
+            round_seconds.observe(round.elapsed().as_secs_f64());
+        }
+        let out = store.take_output();
         if !out.messages.is_empty() || !out.snapshots.is_empty() {
             sinks.send_messages(out.messages, out.snapshots);
         }
