@@ -228,7 +228,9 @@ pub fn start_store(dir: &Path, pd: &str, i: usize) -> Proc {
     start_store_with(dir, pd, i, &[])
 }
 
-/// Starts store `i` with extra flags.
+/// Starts store `i` with extra flags. Even-numbered stores write their
+/// Raft log with the async writer, so every cluster test runs both ways
+/// side by side.
 pub fn start_store_with(dir: &Path, pd: &str, i: usize, extra: &[&str]) -> Proc {
     let data = dir.join(format!("store-{i}"));
     let mut args = vec![
@@ -240,6 +242,9 @@ pub fn start_store_with(dir: &Path, pd: &str, i: usize, extra: &[&str]) -> Proc 
         "--listen",
         "127.0.0.1:0",
     ];
+    if i % 2 == 0 {
+        args.push("--async-log-writer");
+    }
     args.extend_from_slice(extra);
     Proc::start(&args)
 }

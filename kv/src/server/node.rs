@@ -64,6 +64,9 @@ pub struct NodeConfig {
     /// The code SQL nodes may run next to the data (none: such requests
     /// are answered "unsupported" and SQL nodes do the work themselves).
     pub coprocessor: Option<Arc<dyn Coprocessor>>,
+    /// Write Raft batches on a writer thread while the store loop goes on
+    /// (see `store_loop`); off: the loop writes them itself.
+    pub async_log_writer: bool,
 }
 
 impl NodeConfig {
@@ -82,6 +85,7 @@ impl NodeConfig {
             gc_interval: Duration::from_secs(60),
             pd_wait: Duration::from_secs(15),
             coprocessor: None,
+            async_log_writer: false,
         }
     }
 }
@@ -289,12 +293,14 @@ impl NodeHandle {
         );
         let counts = crate::metrics::StoreCounts::for_store(store_id);
         let tick = cfg.tick;
+        let async_writer = cfg.async_log_writer;
         let loop_counts = counts.clone();
         let (fatal_tx, fatal) = watch::channel(None);
         let loop_thread = std::thread::Builder::new()
             .name(format!("store-{store_id}"))
             .spawn(move || {
-                let run = || store_loop::run(store, rx, to_loop, sinks, tick, loop_counts);
+                let run =
+                    || store_loop::run(store, rx, to_loop, async_writer, sinks, tick, loop_counts);
                 let failure = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
                     Ok(Ok(())) => None,
                     Ok(Err(e)) => Some(e.to_string()),

@@ -6,12 +6,17 @@
 //! input is what makes group commit work: everything that arrived while
 //! the last fsync ran goes into the next round's single write.
 //!
-//! The rounds' batches go to a writer thread, which writes them in order
+//! The loop writes a round's batch itself, after sending the messages that
+//! need no persistence (a leader's appends: the followers persist them
+//! meanwhile). With the async log writer (`NodeConfig::async_log_writer`)
+//! the batches go to a writer thread instead, which writes them in order
 //! and reports each back through the loop's own channel
 //! ([`StoreMsg::Written`]); the loop then finishes that round
-//! (`Store::write_done`). So the loop keeps stepping Raft messages, taking
-//! proposals and starting rounds for other Regions while a write syncs,
-//! up to [`MAX_WRITES_IN_FLIGHT`] batches ahead.
+//! (`Store::write_done`), and meanwhile keeps stepping Raft messages,
+//! taking proposals and starting rounds for other Regions, up to
+//! [`MAX_WRITES_IN_FLIGHT`] batches ahead. That pays off when fsyncs are
+//! slow next to the loop's own work; on a small machine with fast fsyncs
+//! the thread handoffs cost more than they save (docs/benchmarks.md).
 //!
 //! Hot path: one iteration per batch of input; no per-request logging
 //! above debug, no blocking on the engine.
@@ -29,7 +34,7 @@ use tokio::sync::oneshot;
 use crate::engine::Engine;
 use crate::metrics::{self, StoreCounts};
 use crate::raftstore::{
-    PdTask, ReadCommand, ReadView, RoundWrite, SplitCommand, Store, Token, WriteCommand,
+    Output, PdTask, ReadCommand, ReadView, RoundWrite, SplitCommand, Store, Token, WriteCommand,
 };
 
 /// The answer to a write.
@@ -117,23 +122,76 @@ fn start_writer<E: Engine>(
     Ok(tx)
 }
 
-/// Runs the loop until `Stop`. `to_self` is a sender of the loop's own
-/// channel (the writer reports through it). Returns an error when the
-/// engine failed (the store must not go on).
+/// The handlers waiting for the loop's answers, by token.
+struct Waiting<S> {
+    writes: HashMap<Token, oneshot::Sender<WriteResult>>,
+    reads: HashMap<Token, oneshot::Sender<ReadResult<S>>>,
+    splits: HashMap<Token, oneshot::Sender<SplitResult>>,
+}
+
+impl<S> Default for Waiting<S> {
+    fn default() -> Self {
+        Waiting {
+            writes: HashMap::new(),
+            reads: HashMap::new(),
+            splits: HashMap::new(),
+        }
+    }
+}
+
+impl<S> Waiting<S> {
+    /// Hands `out` to the sinks and the waiting handlers.
+    fn deliver<K: Sinks>(&mut self, out: Output<S>, sinks: &mut K) {
+        if !out.messages.is_empty() || !out.snapshots.is_empty() {
+            sinks.send_messages(out.messages, out.snapshots);
+        }
+        if !out.pd_tasks.is_empty() {
+            sinks.pd_tasks(out.pd_tasks);
+        }
+        let mut applied: HashMap<Token, Vec<metapb::Region>> = out
+            .splits
+            .into_iter()
+            .filter_map(|s| Some((s.token?, s.regions)))
+            .collect();
+        for (t, r) in out.writes {
+            if let Some(cb) = self.writes.remove(&t) {
+                let _ = cb.send(r);
+            } else if let Some(cb) = self.splits.remove(&t) {
+                let _ = cb.send(r.map(|()| applied.remove(&t).unwrap_or_default()));
+            }
+        }
+        for (t, r) in out.reads {
+            if let Some(cb) = self.reads.remove(&t) {
+                let _ = cb.send(r);
+            }
+        }
+    }
+}
+
+/// Runs the loop until `Stop`. With `async_writer`, a writer thread
+/// writes the rounds' batches, reporting through `to_self` (a sender of
+/// the loop's own channel); otherwise the loop writes each itself.
+/// Returns an error when the engine failed (the store must not go on).
 pub fn run<E: Engine, K: Sinks>(
     mut store: Store<E>,
     rx: Receiver<StoreMsg<E>>,
     to_self: Sender<StoreMsg<E>>,
+    async_writer: bool,
     mut sinks: K,
     tick: Duration,
     counts: StoreCounts,
 ) -> crate::Result<()> {
-    let mut writes: HashMap<Token, oneshot::Sender<WriteResult>> = HashMap::new();
-    let mut reads: HashMap<Token, oneshot::Sender<ReadResult<E::Snapshot>>> = HashMap::new();
-    let mut splits: HashMap<Token, oneshot::Sender<SplitResult>> = HashMap::new();
+    let mut answers = Waiting::default();
     let mut next_token: Token = 1;
     let mut next_tick = Instant::now() + tick;
-    let writer = start_writer(store.engine().clone(), store.store_id(), to_self)?;
+    let writer = match async_writer {
+        true => Some(start_writer(
+            store.engine().clone(),
+            store.store_id(),
+            to_self,
+        )?),
+        false => None,
+    };
     let round_seconds =
         metrics::STORE_ROUND_SECONDS.with_label_values(&[&store.store_id().to_string()]);
     loop {
@@ -160,19 +218,19 @@ pub fn run<E: Engine, K: Sinks>(
                 StoreMsg::Write(cmd, cb) => {
                     let t = next_token;
                     next_token += 1;
-                    writes.insert(t, cb);
+                    answers.writes.insert(t, cb);
                     store.propose_write(t, cmd);
                 }
                 StoreMsg::Read(cmd, cb) => {
                     let t = next_token;
                     next_token += 1;
-                    reads.insert(t, cb);
+                    answers.reads.insert(t, cb);
                     store.read(t, cmd);
                 }
                 StoreMsg::Split(cmd, cb) => {
                     let t = next_token;
                     next_token += 1;
-                    splits.insert(t, cb);
+                    answers.splits.insert(t, cb);
                     store.propose_split(t, cmd);
                 }
                 StoreMsg::QueryRegion(region_id, cb) => {
@@ -218,36 +276,26 @@ pub fn run<E: Engine, K: Sinks>(
         if store.writes_in_flight() < MAX_WRITES_IN_FLIGHT {
             let round = Instant::now();
             if let Some(w) = store.begin_round()? {
-                if writer.send(w).is_err() {
-                    return Err(crate::Error::Thread("the writer stopped".into()));
+                match &writer {
+                    Some(writer) => {
+                        if writer.send(w).is_err() {
+                            return Err(crate::Error::Thread("the writer stopped".into()));
+                        }
+                    }
+                    None => {
+                        // A leader's appends go out before its own write,
+                        // so the followers persist them meanwhile.
+                        answers.deliver(store.take_output(), &mut sinks);
+                        if !w.wb.is_empty() {
+                            store.engine().write(&w.wb, w.sync)?;
+                        }
+                        store.write_done()?;
+                    }
                 }
             }
             round_seconds.observe(round.elapsed().as_secs_f64());
         }
-        let out = store.take_output();
-        if !out.messages.is_empty() || !out.snapshots.is_empty() {
-            sinks.send_messages(out.messages, out.snapshots);
-        }
-        if !out.pd_tasks.is_empty() {
-            sinks.pd_tasks(out.pd_tasks);
-        }
-        let mut applied: HashMap<Token, Vec<metapb::Region>> = out
-            .splits
-            .into_iter()
-            .filter_map(|s| Some((s.token?, s.regions)))
-            .collect();
-        for (t, r) in out.writes {
-            if let Some(cb) = writes.remove(&t) {
-                let _ = cb.send(r);
-            } else if let Some(cb) = splits.remove(&t) {
-                let _ = cb.send(r.map(|()| applied.remove(&t).unwrap_or_default()));
-            }
-        }
-        for (t, r) in out.reads {
-            if let Some(cb) = reads.remove(&t) {
-                let _ = cb.send(r);
-            }
-        }
+        answers.deliver(store.take_output(), &mut sinks);
         let (regions, leaders) = store.counts();
         counts.regions.set(regions as i64);
         counts.leaders.set(leaders as i64);
