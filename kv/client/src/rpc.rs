@@ -34,6 +34,9 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// How long one attempt at one store may take.
     pub attempt_timeout: Duration,
+    /// Whether small multi-Region transactions commit asynchronously (see
+    /// `txn`); off: they always commit in two phases.
+    pub async_commit: bool,
 }
 
 impl Default for ClientOptions {
@@ -41,6 +44,7 @@ impl Default for ClientOptions {
         ClientOptions {
             timeout: Duration::from_secs(20),
             attempt_timeout: Duration::from_secs(3),
+            async_commit: true,
         }
     }
 }

@@ -964,7 +964,8 @@ impl Shared {
         }
         let all: Vec<_> = groups.iter().flat_map(|(_, g)| g.iter()).collect();
         let key_bytes: usize = all.iter().map(|m| m.1.key.len()).sum();
-        if all.len() <= ASYNC_COMMIT_MAX_KEYS && key_bytes <= ASYNC_COMMIT_MAX_KEY_BYTES {
+        let small = all.len() <= ASYNC_COMMIT_MAX_KEYS && key_bytes <= ASYNC_COMMIT_MAX_KEY_BYTES;
+        if shared.rpc.opts.async_commit && small {
             // The commit point is the end of the prewrites: ask first.
             if !guard().await {
                 return Err(refused());
