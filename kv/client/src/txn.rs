@@ -1225,6 +1225,7 @@ impl Committer {
         let (shared, start_ts) = (self.shared.clone(), self.start_ts);
         shared.committing.lock().insert(start_ts, commit_ts);
         tokio::spawn(async move {
+            let mut errors = Vec::new();
             let r = shared
                 .rpc
                 .batch(
@@ -1236,14 +1237,23 @@ impl Committer {
                         keys: group.into_iter().map(|(_, m)| m.key).collect(),
                         commit_version: commit_ts,
                     },
-                    |_| {},
+                    |r| errors.extend(r.errors),
                 )
                 .await;
             shared.committing.lock().remove(&start_ts);
             drop(keep_alive);
+            // Readers resolve the locks left; a key error here means a
+            // lock stays until then, which must not happen.
             if let Err(e) = r {
-                // Readers resolve the locks left.
                 tracing::debug!(start_ts, "committing keys in the background failed: {e}");
+            }
+            if let Some(e) = errors.first() {
+                tracing::warn!(
+                    start_ts,
+                    commit_ts,
+                    "committing keys in the background: {} key error(s), first: {e:?}",
+                    errors.len()
+                );
             }
         });
     }
