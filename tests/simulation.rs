@@ -33,7 +33,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use kv::engine::{Cf, Engine, MemEngine, Snapshot as _};
 use kv::raftstore::{
     bootstrap_region, first_region, PdTask, ReadCommand, RoundWrite, SplitCommand, Store,
-    StoreConfig, WriteCommand,
+    StoreConfig, WriteCommand, MAX_WRITES_IN_FLIGHT,
 };
 use pd::meta_store::MemMetaStore;
 use pd::{Cluster, ClusterConfig};
@@ -99,9 +99,6 @@ struct Node {
     /// Batches handed to the store's writer and not written yet.
     writes: VecDeque<RoundWrite>,
 }
-
-/// Most batches a simulated store's writer holds (the store loop's bound).
-const MAX_WRITES_IN_FLIGHT: usize = 4;
 
 struct InFlight {
     at: u64,
@@ -406,16 +403,15 @@ impl Sim {
             let Some(w) = node.writes.pop_front() else {
                 break;
             };
-            ran = node
-                .engine
-                .write(&w.wb, w.sync)
+            ran = w
+                .write_to(&node.engine)
                 .map_err(kv::Error::from)
                 .and_then(|()| store.write_done());
             if ran.is_err() {
                 break;
             }
         }
-        if ran.is_ok() && store.writes_in_flight() < MAX_WRITES_IN_FLIGHT {
+        if ran.is_ok() {
             ran = store.begin_round().map(|w| node.writes.extend(w));
         }
         if let Err(e) = ran {

@@ -27,6 +27,12 @@ pub fn physical_ms(ts: u64) -> u64 {
     ts >> PHYSICAL_SHIFT
 }
 
+/// Whether a lock taken by the transaction `start_ts`, living `ttl_ms`
+/// past that timestamp's physical time, has run out at the timestamp `now`.
+pub fn ttl_ran_out(start_ts: u64, ttl_ms: u64, now: u64) -> bool {
+    physical_ms(now) >= physical_ms(start_ts).saturating_add(ttl_ms)
+}
+
 /// A Region and its leader, as PD last heard of them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RegionRoute {

@@ -57,7 +57,7 @@ use crate::coprocessor::CopPage;
 use crate::error::{Error, Result};
 use crate::keys::key_after;
 use crate::pd_client::PdClient;
-use crate::pd_client::{physical_ms, RpcPdClient, TsoBatcher};
+use crate::pd_client::{ttl_ran_out, RpcPdClient, TsoBatcher};
 use crate::txn_key::{decode_key, encode_key, encode_range};
 use crate::txn_kv::{Change, CommitGuard, KeyRange, Page, Pair, StartTs, TxnKv, GUARD_REFUSED};
 
@@ -608,7 +608,10 @@ impl Shared {
         Ok(Some(match kvrpcpb::TxnState::try_from(status.state) {
             Ok(kvrpcpb::TxnState::Locked) => match status.lock_info {
                 // An async commit whose primary lock expired: its keys tell.
-                Some(lock) if lock.use_async_commit && ttl_ran_out(&lock, now) => {
+                Some(lock)
+                    if lock.use_async_commit
+                        && ttl_ran_out(lock.lock_version, lock.lock_ttl, now) =>
+                {
                     self.settle_async(&lock).await?
                 }
                 _ => TxnOutcome::Running,
@@ -698,7 +701,7 @@ impl Shared {
                     &lock.primary_lock,
                     lock.lock_version,
                     now,
-                    ttl_ran_out(lock, now),
+                    ttl_ran_out(lock.lock_version, lock.lock_ttl, now),
                 )
                 .await?
             {
@@ -962,9 +965,13 @@ impl Shared {
             }
             return txn.commit_prewritten(all).await;
         }
-        let all: Vec<_> = groups.iter().flat_map(|(_, g)| g.iter()).collect();
-        let key_bytes: usize = all.iter().map(|m| m.1.key.len()).sum();
-        let small = all.len() <= ASYNC_COMMIT_MAX_KEYS && key_bytes <= ASYNC_COMMIT_MAX_KEY_BYTES;
+        let key_bytes: usize = groups
+            .iter()
+            .flat_map(|(_, g)| g)
+            .map(|m| m.1.key.len())
+            .sum();
+        let small = txn.txn_size as usize <= ASYNC_COMMIT_MAX_KEYS
+            && key_bytes <= ASYNC_COMMIT_MAX_KEY_BYTES;
         if shared.rpc.opts.async_commit && small {
             // The commit point is the end of the prewrites: ask first.
             if !guard().await {
@@ -1287,11 +1294,6 @@ impl Committer {
         }
         r
     }
-}
-
-/// Whether `lock`'s TTL ran out at the timestamp `now`.
-fn ttl_ran_out(lock: &LockInfo, now: u64) -> bool {
-    physical_ms(now) >= physical_ms(lock.lock_version).saturating_add(lock.lock_ttl)
 }
 
 /// A running transaction's hold on GC: released when dropped.

@@ -21,7 +21,7 @@ use crate::engine::EngineError;
 
 pub use reader::MvccReader;
 
-pub use client::pd_client::{physical_ms, PHYSICAL_SHIFT};
+pub use client::pd_client::{physical_ms, ttl_ran_out, PHYSICAL_SHIFT};
 
 /// Where a user key's lock, commit records and values live: the layout is
 /// shared with the client library, which owns it.

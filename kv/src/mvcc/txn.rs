@@ -24,7 +24,7 @@ use protocol::mvccpb::{Lock, Op, Write};
 
 use super::key::append_ts;
 use super::reader::{MvccReader, TxnRecord};
-use super::{physical_ms, LockInfo, MvccError, Result};
+use super::{ttl_ran_out, LockInfo, MvccError, Result};
 use crate::engine::{Cf, Snapshot, WriteBatch};
 
 /// Values up to this size are kept inside the lock and commit record.
@@ -369,7 +369,7 @@ pub fn check_txn_status<S: Snapshot + ?Sized>(
 ) -> Result<TxnStatus> {
     if let Some(lock) = reader.load_lock(primary)? {
         if lock.start_ts == start_ts {
-            if lock.use_async_commit || !lock_expired(&lock, current_ts) {
+            if lock.use_async_commit || !ttl_ran_out(lock.start_ts, lock.ttl, current_ts) {
                 return Ok(TxnStatus::Locked(lock));
             }
             rollback_lock(reader, primary, &lock, wb)?;
@@ -388,11 +388,6 @@ pub fn check_txn_status<S: Snapshot + ?Sized>(
             start_ts,
         }),
     }
-}
-
-/// Whether `lock`'s TTL ran out at the timestamp `now`.
-pub fn lock_expired(lock: &Lock, now: u64) -> bool {
-    physical_ms(now) >= physical_ms(lock.start_ts).saturating_add(lock.ttl)
 }
 
 /// What an async-commit transaction left at some of its keys.

@@ -23,4 +23,5 @@ pub use peer::Peer;
 pub use storage::{conf_state_of, decode_raft, encode_raft, RAFT_INIT_LOG_INDEX};
 pub use store::{
     bootstrap_region, first_region, load_store_ident, save_store_ident, RoundWrite, Store,
+    MAX_WRITES_IN_FLIGHT,
 };

@@ -838,7 +838,7 @@ impl<E: Engine> Peer<E> {
         let appended = if rd.entries().is_empty() {
             None
         } else {
-            Some(self.raw.mut_store().append(rd.entries(), wb))
+            Some(self.raw.mut_store().append(rd.take_entries(), wb))
         };
         if let Some(hs) = rd.hs() {
             self.raw.mut_store().set_hard_state(hs, wb);

@@ -255,23 +255,24 @@ impl<E: Engine> PeerStorage<E> {
     /// they are part of the log at once, served from memory until
     /// [`PeerStorage::on_appended`] says the batch is written. Returns the
     /// new last index.
-    pub fn append(&mut self, entries: &[Entry], wb: &mut WriteBatch) -> u64 {
+    pub fn append(&mut self, mut entries: Vec<Entry>, wb: &mut WriteBatch) -> u64 {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             return self.last_index;
         };
+        let (first, last_index, last_term) = (first.index, last.index, last.term);
         let id = self.region.id;
-        for e in entries {
+        for e in &entries {
             wb.put(Cf::Raft, keys::raft_log_key(id, e.index), encode_pb(e));
         }
         // Entries past the new tail belonged to a log that lost an election.
-        for idx in last.index + 1..=self.last_index {
+        for idx in last_index + 1..=self.last_index {
             wb.delete(Cf::Raft, keys::raft_log_key(id, idx));
         }
-        self.unpersisted.retain(|e| e.index < first.index);
-        self.unpersisted.extend_from_slice(entries);
-        self.last_index = last.index;
-        self.last_term = last.term;
-        last.index
+        self.unpersisted.retain(|e| e.index < first);
+        self.unpersisted.append(&mut entries);
+        self.last_index = last_index;
+        self.last_term = last_term;
+        last_index
     }
 
     /// Records a new hard state in `wb`.

@@ -49,7 +49,7 @@ use super::msg::{
 };
 use super::peer::{Peer, PendingReady};
 use super::storage::{clear_data, decode_raft, write_initial_state};
-use crate::engine::{Cf, Engine, WriteBatch};
+use crate::engine::{Cf, Engine, EngineError, WriteBatch};
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::region_error;
@@ -94,6 +94,20 @@ pub struct RoundWrite {
     /// Whether the write must be synced before what depends on it goes on.
     pub sync: bool,
 }
+
+impl RoundWrite {
+    /// Writes the batch to `engine`.
+    pub fn write_to<E: Engine>(&self, engine: &E) -> std::result::Result<(), EngineError> {
+        if self.wb.is_empty() {
+            return Ok(());
+        }
+        engine.write(&self.wb, self.sync)
+    }
+}
+
+/// Most batches handed out and not yet written: past this
+/// [`Store::begin_round`] starts no round (the caller gathers more input).
+pub const MAX_WRITES_IN_FLIGHT: usize = 4;
 
 /// A round whose batch is being written, and what waits for it.
 struct InFlight {
@@ -525,26 +539,21 @@ impl<E: Engine> Store<E> {
     /// answer. An error means the engine failed and the store must stop.
     pub fn handle_ready(&mut self) -> Result<Output<E::Snapshot>> {
         if let Some(w) = self.begin_round()? {
-            if !w.wb.is_empty() {
-                self.engine.write(&w.wb, w.sync)?;
-            }
+            w.write_to(&self.engine)?;
             self.write_done()?;
         }
         Ok(self.take_output())
-    }
-
-    /// Batches handed out and not yet reported written.
-    pub fn writes_in_flight(&self) -> usize {
-        self.in_flight.len()
     }
 
     /// First half of a round (see the module docs): every peer with work
     /// and no batch in flight stages its ready into one batch, which the
     /// caller writes and then reports with [`Store::write_done`]. Messages
     /// that need no persistence go out with the next
-    /// [`Store::take_output`]. `None`: nothing to write.
+    /// [`Store::take_output`]. `None`: nothing to write, or no round now
+    /// ([`MAX_WRITES_IN_FLIGHT`] batches are in flight, or split peers wait
+    /// for them).
     pub fn begin_round(&mut self) -> Result<Option<RoundWrite>> {
-        if !self.split_waiting.is_empty() {
+        if !self.split_waiting.is_empty() || self.in_flight.len() >= MAX_WRITES_IN_FLIGHT {
             return Ok(None);
         }
         self.destroy_removed_peers()?;

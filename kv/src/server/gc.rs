@@ -18,12 +18,11 @@ use tokio::sync::{oneshot, watch};
 
 use super::kv_service::{Failure, KvService, Outcome};
 use super::store_loop::StoreMsg;
-use super::txn_service::{batch_requests, clamp_to_region, lock_info};
+use super::txn_service::{batch_requests, clamp_to_region, lock_infos};
 use crate::engine::{Engine, WriteBatch};
 use crate::mvcc::gc::collect;
-use crate::mvcc::key::{decode_key, encode_range};
+use crate::mvcc::key::encode_range;
 use crate::mvcc::reader::MvccReader;
-use crate::mvcc::LockInfo;
 use client::TxnClient;
 
 /// Most versions one Raft entry of GC deletes.
@@ -184,11 +183,7 @@ impl<E: Engine> KvService<E> {
             let next = [last.as_slice(), &[0]].concat();
             let full = locks.len() == LOCK_BATCH;
             let now = resolver.current_ts().await.map_err(client_failure)?;
-            for (key, lock) in locks {
-                let info = lock_info(LockInfo {
-                    key: decode_key(&key).map_err(|e| Failure::Other(e.to_string()))?,
-                    lock,
-                });
+            for info in lock_infos(locks)? {
                 all_settled &= resolver
                     .resolve_lock(&info, now)
                     .await

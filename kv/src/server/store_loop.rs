@@ -14,7 +14,7 @@
 //! ([`StoreMsg::Written`]); the loop then finishes that round
 //! (`Store::write_done`), and meanwhile keeps stepping Raft messages,
 //! taking proposals and starting rounds for other Regions, up to
-//! [`MAX_WRITES_IN_FLIGHT`] batches ahead. That pays off when fsyncs are
+//! [`MAX_WRITES_IN_FLIGHT`](crate::raftstore::MAX_WRITES_IN_FLIGHT) batches ahead. That pays off when fsyncs are
 //! slow next to the loop's own work; on a small machine with fast fsyncs
 //! the thread handoffs cost more than they save (docs/benchmarks.md).
 //!
@@ -88,10 +88,6 @@ pub trait Sinks: Send + 'static {
 /// Most messages taken from the channel for one round.
 const MAX_BATCH: usize = 4096;
 
-/// Most batches handed to the writer and not yet written: past this the
-/// loop gathers more input before it starts another round.
-pub const MAX_WRITES_IN_FLIGHT: usize = 4;
-
 /// Starts the thread that writes the store's batches in order, reporting
 /// each to the loop through `to_loop`. It stops when its sender is dropped.
 fn start_writer<E: Engine>(
@@ -106,11 +102,7 @@ fn start_writer<E: Engine>(
         .spawn(move || {
             for w in rx {
                 let started = Instant::now();
-                let r = if w.wb.is_empty() {
-                    Ok(())
-                } else {
-                    engine.write(&w.wb, w.sync)
-                };
+                let r = w.write_to(&engine);
                 write_seconds.observe(started.elapsed().as_secs_f64());
                 let failed = r.is_err();
                 if to_loop.send(StoreMsg::Written(r)).is_err() || failed {
@@ -184,13 +176,14 @@ pub fn run<E: Engine, K: Sinks>(
     let mut answers = Waiting::default();
     let mut next_token: Token = 1;
     let mut next_tick = Instant::now() + tick;
-    let writer = match async_writer {
-        true => Some(start_writer(
+    let writer = if async_writer {
+        Some(start_writer(
             store.engine().clone(),
             store.store_id(),
             to_self,
-        )?),
-        false => None,
+        )?)
+    } else {
+        None
     };
     let round_seconds =
         metrics::STORE_ROUND_SECONDS.with_label_values(&[&store.store_id().to_string()]);
@@ -273,24 +266,20 @@ pub fn run<E: Engine, K: Sinks>(
             store.tick();
             next_tick += tick;
         }
-        if store.writes_in_flight() < MAX_WRITES_IN_FLIGHT {
-            let round = Instant::now();
-            if let Some(w) = store.begin_round()? {
-                match &writer {
-                    Some(writer) => {
-                        if writer.send(w).is_err() {
-                            return Err(crate::Error::Thread("the writer stopped".into()));
-                        }
+        let round = Instant::now();
+        if let Some(w) = store.begin_round()? {
+            match &writer {
+                Some(writer) => {
+                    if writer.send(w).is_err() {
+                        return Err(crate::Error::Thread("the writer stopped".into()));
                     }
-                    None => {
-                        // A leader's appends go out before its own write,
-                        // so the followers persist them meanwhile.
-                        answers.deliver(store.take_output(), &mut sinks);
-                        if !w.wb.is_empty() {
-                            store.engine().write(&w.wb, w.sync)?;
-                        }
-                        store.write_done()?;
-                    }
+                }
+                None => {
+                    // A leader's appends go out before its own write, so
+                    // the followers persist them meanwhile.
+                    answers.deliver(store.take_output(), &mut sinks);
+                    w.write_to(store.engine())?;
+                    store.write_done()?;
                 }
             }
             round_seconds.observe(round.elapsed().as_secs_f64());

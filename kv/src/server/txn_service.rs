@@ -52,6 +52,21 @@ pub(super) fn lock_info(l: LockInfo) -> kvrpcpb::LockInfo {
     }
 }
 
+/// Locks as the store keeps them (encoded key, lock), as clients see them.
+pub(super) fn lock_infos(
+    locks: Vec<(Vec<u8>, protocol::mvccpb::Lock)>,
+) -> crate::mvcc::Result<Vec<kvrpcpb::LockInfo>> {
+    locks
+        .into_iter()
+        .map(|(k, lock)| {
+            Ok(lock_info(LockInfo {
+                key: decode_key(&k)?,
+                lock,
+            }))
+        })
+        .collect()
+}
+
 /// Fails with `TooOld` if `ts` is below `safe_point`.
 fn refuse_below(ts: u64, safe_point: u64) -> Outcome<()> {
     if ts < safe_point {
@@ -599,16 +614,7 @@ impl<E: Engine> KvService<E> {
                     txn::check_secondary_locks(r, &keys, start, wb)
                 })
                 .await?;
-            let locks = found
-                .locks
-                .into_iter()
-                .map(|(k, lock)| {
-                    Ok(lock_info(LockInfo {
-                        key: decode_key(&k)?,
-                        lock,
-                    }))
-                })
-                .collect::<crate::mvcc::Result<Vec<_>>>()?;
+            let locks = lock_infos(found.locks)?;
             Ok((locks, found.commit_ts.unwrap_or(0), found.rolled_back))
         }
         .await;
@@ -719,16 +725,7 @@ impl<E: Engine> KvService<E> {
                 &mut |l| l.start_ts <= max,
                 limit,
             )?;
-            locks
-                .into_iter()
-                .map(|(k, lock)| {
-                    Ok(lock_info(LockInfo {
-                        key: decode_key(&k)?,
-                        lock,
-                    }))
-                })
-                .collect::<crate::mvcc::Result<Vec<_>>>()
-                .map_err(Failure::from)
+            lock_infos(locks).map_err(Failure::from)
         }
         .await;
         respond_txn(outcome, |r: &mut kvrpcpb::KvScanLockResponse, l| {
